@@ -1,0 +1,90 @@
+"""Shared bench plumbing: start a Loopwright server in a subprocess on loopback."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import httpx
+
+OPERATOR_KEY = "bench-operator"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_ready(url: str, timeout_s: float = 30) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(url, timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.05)
+    raise RuntimeError(f"{url} did not become ready")
+
+
+@dataclass
+class Server:
+    base_url: str
+    data_dir: str
+
+
+@contextmanager
+def loopwright_server(extra_env: dict[str, str] | None = None) -> Iterator[Server]:
+    port = free_port()
+    with tempfile.TemporaryDirectory() as data_dir:
+        env = {
+            **os.environ,
+            "LOOPWRIGHT_OPERATOR_KEY": OPERATOR_KEY,
+            "LOOPWRIGHT_CREATE_DEMO": "false",
+            "LOOPWRIGHT_LOG_LEVEL": "warning",
+            **(extra_env or {}),
+        }
+        cmd = [sys.executable, "-m", "loopwright", "serve", "--port", str(port)]
+        proc = subprocess.Popen([*cmd, "--data-dir", data_dir], env=env)
+        try:
+            base = f"http://127.0.0.1:{port}"
+            wait_ready(base + "/healthz")
+            yield Server(base_url=base, data_dir=data_dir)
+        finally:
+            proc.terminate()
+            proc.wait(timeout=20)
+
+
+@contextmanager
+def process(cmd: Sequence[str], ready_url: str) -> Iterator[None]:
+    proc = subprocess.Popen(list(cmd))
+    try:
+        wait_ready(ready_url)
+        yield
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+
+
+def create_store(base_url: str, store_id: str) -> str:
+    """A store and its admin key."""
+    operator = {"Authorization": f"Bearer {OPERATOR_KEY}"}
+    httpx.post(f"{base_url}/v1/stores", json={"id": store_id}, headers=operator).raise_for_status()
+    r = httpx.post(
+        f"{base_url}/v1/stores/{store_id}/keys", json={"role": "admin"}, headers=operator
+    )
+    r.raise_for_status()
+    return str(r.json()["key"])
+
+
+def percentile(values: Sequence[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]

@@ -1,0 +1,185 @@
+"""The ``loopwright`` command: serve, worker, migrate, and store/key/agent management."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+
+from loopwright.bootstrap import create_demo_if_empty
+from loopwright.db.database import Database
+from loopwright.db.migrate import upgrade
+from loopwright.db.repos import agents, tenancy
+from loopwright.domain.vocabulary import Role
+from loopwright.errors import LoopwrightError
+from loopwright.settings import Settings
+
+T = TypeVar("T")
+
+app = typer.Typer(
+    help="Loopwright: a self-hostable, multi-tenant agent server.", no_args_is_help=True
+)
+store_app = typer.Typer(help="Manage stores (operator).", no_args_is_help=True)
+key_app = typer.Typer(help="Manage API keys.", no_args_is_help=True)
+agent_app = typer.Typer(help="Manage agents.", no_args_is_help=True)
+app.add_typer(store_app, name="store")
+app.add_typer(key_app, name="key")
+app.add_typer(agent_app, name="agent")
+
+DataDir = Annotated[Path | None, typer.Option("--data-dir", help="data directory")]
+DatabaseUrl = Annotated[str | None, typer.Option("--database-url", help="database URL")]
+
+
+def load_settings(data_dir: Path | None, database_url: str | None, **extra: Any) -> Settings:
+    overrides: dict[str, Any] = {k: v for k, v in extra.items() if v is not None}
+    if data_dir is not None:
+        overrides["data_dir"] = data_dir
+    if database_url is not None:
+        overrides["database_url"] = database_url
+    settings = Settings(**overrides)
+    settings.ensure_data_dir()
+    return settings
+
+
+def with_database(settings: Settings, work: Callable[[Database], Awaitable[T]]) -> T:
+    """Migrate, open the database, run ``work``, close; errors become a clean exit."""
+
+    async def main() -> T:
+        await asyncio.to_thread(upgrade, settings.app_database_url)
+        db = Database(settings.app_database_url)
+        try:
+            return await work(db)
+        finally:
+            await db.dispose()
+
+    try:
+        return asyncio.run(main())
+    except LoopwrightError as exc:
+        typer.echo(f"error: {exc.message}", err=True)
+        raise typer.Exit(code=1) from exc
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="bind address")] = None,
+    port: Annotated[int | None, typer.Option(help="port")] = None,
+    data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
+    no_worker: Annotated[bool, typer.Option("--no-worker", help="API only, no runs")] = False,
+) -> None:
+    """Run the API server (and, unless --no-worker, a worker) in this process."""
+    import uvicorn
+
+    from loopwright.server.app import create_app
+
+    settings = load_settings(data_dir, database_url, host=host, port=port)
+    if settings.create_demo:
+        demo = with_database(settings, create_demo_if_empty)
+        if demo is not None:
+            typer.echo(f"Created store '{demo.store_id}' with an offline agent.")
+            typer.echo(f"  admin key: {demo.admin_key}")
+    typer.echo(
+        f"Loopwright on http://{settings.host}:{settings.port}/  (data: {settings.data_dir})"
+    )
+    uvicorn.run(
+        create_app(settings, run_worker=not no_worker),
+        host=settings.host,
+        port=settings.port,
+        log_level=settings.log_level,
+    )
+
+
+@app.command()
+def migrate(data_dir: DataDir = None, database_url: DatabaseUrl = None) -> None:
+    """Apply database migrations."""
+    settings = load_settings(data_dir, database_url)
+    upgrade(settings.app_database_url)
+    typer.echo("database is at the latest migration")
+
+
+@store_app.command("create")
+def store_create(
+    store_id: Annotated[str, typer.Argument(help="slug, e.g. acme")],
+    name: Annotated[str | None, typer.Option(help="display name")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
+    data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Create a store and its first admin key."""
+    from loopwright.ids import STORE_ID_PATTERN
+
+    if not STORE_ID_PATTERN.match(store_id):
+        typer.echo("error: store id must be 3-40 lowercase letters, digits or '-'", err=True)
+        raise typer.Exit(code=2)
+    settings = load_settings(data_dir, database_url)
+
+    async def work(db: Database) -> str:
+        async with db.write() as session:
+            await tenancy.create_store(session, store_id, name or store_id)
+            issued = await tenancy.issue_key(session, store_id, "admin", "created by CLI")
+        return issued.key
+
+    key = with_database(settings, work)
+    if as_json:
+        typer.echo(json.dumps({"store_id": store_id, "admin_key": key}))
+    else:
+        typer.echo(f"store {store_id} created; admin key: {key}")
+
+
+@key_app.command("create")
+def key_create(
+    store: Annotated[str, typer.Option("--store", help="store id")],
+    role: Annotated[str, typer.Option("--role", help="admin, member or readonly")] = "member",
+    as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
+    data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Issue an API key for a store."""
+    if role not in ("admin", "member", "readonly"):
+        typer.echo("error: role must be admin, member or readonly", err=True)
+        raise typer.Exit(code=2)
+    checked_role: Role = (
+        "admin" if role == "admin" else "member" if role == "member" else "readonly"
+    )
+    settings = load_settings(data_dir, database_url)
+
+    async def work(db: Database) -> tuple[str, str]:
+        async with db.write() as session:
+            await tenancy.get_store(session, store)
+            issued = await tenancy.issue_key(session, store, checked_role, "created by CLI")
+        return issued.row.id, issued.key
+
+    key_id, key = with_database(settings, work)
+    if as_json:
+        typer.echo(json.dumps({"id": key_id, "store_id": store, "role": role, "key": key}))
+    else:
+        typer.echo(f"{role} key for {store}: {key}")
+
+
+@agent_app.command("list")
+def agent_list(
+    store: Annotated[str, typer.Option("--store", help="store id")],
+    data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """List a store's agents."""
+    settings = load_settings(data_dir, database_url)
+
+    async def work(db: Database) -> list[tuple[str, str, str]]:
+        async with db.read() as session:
+            await tenancy.get_store(session, store)
+            page = await agents.search(
+                session, store, q=None, status=None, mode=None, limit=200, cursor=None
+            )
+        return [(a.id, a.name, a.model) for a in page.items]
+
+    for agent_id, agent_name, model in with_database(settings, work):
+        typer.echo(f"{agent_id}  {agent_name}  {model}")
+
+
+def main() -> None:
+    app()

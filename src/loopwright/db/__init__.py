@@ -1,0 +1,1 @@
+"""Persistence: tables, the database handle, store-scoped repositories and migrations."""

@@ -1,0 +1,1 @@
+"""Store-scoped repositories: every function takes a non-optional ``store_id``."""

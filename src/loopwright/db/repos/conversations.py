@@ -1,0 +1,150 @@
+"""Sessions, their messages and their runs, within one store."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import delete, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from loopwright.db.repos.paging import Page, newest_first, oldest_first
+from loopwright.db.tables import MessageRow, RunRow, RunStepRow, SessionRow
+from loopwright.domain.vocabulary import TERMINAL_RUN_STATUSES
+from loopwright.errors import NotFound
+from loopwright.ids import new_id
+
+
+async def create_session(
+    session: AsyncSession, store_id: str, agent_id: str, title: str, busy_policy: str
+) -> SessionRow:
+    row = SessionRow(
+        id=new_id("ses"),
+        store_id=store_id,
+        agent_id=agent_id,
+        title=title,
+        busy_policy=busy_policy,
+    )
+    session.add(row)
+    await session.flush()
+    return row
+
+
+async def get_session(session: AsyncSession, store_id: str, session_id: str) -> SessionRow:
+    row = await session.scalar(
+        select(SessionRow).where(SessionRow.store_id == store_id, SessionRow.id == session_id)
+    )
+    if row is None:
+        raise NotFound.of("session", session_id)
+    return row
+
+
+async def list_sessions(
+    session: AsyncSession,
+    store_id: str,
+    *,
+    agent_id: str | None,
+    limit: int,
+    cursor: str | None,
+) -> Page[SessionRow]:
+    query = select(SessionRow).where(SessionRow.store_id == store_id)
+    if agent_id:
+        query = query.where(SessionRow.agent_id == agent_id)
+    return await newest_first(session, query, SessionRow.id, limit=limit, cursor=cursor)
+
+
+async def update_session(
+    session: AsyncSession, store_id: str, session_id: str, changes: dict[str, Any]
+) -> SessionRow:
+    row = await get_session(session, store_id, session_id)
+    for field, value in changes.items():
+        setattr(row, field, value)
+    await session.flush()
+    return row
+
+
+async def delete_session(session: AsyncSession, store_id: str, session_id: str) -> None:
+    result = await session.execute(
+        delete(SessionRow).where(SessionRow.store_id == store_id, SessionRow.id == session_id)
+    )
+    if getattr(result, "rowcount", 0) == 0:
+        raise NotFound.of("session", session_id)
+
+
+async def add_message(session: AsyncSession, store_id: str, **fields: Any) -> MessageRow:
+    row = MessageRow(id=new_id("msg"), store_id=store_id, **fields)
+    session.add(row)
+    await session.flush()
+    return row
+
+
+async def list_messages(
+    session: AsyncSession, store_id: str, session_id: str, *, limit: int, cursor: str | None
+) -> Page[MessageRow]:
+    query = select(MessageRow).where(
+        MessageRow.store_id == store_id, MessageRow.session_id == session_id
+    )
+    return await oldest_first(session, query, MessageRow.id, limit=limit, cursor=cursor)
+
+
+async def all_messages(session: AsyncSession, store_id: str, session_id: str) -> list[MessageRow]:
+    query = (
+        select(MessageRow)
+        .where(MessageRow.store_id == store_id, MessageRow.session_id == session_id)
+        .order_by(MessageRow.id)
+    )
+    return list((await session.scalars(query)).all())
+
+
+async def create_run(session: AsyncSession, store_id: str, **fields: Any) -> RunRow:
+    row = RunRow(id=new_id("run"), store_id=store_id, status="queued", **fields)
+    session.add(row)
+    await session.flush()
+    return row
+
+
+async def get_run(session: AsyncSession, store_id: str, run_id: str) -> RunRow:
+    row = await session.scalar(
+        select(RunRow).where(RunRow.store_id == store_id, RunRow.id == run_id)
+    )
+    if row is None:
+        raise NotFound.of("run", run_id)
+    return row
+
+
+async def list_runs(
+    session: AsyncSession,
+    store_id: str,
+    *,
+    session_id: str | None,
+    status: str | None,
+    limit: int,
+    cursor: str | None,
+) -> Page[RunRow]:
+    query = select(RunRow).where(RunRow.store_id == store_id)
+    if session_id:
+        query = query.where(RunRow.session_id == session_id)
+    if status:
+        query = query.where(RunRow.status == status)
+    return await newest_first(session, query, RunRow.id, limit=limit, cursor=cursor)
+
+
+async def active_runs(session: AsyncSession, store_id: str, session_id: str) -> list[RunRow]:
+    query = (
+        select(RunRow)
+        .where(
+            RunRow.store_id == store_id,
+            RunRow.session_id == session_id,
+            RunRow.status.not_in(sorted(TERMINAL_RUN_STATUSES)),
+        )
+        .order_by(RunRow.id)
+    )
+    return list((await session.scalars(query)).all())
+
+
+async def list_steps(session: AsyncSession, store_id: str, run_id: str) -> list[RunStepRow]:
+    query = (
+        select(RunStepRow)
+        .where(RunStepRow.store_id == store_id, RunStepRow.run_id == run_id)
+        .order_by(RunStepRow.index)
+    )
+    return list((await session.scalars(query)).all())

@@ -1,0 +1,42 @@
+"""All tables, one module per aggregate; importing this package registers them on ``Base``."""
+
+from loopwright.db.tables.agents import AgentRow
+from loopwright.db.tables.base import Base
+from loopwright.db.tables.conversations import (
+    MessageRow,
+    RunRow,
+    RunStepRow,
+    SessionRow,
+    ToolCallRow,
+)
+from loopwright.db.tables.events import EventRow
+from loopwright.db.tables.integrations import HttpToolRow, McpServerRow, ScheduleRow, WebhookRow
+from loopwright.db.tables.memory import MemoryRow, MemorySuggestionRow
+from loopwright.db.tables.planning import PlanRow, PlanStepRow
+from loopwright.db.tables.tenancy import ApiKeyRow, ProviderRow, StoreRow
+from loopwright.db.tables.workspace import DocumentRow, ProjectRow, TaskRow
+
+__all__ = [
+    "AgentRow",
+    "ApiKeyRow",
+    "Base",
+    "DocumentRow",
+    "EventRow",
+    "HttpToolRow",
+    "McpServerRow",
+    "MemoryRow",
+    "MemorySuggestionRow",
+    "MessageRow",
+    "PlanRow",
+    "PlanStepRow",
+    "ProjectRow",
+    "ProviderRow",
+    "RunRow",
+    "RunStepRow",
+    "ScheduleRow",
+    "SessionRow",
+    "StoreRow",
+    "TaskRow",
+    "ToolCallRow",
+    "WebhookRow",
+]

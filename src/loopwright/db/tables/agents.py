@@ -1,0 +1,39 @@
+"""Agents: named configurations of prompt, model, limits and tools."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Float, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from loopwright.db.tables.base import (
+    Base,
+    created_column,
+    id_column,
+    store_column,
+    updated_column,
+)
+
+
+class AgentRow(Base):
+    __tablename__ = "agents"
+    __table_args__ = (UniqueConstraint("store_id", "name"),)
+
+    id: Mapped[str] = id_column()
+    store_id: Mapped[str] = store_column()
+    name: Mapped[str] = mapped_column(String(100))
+    description: Mapped[str] = mapped_column(Text, default="")
+    goal: Mapped[str] = mapped_column(Text, default="")
+    system_prompt: Mapped[str] = mapped_column(Text, default="")
+    model: Mapped[str] = mapped_column(String(200))
+    fallback_models: Mapped[list[str]] = mapped_column(default=list)
+    temperature: Mapped[float | None] = mapped_column(Float, default=None)
+    max_steps: Mapped[int] = mapped_column(Integer, default=15)
+    timeout_s: Mapped[float] = mapped_column(Float, default=300.0)
+    tools: Mapped[list[str]] = mapped_column(default=list)
+    memory: Mapped[bool] = mapped_column(default=False)
+    mode: Mapped[str] = mapped_column(String(16), default="single")
+    status: Mapped[str] = mapped_column(String(16), default="active")
+    created_at: Mapped[datetime] = created_column()
+    updated_at: Mapped[datetime] = updated_column()

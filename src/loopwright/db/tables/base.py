@@ -1,0 +1,50 @@
+"""Declarative base and the column helpers every table shares."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import JSON, DateTime, ForeignKey, MetaData, String
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map = {
+        dict[str, Any]: JSON,
+        list[str]: JSON,
+        list[Any]: JSON,
+        datetime: DateTime(timezone=True),
+    }
+
+
+def id_column() -> Mapped[str]:
+    return mapped_column(String(64), primary_key=True)
+
+
+def store_column() -> Mapped[str]:
+    """Every tenant-owned row carries its store; deleting a store deletes its rows."""
+    return mapped_column(
+        String(64), ForeignKey("stores.id", ondelete="CASCADE"), index=True, nullable=False
+    )
+
+
+def created_column() -> Mapped[datetime]:
+    return mapped_column(default=utcnow, nullable=False)
+
+
+def updated_column() -> Mapped[datetime]:
+    return mapped_column(default=utcnow, onupdate=utcnow, nullable=False)

@@ -1,0 +1,65 @@
+"""What a store connects to: HTTP tools, MCP servers, schedules and inbound webhooks."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from loopwright.db.tables.base import Base, created_column, id_column, store_column
+
+
+class HttpToolRow(Base):
+    __tablename__ = "http_tools"
+    __table_args__ = (UniqueConstraint("store_id", "name"),)
+
+    id: Mapped[str] = id_column()
+    store_id: Mapped[str] = store_column()
+    name: Mapped[str] = mapped_column(String(100))
+    description: Mapped[str] = mapped_column(Text, default="")
+    url: Mapped[str] = mapped_column(String(2000))
+    method: Mapped[str] = mapped_column(String(8), default="POST")
+    parameters: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    headers_enc: Mapped[str | None] = mapped_column(Text, default=None)
+    read_only: Mapped[bool] = mapped_column(default=False)
+    created_at: Mapped[datetime] = created_column()
+
+
+class McpServerRow(Base):
+    __tablename__ = "mcp_servers"
+    __table_args__ = (UniqueConstraint("store_id", "name"),)
+
+    id: Mapped[str] = id_column()
+    store_id: Mapped[str] = store_column()
+    name: Mapped[str] = mapped_column(String(100))
+    transport: Mapped[str] = mapped_column(String(32))
+    url: Mapped[str] = mapped_column(String(2000))
+    headers_enc: Mapped[str | None] = mapped_column(Text, default=None)
+    enabled: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[datetime] = created_column()
+
+
+class ScheduleRow(Base):
+    __tablename__ = "schedules"
+
+    id: Mapped[str] = id_column()
+    store_id: Mapped[str] = store_column()
+    agent_id: Mapped[str] = mapped_column(String(64), ForeignKey("agents.id", ondelete="CASCADE"))
+    cron: Mapped[str] = mapped_column(String(100))
+    message: Mapped[str] = mapped_column(Text)
+    timezone: Mapped[str] = mapped_column(String(64), default="UTC")
+    enabled: Mapped[bool] = mapped_column(default=True)
+    last_run_at: Mapped[datetime | None] = mapped_column(default=None)
+    created_at: Mapped[datetime] = created_column()
+
+
+class WebhookRow(Base):
+    __tablename__ = "webhooks"
+
+    id: Mapped[str] = id_column()
+    store_id: Mapped[str] = store_column()
+    agent_id: Mapped[str] = mapped_column(String(64), ForeignKey("agents.id", ondelete="CASCADE"))
+    secret_enc: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = created_column()

@@ -1,0 +1,79 @@
+"""The event vocabulary: every change in a store is one of these, appended to its log."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Final, Literal
+
+EventType = Literal[
+    "chat.message_sent",
+    "run.queued",
+    "run.started",
+    "llm.text_delta",
+    "llm.reasoning_delta",
+    "llm.response_received",
+    "tool.executing",
+    "tool.completed",
+    "tool.failed",
+    "plan.created",
+    "plan.step_started",
+    "plan.step_completed",
+    "executor.spawned",
+    "executor.result",
+    "memory.suggested",
+    "run.completed",
+    "run.failed",
+    "run.cancelled",
+    "task.created",
+    "task.updated",
+    "task.deleted",
+    "project.created",
+    "project.updated",
+    "project.deleted",
+    "document.created",
+    "document.updated",
+    "document.deleted",
+    "agent.created",
+    "agent.updated",
+    "agent.deleted",
+    "session.created",
+    "session.updated",
+    "session.deleted",
+]
+
+# Deltas go to live subscribers only; the complete message is persisted when the response ends.
+EPHEMERAL_TYPES: Final[frozenset[str]] = frozenset({"llm.text_delta", "llm.reasoning_delta"})
+
+
+@dataclass(frozen=True, slots=True)
+class NewEvent:
+    """An event about to be appended: the log assigns its ``seq`` and ``created_at``."""
+
+    type: EventType
+    payload: dict[str, Any] = field(default_factory=dict)
+    session_id: str | None = None
+    run_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """A committed event. Ephemeral events (deltas) carry ``seq=None``."""
+
+    store_id: str
+    seq: int | None
+    type: str
+    session_id: str | None
+    run_id: str | None
+    created_at: datetime
+    payload: dict[str, Any]
+
+    def to_public(self) -> dict[str, Any]:
+        return {
+            "seq": self.seq,
+            "type": self.type,
+            "session_id": self.session_id,
+            "run_id": self.run_id,
+            "created_at": self.created_at.isoformat(),
+            "payload": self.payload,
+        }

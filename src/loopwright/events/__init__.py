@@ -1,0 +1,1 @@
+"""The event log (append, read after a cursor) and its live fan-out."""

@@ -1,0 +1,125 @@
+"""Append to and read from a store's event log.
+
+``seq`` is per store and assigned by incrementing ``stores.event_seq`` inside the appending
+transaction. That row update holds the store's row lock until commit, so appenders to one store
+commit in seq order on PostgreSQL as on SQLite, and a reader that has seen ``seq = n`` can never
+later find a committed event with a smaller seq (a global auto-increment would not give this).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import insert, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from loopwright.db.database import PENDING_EVENTS
+from loopwright.db.tables import EventRow, StoreRow
+from loopwright.db.tables.base import utcnow
+from loopwright.domain.events import Event, NewEvent
+from loopwright.errors import NotFound
+
+
+@dataclass(frozen=True, slots=True)
+class EventFilter:
+    session_id: str | None = None
+    run_id: str | None = None
+    types: frozenset[str] | None = None
+
+    def matches(self, event: Event) -> bool:
+        if self.session_id is not None and event.session_id != self.session_id:
+            return False
+        if self.run_id is not None and event.run_id != self.run_id:
+            return False
+        return self.types is None or event.type in self.types
+
+
+async def append(session: AsyncSession, store_id: str, new: Sequence[NewEvent]) -> list[Event]:
+    """Append events in the caller's transaction; they are published once it commits."""
+    if not new:
+        return []
+    bumped = await session.execute(
+        update(StoreRow)
+        .where(StoreRow.id == store_id)
+        .values(event_seq=StoreRow.event_seq + len(new))
+        .returning(StoreRow.event_seq)
+    )
+    last = bumped.scalar_one_or_none()
+    if last is None:
+        raise NotFound.of("store", store_id)
+    first = last - len(new) + 1
+    now = utcnow()
+    events = [
+        Event(
+            store_id=store_id,
+            seq=first + i,
+            type=item.type,
+            session_id=item.session_id,
+            run_id=item.run_id,
+            created_at=now,
+            payload=item.payload,
+        )
+        for i, item in enumerate(new)
+    ]
+    await session.execute(
+        insert(EventRow),
+        [
+            {
+                "store_id": e.store_id,
+                "seq": e.seq,
+                "type": e.type,
+                "session_id": e.session_id,
+                "run_id": e.run_id,
+                "payload": e.payload,
+                "created_at": e.created_at,
+            }
+            for e in events
+        ],
+    )
+    session.info.setdefault(PENDING_EVENTS, []).extend(events)
+    return events
+
+
+async def high_water(session: AsyncSession, store_id: str) -> int:
+    """The last seq whose event (and every earlier one) is committed and visible."""
+    value = await session.scalar(select(StoreRow.event_seq).where(StoreRow.id == store_id))
+    if value is None:
+        raise NotFound.of("store", store_id)
+    return value
+
+
+async def read_range(
+    session: AsyncSession,
+    store_id: str,
+    after: int,
+    upto: int,
+    where: EventFilter,
+    limit: int,
+) -> list[Event]:
+    query = (
+        select(EventRow)
+        .where(EventRow.store_id == store_id, EventRow.seq > after, EventRow.seq <= upto)
+        .order_by(EventRow.seq)
+        .limit(limit)
+    )
+    if where.session_id is not None:
+        query = query.where(EventRow.session_id == where.session_id)
+    if where.run_id is not None:
+        query = query.where(EventRow.run_id == where.run_id)
+    if where.types is not None:
+        query = query.where(EventRow.type.in_(sorted(where.types)))
+    rows = (await session.scalars(query)).all()
+    return [_from_row(row) for row in rows]
+
+
+def _from_row(row: EventRow) -> Event:
+    return Event(
+        store_id=row.store_id,
+        seq=row.seq,
+        type=row.type,
+        session_id=row.session_id,
+        run_id=row.run_id,
+        created_at=row.created_at,
+        payload=row.payload,
+    )

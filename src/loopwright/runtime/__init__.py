@@ -1,0 +1,1 @@
+"""Makes the engine durable and reachable: submitting messages, running, cancelling."""

@@ -1,0 +1,1 @@
+"""The HTTP adapter: app factory, auth, routes, SSE and WebSocket streaming."""

@@ -1,0 +1,54 @@
+"""The app factory: ``create_app(settings)`` wires the database, the event hub and the runtime."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from loopwright import __version__
+from loopwright.db.database import Database
+from loopwright.db.migrate import upgrade
+from loopwright.events.hub import EventHub
+from loopwright.runtime.runner import Runtime
+from loopwright.server import errors
+from loopwright.server.body_limit import BodyLimit
+from loopwright.server.key_cache import KeyCache
+from loopwright.server.routes import agents, events, ops, runs, sessions, stores, ws
+from loopwright.server.services import Services
+from loopwright.settings import Settings
+
+
+def create_app(settings: Settings, *, run_worker: bool = True) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        settings.ensure_data_dir()
+        await asyncio.to_thread(upgrade, settings.app_database_url)
+        db = Database(settings.app_database_url)
+        hub = EventHub()
+        db.on_commit(hub.publish)
+        runtime = Runtime(settings, db, hub)
+        app.state.services = Services(
+            settings=settings, db=db, hub=hub, runtime=runtime, keys=KeyCache(settings.key_cache_s)
+        )
+        if run_worker:
+            await runtime.start()
+        try:
+            yield
+        finally:
+            await runtime.stop()
+            await db.dispose()
+
+    app = FastAPI(
+        title="Loopwright",
+        version=__version__,
+        summary="A self-hostable, multi-tenant agent server.",
+        lifespan=lifespan,
+    )
+    errors.install(app)
+    for module in (ops, stores, agents, sessions, runs, events, ws):
+        app.include_router(module.router)
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    return app

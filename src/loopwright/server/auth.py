@@ -1,0 +1,110 @@
+"""Who is calling: an API key resolves to ``(store, role)`` before any handler runs.
+
+A key of another store gets exactly what a missing store gets (404); no key or an unknown key
+gets 401; a role below the route's requirement gets 403.
+"""
+
+from __future__ import annotations
+
+import hmac
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from loopwright.db.repos import tenancy
+from loopwright.domain.vocabulary import ROLE_RANK, Role
+from loopwright.errors import Forbidden, NotFound, Unauthenticated
+from loopwright.server.services import Services
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    store_id: str | None  # None for the operator
+    role: Role
+    key_id: str | None
+
+    @property
+    def is_operator(self) -> bool:
+        return self.store_id is None
+
+
+async def services(request: Request) -> Services:
+    found: Services = request.app.state.services
+    return found
+
+
+ServicesDep = Annotated[Services, Depends(services)]
+
+
+def bearer_token(request: Request) -> str | None:
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() == "bearer" and token.strip():
+        return token.strip()
+    return None
+
+
+async def resolve(svc: Services, token: str | None) -> Principal:
+    if not token:
+        raise Unauthenticated("missing bearer API key")
+    operator = svc.settings.operator_key
+    if operator is not None and hmac.compare_digest(token, operator.get_secret_value()):
+        return Principal(store_id=None, role="admin", key_id=None)
+    key_hash = tenancy.hash_key(token)
+    cached = svc.keys.get(key_hash)
+    if cached is None:
+        async with svc.db.read() as session:
+            row = await tenancy.find_key(session, token)
+        if row is None:
+            raise Unauthenticated("invalid API key")
+        cached = svc.keys.put(key_hash, row.store_id, row.role, row.id)
+    return Principal(store_id=cached.store_id, role=_role(cached.role), key_id=cached.key_id)
+
+
+def _role(value: str) -> Role:
+    return "admin" if value == "admin" else "member" if value == "member" else "readonly"
+
+
+async def caller(request: Request, svc: ServicesDep) -> Principal:
+    return await resolve(svc, bearer_token(request))
+
+
+CallerDep = Annotated[Principal, Depends(caller)]
+
+
+def admit(principal: Principal, store_id: str, needed: Role) -> None:
+    if not principal.is_operator and principal.store_id != store_id:
+        raise NotFound.of("store", store_id)
+    if ROLE_RANK[principal.role] < ROLE_RANK[needed]:
+        raise Forbidden(f"this call needs the {needed!r} role", details={"role": principal.role})
+
+
+@dataclass(frozen=True, slots=True)
+class StoreAccess:
+    """The store a request acts in, already checked against the caller's key."""
+
+    store_id: str
+    principal: Principal
+
+
+def _access(needed: Role) -> object:
+    async def dependency(store_id: str, principal: CallerDep) -> StoreAccess:
+        admit(principal, store_id, needed)
+        return StoreAccess(store_id=store_id, principal=principal)
+
+    return Depends(dependency)
+
+
+Reader = Annotated[StoreAccess, _access("readonly")]
+Member = Annotated[StoreAccess, _access("member")]
+Admin = Annotated[StoreAccess, _access("admin")]
+
+
+async def require_operator(principal: CallerDep) -> Principal:
+    if not principal.is_operator:
+        raise Forbidden("this call needs the operator key")
+    return principal
+
+
+OperatorDep = Annotated[Principal, Depends(require_operator)]

@@ -1,0 +1,90 @@
+"""The event log over HTTP: a JSON page, or Server-Sent Events that resume from a cursor."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Header, Query, Request
+from fastapi.responses import JSONResponse, Response
+from sse_starlette import EventSourceResponse
+
+from loopwright.db.repos import tenancy
+from loopwright.domain.events import Event
+from loopwright.errors import ValidationFailed
+from loopwright.events import log
+from loopwright.events.follow import follow
+from loopwright.events.log import EventFilter
+from loopwright.server.auth import Reader, ServicesDep
+
+router = APIRouter(prefix="/v1/stores/{store_id}", tags=["events"])
+
+
+def parse_filter(session_id: str | None, run_id: str | None, types: str | None) -> EventFilter:
+    wanted = None
+    if types:
+        wanted = frozenset(t.strip() for t in types.split(",") if t.strip())
+        if not wanted:
+            raise ValidationFailed("types is empty", details={"field": "types"})
+    return EventFilter(session_id=session_id, run_id=run_id, types=wanted)
+
+
+def parse_cursor(after: int | None, last_event_id: str | None) -> int:
+    """``Last-Event-ID`` (sent by a reconnecting EventSource) wins over ``?after=``."""
+    if last_event_id is not None and last_event_id.strip():
+        try:
+            cursor = int(last_event_id)
+        except ValueError as exc:
+            raise ValidationFailed(
+                "Last-Event-ID must be an event seq", details={"header": "Last-Event-ID"}
+            ) from exc
+        if cursor < 0:
+            raise ValidationFailed(
+                "Last-Event-ID must be >= 0", details={"header": "Last-Event-ID"}
+            )
+        return cursor
+    return after or 0
+
+
+def sse_frame(event: Event) -> dict[str, Any]:
+    frame: dict[str, Any] = {"event": event.type, "data": json.dumps(event.to_public())}
+    if event.seq is not None:
+        frame["id"] = str(event.seq)
+    return frame
+
+
+@router.get("/events", response_model=None)
+async def events(
+    request: Request,
+    access: Reader,
+    svc: ServicesDep,
+    after: Annotated[int | None, Query(ge=0)] = None,
+    session_id: Annotated[str | None, Query(max_length=64)] = None,
+    run_id: Annotated[str | None, Query(max_length=64)] = None,
+    types: Annotated[str | None, Query(max_length=2000)] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 200,
+    last_event_id: Annotated[str | None, Header(alias="Last-Event-ID")] = None,
+) -> Response:
+    where = parse_filter(session_id, run_id, types)
+    cursor = parse_cursor(after, last_event_id)
+    async with svc.db.read() as session:
+        await tenancy.get_store(session, access.store_id)
+        if "text/event-stream" not in request.headers.get("accept", ""):
+            upto = await log.high_water(session, access.store_id)
+            items = await log.read_range(session, access.store_id, cursor, upto, where, limit)
+            next_after = items[-1].seq if len(items) == limit and items[-1].seq else upto
+            next_after = max(next_after, cursor)
+            return JSONResponse({"items": [e.to_public() for e in items], "next_after": next_after})
+
+    async def frames() -> AsyncIterator[dict[str, Any]]:
+        async for event in follow(
+            svc.db, svc.hub, access.store_id, cursor, where, poll_s=svc.settings.event_poll_s
+        ):
+            yield sse_frame(event)
+
+    return EventSourceResponse(
+        frames(),
+        ping=int(max(1, svc.settings.sse_heartbeat_s)),
+        headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
+    )

@@ -1,0 +1,131 @@
+"""Sessions and their messages."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Response
+from fastapi.responses import JSONResponse
+
+from loopwright.db.repos import agents, conversations
+from loopwright.domain.events import NewEvent
+from loopwright.events import log
+from loopwright.runtime.submit import submit_message
+from loopwright.server.auth import Member, Reader, ServicesDep
+from loopwright.server.schemas.common import Cursor, Limit, ListOf
+from loopwright.server.schemas.conversations import (
+    MessageCreate,
+    MessagePublic,
+    RunPublic,
+    SentMessage,
+    SessionCreate,
+    SessionPublic,
+    SessionUpdate,
+)
+
+router = APIRouter(prefix="/v1/stores/{store_id}/sessions", tags=["sessions"])
+
+
+@router.post("", status_code=201)
+async def create_session(body: SessionCreate, access: Member, svc: ServicesDep) -> SessionPublic:
+    async with svc.db.write() as session:
+        await agents.get(session, access.store_id, body.agent_id)
+        row = await conversations.create_session(
+            session, access.store_id, body.agent_id, body.title, body.busy_policy
+        )
+        await log.append(
+            session,
+            access.store_id,
+            [NewEvent("session.created", {"agent_id": body.agent_id}, session_id=row.id)],
+        )
+    return SessionPublic.model_validate(row)
+
+
+@router.get("")
+async def list_sessions(
+    access: Reader,
+    svc: ServicesDep,
+    agent_id: Annotated[str | None, Query(max_length=64)] = None,
+    limit: Limit = 50,
+    cursor: Cursor = None,
+) -> ListOf[SessionPublic]:
+    async with svc.db.read() as session:
+        page = await conversations.list_sessions(
+            session, access.store_id, agent_id=agent_id, limit=limit, cursor=cursor
+        )
+    return ListOf(
+        items=[SessionPublic.model_validate(s) for s in page.items], next_cursor=page.next_cursor
+    )
+
+
+@router.get("/{session_id}")
+async def get_session(session_id: str, access: Reader, svc: ServicesDep) -> SessionPublic:
+    async with svc.db.read() as session:
+        row = await conversations.get_session(session, access.store_id, session_id)
+    return SessionPublic.model_validate(row)
+
+
+@router.patch("/{session_id}")
+async def update_session(
+    session_id: str, body: SessionUpdate, access: Member, svc: ServicesDep
+) -> SessionPublic:
+    changes = {k: v for k, v in body.model_dump(exclude_unset=True).items() if v is not None}
+    async with svc.db.write() as session:
+        row = await conversations.update_session(session, access.store_id, session_id, changes)
+        await log.append(
+            session,
+            access.store_id,
+            [NewEvent("session.updated", {"fields": sorted(changes)}, session_id=session_id)],
+        )
+    return SessionPublic.model_validate(row)
+
+
+@router.delete("/{session_id}", status_code=204)
+async def delete_session(session_id: str, access: Member, svc: ServicesDep) -> Response:
+    async with svc.db.write() as session:
+        active = await conversations.active_runs(session, access.store_id, session_id)
+        await conversations.delete_session(session, access.store_id, session_id)
+        await log.append(
+            session, access.store_id, [NewEvent("session.deleted", {}, session_id=session_id)]
+        )
+    await svc.runtime.cancel_many(access.store_id, [run.id for run in active])
+    return Response(status_code=204)
+
+
+@router.get("/{session_id}/messages")
+async def list_messages(
+    session_id: str,
+    access: Reader,
+    svc: ServicesDep,
+    limit: Limit = 100,
+    cursor: Cursor = None,
+) -> ListOf[MessagePublic]:
+    async with svc.db.read() as session:
+        await conversations.get_session(session, access.store_id, session_id)
+        page = await conversations.list_messages(
+            session, access.store_id, session_id, limit=limit, cursor=cursor
+        )
+    return ListOf(items=[MessagePublic.of(m) for m in page.items], next_cursor=page.next_cursor)
+
+
+@router.post(
+    "/{session_id}/messages",
+    status_code=202,
+    response_model=SentMessage,
+    responses={200: {"model": SentMessage, "description": "the finished run (wait=true)"}},
+)
+async def send_message(
+    session_id: str, body: MessageCreate, access: Member, svc: ServicesDep
+) -> JSONResponse:
+    submitted = await submit_message(
+        svc.db, access.store_id, session_id, body.content, priority=body.priority
+    )
+    await svc.runtime.cancel_many(access.store_id, submitted.interrupted)
+    await svc.runtime.enqueue(submitted.run)
+    run = submitted.run
+    status = 202
+    if body.wait:
+        run = await svc.runtime.wait(access.store_id, run.id, timeout_s=body.wait_timeout_s)
+        status = 200
+    sent = SentMessage(message=MessagePublic.of(submitted.message), run=RunPublic.of(run))
+    return JSONResponse(sent.model_dump(mode="json"), status_code=status)

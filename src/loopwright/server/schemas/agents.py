@@ -1,0 +1,72 @@
+"""Agents."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from pydantic import Field, StringConstraints
+
+from loopwright.domain.vocabulary import AgentMode, AgentStatus
+from loopwright.server.schemas.common import Input, Output
+
+AgentName = Annotated[
+    str, StringConstraints(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9][\w .-]*$")
+]
+ModelName = Annotated[
+    str, StringConstraints(min_length=3, max_length=200, pattern=r"^[a-z0-9][a-z0-9_-]*:\S+$")
+]
+ToolName = Annotated[
+    str, StringConstraints(min_length=1, max_length=200, pattern=r"^[A-Za-z0-9_][\w.-]*$")
+]
+
+
+class AgentCreate(Input):
+    name: AgentName
+    description: Annotated[str, StringConstraints(max_length=2000)] = ""
+    goal: Annotated[str, StringConstraints(max_length=4000)] = ""
+    system_prompt: Annotated[str, StringConstraints(max_length=50_000)] = ""
+    model: ModelName = "offline:default"
+    fallback_models: Annotated[list[ModelName], Field(max_length=5)] = []
+    temperature: Annotated[float, Field(ge=0, le=2)] | None = None
+    max_steps: Annotated[int, Field(ge=1, le=100)] = 15
+    timeout_s: Annotated[float, Field(gt=0, le=3600)] = 300.0
+    tools: Annotated[list[ToolName], Field(max_length=100)] = []
+    memory: bool = False
+    mode: AgentMode = "single"
+    status: AgentStatus = "active"
+
+
+class AgentUpdate(Input):
+    name: AgentName | None = None
+    description: Annotated[str, StringConstraints(max_length=2000)] | None = None
+    goal: Annotated[str, StringConstraints(max_length=4000)] | None = None
+    system_prompt: Annotated[str, StringConstraints(max_length=50_000)] | None = None
+    model: ModelName | None = None
+    fallback_models: Annotated[list[ModelName], Field(max_length=5)] | None = None
+    temperature: Annotated[float, Field(ge=0, le=2)] | None = None
+    max_steps: Annotated[int, Field(ge=1, le=100)] | None = None
+    timeout_s: Annotated[float, Field(gt=0, le=3600)] | None = None
+    tools: Annotated[list[ToolName], Field(max_length=100)] | None = None
+    memory: bool | None = None
+    mode: AgentMode | None = None
+    status: AgentStatus | None = None
+
+
+class AgentPublic(Output):
+    id: str
+    name: str
+    description: str
+    goal: str
+    system_prompt: str
+    model: str
+    fallback_models: list[str]
+    temperature: float | None
+    max_steps: int
+    timeout_s: float
+    tools: list[str]
+    memory: bool
+    mode: str
+    status: str
+    created_at: datetime
+    updated_at: datetime

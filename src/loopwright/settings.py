@@ -1,0 +1,93 @@
+"""Typed configuration: one object, validated at start-up, passed explicitly.
+
+Every field can come from a ``LOOPWRIGHT_<NAME>`` environment variable. Nothing here is a
+module-level singleton: the CLI builds a ``Settings`` and hands it to ``create_app``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="LOOPWRIGHT_", extra="ignore")
+
+    data_dir: Path = Field(default=Path(".loopwright"), description="SQLite files and secrets")
+    database_url: str | None = Field(
+        default=None, description="SQLAlchemy async URL; default: SQLite in data_dir"
+    )
+    system_database_url: str | None = Field(
+        default=None, description="DBOS system database; default: beside the app database"
+    )
+    host: str = "127.0.0.1"
+    port: int = Field(default=8080, ge=0, le=65535)
+    operator_key: SecretStr | None = Field(
+        default=None, description="bearer key for operator endpoints (POST /v1/stores)"
+    )
+    max_body_bytes: int = Field(default=1_048_576, ge=1024)
+    sse_heartbeat_s: float = Field(default=15.0, gt=0)
+    event_poll_s: float = Field(
+        default=1.0, gt=0, description="how often subscribers look for other processes' events"
+    )
+    key_cache_s: float = Field(
+        default=5.0, ge=0, description="how long a resolved API key is trusted without a lookup"
+    )
+    create_demo: bool = True
+    openai_api_key: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("LOOPWRIGHT_OPENAI_API_KEY", "OPENAI_API_KEY")
+    )
+    anthropic_api_key: SecretStr | None = Field(
+        default=None,
+        validation_alias=AliasChoices("LOOPWRIGHT_ANTHROPIC_API_KEY", "ANTHROPIC_API_KEY"),
+    )
+    google_api_key: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("LOOPWRIGHT_GOOGLE_API_KEY", "GOOGLE_API_KEY")
+    )
+    log_level: str = "info"
+
+    @field_validator("data_dir")
+    @classmethod
+    def _absolute(cls, value: Path) -> Path:
+        return value.expanduser().resolve()
+
+    @property
+    def app_database_url(self) -> str:
+        if self.database_url:
+            return normalize_async_url(self.database_url)
+        return f"sqlite+aiosqlite:///{self.data_dir / 'loopwright.db'}"
+
+    def environment_providers(self) -> frozenset[str]:
+        """Server-wide providers enabled by an API key in the environment; offline always."""
+        keyed = {
+            "openai": self.openai_api_key,
+            "anthropic": self.anthropic_api_key,
+            "google": self.google_api_key,
+        }
+        return frozenset({"offline"} | {name for name, key in keyed.items() if key})
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.app_database_url.startswith("sqlite")
+
+    def ensure_data_dir(self) -> None:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+
+
+def normalize_async_url(url: str) -> str:
+    """Accept the URLs people paste (``postgres://``, ``postgresql://``, ``sqlite:///``)."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    if url.startswith("sqlite:///"):
+        return "sqlite+aiosqlite:///" + url[len("sqlite:///") :]
+    return url
+
+
+def sync_url(async_url: str) -> str:
+    """The same database through a synchronous driver (Alembic, CLI one-shots)."""
+    if async_url.startswith("sqlite+aiosqlite://"):
+        return "sqlite://" + async_url[len("sqlite+aiosqlite://") :]
+    return async_url

@@ -1,0 +1,152 @@
+"""Shared fixtures: a real server on loopback over a real database, one store per test.
+
+The server runs in the test's event loop under uvicorn on 127.0.0.1 (real HTTP); each test gets
+fresh stores, so tests are isolated by the product's own tenancy. PostgreSQL tests use a new
+database per session on the local server.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psycopg
+import pytest
+import uvicorn
+
+from loopwright.server.app import create_app
+from loopwright.settings import Settings
+
+OPERATOR_KEY = "operator-test-key"
+PG_ADMIN_URL = os.environ.get("LOOPWRIGHT_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
+
+
+@dataclass
+class Live:
+    """A running server and an operator client."""
+
+    base_url: str
+    settings: Settings
+    app: Any
+    http: httpx.AsyncClient
+
+    def client(self, key: str | None) -> httpx.AsyncClient:
+        headers = {"Authorization": f"Bearer {key}"} if key else {}
+        return httpx.AsyncClient(base_url=self.base_url, headers=headers, timeout=30)
+
+    async def new_store(self, prefix: str = "st") -> Store:
+        store_id = f"{prefix}-{uuid.uuid4().hex[:10]}"
+        r = await self.http.post("/v1/stores", json={"id": store_id, "name": store_id})
+        assert r.status_code == 201, r.text
+        r = await self.http.post(f"/v1/stores/{store_id}/keys", json={"role": "admin"})
+        assert r.status_code == 201, r.text
+        return Store(id=store_id, admin=self.client(r.json()["key"]), live=self)
+
+
+@dataclass
+class Store:
+    id: str
+    admin: httpx.AsyncClient
+    live: Live
+
+    @property
+    def path(self) -> str:
+        return f"/v1/stores/{self.id}"
+
+    async def key(self, role: str) -> str:
+        r = await self.admin.post(f"{self.path}/keys", json={"role": role})
+        assert r.status_code == 201, r.text
+        return str(r.json()["key"])
+
+    async def agent(self, **fields: Any) -> dict[str, Any]:
+        body = {"name": f"agent-{uuid.uuid4().hex[:8]}", **fields}
+        r = await self.admin.post(f"{self.path}/agents", json=body)
+        assert r.status_code == 201, r.text
+        return dict(r.json())
+
+    async def session(self, agent_id: str, **fields: Any) -> dict[str, Any]:
+        r = await self.admin.post(f"{self.path}/sessions", json={"agent_id": agent_id, **fields})
+        assert r.status_code == 201, r.text
+        return dict(r.json())
+
+
+async def start_server(settings: Settings) -> tuple[uvicorn.Server, asyncio.Task[None], str, Any]:
+    app = create_app(settings)
+    config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="on")
+    server = uvicorn.Server(config)
+    task = asyncio.create_task(server.serve())
+    while not server.started:
+        if task.done():
+            task.result()
+        await asyncio.sleep(0.005)  # readiness poll of uvicorn's own flag
+    port = server.servers[0].sockets[0].getsockname()[1]
+    return server, task, f"http://127.0.0.1:{port}", app
+
+
+@pytest.fixture(scope="session")
+def pg_url() -> Iterator[str]:
+    """A fresh PostgreSQL database for this test session."""
+    name = f"lw_test_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    base = PG_ADMIN_URL.rsplit("/", 1)[0]
+    yield f"postgresql+psycopg://{base.split('://', 1)[1]}/{name}"
+    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def make_settings(data_dir: Path, database_url: str | None = None, **extra: Any) -> Settings:
+    return Settings(
+        data_dir=data_dir,
+        database_url=database_url,
+        operator_key=OPERATOR_KEY,
+        event_poll_s=0.5,
+        sse_heartbeat_s=1,
+        **extra,
+    )
+
+
+async def _live(settings: Settings) -> AsyncIterator[Live]:
+    server, task, base_url, app = await start_server(settings)
+    operator = httpx.AsyncClient(
+        base_url=base_url, headers={"Authorization": f"Bearer {OPERATOR_KEY}"}, timeout=30
+    )
+    try:
+        yield Live(base_url=base_url, settings=settings, app=app, http=operator)
+    finally:
+        await operator.aclose()
+        server.should_exit = True
+        await task
+
+
+@pytest.fixture(scope="session")
+async def live(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Live]:
+    """The embedded default: SQLite in a data directory."""
+    async for item in _live(make_settings(tmp_path_factory.mktemp("data"))):
+        yield item
+
+
+@pytest.fixture(scope="session")
+async def live_pg(tmp_path_factory: pytest.TempPathFactory, pg_url: str) -> AsyncIterator[Live]:
+    async for item in _live(make_settings(tmp_path_factory.mktemp("data-pg"), pg_url)):
+        yield item
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def any_live(request: pytest.FixtureRequest) -> Live:
+    name = "live" if request.param == "sqlite" else "live_pg"
+    found: Live = request.getfixturevalue(name)
+    return found
+
+
+@pytest.fixture
+async def store(live: Live) -> AsyncIterator[Store]:
+    created = await live.new_store()
+    yield created
+    await created.admin.aclose()

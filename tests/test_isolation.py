@@ -1,0 +1,135 @@
+"""Store isolation: every route, called with another store's admin key, answers 404.
+
+The route list comes from the app itself, so a new route without an entry here fails the test.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+from httpx_ws import aconnect_ws
+
+from tests.conftest import Live, Store
+
+# A valid body for every write route, so only isolation can make the call fail.
+BODIES: dict[tuple[str, str], dict[str, Any] | None] = {
+    ("GET", "/v1/stores/{store_id}"): None,
+    ("POST", "/v1/stores/{store_id}/keys"): {"role": "member"},
+    ("GET", "/v1/stores/{store_id}/keys"): None,
+    ("DELETE", "/v1/stores/{store_id}/keys/{key_id}"): None,
+    ("POST", "/v1/stores/{store_id}/agents"): {"name": "intruder"},
+    ("GET", "/v1/stores/{store_id}/agents"): None,
+    ("GET", "/v1/stores/{store_id}/agents/{agent_id}"): None,
+    ("PATCH", "/v1/stores/{store_id}/agents/{agent_id}"): {"goal": "hijack"},
+    ("DELETE", "/v1/stores/{store_id}/agents/{agent_id}"): None,
+    ("POST", "/v1/stores/{store_id}/sessions"): {"agent_id": "{agent_id}"},
+    ("GET", "/v1/stores/{store_id}/sessions"): None,
+    ("GET", "/v1/stores/{store_id}/sessions/{session_id}"): None,
+    ("PATCH", "/v1/stores/{store_id}/sessions/{session_id}"): {"title": "mine"},
+    ("DELETE", "/v1/stores/{store_id}/sessions/{session_id}"): None,
+    ("GET", "/v1/stores/{store_id}/sessions/{session_id}/messages"): None,
+    ("POST", "/v1/stores/{store_id}/sessions/{session_id}/messages"): {"content": "hi"},
+    ("GET", "/v1/stores/{store_id}/runs"): None,
+    ("GET", "/v1/stores/{store_id}/runs/{run_id}"): None,
+    ("GET", "/v1/stores/{store_id}/runs/{run_id}/steps"): None,
+    ("POST", "/v1/stores/{store_id}/runs/{run_id}/cancel"): None,
+    ("POST", "/v1/stores/{store_id}/runs/{run_id}/wait"): None,
+    ("GET", "/v1/stores/{store_id}/events"): None,
+}
+
+
+def store_routes(app: Any) -> list[tuple[str, str]]:
+    """Every (method, path) of the OpenAPI document that acts inside a store."""
+    return [
+        (method.upper(), path)
+        for path, operations in app.openapi()["paths"].items()
+        if "{store_id}" in path
+        for method in operations
+    ]
+
+
+def fill(template: str, ids: dict[str, str]) -> str:
+    for name, value in ids.items():
+        template = template.replace("{" + name + "}", value)
+    return template
+
+
+def fill_body(body: dict[str, Any] | None, ids: dict[str, str]) -> dict[str, Any] | None:
+    if body is None:
+        return None
+    return {k: fill(v, ids) if isinstance(v, str) else v for k, v in body.items()}
+
+
+async def _victim(live: Live) -> tuple[Store, dict[str, str]]:
+    victim = await live.new_store("victim")
+    agent = await victim.agent(name="secret-agent")
+    chat = await victim.session(agent["id"])
+    sent = await victim.admin.post(
+        f"{victim.path}/sessions/{chat['id']}/messages", json={"content": "private"}
+    )
+    keys = (await victim.admin.get(f"{victim.path}/keys")).json()["items"]
+    ids = {
+        "store_id": victim.id,
+        "agent_id": agent["id"],
+        "session_id": chat["id"],
+        "run_id": sent.json()["run"]["id"],
+        "key_id": keys[0]["id"],
+    }
+    return victim, ids
+
+
+async def test_every_route_hides_other_stores(live: Live) -> None:
+    victim, ids = await _victim(live)
+    intruder = await live.new_store("intruder")
+    routes = store_routes(live.app)
+    assert set(routes) == set(BODIES), "add new routes to BODIES"
+    for method, template in routes:
+        body = fill_body(BODIES[(method, template)], ids)
+        r = await intruder.admin.request(method, fill(template, ids), json=body)
+        assert r.status_code == 404, f"{method} {template}: {r.status_code} {r.text}"
+        assert r.json()["error"]["code"] == "not_found"
+    # Nothing changed in the victim store.
+    agent = (await victim.admin.get(f"{victim.path}/agents/{ids['agent_id']}")).json()
+    assert agent["goal"] == "" and agent["name"] == "secret-agent"
+    assert (
+        await victim.admin.get(f"{victim.path}/sessions/{ids['session_id']}")
+    ).status_code == 200
+    messages = (
+        await victim.admin.get(f"{victim.path}/sessions/{ids['session_id']}/messages")
+    ).json()["items"]
+    assert [m["content"] for m in messages] == ["private"]
+    assert len((await victim.admin.get(f"{victim.path}/keys")).json()["items"]) == 1
+
+
+async def test_own_store_reaches_every_read_route(live: Live) -> None:
+    """The same walk with the owner's key finds every object (so the 404s above mean isolation)."""
+    victim, ids = await _victim(live)
+    for method, template in store_routes(live.app):
+        if method == "GET":
+            r = await victim.admin.get(fill(template, ids))
+            assert r.status_code == 200, f"{template}: {r.status_code}"
+
+
+async def test_ids_from_another_store_in_bodies_and_filters(live: Live) -> None:
+    _, ids = await _victim(live)
+    intruder = await live.new_store("intruder")
+    r = await intruder.admin.post(f"{intruder.path}/sessions", json={"agent_id": ids["agent_id"]})
+    assert r.status_code == 404
+    r = await intruder.admin.get(
+        f"{intruder.path}/events", params={"session_id": ids["session_id"]}
+    )
+    assert r.json()["items"] == []
+    r = await intruder.admin.get(f"{intruder.path}/runs", params={"session_id": ids["session_id"]})
+    assert r.json()["items"] == []
+    r = await intruder.admin.get(f"{intruder.path}/sessions", params={"agent_id": ids["agent_id"]})
+    assert r.json()["items"] == []
+
+
+async def test_websocket_of_another_store_is_not_found(live: Live) -> None:
+    victim, _ = await _victim(live)
+    intruder = await live.new_store("intruder")
+    key = intruder.admin.headers["Authorization"].split()[1]
+    url = f"{live.base_url.replace('http', 'ws')}{victim.path}/ws?token={key}"
+    async with httpx.AsyncClient() as client, aconnect_ws(url, client) as ws:
+        assert (await ws.receive_json())["error"]["code"] == "not_found"
