@@ -22,8 +22,8 @@ import uvicorn
 
 from loopwright.server.app import create_app
 from loopwright.settings import Settings
+from tests.procs import OPERATOR_KEY, ServerProcess
 
-OPERATOR_KEY = "operator-test-key"
 PG_ADMIN_URL = os.environ.get("LOOPWRIGHT_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
 
 
@@ -98,7 +98,8 @@ def pg_url() -> Iterator[str]:
     base = PG_ADMIN_URL.rsplit("/", 1)[0]
     yield f"postgresql+psycopg://{base.split('://', 1)[1]}/{name}"
     with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        for db in (name, f"{name}_dbos"):  # the app database and DBOS's system database
+            conn.execute(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)')
 
 
 def make_settings(data_dir: Path, database_url: str | None = None, **extra: Any) -> Settings:
@@ -108,6 +109,7 @@ def make_settings(data_dir: Path, database_url: str | None = None, **extra: Any)
         operator_key=OPERATOR_KEY,
         event_poll_s=0.5,
         sse_heartbeat_s=1,
+        egress_allow="127.0.0.1/32",
         **extra,
     )
 
@@ -134,8 +136,24 @@ async def live(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Live]:
 
 @pytest.fixture(scope="session")
 async def live_pg(tmp_path_factory: pytest.TempPathFactory, pg_url: str) -> AsyncIterator[Live]:
-    async for item in _live(make_settings(tmp_path_factory.mktemp("data-pg"), pg_url)):
-        yield item
+    """The scaled-out database: PostgreSQL, in a server process of its own (DBOS is one per
+    process)."""
+    data_dir = tmp_path_factory.mktemp("data-pg")
+    server = ServerProcess(data_dir, {"LOOPWRIGHT_DATABASE_URL": pg_url})
+    await server.start()
+    operator = httpx.AsyncClient(
+        base_url=server.base_url, headers={"Authorization": f"Bearer {OPERATOR_KEY}"}, timeout=30
+    )
+    try:
+        yield Live(
+            base_url=server.base_url,
+            settings=make_settings(data_dir, pg_url),
+            app=None,
+            http=operator,
+        )
+    finally:
+        await operator.aclose()
+        await server.stop()
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

@@ -36,6 +36,24 @@ BODIES: dict[tuple[str, str], dict[str, Any] | None] = {
     ("POST", "/v1/stores/{store_id}/runs/{run_id}/cancel"): None,
     ("POST", "/v1/stores/{store_id}/runs/{run_id}/wait"): None,
     ("GET", "/v1/stores/{store_id}/events"): None,
+    ("POST", "/v1/stores/{store_id}/providers"): {"name": "mine", "kind": "openai"},
+    ("GET", "/v1/stores/{store_id}/providers"): None,
+    ("DELETE", "/v1/stores/{store_id}/providers/{provider_id}"): None,
+    ("POST", "/v1/stores/{store_id}/projects"): {"name": "intruder"},
+    ("GET", "/v1/stores/{store_id}/projects"): None,
+    ("GET", "/v1/stores/{store_id}/projects/{project_id}"): None,
+    ("PATCH", "/v1/stores/{store_id}/projects/{project_id}"): {"description": "hijack"},
+    ("DELETE", "/v1/stores/{store_id}/projects/{project_id}"): None,
+    ("POST", "/v1/stores/{store_id}/tasks"): {"title": "intruder", "project_id": "{project_id}"},
+    ("GET", "/v1/stores/{store_id}/tasks"): None,
+    ("GET", "/v1/stores/{store_id}/tasks/{task_id}"): None,
+    ("PATCH", "/v1/stores/{store_id}/tasks/{task_id}"): {"status": "done"},
+    ("DELETE", "/v1/stores/{store_id}/tasks/{task_id}"): None,
+    ("POST", "/v1/stores/{store_id}/documents"): {"title": "x", "project_id": "{project_id}"},
+    ("GET", "/v1/stores/{store_id}/documents"): None,
+    ("GET", "/v1/stores/{store_id}/documents/{document_id}"): None,
+    ("PATCH", "/v1/stores/{store_id}/documents/{document_id}"): {"content": "hijack"},
+    ("DELETE", "/v1/stores/{store_id}/documents/{document_id}"): None,
 }
 
 
@@ -69,12 +87,26 @@ async def _victim(live: Live) -> tuple[Store, dict[str, str]]:
         f"{victim.path}/sessions/{chat['id']}/messages", json={"content": "private"}
     )
     keys = (await victim.admin.get(f"{victim.path}/keys")).json()["items"]
+    provider = await victim.admin.post(
+        f"{victim.path}/providers", json={"name": "private-llm", "kind": "openai"}
+    )
+    project = await victim.admin.post(f"{victim.path}/projects", json={"name": "secret"})
+    task = await victim.admin.post(
+        f"{victim.path}/tasks", json={"title": "private", "project_id": project.json()["id"]}
+    )
+    document = await victim.admin.post(
+        f"{victim.path}/documents", json={"title": "private", "project_id": project.json()["id"]}
+    )
     ids = {
         "store_id": victim.id,
         "agent_id": agent["id"],
         "session_id": chat["id"],
         "run_id": sent.json()["run"]["id"],
         "key_id": keys[0]["id"],
+        "project_id": project.json()["id"],
+        "task_id": task.json()["id"],
+        "document_id": document.json()["id"],
+        "provider_id": provider.json()["id"],
     }
     return victim, ids
 
@@ -98,7 +130,7 @@ async def test_every_route_hides_other_stores(live: Live) -> None:
     messages = (
         await victim.admin.get(f"{victim.path}/sessions/{ids['session_id']}/messages")
     ).json()["items"]
-    assert [m["content"] for m in messages] == ["private"]
+    assert [m["content"] for m in messages if m["kind"] == "user"] == ["private"]
     assert len((await victim.admin.get(f"{victim.path}/keys")).json()["items"]) == 1
 
 

@@ -9,6 +9,7 @@ from sqlalchemy import func, select
 from loopwright.db.database import Database
 from loopwright.db.repos import agents, tenancy
 from loopwright.db.tables import StoreRow
+from loopwright.tools.builtin import BUILTIN_TOOLS
 
 DEMO_STORE = "demo"
 DEMO_AGENT = {
@@ -17,6 +18,7 @@ DEMO_AGENT = {
     "goal": "Help the user manage projects, tasks and documents.",
     "system_prompt": "You are a helpful assistant for a small workspace.",
     "model": "offline:default",
+    "tools": sorted(BUILTIN_TOOLS),
 }
 
 

@@ -48,6 +48,37 @@ class Settings(BaseSettings):
     )
     log_level: str = "info"
 
+    openai_base_url: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("LOOPWRIGHT_OPENAI_BASE_URL", "OPENAI_BASE_URL"),
+    )
+    anthropic_base_url: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("LOOPWRIGHT_ANTHROPIC_BASE_URL", "ANTHROPIC_BASE_URL"),
+    )
+    google_base_url: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("LOOPWRIGHT_GOOGLE_BASE_URL", "GOOGLE_BASE_URL"),
+    )
+    secret_keys: SecretStr | None = Field(
+        default=None,
+        description="comma-separated Fernet keys, newest first; default: data_dir/secret.key",
+    )
+    model_timeout_s: float = Field(default=120.0, gt=0, description="one model request")
+    tool_timeout_s: float = Field(default=30.0, gt=0, description="one tool call")
+    queue_poll_s: float = Field(
+        default=0.02, gt=0, description="how often workers poll the run queue"
+    )
+    store_concurrency: int = Field(default=5, ge=1, description="concurrent runs per store")
+    worker_concurrency: int = Field(default=200, ge=1, description="concurrent runs per worker")
+    executor_id: str = Field(default="local", description="stable id of this worker slot")
+    sweep_s: float = Field(default=5.0, gt=0, description="how often queued runs are re-checked")
+    egress_allow: str = Field(
+        default="",
+        description="CIDRs and host names store-defined URLs may reach despite the SSRF guard",
+    )
+    failpoint: str | None = Field(default=None, description="tests only: SIGKILL at this point")
+
     @field_validator("data_dir")
     @classmethod
     def _absolute(cls, value: Path) -> Path:
@@ -71,6 +102,32 @@ class Settings(BaseSettings):
     @property
     def is_sqlite(self) -> bool:
         return self.app_database_url.startswith("sqlite")
+
+    @property
+    def dbos_system_url(self) -> str:
+        """DBOS's system database: beside the app database unless set explicitly."""
+        if self.system_database_url:
+            return self.system_database_url
+        app = self.app_database_url
+        if app.startswith("sqlite"):
+            return f"sqlite:///{self.data_dir / 'dbos.sqlite'}"
+        base, _, name = app.replace("postgresql+psycopg://", "postgresql://").rpartition("/")
+        return f"{base}/{name.split('?')[0]}_dbos"
+
+    def provider_base_url(self, kind: str) -> str | None:
+        return {
+            "openai": self.openai_base_url,
+            "anthropic": self.anthropic_base_url,
+            "google": self.google_base_url,
+        }.get(kind)
+
+    def provider_api_key(self, kind: str) -> str | None:
+        key = {
+            "openai": self.openai_api_key,
+            "anthropic": self.anthropic_api_key,
+            "google": self.google_api_key,
+        }.get(kind)
+        return key.get_secret_value() if key else None
 
     def ensure_data_dir(self) -> None:
         self.data_dir.mkdir(parents=True, exist_ok=True)

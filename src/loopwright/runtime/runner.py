@@ -1,16 +1,32 @@
-"""The runtime facade the server talks to: enqueue, cancel and wait for runs."""
+"""The runtime facade the server talks to: starts DBOS and the workers, enqueues, cancels and
+waits for runs."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import logging
+import sqlite3
+from pathlib import Path
 
+from dbos import DBOS, DBOSConfig
+
+from loopwright import __version__
+from loopwright.crypto import SecretBox, load_secret_box
 from loopwright.db.database import Database
 from loopwright.db.repos import conversations
 from loopwright.db.tables import RunRow
+from loopwright.domain.vocabulary import TERMINAL_RUN_STATUSES
+from loopwright.egress import EgressGuard
 from loopwright.errors import NotFound
 from loopwright.events.hub import EventHub
-from loopwright.runtime import lifecycle
+from loopwright.runtime import failpoints, lifecycle, queueing, services
+from loopwright.runtime.local_runs import LocalRuns
+from loopwright.runtime.models import ModelResolver
 from loopwright.settings import Settings
+
+logger = logging.getLogger("loopwright.runtime")
+CANCEL_WATCH_S = 0.5
 
 
 class Runtime:
@@ -18,21 +34,72 @@ class Runtime:
         self.settings = settings
         self.db = db
         self.hub = hub
+        self.secrets: SecretBox = load_secret_box(settings)
+        self.egress = EgressGuard.from_setting(settings.egress_allow)
+        self.local = LocalRuns()
+        self._tasks: list[asyncio.Task[None]] = []
+        self._launched = False
 
     async def start(self) -> None:
-        return None
+        failpoints.arm(self.settings.failpoint)
+        services.install(
+            services.RunServices(
+                settings=self.settings,
+                db=self.db,
+                hub=self.hub,
+                secrets=self.secrets,
+                egress=self.egress,
+                models=ModelResolver(self.settings, self.secrets, self.egress),
+                local=self.local,
+            )
+        )
+        system_url = self.settings.dbos_system_url
+        if system_url.startswith("sqlite:///"):
+            _enable_wal(Path(system_url[len("sqlite:///") :]))
+        config: DBOSConfig = {
+            "name": "loopwright",
+            "system_database_url": system_url,
+            "application_version": __version__,
+            "executor_id": self.settings.executor_id,
+            "log_level": "WARNING",
+        }
+        DBOS(config=config)
+        DBOS.launch()
+        self._launched = True
+        await queueing.register(self.settings)
+        self._tasks = [
+            asyncio.create_task(self._sweep_queued()),
+            asyncio.create_task(self._watch_cancels()),
+        ]
 
     async def stop(self) -> None:
-        return None
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        if self._launched:
+            DBOS.destroy()
+            self._launched = False
+        services.install(None)
 
     async def enqueue(self, run: RunRow) -> None:
-        """Hand a committed, queued run to the workers."""
-        return None
+        """Hand a committed, queued run to the workers (after its session's earlier runs)."""
+        await queueing.enqueue_head(self.db, run.store_id, run.session_id)
 
     async def cancel(self, store_id: str, run_id: str) -> RunRow:
-        await lifecycle.finish(self.db, store_id, run_id, "cancelled", stop_reason="cancelled")
+        """Record the cancellation, stop DBOS from continuing it, interrupt a call in flight."""
+        finished = await lifecycle.finish(
+            self.db, store_id, run_id, "cancelled", stop_reason="cancelled"
+        )
+        self.local.cancel(run_id)
+        if finished is not None and self._launched:
+            with contextlib.suppress(Exception):
+                await DBOS.cancel_workflow_async(run_id)
         async with self.db.read() as session:
-            return await conversations.get_run(session, store_id, run_id)
+            run = await conversations.get_run(session, store_id, run_id)
+        await queueing.enqueue_head(self.db, store_id, run.session_id)
+        return run
 
     async def cancel_many(self, store_id: str, run_ids: list[str]) -> None:
         for run_id in run_ids:
@@ -48,3 +115,35 @@ class Runtime:
             timeout_s=timeout_s,
             poll_s=self.settings.event_poll_s,
         )
+
+    async def _sweep_queued(self) -> None:
+        """Re-hand waiting runs (a crash between finishing a run and enqueuing the next)."""
+        while True:
+            try:
+                for store_id, session_id in await queueing.waiting_sessions(self.db):
+                    await queueing.enqueue_head(self.db, store_id, session_id)
+            except Exception:  # the sweep must outlive a bad moment of the database
+                logger.exception("queued-run sweep failed")
+            await asyncio.sleep(self.settings.sweep_s)
+
+    async def _watch_cancels(self) -> None:
+        """Interrupt local calls of runs cancelled by another process (another API node)."""
+        while True:
+            await asyncio.sleep(CANCEL_WATCH_S)
+            active = self.local.active()
+            if not active:
+                continue
+            try:
+                async with self.db.read() as session:
+                    for run_id in active:
+                        run = await session.get(RunRow, run_id)
+                        if run is None or run.status in TERMINAL_RUN_STATUSES:
+                            self.local.cancel(run_id)
+            except Exception:
+                logger.exception("cancel watch failed")
+
+
+def _enable_wal(path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with contextlib.closing(sqlite3.connect(path)) as connection:
+        connection.execute("PRAGMA journal_mode=WAL")

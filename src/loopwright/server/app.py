@@ -16,7 +16,17 @@ from loopwright.runtime.runner import Runtime
 from loopwright.server import errors
 from loopwright.server.body_limit import BodyLimit
 from loopwright.server.key_cache import KeyCache
-from loopwright.server.routes import agents, events, ops, runs, sessions, stores, ws
+from loopwright.server.routes import (
+    agents,
+    events,
+    ops,
+    providers,
+    runs,
+    sessions,
+    stores,
+    workspace,
+    ws,
+)
 from loopwright.server.services import Services
 from loopwright.settings import Settings
 
@@ -48,7 +58,7 @@ def create_app(settings: Settings, *, run_worker: bool = True) -> FastAPI:
         lifespan=lifespan,
     )
     errors.install(app)
-    for module in (ops, stores, agents, sessions, runs, events, ws):
+    for module in (ops, stores, providers, agents, sessions, runs, events, workspace, ws):
         app.include_router(module.router)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     return app

@@ -16,6 +16,7 @@ from loopwright.server.auth import Admin, Reader, ServicesDep
 from loopwright.server.schemas.agents import AgentCreate, AgentPublic, AgentUpdate
 from loopwright.server.schemas.common import Cursor, Limit, ListOf
 from loopwright.settings import Settings
+from loopwright.tools.builtin import BUILTIN_TOOLS
 
 router = APIRouter(prefix="/v1/stores/{store_id}/agents", tags=["agents"])
 
@@ -33,12 +34,22 @@ async def _check_models(
             )
 
 
+def _check_tools(names: list[str]) -> None:
+    unknown = sorted(set(names) - set(BUILTIN_TOOLS))
+    if unknown:
+        raise ValidationFailed(
+            f"unknown tools: {', '.join(unknown)}",
+            details={"field": "tools", "unknown": unknown},
+        )
+
+
 @router.post("", status_code=201)
 async def create_agent(body: AgentCreate, access: Admin, svc: ServicesDep) -> AgentPublic:
     async with svc.db.write() as session:
         await _check_models(
             session, svc.settings, access.store_id, [body.model, *body.fallback_models]
         )
+        _check_tools(body.tools)
         row = await agents.create(session, access.store_id, body.model_dump())
         await log.append(
             session,
@@ -86,6 +97,7 @@ async def update_agent(
         models = [changes["model"]] if "model" in changes else []
         models += changes.get("fallback_models") or []
         await _check_models(session, svc.settings, access.store_id, models)
+        _check_tools(changes.get("tools") or [])
         row = await agents.update(session, access.store_id, agent_id, changes)
         await log.append(
             session,

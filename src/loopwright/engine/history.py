@@ -1,0 +1,92 @@
+"""Rebuild the model's context from persisted conversation items.
+
+The session's messages are the only memory of a conversation: each run turns them back into
+pydantic-ai messages. Assistant replies are stored whole (as pydantic-ai's JSON), so provider
+details such as thinking signatures survive the round trip.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic_ai import ModelMessagesTypeAdapter
+from pydantic_ai.messages import (
+    ModelMessage,
+    ModelRequest,
+    ModelRequestPart,
+    ModelResponse,
+    SystemPromptPart,
+    ToolCallPart,
+    ToolReturnPart,
+    UserPromptPart,
+)
+
+INTERRUPTED = "the tool call was interrupted before it returned a result"
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryItem:
+    """A persisted message, as the engine needs it."""
+
+    kind: str  # user | assistant | tool_result | reasoning | system
+    content: str
+    data: dict[str, Any]
+
+
+def dump_response(response: ModelResponse) -> dict[str, Any]:
+    dumped: list[dict[str, Any]] = ModelMessagesTypeAdapter.dump_python([response], mode="json")
+    return dumped[0]
+
+
+def load_response(data: dict[str, Any]) -> ModelResponse:
+    message = ModelMessagesTypeAdapter.validate_python([data])[0]
+    assert isinstance(message, ModelResponse)
+    return message
+
+
+def build_context(system_prompt: str, items: Sequence[HistoryItem]) -> list[ModelMessage]:
+    messages: list[ModelMessage] = []
+    pending: list[ModelRequestPart] = [SystemPromptPart(system_prompt)] if system_prompt else []
+    open_calls: dict[str, str] = {}  # call_id -> tool name, awaiting a result
+
+    def close_open_calls() -> None:
+        for call_id, name in open_calls.items():
+            pending.append(
+                ToolReturnPart(name, {"error": INTERRUPTED}, tool_call_id=call_id, outcome="failed")
+            )
+        open_calls.clear()
+
+    for item in items:
+        if item.kind == "user":
+            close_open_calls()
+            pending.append(UserPromptPart(item.content))
+        elif item.kind == "assistant" and "response" in item.data:
+            close_open_calls()
+            if pending:
+                messages.append(ModelRequest(parts=pending))
+                pending = []
+            response = load_response(item.data["response"])
+            messages.append(response)
+            for part in response.parts:
+                if isinstance(part, ToolCallPart):
+                    open_calls[part.tool_call_id] = part.tool_name
+        elif item.kind == "tool_result":
+            call_id = str(item.data.get("call_id", ""))
+            name = open_calls.pop(call_id, None)
+            if name is None:
+                continue  # a result whose call is not in the context (e.g. replayed twice)
+            ok = bool(item.data.get("ok", True))
+            pending.append(
+                ToolReturnPart(
+                    name,
+                    item.data.get("result"),
+                    tool_call_id=call_id,
+                    outcome="success" if ok else "failed",
+                )
+            )
+    close_open_calls()
+    if pending:
+        messages.append(ModelRequest(parts=pending))
+    return messages

@@ -1,0 +1,183 @@
+"""A deterministic model that needs no network: it maps plain requests to tool calls.
+
+It lets a fresh install run end to end with no provider configured. Every text it writes starts
+with ``[offline] ``, so nobody mistakes it for a real model.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Sequence
+from typing import Any
+
+from pydantic_ai import ToolDefinition
+from pydantic_ai.messages import (
+    ModelMessage,
+    ModelRequest,
+    ModelResponse,
+    ModelResponsePart,
+    SystemPromptPart,
+    TextPart,
+    ToolCallPart,
+    ToolReturnPart,
+    UserPromptPart,
+)
+from pydantic_ai.settings import ModelSettings
+from pydantic_ai.usage import RequestUsage
+
+from loopwright.llm._offline_phrases import match_request
+from loopwright.llm._offline_summary import summarize
+from loopwright.llm.client import DeltaSink, ModelDelta
+
+PREFIX = "[offline] "
+_WORDS_PER_CHUNK = 3
+_EXAMPLES = {
+    "create_task": ("create a task", "create a task called Buy milk in project Home"),
+    "list_tasks": ("list your tasks", "list my tasks"),
+    "create_project": ("create a project", "create a project called Home"),
+    "list_projects": ("list your projects", "what projects do I have?"),
+    "search_documents": ("search your documents", "search documents for invoices"),
+    "create_document": (
+        "create a document",
+        "create a document called Notes with content Call the bank",
+    ),
+}
+
+
+class OfflineClient:
+    @property
+    def provider(self) -> str:
+        return "offline"
+
+    @property
+    def model(self) -> str:
+        return "default"
+
+    async def complete(
+        self,
+        messages: list[ModelMessage],
+        tools: list[ToolDefinition],
+        settings: ModelSettings,
+        on_delta: DeltaSink,
+    ) -> ModelResponse:
+        request = next((m for m in reversed(messages) if isinstance(m, ModelRequest)), None)
+        parts = list(request.parts) if request is not None else []
+        returns = [part for part in parts if isinstance(part, ToolReturnPart)]
+        if returns:
+            calls = _call_args(messages)
+            text = PREFIX + " ".join(summarize(r, calls.get(r.tool_call_id, {})) for r in returns)
+        else:
+            prompt = _prompt_text(parts)
+            by_name = {tool.name: tool for tool in tools}
+            intent = match_request(prompt, set(by_name)) if prompt else None
+            if intent is not None:
+                call = ToolCallPart(
+                    intent.tool,
+                    _fit(by_name[intent.tool], intent.args),
+                    tool_call_id=f"offline-call-{len(_call_args(messages)) + 1}",
+                )
+                return self._response([call], messages, _call_words(call))
+            text = PREFIX + _help(tools)
+        for chunk in _chunks(text):
+            await on_delta(ModelDelta("text", chunk))
+        return self._response([TextPart(text)], messages, _count_words(text))
+
+    def _response(
+        self, parts: list[ModelResponsePart], messages: list[ModelMessage], output_words: int
+    ) -> ModelResponse:
+        return ModelResponse(
+            parts=parts,
+            usage=RequestUsage(input_tokens=_prompt_words(messages), output_tokens=output_words),
+            model_name=self.model,
+            provider_name=self.provider,
+            finish_reason="tool_call"
+            if any(isinstance(p, ToolCallPart) for p in parts)
+            else "stop",
+        )
+
+
+def _prompt_text(parts: Sequence[object]) -> str:
+    prompts = [part for part in parts if isinstance(part, UserPromptPart)]
+    if not prompts:
+        return ""
+    content = prompts[-1].content
+    if isinstance(content, str):
+        return content
+    return " ".join(item for item in content if isinstance(item, str))
+
+
+def _call_args(messages: list[ModelMessage]) -> dict[str, dict[str, Any]]:
+    """Every tool call made so far, by id, with its arguments."""
+    return {
+        part.tool_call_id: part.args_as_dict()
+        for message in messages
+        if isinstance(message, ModelResponse)
+        for part in message.parts
+        if isinstance(part, ToolCallPart)
+    }
+
+
+def _fit(tool: ToolDefinition, args: dict[str, Any]) -> dict[str, Any]:
+    """Drop arguments the tool does not declare (e.g. a project for a tool without projects)."""
+    properties = tool.parameters_json_schema.get("properties")
+    if not isinstance(properties, dict) or not properties:
+        return args
+    return {key: value for key, value in args.items() if key in properties}
+
+
+def _help(tools: list[ToolDefinition]) -> str:
+    names = [tool.name for tool in tools]
+    known = [
+        f'{what} with {name} (say "{example}")'
+        for name, (what, example) in _EXAMPLES.items()
+        if name in names
+    ]
+    others = [name for name in names if name not in _EXAMPLES]
+    text = (
+        "I'm the offline model: I run without any AI provider and only understand a few plain "
+        "requests."
+    )
+    if known:
+        text += " I can " + "; ".join(known) + "."
+    else:
+        text += " None of the tools I understand are available here."
+    if others:
+        text += " Other tools available: " + ", ".join(others) + "."
+    return text + " Configure a model provider for anything else."
+
+
+def _chunks(text: str) -> list[str]:
+    words = re.findall(r"\S+\s*", text)
+    return [
+        "".join(words[i : i + _WORDS_PER_CHUNK]) for i in range(0, len(words), _WORDS_PER_CHUNK)
+    ]
+
+
+def _prompt_words(messages: list[ModelMessage]) -> int:
+    total = 0
+    for message in messages:
+        if isinstance(message, ModelRequest):
+            total += _count_words(message.instructions or "")
+            for part in message.parts:
+                if isinstance(part, SystemPromptPart):
+                    total += _count_words(part.content)
+                elif isinstance(part, UserPromptPart):
+                    total += _count_words(_prompt_text([part]))
+                elif isinstance(part, ToolReturnPart):
+                    total += _count_words(part.model_response_str())
+        else:
+            for response_part in message.parts:
+                if isinstance(response_part, TextPart):
+                    total += _count_words(response_part.content)
+                elif isinstance(response_part, ToolCallPart):
+                    total += _call_words(response_part)
+    return total
+
+
+def _call_words(call: ToolCallPart) -> int:
+    return _count_words(call.tool_name + " " + json.dumps(call.args_as_dict()))
+
+
+def _count_words(text: str) -> int:
+    return len(text.split())

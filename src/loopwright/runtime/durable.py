@@ -1,0 +1,138 @@
+"""The run as a DBOS workflow (workflow id = run id): a start step, then the engine's loop with
+each model request and each tool call as its own step, then a finish step.
+
+DBOS records each step's output; after a crash the workflow replays, recorded steps return
+their output without running, and the loop continues from the first unfinished step. The step
+bodies are idempotent on their own as well (see ``model_exec`` and ``tool_exec``), which covers
+a crash between a step's commit and DBOS recording it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import logging
+
+from dbos import DBOS
+
+from loopwright.db.repos import agents, conversations
+from loopwright.db.tables.base import utcnow
+from loopwright.domain.events import NewEvent
+from loopwright.domain.vocabulary import TERMINAL_RUN_STATUSES
+from loopwright.engine.turn import ModelStep, ToolCall, ToolResult, TurnOutcome, run_turn
+from loopwright.events import log
+from loopwright.runtime import lifecycle, queueing, services
+from loopwright.runtime.model_exec import run_model_step
+from loopwright.runtime.plan import RunPlan
+from loopwright.runtime.tool_exec import run_tool_step
+
+logger = logging.getLogger("loopwright.runtime")
+
+
+@DBOS.step(name="loopwright.start_run")
+async def start_step(store_id: str, run_id: str) -> RunPlan | None:
+    """Mark the run running (``run.started``) and fix its plan; None if it already ended."""
+    rt = services.current()
+    async with rt.db.write() as session:
+        run = await conversations.get_run(session, store_id, run_id)
+        if run.status in TERMINAL_RUN_STATUSES:
+            return None
+        agent = await agents.get(session, store_id, run.agent_id)
+        if run.started_at is None:
+            run.started_at = utcnow()
+        if run.status != "running":
+            run.status = "running"
+            await log.append(
+                session,
+                store_id,
+                [
+                    NewEvent(
+                        "run.started",
+                        {"agent_id": agent.id, "model": agent.model},
+                        session_id=run.session_id,
+                        run_id=run.id,
+                    )
+                ],
+            )
+        started = run.started_at.timestamp()
+        system_prompt = "\n\n".join(
+            part
+            for part in (agent.system_prompt, f"Goal: {agent.goal}" if agent.goal else "")
+            if part
+        )
+        return RunPlan(
+            store_id=store_id,
+            run_id=run.id,
+            session_id=run.session_id,
+            agent_id=agent.id,
+            models=(agent.model, *agent.fallback_models),
+            system_prompt=system_prompt,
+            tools=tuple(agent.tools),
+            temperature=agent.temperature,
+            max_steps=agent.max_steps,
+            deadline=started + agent.timeout_s,
+        )
+
+
+@DBOS.step(name="loopwright.model")
+async def model_step(plan: RunPlan, index: int) -> ModelStep:
+    return await run_model_step(services.current(), plan, index)
+
+
+@DBOS.step(name="loopwright.tool")
+async def tool_step(plan: RunPlan, index: int, call: ToolCall) -> ToolResult:
+    return await run_tool_step(services.current(), plan, index, call)
+
+
+@DBOS.step(name="loopwright.finish_run")
+async def finish_step(plan: RunPlan, outcome: TurnOutcome) -> None:
+    rt = services.current()
+    await lifecycle.finish(
+        rt.db,
+        plan.store_id,
+        plan.run_id,
+        outcome.status,
+        stop_reason=outcome.stop_reason,
+        error=outcome.error,
+    )
+    rt.local.forget(plan.run_id)
+    schedule_next(plan.store_id, plan.session_id)
+
+
+def schedule_next(store_id: str, session_id: str) -> None:
+    """Start the session's next queued run, outside any DBOS context (a sweep retries it)."""
+    rt = services.current()
+    loop = asyncio.get_running_loop()
+    task = loop.create_task(
+        queueing.enqueue_head(rt.db, store_id, session_id), context=contextvars.Context()
+    )
+    _background.add(task)
+    task.add_done_callback(_background.discard)
+
+
+_background: set[asyncio.Task[str | None]] = set()
+
+
+class _DurablePorts:
+    def __init__(self, plan: RunPlan) -> None:
+        self.plan = plan
+
+    async def model_step(self, index: int) -> ModelStep:
+        return await model_step(self.plan, index)
+
+    async def tool_call(self, index: int, call: ToolCall) -> ToolResult:
+        return await tool_step(self.plan, index, call)
+
+
+@DBOS.workflow(name="loopwright.run")
+async def run_workflow(store_id: str, run_id: str) -> str:
+    plan = await start_step(store_id, run_id)
+    if plan is None:
+        return "skipped"
+    try:
+        outcome = await run_turn(_DurablePorts(plan), max_steps=plan.max_steps)
+    except Exception as exc:  # a defect, not a model or tool failure: fail the run, say why
+        logger.exception("run %s failed", run_id)
+        outcome = TurnOutcome("failed", "internal_error", f"{type(exc).__name__}: {exc}")
+    await finish_step(plan, outcome)
+    return outcome.status

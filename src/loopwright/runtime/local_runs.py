@@ -1,0 +1,49 @@
+"""The model and tool calls this process is running, so a cancel can interrupt them at once."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Coroutine
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+
+
+class RunCancelled(Exception):
+    """Raised inside a step whose run was cancelled; the step turns it into its result."""
+
+
+class LocalRuns:
+    def __init__(self) -> None:
+        self._tasks: dict[str, set[asyncio.Task[Any]]] = {}
+        self._cancelled: set[str] = set()
+
+    def active(self) -> list[str]:
+        return list(self._tasks)
+
+    async def guard(self, run_id: str, work: Coroutine[Any, Any, T]) -> T:
+        if run_id in self._cancelled:
+            work.close()
+            raise RunCancelled(run_id)
+        task = asyncio.ensure_future(work)
+        self._tasks.setdefault(run_id, set()).add(task)
+        try:
+            return await task
+        except asyncio.CancelledError:
+            if task.cancelled() and run_id in self._cancelled:
+                raise RunCancelled(run_id) from None
+            raise
+        finally:
+            tasks = self._tasks.get(run_id)
+            if tasks is not None:
+                tasks.discard(task)
+                if not tasks:
+                    del self._tasks[run_id]
+
+    def cancel(self, run_id: str) -> None:
+        self._cancelled.add(run_id)
+        for task in self._tasks.get(run_id, ()):
+            task.cancel()
+
+    def forget(self, run_id: str) -> None:
+        self._cancelled.discard(run_id)

@@ -1,0 +1,207 @@
+"""The model step: rebuild the context, stream the model, persist the reply in one transaction.
+
+Idempotent per ``(run_id, index)``: a step that already committed its reply returns what it
+recorded, so a resumed run never sends a completed model request again.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from pydantic_ai.messages import ModelResponse, TextPart, ThinkingPart
+from pydantic_ai.settings import ModelSettings
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from loopwright.db.repos import conversations
+from loopwright.db.tables import RunStepRow
+from loopwright.db.tables.base import utcnow
+from loopwright.domain.events import Event, NewEvent
+from loopwright.engine.calls import tool_calls_of
+from loopwright.engine.history import HistoryItem, build_context, dump_response
+from loopwright.engine.turn import ModelStep, ToolCall
+from loopwright.errors import LoopwrightError
+from loopwright.events import log
+from loopwright.ids import new_id
+from loopwright.llm import ModelDelta, ProviderError, answered_by
+from loopwright.runtime.local_runs import RunCancelled
+from loopwright.runtime.plan import RunPlan
+from loopwright.runtime.services import RunServices
+from loopwright.runtime.toolbox import tool_definitions
+
+
+async def run_model_step(rt: RunServices, plan: RunPlan, index: int) -> ModelStep:
+    recorded = await _recorded(rt, plan, index)
+    if recorded is not None:
+        return recorded
+    remaining = plan.deadline - time.time()
+    if remaining <= 0:
+        return ModelStep(index, "timed_out", error="the run's time limit passed")
+    async with rt.db.read() as session:
+        rows = await conversations.all_messages(session, plan.store_id, plan.session_id)
+        try:
+            client = await rt.models.client(session, plan.store_id, plan.models)
+        except LoopwrightError as exc:
+            return ModelStep(index, "failed", error=exc.message)
+    context = build_context(
+        plan.system_prompt, [HistoryItem(r.kind, r.content, r.data) for r in rows]
+    )
+    settings = ModelSettings(temperature=plan.temperature) if plan.temperature is not None else {}
+
+    async def on_delta(delta: ModelDelta) -> None:
+        kind = "llm.text_delta" if delta.kind == "text" else "llm.reasoning_delta"
+        rt.hub.publish(
+            [
+                Event(
+                    store_id=plan.store_id,
+                    seq=None,
+                    type=kind,
+                    session_id=plan.session_id,
+                    run_id=plan.run_id,
+                    created_at=utcnow(),
+                    payload={"step": index, "delta": delta.text},
+                )
+            ]
+        )
+
+    budget = min(rt.settings.model_timeout_s, remaining)
+    started = time.perf_counter()
+    try:
+        response = await rt.local.guard(
+            plan.run_id,
+            _with_timeout(
+                client.complete(context, tool_definitions(plan.tools), settings, on_delta), budget
+            ),
+        )
+    except TimeoutError:
+        if time.time() >= plan.deadline:
+            return ModelStep(index, "timed_out", error="the run's time limit passed")
+        return ModelStep(index, "failed", error=f"the model did not answer within {budget:.0f} s")
+    except ProviderError as exc:
+        return ModelStep(index, "failed", error=f"{exc.provider}: {exc.message}")
+    except RunCancelled:
+        return ModelStep(index, "failed", error="cancelled")
+    latency_ms = (time.perf_counter() - started) * 1000
+    return await _persist(rt, plan, index, response, client.provider, latency_ms)
+
+
+async def _with_timeout(work: Any, seconds: float) -> ModelResponse:
+    import asyncio
+
+    async with asyncio.timeout(seconds):
+        result: ModelResponse = await work
+    return result
+
+
+async def _recorded(rt: RunServices, plan: RunPlan, index: int) -> ModelStep | None:
+    async with rt.db.read() as session:
+        row = await session.scalar(
+            select(RunStepRow).where(
+                RunStepRow.store_id == plan.store_id,
+                RunStepRow.run_id == plan.run_id,
+                RunStepRow.index == index,
+            )
+        )
+    if row is None:
+        return None
+    return ModelStep(index, "ok", tool_calls=[ToolCall(**c) for c in row.tool_calls])
+
+
+async def _persist(
+    rt: RunServices,
+    plan: RunPlan,
+    index: int,
+    response: ModelResponse,
+    provider: str,
+    latency_ms: float,
+) -> ModelStep:
+    calls = tool_calls_of(response)
+    text = "".join(p.content for p in response.parts if isinstance(p, TextPart))
+    thinking = "".join(p.content for p in response.parts if isinstance(p, ThinkingPart))
+    usage = response.usage
+    provider_name = answered_by(response, provider)
+    call_dicts = [
+        {
+            "call_id": c.call_id,
+            "name": c.name,
+            "arguments": c.arguments,
+            "arguments_error": c.arguments_error,
+        }
+        for c in calls
+    ]
+    try:
+        async with rt.db.write() as session:
+            run = await conversations.get_run(session, plan.store_id, plan.run_id)
+            if thinking:
+                await conversations.add_message(
+                    session,
+                    plan.store_id,
+                    session_id=plan.session_id,
+                    run_id=plan.run_id,
+                    kind="reasoning",
+                    content=thinking,
+                    data={"step": index},
+                )
+            message = await conversations.add_message(
+                session,
+                plan.store_id,
+                session_id=plan.session_id,
+                run_id=plan.run_id,
+                kind="assistant",
+                content=text,
+                data={"step": index, "response": dump_response(response), "tool_calls": call_dicts},
+                provider=provider_name,
+                model=response.model_name,
+                input_tokens=usage.input_tokens,
+                output_tokens=usage.output_tokens,
+                latency_ms=latency_ms,
+            )
+            session.add(
+                RunStepRow(
+                    id=new_id("stp"),
+                    store_id=plan.store_id,
+                    run_id=plan.run_id,
+                    index=index,
+                    provider=provider_name,
+                    model=response.model_name,
+                    input_tokens=usage.input_tokens,
+                    output_tokens=usage.output_tokens,
+                    latency_ms=latency_ms,
+                    tool_calls=call_dicts,
+                )
+            )
+            run.steps = index + 1
+            run.input_tokens += usage.input_tokens
+            run.output_tokens += usage.output_tokens
+            await log.append(
+                session,
+                plan.store_id,
+                [
+                    NewEvent(
+                        "llm.response_received",
+                        {
+                            "step": index,
+                            "message_id": message.id,
+                            "text": text,
+                            "reasoning": thinking or None,
+                            "tool_calls": call_dicts,
+                            "usage": {
+                                "input_tokens": usage.input_tokens,
+                                "output_tokens": usage.output_tokens,
+                            },
+                            "latency_ms": round(latency_ms, 1),
+                            "provider": provider_name,
+                            "model": response.model_name,
+                        },
+                        session_id=plan.session_id,
+                        run_id=plan.run_id,
+                    )
+                ],
+            )
+    except IntegrityError:
+        recorded = await _recorded(rt, plan, index)  # a concurrent replay committed first
+        if recorded is None:
+            raise
+        return recorded
+    return ModelStep(index, "ok", tool_calls=calls)

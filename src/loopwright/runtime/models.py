@@ -1,0 +1,95 @@
+"""Resolve an agent's ``provider:model`` names into a model client.
+
+Server-wide providers come from the environment (``openai``, ``anthropic``, ``google``;
+``offline`` always); a store's own providers come from its ``providers`` rows, their API keys
+decrypted here and only here. Clients are cached per provider configuration and model so SDK
+clients and their connection pools are reused.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from loopwright.crypto import SecretBox
+from loopwright.db.repos import providers
+from loopwright.egress import EgressGuard
+from loopwright.errors import ValidationFailed
+from loopwright.llm import (
+    BreakerRegistry,
+    FallbackClient,
+    ModelClient,
+    ProviderKind,
+    ProviderSpec,
+    build_client,
+    parse_model_name,
+)
+from loopwright.settings import Settings
+
+SERVER_KINDS = ("openai", "anthropic", "google")
+
+
+class ModelResolver:
+    def __init__(self, settings: Settings, secrets: SecretBox, egress: EgressGuard) -> None:
+        self._settings = settings
+        self._secrets = secrets
+        self._egress = egress
+        self._breakers = BreakerRegistry()
+        self._clients: dict[tuple[str, ...], ModelClient] = {}
+
+    async def client(
+        self, session: AsyncSession, store_id: str, models: Sequence[str]
+    ) -> ModelClient:
+        clients = [await self._one(session, store_id, name) for name in models]
+        return clients[0] if len(clients) == 1 else FallbackClient(clients)
+
+    async def _one(self, session: AsyncSession, store_id: str, name: str) -> ModelClient:
+        try:
+            provider, model = parse_model_name(name)
+        except ValueError as exc:
+            raise ValidationFailed(f"bad model name {name!r}") from exc
+        spec = await self._spec(session, store_id, provider)
+        fingerprint = hashlib.sha256((spec.api_key or "").encode()).hexdigest()
+        key = (
+            store_id if spec.kind != "offline" else "",
+            provider,
+            spec.kind,
+            spec.base_url or "",
+            fingerprint,
+            model,
+        )
+        cached = self._clients.get(key)
+        if cached is None:
+            cached = build_client(
+                spec, model, breakers=self._breakers, timeout_s=self._settings.model_timeout_s
+            )
+            self._clients[key] = cached
+        return cached
+
+    async def _spec(self, session: AsyncSession, store_id: str, provider: str) -> ProviderSpec:
+        if provider == "offline":
+            return ProviderSpec(name="offline", kind="offline", base_url=None, api_key=None)
+        if provider in SERVER_KINDS and provider in self._settings.environment_providers():
+            return ProviderSpec(
+                name=provider,
+                kind=_kind(provider),
+                base_url=self._settings.provider_base_url(provider),
+                api_key=self._settings.provider_api_key(provider),
+            )
+        row = await providers.find(session, store_id, provider)
+        if row is None:
+            raise ValidationFailed(f"provider {provider!r} is not configured")
+        if row.base_url:
+            await self._egress.check_url(row.base_url)
+        return ProviderSpec(
+            name=row.name,
+            kind=_kind(row.kind),
+            base_url=row.base_url,
+            api_key=self._secrets.decrypt(row.api_key_enc) if row.api_key_enc else None,
+        )
+
+
+def _kind(value: str) -> ProviderKind:
+    return "anthropic" if value == "anthropic" else "google" if value == "google" else "openai"

@@ -1,0 +1,39 @@
+"""What a durable step can reach in this process (DBOS steps are module functions, so the
+runtime installs this once per process when it starts)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from loopwright.crypto import SecretBox
+from loopwright.db.database import Database
+from loopwright.egress import EgressGuard
+from loopwright.events.hub import EventHub
+from loopwright.runtime.local_runs import LocalRuns
+from loopwright.runtime.models import ModelResolver
+from loopwright.settings import Settings
+
+
+@dataclass
+class RunServices:
+    settings: Settings
+    db: Database
+    hub: EventHub
+    secrets: SecretBox
+    egress: EgressGuard
+    models: ModelResolver
+    local: LocalRuns
+
+
+_installed: RunServices | None = None
+
+
+def install(services: RunServices | None) -> None:
+    global _installed
+    _installed = services
+
+
+def current() -> RunServices:
+    if _installed is None:
+        raise RuntimeError("the runtime has not started in this process")
+    return _installed

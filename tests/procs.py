@@ -1,0 +1,78 @@
+"""A Loopwright server in its own process, for tests that kill it or need a second database."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import sys
+from pathlib import Path
+
+import httpx
+
+OPERATOR_KEY = "operator-test-key"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class ServerProcess:
+    def __init__(self, data_dir: Path, env: dict[str, str] | None = None) -> None:
+        self.data_dir = data_dir
+        self.env = env or {}
+        self.proc: asyncio.subprocess.Process | None = None
+        self.base_url = ""
+
+    async def start(self, **extra_env: str) -> None:
+        port = free_port()
+        self.base_url = f"http://127.0.0.1:{port}"
+        env = {
+            **os.environ,
+            "LOOPWRIGHT_OPERATOR_KEY": OPERATOR_KEY,
+            "LOOPWRIGHT_CREATE_DEMO": "false",
+            "LOOPWRIGHT_LOG_LEVEL": "warning",
+            **self.env,
+            **extra_env,
+        }
+        self.proc = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "loopwright",
+            "serve",
+            "--port",
+            str(port),
+            "--data-dir",
+            str(self.data_dir),
+            env=env,
+        )
+        async with httpx.AsyncClient() as client:
+            for _ in range(600):
+                if self.proc.returncode is not None:
+                    raise RuntimeError(f"server exited with {self.proc.returncode}")
+                try:
+                    if (await client.get(f"{self.base_url}/readyz")).status_code == 200:
+                        return
+                except httpx.TransportError:
+                    pass
+                await asyncio.sleep(0.05)  # readiness poll of a starting process
+        raise RuntimeError("server did not become ready")
+
+    async def kill(self) -> None:
+        """SIGKILL: no shutdown code runs."""
+        assert self.proc is not None
+        if self.proc.returncode is None:
+            self.proc.send_signal(signal.SIGKILL)
+        await self.proc.wait()
+
+    async def exited(self) -> int:
+        assert self.proc is not None
+        return await self.proc.wait()
+
+    async def stop(self) -> None:
+        if self.proc is not None and self.proc.returncode is None:
+            self.proc.terminate()
+            await self.proc.wait()
