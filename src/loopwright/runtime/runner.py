@@ -20,7 +20,7 @@ from loopwright.domain.vocabulary import TERMINAL_RUN_STATUSES
 from loopwright.egress import EgressGuard
 from loopwright.errors import NotFound
 from loopwright.events.hub import EventHub
-from loopwright.runtime import failpoints, lifecycle, queueing, services
+from loopwright.runtime import durable, failpoints, lifecycle, queueing, services
 from loopwright.runtime.local_runs import LocalRuns
 from loopwright.runtime.models import ModelResolver
 from loopwright.settings import Settings
@@ -63,6 +63,7 @@ class Runtime:
             "executor_id": self.settings.executor_id,
             "log_level": "WARNING",
         }
+        assert durable.run_workflow  # registered with DBOS before launch, so recovery finds it
         DBOS(config=config)
         DBOS.launch()
         self._launched = True

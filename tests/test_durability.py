@@ -1,0 +1,130 @@
+"""Kill -9 the server in the middle of a run and start it again: the run finishes, no model
+request that had completed is sent again, and a built-in tool's effect happens exactly once.
+
+The server runs as a real process; the model is a fake OpenAI-compatible server in this
+process. One test kills the server while it waits on a model call; the other arms a failpoint
+that SIGKILLs the server right after a tool's transaction commits, before DBOS records the
+step (the moment an at-least-once design would repeat the tool).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.llm.fakes import Reply, ToolCall, openai_app, serve
+from tests.procs import OPERATOR_KEY, ServerProcess
+from tests.scripted import GatedLLM, Hold, tool_messages
+
+
+@pytest.fixture
+async def fake() -> AsyncIterator[tuple[GatedLLM, str]]:
+    llm = GatedLLM()
+    async with serve(openai_app(llm)) as base_url:
+        yield llm, base_url
+        llm.reset()
+
+
+async def setup_store(server: ServerProcess, model_url: str) -> tuple[httpx.AsyncClient, str]:
+    """A store with a provider pointing at the fake, an agent and a session."""
+    operator = {"Authorization": f"Bearer {OPERATOR_KEY}"}
+    async with httpx.AsyncClient(base_url=server.base_url, headers=operator) as op:
+        assert (await op.post("/v1/stores", json={"id": "durable"})).status_code == 201
+        key = (await op.post("/v1/stores/durable/keys", json={"role": "admin"})).json()["key"]
+    admin = httpx.AsyncClient(headers={"Authorization": f"Bearer {key}"}, timeout=30)
+    base = f"{server.base_url}/v1/stores/durable"
+    r = await admin.post(
+        f"{base}/providers",
+        json={"name": "fake", "kind": "openai", "base_url": f"{model_url}/v1", "api_key": "k"},
+    )
+    assert r.status_code == 201, r.text
+    r = await admin.post(
+        f"{base}/agents", json={"name": "worker", "model": "fake:m", "tools": ["create_task"]}
+    )
+    agent_id = r.json()["id"]
+    session_id = (await admin.post(f"{base}/sessions", json={"agent_id": agent_id})).json()["id"]
+    return admin, session_id
+
+
+def count(data_dir: Path, sql: str) -> int:
+    with sqlite3.connect(data_dir / "loopwright.db") as conn:
+        return int(conn.execute(sql).fetchone()[0])
+
+
+def first_requests(llm: GatedLLM) -> list[Any]:
+    """Model requests that carried no tool result yet: the run's first model step."""
+    return [r for r in llm.requests if not tool_messages(r.body)]
+
+
+async def finish(server: ServerProcess, admin: httpx.AsyncClient, run_id: str) -> dict[str, Any]:
+    r = await admin.post(
+        f"{server.base_url}/v1/stores/durable/runs/{run_id}/wait", params={"timeout_s": 60}
+    )
+    return dict(r.json())
+
+
+async def test_killed_during_a_model_call_resumes_without_repeating(
+    tmp_path: Path, fake: tuple[GatedLLM, str]
+) -> None:
+    llm, model_url = fake
+    server = ServerProcess(tmp_path, {"LOOPWRIGHT_EGRESS_ALLOW": "127.0.0.1/32"})
+    await server.start()
+    admin, session_id = await setup_store(server, model_url)
+    llm.push(
+        Reply(tool_calls=[ToolCall("create_task", {"title": "Exactly once"}, id="c1")]),
+        Hold(Reply(text=["lost"])),  # the second model call hangs: we kill the server there
+        Reply(text=["Created it."]),
+    )
+    r = await admin.post(
+        f"{server.base_url}/v1/stores/durable/sessions/{session_id}/messages",
+        json={"content": "make the task"},
+    )
+    run_id = r.json()["run"]["id"]
+    await llm.wait_for_requests(2)
+    await server.kill()
+
+    await server.start()
+    run = await finish(server, admin, run_id)
+    assert (run["status"], run["steps"]) == ("completed", 2)
+    assert len(first_requests(llm)) == 1  # the completed first model request was not resent
+    assert count(tmp_path, "SELECT count(*) FROM tasks") == 1
+    assert count(tmp_path, "SELECT count(*) FROM events WHERE type = 'task.created'") == 1
+    assert count(tmp_path, "SELECT count(*) FROM tool_calls") == 1
+    await admin.aclose()
+    await server.stop()
+
+
+async def test_killed_right_after_a_tool_commit_does_not_run_it_again(
+    tmp_path: Path, fake: tuple[GatedLLM, str]
+) -> None:
+    llm, model_url = fake
+    server = ServerProcess(tmp_path, {"LOOPWRIGHT_EGRESS_ALLOW": "127.0.0.1/32"})
+    await server.start(LOOPWRIGHT_FAILPOINT="after_tool_commit")
+    admin, session_id = await setup_store(server, model_url)
+    llm.push(
+        Reply(tool_calls=[ToolCall("create_task", {"title": "Exactly once"}, id="c1")]),
+        Reply(text=["Created it."]),
+    )
+    r = await admin.post(
+        f"{server.base_url}/v1/stores/durable/sessions/{session_id}/messages",
+        json={"content": "make the task"},
+    )
+    run_id = r.json()["run"]["id"]
+    assert await server.exited() == -9  # it killed itself at the failpoint
+    assert count(tmp_path, "SELECT count(*) FROM tasks") == 1  # the tool had committed
+
+    await server.start()
+    run = await finish(server, admin, run_id)
+    assert run["status"] == "completed"
+    assert count(tmp_path, "SELECT count(*) FROM tasks") == 1
+    assert count(tmp_path, "SELECT count(*) FROM events WHERE type = 'task.created'") == 1
+    assert count(tmp_path, "SELECT count(*) FROM events WHERE type = 'tool.completed'") == 1
+    assert len(first_requests(llm)) == 1
+    assert "Exactly once" in tool_messages(llm.requests[-1].body)[0]["content"]
+    await admin.aclose()
+    await server.stop()
