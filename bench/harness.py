@@ -39,6 +39,7 @@ def wait_ready(url: str, timeout_s: float = 30) -> None:
 class Server:
     base_url: str
     data_dir: str
+    pid: int
 
 
 @contextmanager
@@ -57,7 +58,7 @@ def loopwright_server(extra_env: dict[str, str] | None = None) -> Iterator[Serve
         try:
             base = f"http://127.0.0.1:{port}"
             wait_ready(base + "/healthz")
-            yield Server(base_url=base, data_dir=data_dir)
+            yield Server(base_url=base, data_dir=data_dir, pid=proc.pid)
         finally:
             proc.terminate()
             proc.wait(timeout=20)

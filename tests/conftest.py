@@ -110,6 +110,7 @@ def make_settings(data_dir: Path, database_url: str | None = None, **extra: Any)
         event_poll_s=0.5,
         sse_heartbeat_s=1,
         egress_allow="127.0.0.1/32",
+        tool_calls_per_min=6,
         **extra,
     )
 

@@ -36,6 +36,17 @@ BODIES: dict[tuple[str, str], dict[str, Any] | None] = {
     ("POST", "/v1/stores/{store_id}/runs/{run_id}/cancel"): None,
     ("POST", "/v1/stores/{store_id}/runs/{run_id}/wait"): None,
     ("GET", "/v1/stores/{store_id}/events"): None,
+    ("GET", "/v1/stores/{store_id}/tool-calls"): None,
+    ("POST", "/v1/stores/{store_id}/mcp-servers"): {
+        "name": "mine",
+        "transport": "streamable_http",
+        "url": "http://127.0.0.1:9/mcp",
+    },
+    ("GET", "/v1/stores/{store_id}/mcp-servers"): None,
+    ("GET", "/v1/stores/{store_id}/mcp-servers/{server_id}"): None,
+    ("PATCH", "/v1/stores/{store_id}/mcp-servers/{server_id}"): {"url": "http://127.0.0.1:9/x"},
+    ("DELETE", "/v1/stores/{store_id}/mcp-servers/{server_id}"): None,
+    ("POST", "/v1/stores/{store_id}/mcp-servers/{server_id}/health"): None,
     ("POST", "/v1/stores/{store_id}/providers"): {"name": "mine", "kind": "openai"},
     ("GET", "/v1/stores/{store_id}/providers"): None,
     ("DELETE", "/v1/stores/{store_id}/providers/{provider_id}"): None,
@@ -54,6 +65,16 @@ BODIES: dict[tuple[str, str], dict[str, Any] | None] = {
     ("GET", "/v1/stores/{store_id}/documents/{document_id}"): None,
     ("PATCH", "/v1/stores/{store_id}/documents/{document_id}"): {"content": "hijack"},
     ("DELETE", "/v1/stores/{store_id}/documents/{document_id}"): None,
+    ("GET", "/v1/stores/{store_id}/tools"): None,
+    ("POST", "/v1/stores/{store_id}/tools"): {
+        "name": "intruder-hook",
+        "description": "x",
+        "url": "http://127.0.0.1:9/x",
+        "method": "POST",
+        "parameters": {"type": "object"},
+    },
+    ("DELETE", "/v1/stores/{store_id}/tools/{name}"): None,
+    ("POST", "/v1/stores/{store_id}/tools/{name}/test"): {"arguments": {}},
 }
 
 
@@ -87,6 +108,14 @@ async def _victim(live: Live) -> tuple[Store, dict[str, str]]:
         f"{victim.path}/sessions/{chat['id']}/messages", json={"content": "private"}
     )
     keys = (await victim.admin.get(f"{victim.path}/keys")).json()["items"]
+    mcp = await victim.admin.post(
+        f"{victim.path}/mcp-servers",
+        json={
+            "name": "private-mcp",
+            "transport": "streamable_http",
+            "url": "http://127.0.0.1:9/mcp",
+        },
+    )
     provider = await victim.admin.post(
         f"{victim.path}/providers", json={"name": "private-llm", "kind": "openai"}
     )
@@ -97,6 +126,18 @@ async def _victim(live: Live) -> tuple[Store, dict[str, str]]:
     document = await victim.admin.post(
         f"{victim.path}/documents", json={"title": "private", "project_id": project.json()["id"]}
     )
+    hook = await victim.admin.post(  # never called: no request is made to its URL
+        f"{victim.path}/tools",
+        json={
+            "name": "victim-hook",
+            "description": "private",
+            "url": "http://127.0.0.1:9/x",
+            "method": "POST",
+            "parameters": {"type": "object"},
+            "headers": {"Authorization": "Bearer victim-secret"},
+        },
+    )
+    assert hook.status_code == 201, hook.text
     ids = {
         "store_id": victim.id,
         "agent_id": agent["id"],
@@ -107,6 +148,8 @@ async def _victim(live: Live) -> tuple[Store, dict[str, str]]:
         "task_id": task.json()["id"],
         "document_id": document.json()["id"],
         "provider_id": provider.json()["id"],
+        "server_id": mcp.json()["id"],
+        "name": "victim-hook",
     }
     return victim, ids
 
@@ -132,6 +175,8 @@ async def test_every_route_hides_other_stores(live: Live) -> None:
     ).json()["items"]
     assert [m["content"] for m in messages if m["kind"] == "user"] == ["private"]
     assert len((await victim.admin.get(f"{victim.path}/keys")).json()["items"]) == 1
+    tools = (await victim.admin.get(f"{victim.path}/tools")).json()["items"]
+    assert [t["name"] for t in tools if t["kind"] == "http"] == ["victim-hook"]
 
 
 async def test_own_store_reaches_every_read_route(live: Live) -> None:

@@ -11,9 +11,10 @@ from typing import Annotated, Any, TypeVar
 import typer
 
 from loopwright.bootstrap import create_demo_if_empty
+from loopwright.crypto import load_secret_box
 from loopwright.db.database import Database
 from loopwright.db.migrate import upgrade
-from loopwright.db.repos import agents, tenancy
+from loopwright.db.repos import agents, secrets_at_rest, tenancy
 from loopwright.domain.vocabulary import Role
 from loopwright.errors import LoopwrightError
 from loopwright.settings import Settings
@@ -29,6 +30,8 @@ agent_app = typer.Typer(help="Manage agents.", no_args_is_help=True)
 app.add_typer(store_app, name="store")
 app.add_typer(key_app, name="key")
 app.add_typer(agent_app, name="agent")
+secrets_app = typer.Typer(help="Manage secrets at rest.", no_args_is_help=True)
+app.add_typer(secrets_app, name="secrets")
 
 DataDir = Annotated[Path | None, typer.Option("--data-dir", help="data directory")]
 DatabaseUrl = Annotated[str | None, typer.Option("--database-url", help="database URL")]
@@ -158,6 +161,22 @@ def key_create(
         typer.echo(json.dumps({"id": key_id, "store_id": store, "role": role, "key": key}))
     else:
         typer.echo(f"{role} key for {store}: {key}")
+
+
+@secrets_app.command("rotate")
+def secrets_rotate(data_dir: DataDir = None, database_url: DatabaseUrl = None) -> None:
+    """Re-encrypt every stored secret under the newest key of LOOPWRIGHT_SECRET_KEYS.
+
+    Put the new key first and keep the old ones after it; once this ran, old keys can go.
+    """
+    settings = load_settings(data_dir, database_url)
+    box = load_secret_box(settings)
+
+    async def work(db: Database) -> int:
+        async with db.write() as session:
+            return await secrets_at_rest.rotate(session, box)
+
+    typer.echo(f"re-encrypted {with_database(settings, work)} secrets under the newest key")
 
 
 @agent_app.command("list")

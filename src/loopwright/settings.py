@@ -65,6 +65,9 @@ class Settings(BaseSettings):
         description="comma-separated Fernet keys, newest first; default: data_dir/secret.key",
     )
     model_timeout_s: float = Field(default=120.0, gt=0, description="one model request")
+    tool_calls_per_min: int = Field(
+        default=120, ge=1, description="calls per minute of one tool in one store"
+    )
     tool_timeout_s: float = Field(default=30.0, gt=0, description="one tool call")
     queue_poll_s: float = Field(
         default=0.02, gt=0, description="how often workers poll the run queue"

@@ -104,7 +104,8 @@ def schedule_next(store_id: str, session_id: str) -> None:
     rt = services.current()
     loop = asyncio.get_running_loop()
     task = loop.create_task(
-        queueing.enqueue_head(rt.db, store_id, session_id), context=contextvars.Context()
+        queueing.enqueue_head(rt.db, store_id, session_id, rt.slots),
+        context=contextvars.Context(),
     )
     _background.add(task)
     task.add_done_callback(_background.discard)
@@ -125,14 +126,20 @@ class _DurablePorts:
 
 
 @DBOS.workflow(name="loopwright.run")
-async def run_workflow(store_id: str, run_id: str) -> str:
-    plan = await start_step(store_id, run_id)
-    if plan is None:
-        return "skipped"
+async def run_workflow(store_id: str, run_id: str, holds_slot: bool) -> str:
+    """``holds_slot``: started directly under one of this worker's store slots (see
+    ``queueing.StoreSlots``), which it gives back when it ends."""
     try:
-        outcome = await run_turn(_DurablePorts(plan), max_steps=plan.max_steps)
-    except Exception as exc:  # a defect, not a model or tool failure: fail the run, say why
-        logger.exception("run %s failed", run_id)
-        outcome = TurnOutcome("failed", "internal_error", f"{type(exc).__name__}: {exc}")
-    await finish_step(plan, outcome)
-    return outcome.status
+        plan = await start_step(store_id, run_id)
+        if plan is None:
+            return "skipped"
+        try:
+            outcome = await run_turn(_DurablePorts(plan), max_steps=plan.max_steps)
+        except Exception as exc:  # a defect, not a model or tool failure: fail the run
+            logger.exception("run %s failed", run_id)
+            outcome = TurnOutcome("failed", "internal_error", f"{type(exc).__name__}: {exc}")
+        await finish_step(plan, outcome)
+        return outcome.status
+    finally:
+        if holds_slot:
+            services.current().slots.give_back(store_id)

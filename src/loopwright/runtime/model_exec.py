@@ -6,6 +6,7 @@ recorded, so a resumed run never sends a completed model request again.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from typing import Any
 
@@ -25,10 +26,10 @@ from loopwright.errors import LoopwrightError
 from loopwright.events import log
 from loopwright.ids import new_id
 from loopwright.llm import ModelDelta, ProviderError, answered_by
+from loopwright.runtime import toolbox
 from loopwright.runtime.local_runs import RunCancelled
 from loopwright.runtime.plan import RunPlan
 from loopwright.runtime.services import RunServices
-from loopwright.runtime.toolbox import tool_definitions
 
 
 async def run_model_step(rt: RunServices, plan: RunPlan, index: int) -> ModelStep:
@@ -44,6 +45,10 @@ async def run_model_step(rt: RunServices, plan: RunPlan, index: int) -> ModelSte
             client = await rt.models.client(session, plan.store_id, plan.models)
         except LoopwrightError as exc:
             return ModelStep(index, "failed", error=exc.message)
+        tools = await toolbox.resolve(
+            session, plan.store_id, plan.tools, secrets=rt.secrets, mcp=rt.mcp
+        )
+    definitions = [tool.definition for tool in tools.values()]
     context = build_context(
         plan.system_prompt, [HistoryItem(r.kind, r.content, r.data) for r in rows]
     )
@@ -70,9 +75,7 @@ async def run_model_step(rt: RunServices, plan: RunPlan, index: int) -> ModelSte
     try:
         response = await rt.local.guard(
             plan.run_id,
-            _with_timeout(
-                client.complete(context, tool_definitions(plan.tools), settings, on_delta), budget
-            ),
+            _with_timeout(client.complete(context, definitions, settings, on_delta), budget),
         )
     except TimeoutError:
         if time.time() >= plan.deadline:
@@ -87,8 +90,6 @@ async def run_model_step(rt: RunServices, plan: RunPlan, index: int) -> ModelSte
 
 
 async def _with_timeout(work: Any, seconds: float) -> ModelResponse:
-    import asyncio
-
     async with asyncio.timeout(seconds):
         result: ModelResponse = await work
     return result

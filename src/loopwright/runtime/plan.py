@@ -17,3 +17,4 @@ class RunPlan:
     temperature: float | None
     max_steps: int
     deadline: float  # epoch seconds; the run times out after this
+    read_only: bool = False  # team-mode executors: read-only tools only

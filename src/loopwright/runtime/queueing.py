@@ -25,8 +25,34 @@ async def register(settings: Settings) -> None:
     )
 
 
-async def enqueue_head(db: Database, store_id: str, session_id: str) -> str | None:
-    """Hand the session's oldest unfinished run to the queue if it waits; idempotent."""
+class StoreSlots:
+    """Runs this worker is executing per store. Below the store's limit a run starts at once,
+    skipping the queue's polling delay; at the limit it waits in the (durable) queue."""
+
+    def __init__(self, limit: int, enabled: bool) -> None:
+        self.limit = limit
+        self.enabled = enabled
+        self._running: dict[str, int] = {}
+
+    def try_take(self, store_id: str) -> bool:
+        if not self.enabled or self._running.get(store_id, 0) >= self.limit:
+            return False
+        self._running[store_id] = self._running.get(store_id, 0) + 1
+        return True
+
+    def give_back(self, store_id: str) -> None:
+        left = self._running.get(store_id, 0) - 1
+        if left > 0:
+            self._running[store_id] = left
+        else:
+            self._running.pop(store_id, None)
+
+
+async def enqueue_head(
+    db: Database, store_id: str, session_id: str, slots: StoreSlots | None = None
+) -> str | None:
+    """Hand the session's oldest unfinished run to a worker if it waits; idempotent (the
+    workflow id is the run id)."""
     from loopwright.runtime.durable import run_workflow
 
     async with db.read() as session:
@@ -42,11 +68,19 @@ async def enqueue_head(db: Database, store_id: str, session_id: str) -> str | No
         )
     if head is None or head.status != "queued":
         return None
+    if slots is not None and slots.try_take(store_id):
+        try:
+            with SetWorkflowID(head.id):
+                await DBOS.start_workflow_async(run_workflow, store_id, head.id, True)
+        except BaseException:
+            slots.give_back(store_id)
+            raise
+        return head.id
     with (
         SetWorkflowID(head.id),
         SetEnqueueOptions(priority=PRIORITY_VALUE[head.priority], queue_partition_key=store_id),
     ):
-        await DBOS.enqueue_workflow_async(RUN_QUEUE, run_workflow, store_id, head.id)
+        await DBOS.enqueue_workflow_async(RUN_QUEUE, run_workflow, store_id, head.id, False)
     return head.id
 
 

@@ -9,21 +9,26 @@ import logging
 import sqlite3
 from pathlib import Path
 
+import httpx
 from dbos import DBOS, DBOSConfig
 
 from loopwright import __version__
 from loopwright.crypto import SecretBox, load_secret_box
 from loopwright.db.database import Database
-from loopwright.db.repos import conversations
+from loopwright.db.repos import conversations, secrets_at_rest
 from loopwright.db.tables import RunRow
 from loopwright.domain.vocabulary import TERMINAL_RUN_STATUSES
 from loopwright.egress import EgressGuard
 from loopwright.errors import NotFound
 from loopwright.events.hub import EventHub
-from loopwright.runtime import durable, failpoints, lifecycle, queueing, services
+
+# ``durable`` registers the run workflow with DBOS on import, before launch, so recovery at
+# launch finds it.
+from loopwright.runtime import durable, failpoints, lifecycle, queueing, services  # noqa: F401
 from loopwright.runtime.local_runs import LocalRuns
 from loopwright.runtime.models import ModelResolver
 from loopwright.settings import Settings
+from loopwright.tools.mcp import McpPool
 
 logger = logging.getLogger("loopwright.runtime")
 CANCEL_WATCH_S = 0.5
@@ -37,11 +42,16 @@ class Runtime:
         self.secrets: SecretBox = load_secret_box(settings)
         self.egress = EgressGuard.from_setting(settings.egress_allow)
         self.local = LocalRuns()
+        self.mcp = McpPool()
+        self.http = httpx.AsyncClient(trust_env=False, follow_redirects=False)
+        self.slots = queueing.StoreSlots(settings.store_concurrency, enabled=True)
         self._tasks: list[asyncio.Task[None]] = []
         self._launched = False
 
     async def start(self) -> None:
         failpoints.arm(self.settings.failpoint)
+        async with self.db.read() as session:
+            await secrets_at_rest.verify(session, self.secrets)  # a wrong key fails loudly here
         services.install(
             services.RunServices(
                 settings=self.settings,
@@ -51,6 +61,9 @@ class Runtime:
                 egress=self.egress,
                 models=ModelResolver(self.settings, self.secrets, self.egress),
                 local=self.local,
+                slots=self.slots,
+                mcp=self.mcp,
+                http=self.http,
             )
         )
         system_url = self.settings.dbos_system_url
@@ -63,7 +76,6 @@ class Runtime:
             "executor_id": self.settings.executor_id,
             "log_level": "WARNING",
         }
-        assert durable.run_workflow  # registered with DBOS before launch, so recovery finds it
         DBOS(config=config)
         DBOS.launch()
         self._launched = True
@@ -83,10 +95,11 @@ class Runtime:
             DBOS.destroy()
             self._launched = False
         services.install(None)
+        await self.http.aclose()
 
     async def enqueue(self, run: RunRow) -> None:
         """Hand a committed, queued run to the workers (after its session's earlier runs)."""
-        await queueing.enqueue_head(self.db, run.store_id, run.session_id)
+        await queueing.enqueue_head(self.db, run.store_id, run.session_id, self.slots)
 
     async def cancel(self, store_id: str, run_id: str) -> RunRow:
         """Record the cancellation, stop DBOS from continuing it, interrupt a call in flight."""
@@ -99,7 +112,7 @@ class Runtime:
                 await DBOS.cancel_workflow_async(run_id)
         async with self.db.read() as session:
             run = await conversations.get_run(session, store_id, run_id)
-        await queueing.enqueue_head(self.db, store_id, run.session_id)
+        await queueing.enqueue_head(self.db, store_id, run.session_id, self.slots)
         return run
 
     async def cancel_many(self, store_id: str, run_ids: list[str]) -> None:
@@ -122,7 +135,7 @@ class Runtime:
         while True:
             try:
                 for store_id, session_id in await queueing.waiting_sessions(self.db):
-                    await queueing.enqueue_head(self.db, store_id, session_id)
+                    await queueing.enqueue_head(self.db, store_id, session_id, self.slots)
             except Exception:  # the sweep must outlive a bad moment of the database
                 logger.exception("queued-run sweep failed")
             await asyncio.sleep(self.settings.sweep_s)

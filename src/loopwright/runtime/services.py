@@ -5,13 +5,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import httpx
+
 from loopwright.crypto import SecretBox
 from loopwright.db.database import Database
 from loopwright.egress import EgressGuard
 from loopwright.events.hub import EventHub
 from loopwright.runtime.local_runs import LocalRuns
 from loopwright.runtime.models import ModelResolver
+from loopwright.runtime.queueing import StoreSlots
 from loopwright.settings import Settings
+from loopwright.tools.mcp import McpPool
 
 
 @dataclass
@@ -23,6 +27,9 @@ class RunServices:
     egress: EgressGuard
     models: ModelResolver
     local: LocalRuns
+    slots: StoreSlots
+    mcp: McpPool
+    http: httpx.AsyncClient
 
 
 _installed: RunServices | None = None

@@ -1,8 +1,11 @@
-"""The tool step: run one call and record it, exactly once for built-in tools.
+"""The tool step: authorize, rate-limit, run and record one call.
 
-A built-in tool's domain rows and events, the ``tool_calls`` record keyed by
-``(run_id, call_id)``, the tool-result message and ``tool.completed``/``tool.failed`` commit in
-one transaction. A replayed step finds the record and returns it without acting again.
+Built-in tools run exactly once: their domain rows and events, the ``tool_calls`` record keyed
+by ``(run_id, call_id)``, the tool-result message and ``tool.completed``/``tool.failed`` commit
+in one transaction, and a replayed step finds the record instead of acting again. HTTP and
+MCP tools act outside the database, so they run at least once; each call carries the key
+``<run_id>:<call_id>`` (``Idempotency-Key``) for the far side to de-duplicate. Every call,
+refusals included, leaves an audit record.
 """
 
 from __future__ import annotations
@@ -10,29 +13,32 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from datetime import timedelta
 from typing import Any
 
 from pydantic_core import to_jsonable_python
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from loopwright.db.repos import conversations
 from loopwright.db.tables import ToolCallRow
+from loopwright.db.tables.base import utcnow
 from loopwright.domain.events import NewEvent
 from loopwright.engine.turn import ToolCall, ToolResult
 from loopwright.errors import LoopwrightError
 from loopwright.events import log
 from loopwright.ids import new_id
-from loopwright.runtime import failpoints
+from loopwright.runtime import failpoints, toolbox
 from loopwright.runtime.builtin_handlers import HANDLERS, ToolContext
 from loopwright.runtime.local_runs import RunCancelled
 from loopwright.runtime.plan import RunPlan
 from loopwright.runtime.services import RunServices
-from loopwright.runtime.toolbox import find_spec, refusal
+from loopwright.tools.http_tool import call_http_tool
 from loopwright.tools.spec import ToolArgumentsInvalid
 
 logger = logging.getLogger("loopwright.tools")
+Outcome = tuple[str, Any]  # ("ok" | "error" | "refused", content)
 
 
 async def run_tool_step(rt: RunServices, plan: RunPlan, index: int, call: ToolCall) -> ToolResult:
@@ -48,6 +54,17 @@ async def run_tool_step(rt: RunServices, plan: RunPlan, index: int, call: ToolCa
             {"error": "the run's time limit passed"},
             run_timed_out=True,
         )
+    name = toolbox.canonical(plan.tools, call.name)
+    await _announce(rt, plan, index, call, name)
+    try:
+        result = await rt.local.guard(plan.run_id, _execute(rt, plan, index, call, name))
+    except RunCancelled:
+        return ToolResult(call.call_id, name, False, {"error": "cancelled"})
+    failpoints.hit("after_tool_commit")
+    return result
+
+
+async def _announce(rt: RunServices, plan: RunPlan, index: int, call: ToolCall, name: str) -> None:
     async with rt.db.write() as session:
         await log.append(
             session,
@@ -58,7 +75,7 @@ async def run_tool_step(rt: RunServices, plan: RunPlan, index: int, call: ToolCa
                     {
                         "step": index,
                         "call_id": call.call_id,
-                        "tool": call.name,
+                        "tool": name,
                         "arguments": call.arguments,
                     },
                     session_id=plan.session_id,
@@ -66,12 +83,167 @@ async def run_tool_step(rt: RunServices, plan: RunPlan, index: int, call: ToolCa
                 )
             ],
         )
+
+
+async def _execute(
+    rt: RunServices, plan: RunPlan, index: int, call: ToolCall, name: str
+) -> ToolResult:
+    started = time.perf_counter()
+    async with rt.db.read() as session:
+        tools = await toolbox.resolve(
+            session, plan.store_id, plan.tools, secrets=rt.secrets, mcp=rt.mcp
+        )
+        refusal = await _refusal(rt, session, plan, call, name, tools)
+        if refusal is None and tools[call.name].kind != "builtin":
+            refusal = await _rate_limited(rt, session, plan, name)
+    tool = tools.get(call.name)
+    if refusal is None and tool is not None and tool.kind != "builtin":
+        external = await _external(rt, plan, call, tool)
+        return await _commit(rt, plan, index, call, name, external, started)
     try:
-        result = await rt.local.guard(plan.run_id, _execute_builtin(rt, plan, index, call))
-    except RunCancelled:
-        return ToolResult(call.call_id, call.name, False, {"error": "cancelled"})
-    failpoints.hit("after_tool_commit")
-    return result
+        async with rt.db.write() as session:
+            recorded = await _recorded(session, plan, call.call_id)
+            if recorded is not None:
+                return recorded
+            if refusal is None:  # counted inside the write transaction: calls queue here
+                refusal = await _rate_limited(rt, session, plan, name)
+            if refusal is not None:
+                outcome: Outcome = ("refused", {"error": refusal})
+            else:
+                assert tool is not None
+                outcome = await _builtin(rt, session, plan, call, tool)
+            await _record(session, plan, index, call, name, outcome, started)
+    except IntegrityError:
+        return await _replayed(rt, plan, call)
+    return _result(call, name, outcome)
+
+
+async def _refusal(
+    rt: RunServices,
+    session: AsyncSession,
+    plan: RunPlan,
+    call: ToolCall,
+    name: str,
+    tools: dict[str, toolbox.RunTool],
+) -> str | None:
+    if name not in plan.tools:
+        return f"tool {call.name!r} is not assigned to this agent"
+    if call.name not in tools:
+        return f"tool {name!r} is not available (deleted, or its MCP server is down)"
+    if plan.read_only and not tools[call.name].read_only:
+        return f"tool {name!r} writes, and this agent may only use read-only tools"
+    if call.arguments_error:
+        return call.arguments_error
+    return None
+
+
+async def _rate_limited(
+    rt: RunServices, session: AsyncSession, plan: RunPlan, name: str
+) -> str | None:
+    limit = rt.settings.tool_calls_per_min
+    since = utcnow() - timedelta(minutes=1)
+    recent = await session.scalar(
+        select(func.count())
+        .select_from(ToolCallRow)
+        .where(
+            ToolCallRow.store_id == plan.store_id,
+            ToolCallRow.tool_name == name,
+            ToolCallRow.created_at > since,
+        )
+    )
+    if (recent or 0) >= limit:
+        return f"rate limited: tool {name!r} may be called {limit} times per minute per store"
+    return None
+
+
+async def _builtin(
+    rt: RunServices, session: AsyncSession, plan: RunPlan, call: ToolCall, tool: toolbox.RunTool
+) -> Outcome:
+    assert tool.spec is not None
+    context = ToolContext(
+        store_id=plan.store_id,
+        run_id=plan.run_id,
+        session_id=plan.session_id,
+        agent_id=plan.agent_id,
+    )
+    try:
+        args = tool.spec.validate(call.arguments)
+        async with session.begin_nested(), asyncio.timeout(rt.settings.tool_timeout_s):
+            content = await HANDLERS[tool.name](session, context, args)
+    except ToolArgumentsInvalid as exc:
+        return "error", {
+            "error": "the arguments do not match the tool's schema",
+            "problems": exc.problems,
+        }
+    except LoopwrightError as exc:
+        return "error", {"error": exc.message}
+    except TimeoutError:
+        return "error", {"error": f"the tool did not finish within {rt.settings.tool_timeout_s} s"}
+    except Exception as exc:  # a tool that raises becomes an error result; the run goes on
+        logger.exception("built-in tool %s raised", tool.name)
+        return "error", {"error": f"{type(exc).__name__}: {exc}"}
+    return "ok", to_jsonable_python(content)
+
+
+async def _external(
+    rt: RunServices, plan: RunPlan, call: ToolCall, tool: toolbox.RunTool
+) -> Outcome:
+    key = f"{plan.run_id}:{call.call_id}"
+    timeout_s = min(rt.settings.tool_timeout_s, max(0.1, plan.deadline - time.time()))
+    try:
+        if tool.http is not None:
+            ok, content = await call_http_tool(
+                tool.http,
+                call.arguments,
+                client=rt.http,
+                egress=rt.egress,
+                idempotency_key=key,
+                timeout_s=timeout_s,
+            )
+            return ("ok" if ok else "error"), content
+        assert tool.mcp is not None
+        endpoint, tool_name = tool.mcp
+        await rt.egress.check_url(endpoint.url)
+        result = await rt.mcp.call_tool(
+            endpoint, tool_name, call.arguments, idempotency_key=key, timeout_s=timeout_s
+        )
+        return ("ok" if result.ok else "error"), to_jsonable_python(result.content)
+    except ToolArgumentsInvalid as exc:
+        return "error", {
+            "error": "the arguments do not match the tool's schema",
+            "problems": exc.problems,
+        }
+    except LoopwrightError as exc:
+        return "error", {"error": exc.message}
+
+
+async def _commit(
+    rt: RunServices,
+    plan: RunPlan,
+    index: int,
+    call: ToolCall,
+    name: str,
+    outcome: Outcome,
+    started: float,
+) -> ToolResult:
+    try:
+        async with rt.db.write() as session:
+            await _record(session, plan, index, call, name, outcome, started)
+    except IntegrityError:
+        return await _replayed(rt, plan, call)
+    return _result(call, name, outcome)
+
+
+def _result(call: ToolCall, name: str, outcome: Outcome) -> ToolResult:
+    return ToolResult(call.call_id, name, outcome[0] == "ok", outcome[1])
+
+
+async def _replayed(rt: RunServices, plan: RunPlan, call: ToolCall) -> ToolResult:
+    async with rt.db.read() as session:
+        recorded = await _recorded(session, plan, call.call_id)
+    if recorded is None:
+        raise RuntimeError(f"tool call {call.call_id} conflicted but has no record")
+    return recorded
 
 
 async def _recorded(session: AsyncSession, plan: RunPlan, call_id: str) -> ToolResult | None:
@@ -87,71 +259,18 @@ async def _recorded(session: AsyncSession, plan: RunPlan, call_id: str) -> ToolR
     return ToolResult(row.call_id, row.tool_name, row.outcome == "ok", row.result)
 
 
-async def _execute_builtin(
-    rt: RunServices, plan: RunPlan, index: int, call: ToolCall
-) -> ToolResult:
-    started = time.perf_counter()
-    context = ToolContext(
-        store_id=plan.store_id,
-        run_id=plan.run_id,
-        session_id=plan.session_id,
-        agent_id=plan.agent_id,
-    )
-    try:
-        async with rt.db.write() as session:
-            recorded = await _recorded(session, plan, call.call_id)
-            if recorded is not None:
-                return recorded
-            ok, content = await _invoke(rt, session, plan, context, call)
-            duration_ms = (time.perf_counter() - started) * 1000
-            await _record(session, plan, index, call, ok, content, duration_ms)
-    except IntegrityError:
-        async with rt.db.read() as session:
-            recorded = await _recorded(session, plan, call.call_id)
-        if recorded is None:
-            raise
-        return recorded
-    return ToolResult(call.call_id, call.name, ok, content)
-
-
-async def _invoke(
-    rt: RunServices, session: AsyncSession, plan: RunPlan, context: ToolContext, call: ToolCall
-) -> tuple[bool, Any]:
-    refused = refusal(plan.tools, call.name)
-    if refused:
-        return False, {"error": refused}
-    if call.arguments_error:
-        return False, {"error": call.arguments_error}
-    spec = find_spec(call.name)
-    assert spec is not None
-    try:
-        args = spec.validate(call.arguments)
-        async with session.begin_nested(), asyncio.timeout(rt.settings.tool_timeout_s):
-            content = await HANDLERS[call.name](session, context, args)
-    except ToolArgumentsInvalid as exc:
-        return False, {
-            "error": "the arguments do not match the tool's schema",
-            "problems": exc.problems,
-        }
-    except LoopwrightError as exc:
-        return False, {"error": exc.message}
-    except TimeoutError:
-        return False, {"error": f"the tool did not finish within {rt.settings.tool_timeout_s} s"}
-    except Exception as exc:  # a tool that raises becomes an error result; the run goes on
-        logger.exception("built-in tool %s raised", call.name)
-        return False, {"error": f"{type(exc).__name__}: {exc}"}
-    return True, to_jsonable_python(content)
-
-
 async def _record(
     session: AsyncSession,
     plan: RunPlan,
     index: int,
     call: ToolCall,
-    ok: bool,
-    content: Any,
-    duration_ms: float,
+    name: str,
+    outcome: Outcome,
+    started: float,
 ) -> None:
+    status, content = outcome
+    ok = status == "ok"
+    duration_ms = (time.perf_counter() - started) * 1000
     session.add(
         ToolCallRow(
             id=new_id("tcl"),
@@ -159,10 +278,10 @@ async def _record(
             run_id=plan.run_id,
             call_id=call.call_id,
             agent_id=plan.agent_id,
-            tool_name=call.name,
+            tool_name=name,
             arguments=call.arguments,
             result=content,
-            outcome="ok" if ok else "error",
+            outcome=status,
             duration_ms=duration_ms,
         )
     )
@@ -173,7 +292,7 @@ async def _record(
         run_id=plan.run_id,
         kind="tool_result",
         content="",
-        data={"call_id": call.call_id, "tool": call.name, "ok": ok, "result": content},
+        data={"call_id": call.call_id, "tool": name, "ok": ok, "result": content},
     )
     await log.append(
         session,
@@ -184,8 +303,9 @@ async def _record(
                 {
                     "step": index,
                     "call_id": call.call_id,
-                    "tool": call.name,
+                    "tool": name,
                     "ok": ok,
+                    "outcome": status,
                     "result": content,
                     "duration_ms": round(duration_ms, 1),
                 },

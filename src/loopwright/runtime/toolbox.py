@@ -1,27 +1,115 @@
-"""The tools a run may use: their definitions for the model and who may call what."""
+"""The tools a run may use, resolved per store: built-in, HTTP and MCP (``server.tool``).
+
+The model sees each tool under a wire name that providers accept (``server.tool`` becomes
+``server__tool``); calls come back under that name and are mapped to the assigned tool here.
+The server decides what may run, whatever the model names: only assigned tools that exist.
+An MCP server that is down only removes its own tools.
+"""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Literal
 
 from pydantic_ai import ToolDefinition
+from sqlalchemy.ext.asyncio import AsyncSession
 
+from loopwright.crypto import SecretBox
+from loopwright.db.repos import http_tools, mcp_servers
+from loopwright.errors import LoopwrightError
 from loopwright.tools.builtin import BUILTIN_TOOLS
+from loopwright.tools.http_tool import HttpToolDef
+from loopwright.tools.mcp import McpEndpoint, McpPool
 from loopwright.tools.spec import ToolSpec
 
-
-def find_spec(name: str) -> ToolSpec | None:
-    return BUILTIN_TOOLS.get(name)
-
-
-def tool_definitions(names: Iterable[str]) -> list[ToolDefinition]:
-    return [spec.definition() for name in names if (spec := find_spec(name)) is not None]
+logger = logging.getLogger("loopwright.tools")
+ToolKind = Literal["builtin", "http", "mcp"]
 
 
-def refusal(assigned: Iterable[str], name: str) -> str | None:
-    """Why a call must not run, or None: the server decides, whatever the model names."""
-    if name not in set(assigned):
-        return f"tool {name!r} is not assigned to this agent"
-    if find_spec(name) is None:
-        return f"tool {name!r} does not exist"
-    return None
+def wire_name(name: str) -> str:
+    return name.replace(".", "__")
+
+
+@dataclass(frozen=True)
+class RunTool:
+    name: str
+    kind: ToolKind
+    read_only: bool
+    definition: ToolDefinition
+    spec: ToolSpec | None = None
+    http: HttpToolDef | None = None
+    mcp: tuple[McpEndpoint, str] | None = None
+
+
+async def resolve(
+    session: AsyncSession,
+    store_id: str,
+    names: Iterable[str],
+    *,
+    secrets: SecretBox,
+    mcp: McpPool,
+) -> dict[str, RunTool]:
+    """The assigned tools that exist now, keyed by wire name."""
+    found: dict[str, RunTool] = {}
+    http_rows = {row.name: row for row in await http_tools.list_all(session, store_id)}
+    wanted_servers: dict[str, list[str]] = {}
+    for name in names:
+        if (spec := BUILTIN_TOOLS.get(name)) is not None:
+            found[wire_name(name)] = RunTool(
+                name, "builtin", spec.read_only, spec.definition(), spec
+            )
+        elif (row := http_rows.get(name)) is not None:
+            defn = http_tools.definition_of(row, secrets)
+            definition = ToolDefinition(
+                name=wire_name(name),
+                description=defn.description,
+                parameters_json_schema=defn.parameters,
+            )
+            found[wire_name(name)] = RunTool(name, "http", defn.read_only, definition, http=defn)
+        elif "." in name:
+            server, _, tool = name.partition(".")
+            wanted_servers.setdefault(server, []).append(tool)
+    if wanted_servers:
+        servers = {row.name: row for row in await mcp_servers.list_all(session, store_id)}
+        for server, tool_names in wanted_servers.items():
+            server_row = servers.get(server)
+            if server_row is None or not server_row.enabled:
+                continue
+            endpoint = mcp_servers.endpoint_of(server_row, secrets)
+            try:
+                listed = {t.name: t for t in await mcp.list_tools(endpoint)}
+            except LoopwrightError as exc:
+                logger.warning("MCP server %s unavailable: %s", server, exc.message)
+                continue
+            for tool_name in tool_names:
+                if (listed_tool := listed.get(tool_name)) is None:
+                    continue
+                qualified = f"{server}.{tool_name}"
+                definition = ToolDefinition(
+                    name=wire_name(qualified),
+                    description=listed_tool.description,
+                    parameters_json_schema=listed_tool.parameters,
+                )
+                found[wire_name(qualified)] = RunTool(
+                    qualified, "mcp", listed_tool.read_only, definition, mcp=(endpoint, tool_name)
+                )
+    return found
+
+
+def canonical(assigned: Iterable[str], wire: str) -> str:
+    """The assigned name a model's tool-call name stands for (itself if none matches)."""
+    for name in assigned:
+        if wire_name(name) == wire:
+            return name
+    return wire
+
+
+async def known_tool_names(session: AsyncSession, store_id: str) -> set[str]:
+    """Names an agent may be assigned without contacting MCP servers (``server.tool`` is
+    accepted when the store has an MCP server of that name)."""
+    names = set(BUILTIN_TOOLS)
+    names |= {row.name for row in await http_tools.list_all(session, store_id)}
+    names |= {f"{row.name}.*" for row in await mcp_servers.list_all(session, store_id)}
+    return names

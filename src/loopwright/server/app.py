@@ -18,12 +18,15 @@ from loopwright.server.body_limit import BodyLimit
 from loopwright.server.key_cache import KeyCache
 from loopwright.server.routes import (
     agents,
+    audit,
     events,
+    mcp_servers,
     ops,
     providers,
     runs,
     sessions,
     stores,
+    tools,
     workspace,
     ws,
 )
@@ -43,12 +46,14 @@ def create_app(settings: Settings, *, run_worker: bool = True) -> FastAPI:
         app.state.services = Services(
             settings=settings, db=db, hub=hub, runtime=runtime, keys=KeyCache(settings.key_cache_s)
         )
+        app.state.mcp_pool = runtime.mcp
         if run_worker:
             await runtime.start()
         try:
             yield
         finally:
             await runtime.stop()
+            await runtime.mcp.close()
             await db.dispose()
 
     app = FastAPI(
@@ -58,7 +63,20 @@ def create_app(settings: Settings, *, run_worker: bool = True) -> FastAPI:
         lifespan=lifespan,
     )
     errors.install(app)
-    for module in (ops, stores, providers, agents, sessions, runs, events, workspace, ws):
+    routers = (
+        ops,
+        stores,
+        providers,
+        agents,
+        sessions,
+        runs,
+        events,
+        workspace,
+        tools,
+        mcp_servers,
+        audit,
+    )
+    for module in (*routers, ws):
         app.include_router(module.router)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     return app

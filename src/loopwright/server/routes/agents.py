@@ -12,11 +12,11 @@ from loopwright.domain.events import NewEvent
 from loopwright.domain.vocabulary import AgentMode, AgentStatus
 from loopwright.errors import ValidationFailed
 from loopwright.events import log
+from loopwright.runtime import toolbox
 from loopwright.server.auth import Admin, Reader, ServicesDep
 from loopwright.server.schemas.agents import AgentCreate, AgentPublic, AgentUpdate
 from loopwright.server.schemas.common import Cursor, Limit, ListOf
 from loopwright.settings import Settings
-from loopwright.tools.builtin import BUILTIN_TOOLS
 
 router = APIRouter(prefix="/v1/stores/{store_id}/agents", tags=["agents"])
 
@@ -34,8 +34,11 @@ async def _check_models(
             )
 
 
-def _check_tools(names: list[str]) -> None:
-    unknown = sorted(set(names) - set(BUILTIN_TOOLS))
+async def _check_tools(session: AsyncSession, store_id: str, names: list[str]) -> None:
+    known = await toolbox.known_tool_names(session, store_id)
+    unknown = sorted(
+        name for name in set(names) if name not in known and f"{name.split('.')[0]}.*" not in known
+    )
     if unknown:
         raise ValidationFailed(
             f"unknown tools: {', '.join(unknown)}",
@@ -49,7 +52,7 @@ async def create_agent(body: AgentCreate, access: Admin, svc: ServicesDep) -> Ag
         await _check_models(
             session, svc.settings, access.store_id, [body.model, *body.fallback_models]
         )
-        _check_tools(body.tools)
+        await _check_tools(session, access.store_id, body.tools)
         row = await agents.create(session, access.store_id, body.model_dump())
         await log.append(
             session,
@@ -97,7 +100,7 @@ async def update_agent(
         models = [changes["model"]] if "model" in changes else []
         models += changes.get("fallback_models") or []
         await _check_models(session, svc.settings, access.store_id, models)
-        _check_tools(changes.get("tools") or [])
+        await _check_tools(session, access.store_id, changes.get("tools") or [])
         row = await agents.update(session, access.store_id, agent_id, changes)
         await log.append(
             session,

@@ -1,0 +1,67 @@
+"""A minimal OpenAI-compatible chat-completions server for benchmarks.
+
+Streams a tool call (``list_projects``) when the conversation has no tool result yet, else a
+short text answer; usage included. ``FAKE_LATENCY_MS`` delays each response.
+
+    uvicorn bench.fake_openai:app --port 9000
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+from collections.abc import AsyncIterator
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, StreamingResponse
+from starlette.routing import Route
+
+LATENCY_S = float(os.environ.get("FAKE_LATENCY_MS", "0")) / 1000
+
+
+def _chunk(delta: dict[str, object], finish: str | None = None) -> str:
+    body = {
+        "id": "chatcmpl-bench",
+        "object": "chat.completion.chunk",
+        "created": 0,
+        "model": "bench",
+        "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+    }
+    return f"data: {json.dumps(body)}\n\n"
+
+
+async def _stream(has_result: bool) -> AsyncIterator[str]:
+    if LATENCY_S:
+        await asyncio.sleep(LATENCY_S)
+    if has_result:
+        yield _chunk({"role": "assistant", "content": "You have "})
+        yield _chunk({"content": "no projects."}, "stop")
+    else:
+        call = {
+            "index": 0,
+            "id": "call_1",
+            "type": "function",
+            "function": {"name": "list_projects", "arguments": "{}"},
+        }
+        yield _chunk({"role": "assistant", "tool_calls": [call]})
+        yield _chunk({}, "tool_calls")
+    usage = {"prompt_tokens": 20, "completion_tokens": 5, "total_tokens": 25}
+    yield f"data: {json.dumps({'id': 'x', 'object': 'chat.completion.chunk', 'created': 0, 'model': 'bench', 'choices': [], 'usage': usage})}\n\n"
+    yield "data: [DONE]\n\n"
+
+
+async def completions(request: Request) -> StreamingResponse:
+    body = await request.json()
+    has_result = any(m.get("role") == "tool" for m in body.get("messages", []))
+    return StreamingResponse(_stream(has_result), media_type="text/event-stream")
+
+
+async def health(_: Request) -> JSONResponse:
+    return JSONResponse({"ok": True})
+
+
+app = Starlette(
+    routes=[Route("/v1/chat/completions", completions, methods=["POST"]), Route("/health", health)]
+)

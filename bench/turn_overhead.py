@@ -1,0 +1,284 @@
+"""Server overhead per agent turn, against a fake OpenAI-compatible server at 0 ms latency.
+
+One turn = 2 model calls + 1 tool call, streamed to the client over SSE. In one run:
+  * baseline: a client drives the same fake server directly (2 streamed requests per turn);
+  * c=1: POST a message, read SSE until run.completed; overhead = turn time - baseline time;
+  * time from POST to the first streamed event of the run;
+  * turns/s at concurrency 10 and 50 (one session per worker, store concurrency raised);
+  * peak RSS of the server with 200 concurrent runs against the fake at 300 ms latency.
+
+    .venv/bin/python -m bench.turn_overhead [--turns 100] [--seconds 15]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import httpx
+
+from bench.harness import create_store, free_port, loopwright_server, percentile, process
+
+MESSAGES = [{"role": "user", "content": "what projects do I have?"}]
+TOOLS = [
+    {"type": "function", "function": {"name": "list_projects", "parameters": {"type": "object"}}}
+]
+
+
+async def baseline_turn(client: httpx.AsyncClient, url: str) -> float:
+    started = time.perf_counter()
+    messages = list(MESSAGES)
+    for step in range(2):
+        body = {
+            "model": "bench",
+            "messages": messages,
+            "tools": TOOLS,
+            "stream": True,
+            "stream_options": {"include_usage": True},
+        }
+        async with client.stream("POST", url, json=body) as response:
+            async for _ in response.aiter_lines():
+                pass
+        if step == 0:
+            messages = [
+                *messages,
+                {"role": "assistant", "tool_calls": []},
+                {"role": "tool", "tool_call_id": "call_1", "content": "[]"},
+            ]
+    return time.perf_counter() - started
+
+
+async def sse_events(
+    client: httpx.AsyncClient, url: str, params: dict[str, str]
+) -> AsyncIterator[dict[str, object]]:
+    async with client.stream(
+        "GET", url, params=params, headers={"Accept": "text/event-stream"}
+    ) as r:
+        async for line in r.aiter_lines():
+            if line.startswith("data:"):
+                yield json.loads(line[5:])
+
+
+class Session:
+    """One chat session with one long-lived SSE stream, demultiplexed by run id."""
+
+    def __init__(self, client: httpx.AsyncClient, store: str, agent_id: str) -> None:
+        self.client, self.store, self.agent_id = client, store, agent_id
+        self.id = ""
+        self.first: dict[str, float] = {}
+        self.done: dict[str, asyncio.Event] = {}
+        self.ready = asyncio.Event()
+        self._reader: asyncio.Task[None] | None = None
+
+    async def open(self) -> None:
+        r = await self.client.post(
+            f"/v1/stores/{self.store}/sessions", json={"agent_id": self.agent_id}
+        )
+        self.id = r.json()["id"]
+        self._reader = asyncio.create_task(self._read())
+        await self.ready.wait()
+
+    async def close(self) -> None:
+        if self._reader:
+            self._reader.cancel()
+
+    async def _read(self) -> None:
+        params = {
+            "session_id": self.id,
+            "types": "session.created,chat.message_sent,run.completed,run.failed",
+        }
+        async for event in sse_events(self.client, f"/v1/stores/{self.store}/events", params):
+            now = time.perf_counter()
+            if event["type"] == "session.created":
+                self.ready.set()
+                continue
+            run_id = str(event["run_id"])
+            self.first.setdefault(run_id, now)
+            if event["type"] in ("run.completed", "run.failed"):
+                assert event["type"] == "run.completed", event
+                self.done.setdefault(run_id, asyncio.Event()).set()
+
+    async def turn(self) -> tuple[float, float]:
+        """(POST -> first event of the run, POST -> run.completed), both read from SSE."""
+        started = time.perf_counter()
+        r = await self.client.post(
+            f"/v1/stores/{self.store}/sessions/{self.id}/messages",
+            json={"content": "what projects do I have?"},
+        )
+        r.raise_for_status()
+        run_id = r.json()["run"]["id"]
+        done = self.done.setdefault(run_id, asyncio.Event())
+        await done.wait()
+        ended = time.perf_counter()
+        return self.first[run_id] - started, ended - started
+
+
+async def setup(base_url: str, model_url: str) -> tuple[str, str]:
+    key = create_store(base_url, "bench")
+    headers = {"Authorization": f"Bearer {key}"}
+    async with httpx.AsyncClient(base_url=base_url, headers=headers) as c:
+        r = await c.post(
+            "/v1/stores/bench/providers",
+            json={"name": "fake", "kind": "openai", "base_url": f"{model_url}/v1", "api_key": "k"},
+        )
+        r.raise_for_status()
+        r = await c.post(
+            "/v1/stores/bench/agents",
+            json={"name": "bench", "model": "fake:bench", "tools": ["list_projects"]},
+        )
+        r.raise_for_status()
+        return key, r.json()["id"]
+
+
+async def throughput(base_url: str, key: str, agent_id: str, workers: int, seconds: float) -> float:
+    limits = httpx.Limits(max_connections=workers * 3)
+    async with httpx.AsyncClient(
+        base_url=base_url, headers={"Authorization": f"Bearer {key}"}, timeout=120, limits=limits
+    ) as c:
+        sessions = [Session(c, "bench", agent_id) for _ in range(workers)]
+        await asyncio.gather(*(s.open() for s in sessions))
+        deadline = time.perf_counter() + seconds
+        done = 0
+
+        async def loop(s: Session) -> None:
+            nonlocal done
+            while time.perf_counter() < deadline:
+                await s.turn()
+                done += 1
+
+        started = time.perf_counter()
+        await asyncio.gather(*(loop(s) for s in sessions))
+        rate = done / (time.perf_counter() - started)
+        for s in sessions:
+            await s.close()
+        return rate
+
+
+def rss_peak_kb(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1])
+    return 0
+
+
+async def peak_rss(runs: int) -> int:
+    fake_port = free_port()
+    cmd = [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        "bench.fake_openai:app",
+        "--port",
+        str(fake_port),
+        "--log-level",
+        "warning",
+    ]
+    env_model = f"http://127.0.0.1:{fake_port}"
+    import os
+
+    os.environ["FAKE_LATENCY_MS"] = "300"
+    try:
+        with (
+            process(cmd, f"{env_model}/health"),
+            loopwright_server(
+                {
+                    "LOOPWRIGHT_EGRESS_ALLOW": "127.0.0.1/32",
+                    "LOOPWRIGHT_STORE_CONCURRENCY": str(runs),
+                    "LOOPWRIGHT_EVENT_POLL_S": "5",
+                }
+            ) as server,
+        ):
+            key, agent_id = await setup(server.base_url, env_model)
+            pid = server.pid
+            async with httpx.AsyncClient(
+                base_url=server.base_url,
+                headers={"Authorization": f"Bearer {key}"},
+                timeout=300,
+                limits=httpx.Limits(max_connections=runs + 10),
+            ) as c:
+                sessions = [Session(c, "bench", agent_id) for _ in range(runs)]
+                await asyncio.gather(*(s.open() for s in sessions))
+
+                async def one(s: Session) -> None:
+                    r = await c.post(
+                        f"/v1/stores/bench/sessions/{s.id}/messages",
+                        json={"content": "go", "wait": True, "wait_timeout_s": 300},
+                    )
+                    assert r.json()["run"]["status"] == "completed", r.text
+
+                await asyncio.gather(*(one(s) for s in sessions))
+                for s in sessions:
+                    await s.close()
+            return rss_peak_kb(pid)
+    finally:
+        os.environ.pop("FAKE_LATENCY_MS", None)
+
+
+async def main(turns: int, seconds: float) -> None:
+    fake_port = free_port()
+    model_url = f"http://127.0.0.1:{fake_port}"
+    cmd = [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        "bench.fake_openai:app",
+        "--port",
+        str(fake_port),
+        "--log-level",
+        "warning",
+    ]
+    with process(cmd, f"{model_url}/health"):
+        async with httpx.AsyncClient(timeout=30) as direct:
+            base = [
+                await baseline_turn(direct, f"{model_url}/v1/chat/completions")
+                for _ in range(turns)
+            ]
+        env = {"LOOPWRIGHT_EGRESS_ALLOW": "127.0.0.1/32", "LOOPWRIGHT_STORE_CONCURRENCY": "100"}
+        with loopwright_server(env) as server:
+            key, agent_id = await setup(server.base_url, model_url)
+            async with httpx.AsyncClient(
+                base_url=server.base_url, headers={"Authorization": f"Bearer {key}"}, timeout=60
+            ) as c:
+                s = Session(c, "bench", agent_id)
+                await s.open()
+                for _ in range(5):
+                    await s.turn()  # warm up
+                firsts: list[float] = []
+                totals: list[float] = []
+                for _ in range(turns):
+                    first, total = await s.turn()
+                    firsts.append(first * 1000)
+                    totals.append(total * 1000)
+                await s.close()
+            base_ms = [b * 1000 for b in base]
+            overhead = [t - percentile(base_ms, 0.5) for t in totals]
+            print(
+                f"baseline turn (client -> fake directly): p50 {percentile(base_ms, 0.5):.1f} ms, p99 {percentile(base_ms, 0.99):.1f} ms"
+            )
+            print(
+                f"server turn c=1: p50 {percentile(totals, 0.5):.1f} ms, p99 {percentile(totals, 0.99):.1f} ms"
+            )
+            print(
+                f"server overhead per turn c=1: p50 {percentile(overhead, 0.5):.1f} ms, p99 {percentile(overhead, 0.99):.1f} ms"
+            )
+            print(
+                f"POST -> first streamed event: p50 {percentile(firsts, 0.5):.1f} ms, p99 {percentile(firsts, 0.99):.1f} ms"
+            )
+            for workers in (10, 50):
+                rate = await throughput(server.base_url, key, agent_id, workers, seconds)
+                print(f"turns/s at concurrency {workers}: {rate:.1f}")
+    rss = await peak_rss(200)
+    print(f"peak server RSS, 200 concurrent runs at 300 ms model latency: {rss / 1024:.0f} MiB")
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--turns", type=int, default=100)
+    parser.add_argument("--seconds", type=float, default=15)
+    args = parser.parse_args()
+    asyncio.run(main(args.turns, args.seconds))
