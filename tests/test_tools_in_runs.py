@@ -167,3 +167,24 @@ async def test_audit_filters_and_isolation(store: Store, model: tuple[GatedLLM, 
     assert len(await audit(store, run_id=done["id"])) == 2
     r = await store.admin.get(f"{store.path}/tool-calls", params={"outcome": "maybe"})
     assert r.status_code == 422
+
+
+async def test_mcp_tool_test_endpoint(store: Store) -> None:
+    demo = demo_server("calc")
+    async with serve_mcp(demo, "sse") as url:
+        r = await store.admin.post(
+            f"{store.path}/mcp-servers", json={"name": "calc", "transport": "sse", "url": url}
+        )
+        assert r.status_code == 201, r.text
+        r = await store.admin.post(
+            f"{store.path}/tools/calc.add/test", json={"arguments": {"a": 2, "b": 3}}
+        )
+        assert r.status_code == 200, r.text
+        assert r.json()["ok"] is True
+        assert "5" in str(r.json()["result"])
+        r = await store.admin.post(
+            f"{store.path}/tools/calc.fail/test", json={"arguments": {"message": "nope"}}
+        )
+        assert (r.json()["ok"], "nope" in str(r.json()["result"])) == (False, True)
+        r = await store.admin.post(f"{store.path}/tools/other.add/test", json={"arguments": {}})
+        assert r.status_code == 404

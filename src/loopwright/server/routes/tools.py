@@ -104,6 +104,9 @@ async def run_tool_once(
     if spec is not None:
         started = time.perf_counter()
         ok, result = await _run_builtin(svc, access.store_id, spec, body.arguments)
+    elif "." in name:
+        started = time.perf_counter()
+        ok, result = await _run_mcp(svc, access.store_id, name, body.arguments)
     else:
         async with svc.db.read() as session:
             row = await http_tools.find(session, access.store_id, name)
@@ -114,6 +117,31 @@ async def run_tool_once(
         ok, result = await _run_http(svc, defn, body.arguments)
     duration_ms = round((time.perf_counter() - started) * 1000, 1)
     return ToolTestResult(ok=ok, result=result, duration_ms=duration_ms)
+
+
+async def _run_mcp(
+    svc: Services, store_id: str, name: str, arguments: dict[str, Any]
+) -> tuple[bool, Any]:
+    server, _, tool = name.partition(".")
+    async with svc.db.read() as session:
+        row = next(
+            (r for r in await mcp_servers.list_all(session, store_id) if r.name == server), None
+        )
+    if row is None:
+        raise NotFound.of("tool", name)
+    endpoint = mcp_servers.endpoint_of(row, svc.runtime.secrets)
+    await svc.runtime.egress.check_url(endpoint.url)
+    try:
+        result = await svc.runtime.mcp.call_tool(
+            endpoint,
+            tool,
+            arguments,
+            idempotency_key=f"test:{uuid.uuid4()}",
+            timeout_s=svc.settings.tool_timeout_s,
+        )
+    except LoopwrightError as exc:
+        return False, {"error": exc.message}
+    return result.ok, result.content
 
 
 def _invalid(exc: ToolArgumentsInvalid) -> ValidationFailed:
