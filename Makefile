@@ -33,5 +33,7 @@ fmt: install
 	$(VENV)/bin/ruff check --fix src tests bench
 
 bench: install
-	$(PY) bench/events_fanout.py
-	$(PY) bench/api_throughput.py
+	$(PY) -m bench.events_fanout
+	$(PY) -m bench.api_throughput
+	$(PY) -m bench.turn_overhead
+	$(PY) -m bench.mcp_overhead
