@@ -51,6 +51,13 @@ async def test_rotate_then_start_with_new_key_only_and_wrong_key_fails(
             json={"name": "p", "kind": "openai", "api_key": "sk-rotate-me"},
         )
         assert r.status_code == 201, r.text
+        # This server has no LOOPWRIGHT_EGRESS_ALLOW: loopback targets are refused by default.
+        r = await op.post(
+            "/v1/stores/keys/providers",
+            json={"name": "local", "kind": "openai", "base_url": "http://127.0.0.1:9/v1"},
+        )
+        assert r.status_code == 422
+        assert r.json()["error"]["code"] == "egress_denied"
     await server.stop()
     before = stored(tmp_path)
     assert Fernet(old.encode()).decrypt(before.encode()) == b"sk-rotate-me"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -188,3 +189,37 @@ async def test_mcp_tool_test_endpoint(store: Store) -> None:
         assert (r.json()["ok"], "nope" in str(r.json()["result"])) == (False, True)
         r = await store.admin.post(f"{store.path}/tools/other.add/test", json={"arguments": {}})
         assert r.status_code == 404
+
+
+async def test_read_only_run_refuses_a_writing_tool_even_when_assigned(store: Store) -> None:
+    """Team-mode executors run read-only: the tool step refuses a read_write tool."""
+    from loopwright.engine.turn import ToolCall as Call
+    from loopwright.runtime import services
+    from loopwright.runtime.plan import RunPlan
+    from loopwright.runtime.tool_exec import run_tool_step
+
+    agent = await store.agent(tools=["create_task", "list_tasks"])
+    chat = await store.session(agent["id"])
+    plan = RunPlan(
+        store_id=store.id,
+        run_id="run_readonly_probe",
+        session_id=chat["id"],
+        agent_id=agent["id"],
+        models=("offline:default",),
+        system_prompt="",
+        tools=("create_task", "list_tasks"),
+        temperature=None,
+        max_steps=3,
+        deadline=time.time() + 60,
+        read_only=True,
+    )
+    rt = services.current()
+    writing = await run_tool_step(rt, plan, 0, Call("w1", "create_task", {"title": "no"}))
+    reading = await run_tool_step(rt, plan, 0, Call("r1", "list_tasks", {}))
+    assert writing.ok is False
+    assert "read-only" in writing.content["error"]
+    assert reading.ok is True
+    outcomes = {r["call_id"]: r["outcome"] for r in await audit(store, run_id=plan.run_id)}
+    assert outcomes == {"w1": "refused", "r1": "ok"}
+    tasks = (await store.admin.get(f"{store.path}/tasks")).json()["items"]
+    assert tasks == []
