@@ -1,9 +1,10 @@
 """The database handle: async engines, read and write units of work, commit hooks.
 
-SQLite (the embedded default) runs in WAL mode with a busy timeout; write transactions start
-with ``BEGIN IMMEDIATE`` so two writers never deadlock on a lock upgrade, and writers inside
-one process queue on an ``asyncio.Lock`` instead of spinning in SQLite's busy handler. Other
-processes on the same file (the CLI while the server runs) wait on the busy timeout.
+SQLite (the embedded default) runs in WAL mode with a busy timeout, statements inline on the
+loop (``sqlite_inline``). Write transactions start with ``BEGIN IMMEDIATE`` so two writers
+never deadlock on a lock upgrade, and writers inside one process queue on an ``asyncio.Lock``
+instead of spinning in SQLite's busy handler. Other processes on the same file (the CLI while
+the server runs) wait on the busy timeout.
 """
 
 from __future__ import annotations
@@ -21,7 +22,6 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
-from sqlalchemy.pool import ConnectionPoolEntry
 
 from loopwright.db.sqlite_inline import connect_inline
 from loopwright.domain.events import Event
@@ -29,16 +29,7 @@ from loopwright.domain.events import Event
 CommitHook = Callable[[Sequence[Event]], None]
 PENDING_EVENTS = "loopwright.pending_events"
 SQLITE_BUSY_TIMEOUT_MS = 30_000
-
-
-def _sqlite_pragmas(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None:
-    dbapi_connection.isolation_level = None  # we emit BEGIN ourselves (see _sqlite_begin)
-    cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
-    cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.close()
+SQLITE_WRITE_BUSY_TIMEOUT_MS = 10_000  # a write waits on the loop: keep it short
 
 
 def _make_sqlite_begin(statement: str) -> Callable[[Connection], None]:
@@ -49,10 +40,14 @@ def _make_sqlite_begin(statement: str) -> Callable[[Connection], None]:
 
 
 def create_engine(url: str) -> AsyncEngine:
-    """The write engine (SQLite: aiosqlite, ``BEGIN IMMEDIATE``) or the PostgreSQL engine."""
+    """The write engine (SQLite: inline, ``BEGIN IMMEDIATE``) or the PostgreSQL engine."""
     if url.startswith("sqlite"):
-        engine = create_async_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
-        event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+        path = make_url(url).database or ""
+
+        async def connect() -> Any:
+            return connect_inline(path, SQLITE_WRITE_BUSY_TIMEOUT_MS, read_only=False)
+
+        engine = create_async_engine(url, async_creator=connect, pool_size=2, max_overflow=2)
         event.listen(engine.sync_engine, "begin", _make_sqlite_begin("BEGIN IMMEDIATE"))
         return engine
     return create_async_engine(url, pool_size=20, max_overflow=20, pool_pre_ping=True)
@@ -64,7 +59,7 @@ def create_sqlite_read_engine(url: str) -> AsyncEngine:
     path = make_url(url).database or ""
 
     async def connect() -> Any:
-        return connect_inline(path, SQLITE_BUSY_TIMEOUT_MS)
+        return connect_inline(path, SQLITE_BUSY_TIMEOUT_MS, read_only=True)
 
     return create_async_engine(url, async_creator=connect, pool_size=10, max_overflow=40)
 

@@ -1,10 +1,13 @@
-"""A driver shim that runs SQLite *reads* inline on the event loop, without a thread hop.
+"""A driver shim that runs SQLite statements inline on the event loop, without a thread hop.
 
-``aiosqlite`` sends every statement to a worker thread and back; for a primary-key lookup
-that hop costs ten times the query and its GIL hand-offs cap throughput under load. Reads in
-WAL mode never wait for writers, so the read engine runs them directly: this class looks
-like an ``aiosqlite`` connection to SQLAlchemy's adapter, but each coroutine completes at
-once. Writes keep ``aiosqlite``, because a write may wait on another process's lock.
+``aiosqlite`` sends every statement to a worker thread and back; for the small statements
+this server runs, that hop costs ten times the statement, and its GIL hand-offs serialize
+badly under load. This class looks like an ``aiosqlite`` connection to SQLAlchemy's adapter,
+but each coroutine completes at once.
+
+Reads in WAL mode never wait for writers. Writes are serialized inside the process by
+``Database``'s write lock, so a write waits only when another process (the CLI) holds the
+file's write lock — for the few milliseconds of its transaction, bounded by the busy timeout.
 """
 
 from __future__ import annotations
@@ -92,15 +95,18 @@ class InlineConnection:
         self._connection.close()
 
 
-def connect_inline(path: str, busy_timeout_ms: int) -> InlineConnection:
+def connect_inline(path: str, busy_timeout_ms: int, *, read_only: bool) -> InlineConnection:
     connection = sqlite3.connect(
         path, isolation_level=None, check_same_thread=False, timeout=busy_timeout_ms / 1000
     )
-    for pragma in (
+    pragmas = [
         "PRAGMA journal_mode=WAL",
         f"PRAGMA busy_timeout={busy_timeout_ms}",
         "PRAGMA foreign_keys=ON",
-        "PRAGMA query_only=ON",
-    ):
+        "PRAGMA synchronous=NORMAL",
+    ]
+    if read_only:
+        pragmas.append("PRAGMA query_only=ON")
+    for pragma in pragmas:
         connection.execute(pragma)
     return InlineConnection(connection)
