@@ -45,7 +45,16 @@ def main(seconds: int, connections: int) -> None:
     ]
     with process(baseline_cmd, f"http://127.0.0.1:{port}/healthz"):
         baseline = wrk(f"http://127.0.0.1:{port}/agent", seconds, connections)
-    with loopwright_server() as server:
+    for label, args in (("API + worker", ()), ("API only (--no-worker)", ("--no-worker",))):
+        ours = measure(seconds, connections, args)
+        print(
+            f"GET agent at c={connections}, {label}: {ours:.0f} req/s; constant FastAPI app: "
+            f"{baseline:.0f} req/s; ratio {ours / baseline:.2f}"
+        )
+
+
+def measure(seconds: int, connections: int, args: tuple[str, ...]) -> float:
+    with loopwright_server(extra_args=args) as server:
         key = create_store(server.base_url, "bench")
         agent = httpx.post(
             f"{server.base_url}/v1/stores/bench/agents",
@@ -53,11 +62,7 @@ def main(seconds: int, connections: int) -> None:
             headers={"Authorization": f"Bearer {key}"},
         ).json()
         url = f"{server.base_url}/v1/stores/bench/agents/{agent['id']}"
-        ours = wrk(url, seconds, connections, key)
-    print(
-        f"GET agent at c={connections}: {ours:.0f} req/s; constant FastAPI app: "
-        f"{baseline:.0f} req/s; ratio {ours / baseline:.2f}"
-    )
+        return wrk(url, seconds, connections, key)
 
 
 if __name__ == "__main__":

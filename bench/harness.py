@@ -43,7 +43,9 @@ class Server:
 
 
 @contextmanager
-def loopwright_server(extra_env: dict[str, str] | None = None) -> Iterator[Server]:
+def loopwright_server(
+    extra_env: dict[str, str] | None = None, extra_args: Sequence[str] = ()
+) -> Iterator[Server]:
     port = free_port()
     with tempfile.TemporaryDirectory() as data_dir:
         env = {
@@ -54,7 +56,7 @@ def loopwright_server(extra_env: dict[str, str] | None = None) -> Iterator[Serve
             **(extra_env or {}),
         }
         cmd = [sys.executable, "-m", "loopwright", "serve", "--port", str(port)]
-        proc = subprocess.Popen([*cmd, "--data-dir", data_dir], env=env)
+        proc = subprocess.Popen([*cmd, "--data-dir", data_dir, *extra_args], env=env)
         try:
             base = f"http://127.0.0.1:{port}"
             wait_ready(base + "/healthz")

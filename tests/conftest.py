@@ -22,7 +22,7 @@ import uvicorn
 
 from loopwright.server.app import create_app
 from loopwright.settings import Settings
-from tests.procs import OPERATOR_KEY, ServerProcess
+from tests.procs import OPERATOR_KEY, STARTED, ServerProcess
 
 PG_ADMIN_URL = os.environ.get("LOOPWRIGHT_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
 
@@ -142,6 +142,7 @@ async def live_pg(tmp_path_factory: pytest.TempPathFactory, pg_url: str) -> Asyn
     data_dir = tmp_path_factory.mktemp("data-pg")
     server = ServerProcess(data_dir, {"LOOPWRIGHT_DATABASE_URL": pg_url})
     await server.start()
+    STARTED.remove(server)  # lives for the session, stopped below
     operator = httpx.AsyncClient(
         base_url=server.base_url, headers={"Authorization": f"Bearer {OPERATOR_KEY}"}, timeout=30
     )
@@ -169,3 +170,11 @@ async def store(live: Live) -> AsyncIterator[Store]:
     created = await live.new_store()
     yield created
     await created.admin.aclose()
+
+
+@pytest.fixture(autouse=True)
+async def stop_leftover_servers() -> AsyncIterator[None]:
+    """A test that fails half-way leaves no server process behind."""
+    yield
+    while STARTED:
+        await STARTED.pop().stop()

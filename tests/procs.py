@@ -20,12 +20,17 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+STARTED: list[ServerProcess] = []
+"""Every server started by a test, so a fixture can stop the ones a failing test left."""
+
+
 class ServerProcess:
     def __init__(self, data_dir: Path, env: dict[str, str] | None = None) -> None:
         self.data_dir = data_dir
         self.env = env or {}
         self.proc: asyncio.subprocess.Process | None = None
         self.base_url = ""
+        self.extra_args: list[str] = []
 
     async def start(self, **extra_env: str) -> None:
         port = free_port()
@@ -47,8 +52,10 @@ class ServerProcess:
             str(port),
             "--data-dir",
             str(self.data_dir),
+            *self.extra_args,
             env=env,
         )
+        STARTED.append(self)
         async with httpx.AsyncClient() as client:
             for _ in range(600):
                 if self.proc.returncode is not None:

@@ -128,3 +128,27 @@ async def test_killed_right_after_a_tool_commit_does_not_run_it_again(
     assert "Exactly once" in tool_messages(llm.requests[-1].body)[0]["content"]
     await admin.aclose()
     await server.stop()
+
+
+async def test_api_only_process_accepts_messages_and_a_worker_runs_them(tmp_path: Path) -> None:
+    """`serve --no-worker` stores the queued run; a worker on the same database runs it."""
+    api = ServerProcess(tmp_path, {"LOOPWRIGHT_SWEEP_S": "0.2"})
+    api.extra_args = ["--no-worker"]
+    await api.start()
+    operator = {"Authorization": f"Bearer {OPERATOR_KEY}"}
+    async with httpx.AsyncClient(base_url=api.base_url, headers=operator, timeout=30) as op:
+        assert (await op.post("/v1/stores", json={"id": "split"})).status_code == 201
+        agent = (await op.post("/v1/stores/split/agents", json={"name": "a"})).json()
+        chat = (await op.post("/v1/stores/split/sessions", json={"agent_id": agent["id"]})).json()
+        r = await op.post(
+            f"/v1/stores/split/sessions/{chat['id']}/messages", json={"content": "hi"}
+        )
+        assert r.status_code == 202
+        run_id = r.json()["run"]["id"]
+        assert (await op.get(f"/v1/stores/split/runs/{run_id}")).json()["status"] == "queued"
+        worker = ServerProcess(tmp_path, {"LOOPWRIGHT_SWEEP_S": "0.2"})
+        await worker.start()
+        done = await op.post(f"/v1/stores/split/runs/{run_id}/wait", params={"timeout_s": 60})
+        assert done.json()["status"] == "completed"
+    await worker.stop()
+    await api.stop()

@@ -98,8 +98,11 @@ class Runtime:
         await self.http.aclose()
 
     async def enqueue(self, run: RunRow) -> None:
-        """Hand a committed, queued run to the workers (after its session's earlier runs)."""
-        await queueing.enqueue_head(self.db, run.store_id, run.session_id, self.slots)
+        """Hand a committed, queued run to the workers (after its session's earlier runs).
+
+        An API-only process (``--no-worker``) leaves the queued run to the workers' sweep."""
+        if self._launched:
+            await queueing.enqueue_head(self.db, run.store_id, run.session_id, self.slots)
 
     async def cancel(self, store_id: str, run_id: str) -> RunRow:
         """Record the cancellation, stop DBOS from continuing it, interrupt a call in flight."""
@@ -112,7 +115,8 @@ class Runtime:
                 await DBOS.cancel_workflow_async(run_id)
         async with self.db.read() as session:
             run = await conversations.get_run(session, store_id, run_id)
-        await queueing.enqueue_head(self.db, store_id, run.session_id, self.slots)
+        if self._launched:
+            await queueing.enqueue_head(self.db, store_id, run.session_id, self.slots)
         return run
 
     async def cancel_many(self, store_id: str, run_ids: list[str]) -> None:
