@@ -93,7 +93,7 @@ async def _execute(
         tools = await toolbox.resolve(
             session, plan.store_id, plan.tools, secrets=rt.secrets, mcp=rt.mcp
         )
-        refusal = await _refusal(rt, session, plan, call, name, tools)
+        refusal = _refusal(plan, call, name, tools)
         if refusal is None and tools[call.name].kind != "builtin":
             refusal = await _rate_limited(rt, session, plan, name)
     tool = tools.get(call.name)
@@ -118,13 +118,8 @@ async def _execute(
     return _result(call, name, outcome)
 
 
-async def _refusal(
-    rt: RunServices,
-    session: AsyncSession,
-    plan: RunPlan,
-    call: ToolCall,
-    name: str,
-    tools: dict[str, toolbox.RunTool],
+def _refusal(
+    plan: RunPlan, call: ToolCall, name: str, tools: dict[str, toolbox.RunTool]
 ) -> str | None:
     if name not in plan.tools:
         return f"tool {call.name!r} is not assigned to this agent"
