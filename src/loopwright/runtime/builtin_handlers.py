@@ -8,18 +8,24 @@ result for the model.
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
+from pydantic_core import to_jsonable_python
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from loopwright.db.repos import workspace
 from loopwright.db.tables import DocumentRow, ProjectRow, TaskRow
+from loopwright.errors import LoopwrightError
 from loopwright.tools import builtin as tools
 from loopwright.tools.builtin import BUILTIN_TOOLS
 from loopwright.tools.spec import ToolArgs
+
+logger = logging.getLogger("loopwright.tools")
 
 EXCERPT_CHARS = 200
 SEARCH_LIMIT = 20
@@ -351,3 +357,21 @@ async def _search_documents(
     page = await workspace.list_documents(session, ctx.store_id, q=args.query, limit=args.limit)
     items = [_document_summary(row, around=args.query) for row in page.items]
     return {"documents": items, "count": len(items), "has_more": page.next_cursor is not None}
+
+
+async def invoke(
+    session: AsyncSession, context: ToolContext, name: str, args: ToolArgs, *, timeout_s: float
+) -> tuple[bool, Any]:
+    """Run one built-in handler in a savepoint: a failure leaves no partial writes and becomes
+    an error result (what a model sees), never an exception."""
+    try:
+        async with session.begin_nested(), asyncio.timeout(timeout_s):
+            content = await HANDLERS[name](session, context, args)
+    except LoopwrightError as exc:
+        return False, {"error": exc.message}
+    except TimeoutError:
+        return False, {"error": f"the tool did not finish within {timeout_s:g} s"}
+    except Exception as exc:  # a tool that raises becomes an error result; the run goes on
+        logger.exception("built-in tool %s raised", name)
+        return False, {"error": f"{type(exc).__name__}: {exc}"}
+    return True, to_jsonable_python(content)

@@ -10,8 +10,6 @@ refusals included, leaves an audit record.
 
 from __future__ import annotations
 
-import asyncio
-import logging
 import time
 from datetime import timedelta
 from typing import Any
@@ -30,14 +28,13 @@ from loopwright.errors import LoopwrightError
 from loopwright.events import log
 from loopwright.ids import new_id
 from loopwright.runtime import failpoints, toolbox
-from loopwright.runtime.builtin_handlers import HANDLERS, ToolContext
+from loopwright.runtime.builtin_handlers import ToolContext, invoke
 from loopwright.runtime.local_runs import RunCancelled
 from loopwright.runtime.plan import RunPlan
 from loopwright.runtime.services import RunServices
 from loopwright.tools.http_tool import call_http_tool
 from loopwright.tools.spec import ToolArgumentsInvalid
 
-logger = logging.getLogger("loopwright.tools")
 Outcome = tuple[str, Any]  # ("ok" | "error" | "refused", content)
 
 
@@ -163,21 +160,15 @@ async def _builtin(
     )
     try:
         args = tool.spec.validate(call.arguments)
-        async with session.begin_nested(), asyncio.timeout(rt.settings.tool_timeout_s):
-            content = await HANDLERS[tool.name](session, context, args)
     except ToolArgumentsInvalid as exc:
         return "error", {
             "error": "the arguments do not match the tool's schema",
             "problems": exc.problems,
         }
-    except LoopwrightError as exc:
-        return "error", {"error": exc.message}
-    except TimeoutError:
-        return "error", {"error": f"the tool did not finish within {rt.settings.tool_timeout_s} s"}
-    except Exception as exc:  # a tool that raises becomes an error result; the run goes on
-        logger.exception("built-in tool %s raised", tool.name)
-        return "error", {"error": f"{type(exc).__name__}: {exc}"}
-    return "ok", to_jsonable_python(content)
+    ok, content = await invoke(
+        session, context, tool.name, args, timeout_s=rt.settings.tool_timeout_s
+    )
+    return ("ok" if ok else "error"), content
 
 
 async def _external(

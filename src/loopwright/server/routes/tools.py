@@ -3,19 +3,16 @@ one tool once outside a run (as the model would call it, and with the same outco
 
 from __future__ import annotations
 
-import asyncio
-import logging
 import time
 import uuid
 from typing import Any
 
 import httpx
 from fastapi import APIRouter, Response
-from pydantic_core import to_jsonable_python
 
 from loopwright.db.repos import http_tools, mcp_servers
 from loopwright.errors import Conflict, LoopwrightError, NotFound, ValidationFailed
-from loopwright.runtime.builtin_handlers import HANDLERS, ToolContext
+from loopwright.runtime.builtin_handlers import ToolContext, invoke
 from loopwright.server.auth import Admin, Reader, ServicesDep
 from loopwright.server.schemas.common import ListOf
 from loopwright.server.schemas.tools import HttpToolCreate, ToolPublic, ToolTest, ToolTestResult
@@ -25,7 +22,6 @@ from loopwright.tools.http_tool import HttpToolDef, call_http_tool, validate_arg
 from loopwright.tools.spec import ToolArgumentsInvalid, ToolSpec
 
 router = APIRouter(prefix="/v1/stores/{store_id}/tools", tags=["tools"])
-logger = logging.getLogger("loopwright.tools")
 
 
 async def extra_tools(svc: Services, store_id: str) -> list[ToolPublic]:
@@ -159,19 +155,10 @@ async def _run_builtin(
     except ToolArgumentsInvalid as exc:
         raise _invalid(exc) from exc
     context = ToolContext(store_id, run_id=None, session_id=None, agent_id=None)
-    timeout_s = svc.settings.tool_timeout_s
     async with svc.db.write() as session:
-        try:
-            async with session.begin_nested(), asyncio.timeout(timeout_s):
-                content = await HANDLERS[spec.name](session, context, args)
-        except LoopwrightError as exc:
-            return False, {"error": exc.message}
-        except TimeoutError:
-            return False, {"error": f"the tool did not finish within {timeout_s:g} s"}
-        except Exception as exc:  # what the model would see: an error result, not a 500
-            logger.exception("built-in tool %s raised in a test call", spec.name)
-            return False, {"error": f"{type(exc).__name__}: {exc}"}
-    return True, to_jsonable_python(content)
+        return await invoke(
+            session, context, spec.name, args, timeout_s=svc.settings.tool_timeout_s
+        )
 
 
 async def _run_http(
