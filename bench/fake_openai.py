@@ -1,7 +1,8 @@
 """A minimal OpenAI-compatible chat-completions server for benchmarks.
 
-Streams a tool call (``list_projects``) when the conversation has no tool result yet, else a
-short text answer; usage included. ``FAKE_LATENCY_MS`` delays each response.
+Streams a tool call (``list_projects``) unless the last message is a tool result, then a short
+text answer (so every turn is two model calls and one tool call); usage included.
+``FAKE_LATENCY_MS`` delays each response.
 
     uvicorn bench.fake_openai:app --port 9000
 """
@@ -9,6 +10,7 @@ short text answer; usage included. ``FAKE_LATENCY_MS`` delays each response.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import os
 from collections.abc import AsyncIterator
@@ -18,6 +20,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, StreamingResponse
 from starlette.routing import Route
 
+_call_ids = itertools.count(1)
 LATENCY_S = float(os.environ.get("FAKE_LATENCY_MS", "0")) / 1000
 
 
@@ -41,7 +44,7 @@ async def _stream(has_result: bool) -> AsyncIterator[str]:
     else:
         call = {
             "index": 0,
-            "id": "call_1",
+            "id": f"call_{next(_call_ids)}",
             "type": "function",
             "function": {"name": "list_projects", "arguments": "{}"},
         }
@@ -54,7 +57,8 @@ async def _stream(has_result: bool) -> AsyncIterator[str]:
 
 async def completions(request: Request) -> StreamingResponse:
     body = await request.json()
-    has_result = any(m.get("role") == "tool" for m in body.get("messages", []))
+    messages = body.get("messages") or [{}]
+    has_result = messages[-1].get("role") == "tool"
     return StreamingResponse(_stream(has_result), media_type="text/event-stream")
 
 

@@ -90,11 +90,12 @@ def build_client(
 
 
 def _openai(spec: ProviderSpec, model: str, timeout_s: float, http: httpx2.AsyncClient) -> Model:
-    from openai import AsyncOpenAI
     from pydantic_ai.models.openai import OpenAIChatModel
     from pydantic_ai.providers.openai import OpenAIProvider
 
-    sdk = AsyncOpenAI(
+    from loopwright.llm._openai_sdk import PassThroughAsyncOpenAI
+
+    sdk = PassThroughAsyncOpenAI(
         api_key=spec.api_key or _NO_KEY,
         base_url=spec.base_url,
         max_retries=0,
