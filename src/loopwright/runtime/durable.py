@@ -1,10 +1,14 @@
 """The run as a DBOS workflow (workflow id = run id): a start step, then the engine's loop with
 each model request and each tool call as its own step, then a finish step.
 
-DBOS records each step's output; after a crash the workflow replays, recorded steps return
-their output without running, and the loop continues from the first unfinished step. The step
-bodies are idempotent on their own as well (see ``model_exec`` and ``tool_exec``), which covers
-a crash between a step's commit and DBOS recording it.
+DBOS owns the workflow: its durable start, the queue, recovery after a crash (on restart, or by
+another worker) and cancellation. Each step is checkpointed in the application database, by
+the record it commits in the same transaction as its effects: the model step's ``run_steps``
+row beside the assistant message, the tool step's ``tool_calls`` row beside the tool's domain
+rows and events (see ``model_exec`` and ``tool_exec``). A replayed workflow runs the loop again;
+every step that committed finds its record and returns it without acting, so the loop goes on
+from the first unfinished step. A second checkpoint of the same output in DBOS's system
+database (``@DBOS.step``) would add nothing but two thread hops and a write per step.
 """
 
 from __future__ import annotations
@@ -29,38 +33,27 @@ from loopwright.runtime.tool_exec import run_tool_step
 logger = logging.getLogger("loopwright.runtime")
 
 
-@DBOS.step(name="loopwright.start_run")
 async def start_step(store_id: str, run_id: str) -> RunPlan | None:
-    """Mark the run running (``run.started``) and fix its plan; None if it already ended."""
+    """Mark the run running (``run.started``) and fix its plan; None if it already ended.
+
+    A replay finds the plan stored on the run and runs with it, so editing the agent while
+    a run is down does not change the run halfway."""
     rt = services.current()
     async with rt.db.write() as session:
         run = await conversations.get_run(session, store_id, run_id)
         if run.status in TERMINAL_RUN_STATUSES:
             return None
+        if run.plan is not None:
+            return RunPlan.from_json(run.plan)
         agent = await agents.get(session, store_id, run.agent_id)
-        if run.started_at is None:
-            run.started_at = utcnow()
-        if run.status != "running":
-            run.status = "running"
-            await log.append(
-                session,
-                store_id,
-                [
-                    NewEvent(
-                        "run.started",
-                        {"agent_id": agent.id, "model": agent.model},
-                        session_id=run.session_id,
-                        run_id=run.id,
-                    )
-                ],
-            )
-        started = run.started_at.timestamp()
+        run.started_at = run.started_at or utcnow()
+        run.status = "running"
         system_prompt = "\n\n".join(
             part
             for part in (agent.system_prompt, f"Goal: {agent.goal}" if agent.goal else "")
             if part
         )
-        return RunPlan(
+        plan = RunPlan(
             store_id=store_id,
             run_id=run.id,
             session_id=run.session_id,
@@ -70,21 +63,24 @@ async def start_step(store_id: str, run_id: str) -> RunPlan | None:
             tools=tuple(agent.tools),
             temperature=agent.temperature,
             max_steps=agent.max_steps,
-            deadline=started + agent.timeout_s,
+            deadline=run.started_at.timestamp() + agent.timeout_s,
         )
+        run.plan = plan.to_json()
+        await log.append(
+            session,
+            store_id,
+            [
+                NewEvent(
+                    "run.started",
+                    {"agent_id": agent.id, "model": agent.model},
+                    session_id=run.session_id,
+                    run_id=run.id,
+                )
+            ],
+        )
+        return plan
 
 
-@DBOS.step(name="loopwright.model")
-async def model_step(plan: RunPlan, index: int) -> ModelStep:
-    return await run_model_step(services.current(), plan, index)
-
-
-@DBOS.step(name="loopwright.tool")
-async def tool_step(plan: RunPlan, index: int, call: ToolCall) -> ToolResult:
-    return await run_tool_step(services.current(), plan, index, call)
-
-
-@DBOS.step(name="loopwright.finish_run")
 async def finish_step(plan: RunPlan, outcome: TurnOutcome) -> None:
     rt = services.current()
     await lifecycle.finish(
@@ -114,15 +110,18 @@ def schedule_next(store_id: str, session_id: str) -> None:
 _background: set[asyncio.Task[str | None]] = set()
 
 
-class _DurablePorts:
-    def __init__(self, plan: RunPlan) -> None:
+class _RecordedPorts:
+    """The engine's ports, each step idempotent on its record in the application database."""
+
+    def __init__(self, rt: services.RunServices, plan: RunPlan) -> None:
+        self.rt = rt
         self.plan = plan
 
     async def model_step(self, index: int) -> ModelStep:
-        return await model_step(self.plan, index)
+        return await run_model_step(self.rt, self.plan, index)
 
     async def tool_call(self, index: int, call: ToolCall) -> ToolResult:
-        return await tool_step(self.plan, index, call)
+        return await run_tool_step(self.rt, self.plan, index, call)
 
 
 @DBOS.workflow(name="loopwright.run")
@@ -134,7 +133,8 @@ async def run_workflow(store_id: str, run_id: str, holds_slot: bool) -> str:
         if plan is None:
             return "skipped"
         try:
-            outcome = await run_turn(_DurablePorts(plan), max_steps=plan.max_steps)
+            ports = _RecordedPorts(services.current(), plan)
+            outcome = await run_turn(ports, max_steps=plan.max_steps)
         except Exception as exc:  # a defect, not a model or tool failure: fail the run
             logger.exception("run %s failed", run_id)
             outcome = TurnOutcome("failed", "internal_error", f"{type(exc).__name__}: {exc}")

@@ -14,6 +14,7 @@ from pydantic_ai.messages import ModelResponse, TextPart, ThinkingPart
 from pydantic_ai.settings import ModelSettings
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from loopwright.db.repos import conversations
 from loopwright.db.tables import RunStepRow
@@ -33,21 +34,19 @@ from loopwright.runtime.services import RunServices
 
 
 async def run_model_step(rt: RunServices, plan: RunPlan, index: int) -> ModelStep:
-    recorded = await _recorded(rt, plan, index)
-    if recorded is not None:
-        return recorded
-    remaining = plan.deadline - time.time()
-    if remaining <= 0:
-        return ModelStep(index, "timed_out", error="the run's time limit passed")
     async with rt.db.read() as session:
+        recorded = await _recorded(session, plan, index)
+        if recorded is not None:
+            return recorded
+        remaining = plan.deadline - time.time()
+        if remaining <= 0:
+            return ModelStep(index, "timed_out", error="the run's time limit passed")
         rows = await conversations.all_messages(session, plan.store_id, plan.session_id)
         try:
             client = await rt.models.client(session, plan.store_id, plan.models)
         except LoopwrightError as exc:
             return ModelStep(index, "failed", error=exc.message)
-        tools = await toolbox.resolve(
-            session, plan.store_id, plan.tools, secrets=rt.secrets, mcp=rt.mcp
-        )
+    tools = await toolbox.resolve(rt.db, plan.store_id, plan.tools, secrets=rt.secrets, mcp=rt.mcp)
     definitions = [tool.definition for tool in tools.values()]
     context = build_context(
         plan.system_prompt, [HistoryItem(r.kind, r.content, r.data) for r in rows]
@@ -95,15 +94,14 @@ async def _with_timeout(work: Any, seconds: float) -> ModelResponse:
     return result
 
 
-async def _recorded(rt: RunServices, plan: RunPlan, index: int) -> ModelStep | None:
-    async with rt.db.read() as session:
-        row = await session.scalar(
-            select(RunStepRow).where(
-                RunStepRow.store_id == plan.store_id,
-                RunStepRow.run_id == plan.run_id,
-                RunStepRow.index == index,
-            )
+async def _recorded(session: AsyncSession, plan: RunPlan, index: int) -> ModelStep | None:
+    row = await session.scalar(
+        select(RunStepRow).where(
+            RunStepRow.store_id == plan.store_id,
+            RunStepRow.run_id == plan.run_id,
+            RunStepRow.index == index,
         )
+    )
     if row is None:
         return None
     return ModelStep(index, "ok", tool_calls=[ToolCall(**c) for c in row.tool_calls])
@@ -201,7 +199,8 @@ async def _persist(
                 ],
             )
     except IntegrityError:
-        recorded = await _recorded(rt, plan, index)  # a concurrent replay committed first
+        async with rt.db.read() as session:  # a concurrent replay committed first
+            recorded = await _recorded(session, plan, index)
         if recorded is None:
             raise
         return recorded

@@ -1,8 +1,10 @@
-"""What a run executes with, fixed when it starts (so a replay sees the same configuration)."""
+"""What a run executes with, fixed when it starts and stored on the run (so a replay after a
+crash sees the same configuration, whatever happened to the agent since)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
+from typing import Any
 
 
 @dataclass(frozen=True, slots=True)
@@ -18,3 +20,10 @@ class RunPlan:
     max_steps: int
     deadline: float  # epoch seconds; the run times out after this
     read_only: bool = False  # team-mode executors: read-only tools only
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> RunPlan:
+        return cls(**{**data, "models": tuple(data["models"]), "tools": tuple(data["tools"])})

@@ -39,69 +39,46 @@ Outcome = tuple[str, Any]  # ("ok" | "error" | "refused", content)
 
 
 async def run_tool_step(rt: RunServices, plan: RunPlan, index: int, call: ToolCall) -> ToolResult:
-    async with rt.db.read() as session:
-        recorded = await _recorded(session, plan, call.call_id)
-    if recorded is not None:
-        return recorded
-    if time.time() >= plan.deadline:
-        return ToolResult(
-            call.call_id,
-            call.name,
-            False,
-            {"error": "the run's time limit passed"},
-            run_timed_out=True,
-        )
     name = toolbox.canonical(plan.tools, call.name)
-    await _announce(rt, plan, index, call, name)
-    try:
-        result = await rt.local.guard(plan.run_id, _execute(rt, plan, index, call, name))
-    except RunCancelled:
-        return ToolResult(call.call_id, name, False, {"error": "cancelled"})
-    failpoints.hit("after_tool_commit")
-    return result
-
-
-async def _announce(rt: RunServices, plan: RunPlan, index: int, call: ToolCall, name: str) -> None:
-    async with rt.db.write() as session:
-        await log.append(
-            session,
-            plan.store_id,
-            [
-                NewEvent(
-                    "tool.executing",
-                    {
-                        "step": index,
-                        "call_id": call.call_id,
-                        "tool": name,
-                        "arguments": call.arguments,
-                    },
-                    session_id=plan.session_id,
-                    run_id=plan.run_id,
-                )
-            ],
-        )
-
-
-async def _execute(
-    rt: RunServices, plan: RunPlan, index: int, call: ToolCall, name: str
-) -> ToolResult:
-    started = time.perf_counter()
-    async with rt.db.read() as session:
-        tools = await toolbox.resolve(
-            session, plan.store_id, plan.tools, secrets=rt.secrets, mcp=rt.mcp
-        )
-        refusal = _refusal(plan, call, name, tools)
-        if refusal is None and tools[call.name].kind != "builtin":
-            refusal = await _rate_limited(rt, session, plan, name)
+    tools = await toolbox.resolve(rt.db, plan.store_id, plan.tools, secrets=rt.secrets, mcp=rt.mcp)
+    refusal = _refusal(plan, call, name, tools)
     tool = tools.get(call.name)
     if refusal is None and tool is not None and tool.kind != "builtin":
-        external = await _external(rt, plan, call, tool)
-        return await _commit(rt, plan, index, call, name, external, started)
+        work = _run_external(rt, plan, index, call, name, tool)
+    else:
+        work = _run_in_transaction(rt, plan, index, call, name, tool, refusal)
+    try:
+        return await rt.local.guard(plan.run_id, work)
+    except RunCancelled:
+        return ToolResult(call.call_id, name, False, {"error": "cancelled"})
+
+
+def _timed_out(call: ToolCall) -> ToolResult:
+    return ToolResult(
+        call.call_id, call.name, False, {"error": "the run's time limit passed"}, run_timed_out=True
+    )
+
+
+async def _run_in_transaction(
+    rt: RunServices,
+    plan: RunPlan,
+    index: int,
+    call: ToolCall,
+    name: str,
+    tool: toolbox.RunTool | None,
+    refusal: str | None,
+) -> ToolResult:
+    """A built-in tool (or a refusal): ``tool.executing``, the tool's effects and its record
+    commit together, so the call happens exactly once."""
+    started = time.perf_counter()
     try:
         async with rt.db.write() as session:
             recorded = await _recorded(session, plan, call.call_id)
             if recorded is not None:
                 return recorded
+            if time.time() >= plan.deadline:
+                return _timed_out(call)
+            await _announce(session, plan, index, call, name)
             if refusal is None:  # counted inside the write transaction: calls queue here
                 refusal = await _rate_limited(rt, session, plan, name)
             if refusal is not None:
@@ -112,7 +89,54 @@ async def _execute(
             await _record(session, plan, index, call, name, outcome, started)
     except IntegrityError:
         return await _replayed(rt, plan, call)
+    failpoints.hit("after_tool_commit")
     return _result(call, name, outcome)
+
+
+async def _run_external(
+    rt: RunServices, plan: RunPlan, index: int, call: ToolCall, name: str, tool: toolbox.RunTool
+) -> ToolResult:
+    """An HTTP or MCP tool: announced, called outside any transaction (at least once, with an
+    idempotency key), then recorded."""
+    async with rt.db.read() as session:
+        recorded = await _recorded(session, plan, call.call_id)
+        refusal = None if recorded else await _rate_limited(rt, session, plan, name)
+    if recorded is not None:
+        return recorded
+    if time.time() >= plan.deadline:
+        return _timed_out(call)
+    started = time.perf_counter()
+    async with rt.db.write() as session:
+        await _announce(session, plan, index, call, name)
+    if refusal is not None:
+        outcome: Outcome = ("refused", {"error": refusal})
+    else:
+        outcome = await _external(rt, plan, call, tool)
+    result = await _commit(rt, plan, index, call, name, outcome, started)
+    failpoints.hit("after_tool_commit")
+    return result
+
+
+async def _announce(
+    session: AsyncSession, plan: RunPlan, index: int, call: ToolCall, name: str
+) -> None:
+    await log.append(
+        session,
+        plan.store_id,
+        [
+            NewEvent(
+                "tool.executing",
+                {
+                    "step": index,
+                    "call_id": call.call_id,
+                    "tool": name,
+                    "arguments": call.arguments,
+                },
+                session_id=plan.session_id,
+                run_id=plan.run_id,
+            )
+        ],
+    )
 
 
 def _refusal(

@@ -17,6 +17,7 @@ from pydantic_ai import ToolDefinition
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from loopwright.crypto import SecretBox
+from loopwright.db.database import Database
 from loopwright.db.repos import http_tools, mcp_servers
 from loopwright.errors import LoopwrightError
 from loopwright.tools.builtin import BUILTIN_TOOLS
@@ -44,23 +45,44 @@ class RunTool:
 
 
 async def resolve(
-    session: AsyncSession,
+    db: Database,
     store_id: str,
     names: Iterable[str],
     *,
     secrets: SecretBox,
     mcp: McpPool,
 ) -> dict[str, RunTool]:
-    """The assigned tools that exist now, keyed by wire name."""
+    """The assigned tools that exist now, keyed by wire name. Built-in tools need no query,
+    so an agent with only built-in tools resolves without touching the database."""
     found: dict[str, RunTool] = {}
-    http_rows = {row.name: row for row in await http_tools.list_all(session, store_id)}
-    wanted_servers: dict[str, list[str]] = {}
+    others: list[str] = []
     for name in names:
         if (spec := BUILTIN_TOOLS.get(name)) is not None:
             found[wire_name(name)] = RunTool(
                 name, "builtin", spec.read_only, spec.definition(), spec
             )
-        elif (row := http_rows.get(name)) is not None:
+        else:
+            others.append(name)
+    if others:
+        async with db.read() as session:
+            found |= await _resolve_stored(session, store_id, others, secrets=secrets, mcp=mcp)
+    return found
+
+
+async def _resolve_stored(
+    session: AsyncSession,
+    store_id: str,
+    names: list[str],
+    *,
+    secrets: SecretBox,
+    mcp: McpPool,
+) -> dict[str, RunTool]:
+    """The store's HTTP tools and MCP tools among ``names``."""
+    found: dict[str, RunTool] = {}
+    http_rows = {row.name: row for row in await http_tools.list_all(session, store_id)}
+    wanted_servers: dict[str, list[str]] = {}
+    for name in names:
+        if (row := http_rows.get(name)) is not None:
             defn = http_tools.definition_of(row, secrets)
             definition = ToolDefinition(
                 name=wire_name(name),
@@ -71,30 +93,31 @@ async def resolve(
         elif "." in name:
             server, _, tool = name.partition(".")
             wanted_servers.setdefault(server, []).append(tool)
-    if wanted_servers:
-        servers = {row.name: row for row in await mcp_servers.list_all(session, store_id)}
-        for server, tool_names in wanted_servers.items():
-            server_row = servers.get(server)
-            if server_row is None or not server_row.enabled:
+    if not wanted_servers:
+        return found
+    servers = {row.name: row for row in await mcp_servers.list_all(session, store_id)}
+    for server, tool_names in wanted_servers.items():
+        server_row = servers.get(server)
+        if server_row is None or not server_row.enabled:
+            continue
+        endpoint = mcp_servers.endpoint_of(server_row, secrets)
+        try:
+            listed = {t.name: t for t in await mcp.list_tools(endpoint)}
+        except LoopwrightError as exc:
+            logger.warning("MCP server %s unavailable: %s", server, exc.message)
+            continue
+        for tool_name in tool_names:
+            if (listed_tool := listed.get(tool_name)) is None:
                 continue
-            endpoint = mcp_servers.endpoint_of(server_row, secrets)
-            try:
-                listed = {t.name: t for t in await mcp.list_tools(endpoint)}
-            except LoopwrightError as exc:
-                logger.warning("MCP server %s unavailable: %s", server, exc.message)
-                continue
-            for tool_name in tool_names:
-                if (listed_tool := listed.get(tool_name)) is None:
-                    continue
-                qualified = f"{server}.{tool_name}"
-                definition = ToolDefinition(
-                    name=wire_name(qualified),
-                    description=listed_tool.description,
-                    parameters_json_schema=listed_tool.parameters,
-                )
-                found[wire_name(qualified)] = RunTool(
-                    qualified, "mcp", listed_tool.read_only, definition, mcp=(endpoint, tool_name)
-                )
+            qualified = f"{server}.{tool_name}"
+            definition = ToolDefinition(
+                name=wire_name(qualified),
+                description=listed_tool.description,
+                parameters_json_schema=listed_tool.parameters,
+            )
+            found[wire_name(qualified)] = RunTool(
+                qualified, "mcp", listed_tool.read_only, definition, mcp=(endpoint, tool_name)
+            )
     return found
 
 
