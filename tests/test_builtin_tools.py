@@ -21,10 +21,9 @@ from loopwright.db.database import Database
 from loopwright.db.migrate import upgrade
 from loopwright.db.repos import tenancy, workspace
 from loopwright.db.tables import DocumentRow, ProjectRow, TaskRow
-from loopwright.domain.events import Event
+from loopwright.domain.events import Event, EventFilter
 from loopwright.errors import Conflict, NotFound
 from loopwright.events import log
-from loopwright.events.log import EventFilter
 from loopwright.runtime.builtin_handlers import HANDLERS, ToolContext
 from loopwright.tools.builtin import BUILTIN_TOOLS
 from loopwright.tools.spec import ToolArgumentsInvalid

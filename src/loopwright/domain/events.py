@@ -77,3 +77,19 @@ class Event:
             "created_at": self.created_at.isoformat(),
             "payload": self.payload,
         }
+
+
+@dataclass(frozen=True, slots=True)
+class EventFilter:
+    """Which events a reader wants: one session, one run, some types (None: any)."""
+
+    session_id: str | None = None
+    run_id: str | None = None
+    types: frozenset[str] | None = None
+
+    def matches(self, event: Event) -> bool:
+        if self.session_id is not None and event.session_id != self.session_id:
+            return False
+        if self.run_id is not None and event.run_id != self.run_id:
+            return False
+        return self.types is None or event.type in self.types

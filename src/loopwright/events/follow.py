@@ -1,10 +1,11 @@
 """Follow a store's log from a cursor: the backlog, then live events, nothing missed or repeated.
 
 The reader subscribes to the hub *before* reading the backlog and tracks ``covered``, the
-highest seq up to which it has seen (or filtered out) every event. It takes events from the
-hub only while they continue that sequence exactly; a gap (another process appended, the hub
-queue overflowed) or a quiet ``poll_s`` sends it back to the log. Ephemeral events (token
-deltas) have no seq and pass straight through.
+highest seq up to which it has seen (or filtered out) every event. The hub hands it only the
+events its filter wants; it takes one as long as the hub vouches for the gap before it (every
+seq in between went through the hub, so the filter refused them). Any other gap (another
+process appended, the hub queue overflowed) or a quiet ``poll_s`` sends it back to the log.
+Ephemeral events (token deltas) have no seq and pass straight through.
 """
 
 from __future__ import annotations
@@ -13,10 +14,9 @@ import asyncio
 from collections.abc import AsyncIterator
 
 from loopwright.db.database import Database
-from loopwright.domain.events import Event
+from loopwright.domain.events import Event, EventFilter
 from loopwright.events import log
 from loopwright.events.hub import EventHub, Subscription
-from loopwright.events.log import EventFilter
 
 PAGE = 500
 
@@ -30,7 +30,7 @@ async def follow(
     *,
     poll_s: float,
 ) -> AsyncIterator[Event]:
-    with hub.subscribe(store_id) as sub:
+    with hub.subscribe(store_id, where) as sub:
         covered = after
         while True:
             # From the log: every committed event after ``covered``.
@@ -45,14 +45,12 @@ async def follow(
             # From the hub: as long as it continues the sequence exactly.
             while (live := await _next_live(sub, poll_s)) is not None:
                 if live.seq is None:
-                    if where.matches(live):
-                        yield live
+                    yield live
                 elif live.seq <= covered:
                     continue
-                elif live.seq == covered + 1:
+                elif live.seq == covered + 1 or hub.published(store_id, covered + 1, live.seq):
                     covered = live.seq
-                    if where.matches(live):
-                        yield live
+                    yield live
                 else:
                     break
 

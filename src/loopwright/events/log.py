@@ -9,7 +9,6 @@ later find a committed event with a smaller seq (a global auto-increment would n
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -17,22 +16,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from loopwright.db.database import PENDING_EVENTS
 from loopwright.db.tables import EventRow, StoreRow
 from loopwright.db.tables.base import utcnow
-from loopwright.domain.events import Event, NewEvent
+from loopwright.domain.events import Event, EventFilter, NewEvent
 from loopwright.errors import NotFound
-
-
-@dataclass(frozen=True, slots=True)
-class EventFilter:
-    session_id: str | None = None
-    run_id: str | None = None
-    types: frozenset[str] | None = None
-
-    def matches(self, event: Event) -> bool:
-        if self.session_id is not None and event.session_id != self.session_id:
-            return False
-        if self.run_id is not None and event.run_id != self.run_id:
-            return False
-        return self.types is None or event.type in self.types
 
 
 async def append(session: AsyncSession, store_id: str, new: Sequence[NewEvent]) -> list[Event]:

@@ -9,7 +9,7 @@ from loopwright.db.database import Database
 from loopwright.db.repos import conversations
 from loopwright.db.tables import RunRow
 from loopwright.db.tables.base import utcnow
-from loopwright.domain.events import EventType, NewEvent
+from loopwright.domain.events import EventFilter, EventType, NewEvent
 from loopwright.domain.vocabulary import TERMINAL_RUN_STATUSES, RunStatus
 from loopwright.events import log
 from loopwright.events.hub import EventHub
@@ -65,7 +65,7 @@ async def wait_terminal(
     """The run once it is terminal, or as it stands when ``timeout_s`` runs out."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout_s
-    with hub.subscribe(store_id) as sub:
+    with hub.subscribe(store_id, EventFilter(run_id=run_id, types=FINAL_EVENT_TYPES)) as sub:
         while True:
             async with db.read() as session:
                 run = await conversations.get_run(session, store_id, run_id)
@@ -74,9 +74,6 @@ async def wait_terminal(
                 return run
             try:
                 async with asyncio.timeout(min(remaining, poll_s)):
-                    while True:
-                        event = await sub.queue.get()
-                        if event.run_id == run_id and event.type in FINAL_EVENT_TYPES:
-                            break
+                    await sub.queue.get()
             except TimeoutError:
                 pass

@@ -41,16 +41,14 @@ async def run_model_step(rt: RunServices, plan: RunPlan, index: int) -> ModelSte
         remaining = plan.deadline - time.time()
         if remaining <= 0:
             return ModelStep(index, "timed_out", error="the run's time limit passed")
-        rows = await conversations.all_messages(session, plan.store_id, plan.session_id)
+        rows = await conversations.history(session, plan.store_id, plan.session_id)
         try:
             client = await rt.models.client(session, plan.store_id, plan.models)
         except LoopwrightError as exc:
             return ModelStep(index, "failed", error=exc.message)
     tools = await toolbox.resolve(rt.db, plan.store_id, plan.tools, secrets=rt.secrets, mcp=rt.mcp)
     definitions = [tool.definition for tool in tools.values()]
-    context = build_context(
-        plan.system_prompt, [HistoryItem(r.kind, r.content, r.data) for r in rows]
-    )
+    context = build_context(plan.system_prompt, [HistoryItem(*row) for row in rows])
     settings = ModelSettings(temperature=plan.temperature) if plan.temperature is not None else {}
 
     async def on_delta(delta: ModelDelta) -> None:

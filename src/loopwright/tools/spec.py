@@ -6,6 +6,7 @@ model validates what the model sends back.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Any
 
@@ -39,11 +40,9 @@ class ToolSpec:
         return self.args.model_json_schema()
 
     def definition(self) -> ToolDefinition:
-        return ToolDefinition(
-            name=self.name,
-            description=self.description,
-            parameters_json_schema=self.parameters(),
-        )
+        """What the model sees; built once per spec (a run offers it on every model step).
+        Shared: callers must not mutate it (pydantic-ai copies schemas before changing them)."""
+        return _definition(self)
 
     def validate(self, arguments: dict[str, Any]) -> ToolArgs:
         try:
@@ -53,3 +52,10 @@ class ToolSpec:
                 {"loc": [str(x) for x in e["loc"]], "message": e["msg"]} for e in exc.errors()
             ]
             raise ToolArgumentsInvalid(self.name, problems) from exc
+
+
+@functools.cache
+def _definition(spec: ToolSpec) -> ToolDefinition:
+    return ToolDefinition(
+        name=spec.name, description=spec.description, parameters_json_schema=spec.parameters()
+    )

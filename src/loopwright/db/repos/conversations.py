@@ -86,13 +86,17 @@ async def list_messages(
     return await oldest_first(session, query, MessageRow.id, limit=limit, cursor=cursor)
 
 
-async def all_messages(session: AsyncSession, store_id: str, session_id: str) -> list[MessageRow]:
+async def history(
+    session: AsyncSession, store_id: str, session_id: str
+) -> list[tuple[str, str, dict[str, Any]]]:
+    """``(kind, content, data)`` of every message of a session, oldest first. Plain columns,
+    not ORM objects: a run reads the whole session on every model step."""
     query = (
-        select(MessageRow)
+        select(MessageRow.kind, MessageRow.content, MessageRow.data)
         .where(MessageRow.store_id == store_id, MessageRow.session_id == session_id)
         .order_by(MessageRow.id)
     )
-    return list((await session.scalars(query)).all())
+    return [(kind, content, data) for kind, content, data in await session.execute(query)]
 
 
 async def create_run(session: AsyncSession, store_id: str, **fields: Any) -> RunRow:

@@ -11,11 +11,10 @@ from fastapi.responses import JSONResponse, Response
 from sse_starlette import EventSourceResponse
 
 from loopwright.db.repos import tenancy
-from loopwright.domain.events import Event
+from loopwright.domain.events import Event, EventFilter
 from loopwright.errors import ValidationFailed
 from loopwright.events import log
 from loopwright.events.follow import follow
-from loopwright.events.log import EventFilter
 from loopwright.server.auth import Reader, ServicesDep
 
 router = APIRouter(prefix="/v1/stores/{store_id}", tags=["events"])

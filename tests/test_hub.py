@@ -1,0 +1,125 @@
+"""The hub hands each event only to the readers that want it, and followers filtered by
+session still see every event of theirs exactly once, in order, also when another process
+appends between the events this process publishes."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from loopwright.db.database import Database
+from loopwright.db.migrate import upgrade
+from loopwright.db.repos import tenancy
+from loopwright.domain.events import Event, EventFilter, NewEvent
+from loopwright.events import log
+from loopwright.events.follow import follow
+from loopwright.events.hub import EventHub
+
+STORE = "hubstore"
+
+
+def event(seq: int | None, session: str, run: str = "run_x", type_: str = "x") -> Event:
+    return Event(
+        store_id=STORE,
+        seq=seq,
+        type=type_,  # type: ignore[arg-type]
+        session_id=session,
+        run_id=run,
+        created_at=datetime.now(UTC),
+        payload={},
+    )
+
+
+def drain(queue: asyncio.Queue[Event]) -> list[int | None]:
+    out = []
+    while not queue.empty():
+        out.append(queue.get_nowait().seq)
+    return out
+
+
+def test_a_reader_gets_only_the_events_its_filter_wants() -> None:
+    hub = EventHub()
+    with (
+        hub.subscribe(STORE, EventFilter(session_id="a")) as in_a,
+        hub.subscribe(STORE, EventFilter(run_id="run_2", types=frozenset({"y"}))) as run_2,
+        hub.subscribe(STORE) as everything,
+        hub.subscribe("other-store") as elsewhere,
+    ):
+        hub.publish([event(1, "a"), event(2, "b", "run_2", "y"), event(3, "a", "run_2", "x")])
+        hub.publish([event(None, "a"), event(4, "b")])
+
+        assert drain(in_a.queue) == [1, 3, None]
+        assert drain(run_2.queue) == [2]
+        assert drain(everything.queue) == [1, 2, 3, None, 4]
+        assert drain(elsewhere.queue) == []
+
+
+def test_the_hub_vouches_only_for_consecutive_seqs_it_published() -> None:
+    hub = EventHub()
+    assert not hub.published(STORE, 1, 1)
+    hub.publish([event(5, "a"), event(6, "b"), event(7, "a")])
+    assert hub.published(STORE, 6, 7)
+    assert not hub.published(STORE, 4, 7)  # 4 never went through this hub
+    hub.publish([event(9, "a")])  # 8 was appended elsewhere
+    assert not hub.published(STORE, 8, 9)
+    assert not hub.published(STORE, 7, 7)  # the run restarted at 9
+    assert hub.published(STORE, 9, 9)
+
+
+def test_unsubscribing_stops_delivery() -> None:
+    hub = EventHub()
+    with hub.subscribe(STORE, EventFilter(session_id="a")) as sub:
+        pass
+    hub.publish([event(1, "a")])
+    assert sub.queue.empty()
+
+
+@pytest.fixture
+async def databases(tmp_path: Path) -> AsyncIterator[tuple[Database, Database, EventHub]]:
+    """This process's database (publishing to a hub) and another process's (publishing
+    nowhere) on one SQLite file."""
+    url = f"sqlite+aiosqlite:///{tmp_path / 'app.db'}"
+    await asyncio.to_thread(upgrade, url)
+    ours, theirs, hub = Database(url), Database(url), EventHub()
+    ours.on_commit(hub.publish)
+    async with ours.write() as session:
+        await tenancy.create_store(session, STORE, STORE)
+    yield ours, theirs, hub
+    await ours.dispose()
+    await theirs.dispose()
+
+
+async def append(db: Database, session_id: str, n: int) -> None:
+    async with db.write() as session:
+        await log.append(session, STORE, [NewEvent("task.created", {"n": n}, session_id)])
+
+
+async def test_a_session_follower_sees_its_events_across_foreign_appends(
+    databases: tuple[Database, Database, EventHub],
+) -> None:
+    ours, theirs, hub = databases
+    received: list[int] = []
+    done = asyncio.Event()
+
+    async def reader() -> None:
+        where = EventFilter(session_id="mine")
+        async for e in follow(ours, hub, STORE, 0, where, poll_s=0.05):
+            assert e.session_id == "mine"
+            received.append(e.payload["n"])
+            if e.payload["n"] == 19:
+                done.set()
+                return
+
+    task = asyncio.create_task(reader())
+    for n in range(20):
+        # Other sessions' events in between, some committed by "another process" (no hub).
+        await append(ours, "other", 100 + n)
+        await append(theirs if n % 3 == 0 else ours, "mine", n)
+        await append(theirs if n % 4 == 0 else ours, "other", 200 + n)
+    await asyncio.wait_for(done.wait(), timeout=10)
+    await task
+    assert received == list(range(20))
