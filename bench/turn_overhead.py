@@ -1,10 +1,16 @@
 """Server overhead per agent turn, against a fake OpenAI-compatible server at 0 ms latency.
 
-One turn = 2 model calls + 1 tool call, streamed to the client over SSE. In one run:
-  * baseline: a client drives the same fake server directly (2 streamed requests per turn);
-  * c=1: POST a message, read SSE until run.completed; overhead = turn time - baseline time;
+One turn = 2 model calls + 1 tool call, streamed to the client over SSE. Turns come in
+conversations of ``TURNS_PER_SESSION`` turns (a new session, with its own SSE stream, after
+that), so the context each model request carries grows as in a chat and is the same on both
+sides. In one run:
+  * baseline: a client drives the same fake server directly, sending the same growing
+    conversation (2 streamed requests per turn);
+  * c=1: POST a message, read SSE until run.completed; overhead = turn time - baseline time
+    (both p50s, and the p99 of the turn time minus the baseline p50);
   * time from POST to the first streamed event of the run;
-  * turns/s at concurrency 10 and 50 (one session per worker, store concurrency raised);
+  * turns/s at concurrency 10 and 50 (one conversation at a time per worker, store
+    concurrency raised), with the server's CPU time per turn;
   * peak RSS of the server with 200 concurrent runs against the fake at 300 ms latency.
 
     .venv/bin/python -m bench.turn_overhead [--turns 100] [--seconds 15]
@@ -15,6 +21,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import sys
 import time
 from collections.abc import AsyncIterator
@@ -24,16 +31,21 @@ import httpx
 
 from bench.harness import create_store, free_port, loopwright_server, percentile, process
 
-MESSAGES = [{"role": "user", "content": "what projects do I have?"}]
+TURNS_PER_SESSION = 10
+QUESTION = "what projects do I have?"
 TOOLS = [
     {"type": "function", "function": {"name": "list_projects", "parameters": {"type": "object"}}}
 ]
 
 
-async def baseline_turn(client: httpx.AsyncClient, url: str) -> float:
+async def baseline_turn(
+    client: httpx.AsyncClient, url: str, messages: list[dict[str, object]]
+) -> float:
+    """One turn of a conversation, driving the fake directly; ``messages`` grows as the
+    server's context does (user, assistant tool call, tool result, assistant answer)."""
     started = time.perf_counter()
-    messages = list(MESSAGES)
-    for step in range(2):
+    messages.append({"role": "user", "content": QUESTION})
+    for _ in range(2):
         body = {
             "model": "bench",
             "messages": messages,
@@ -41,16 +53,30 @@ async def baseline_turn(client: httpx.AsyncClient, url: str) -> float:
             "stream": True,
             "stream_options": {"include_usage": True},
         }
+        text, calls = "", []
         async with client.stream("POST", url, json=body) as response:
-            async for _ in response.aiter_lines():
-                pass
-        if step == 0:
-            messages = [
-                *messages,
-                {"role": "assistant", "tool_calls": []},
-                {"role": "tool", "tool_call_id": "call_1", "content": "[]"},
-            ]
+            async for line in response.aiter_lines():
+                if not line.startswith("data: {"):
+                    continue
+                for choice in json.loads(line[6:])["choices"]:
+                    text += choice["delta"].get("content") or ""
+                    calls += choice["delta"].get("tool_calls") or []
+        if calls:
+            messages.append({"role": "assistant", "tool_calls": calls})
+            messages += [{"role": "tool", "tool_call_id": c["id"], "content": "[]"} for c in calls]
+        else:
+            messages.append({"role": "assistant", "content": text})
     return time.perf_counter() - started
+
+
+async def baseline(url: str, turns: int) -> list[float]:
+    async with httpx.AsyncClient(timeout=30) as direct:
+        times: list[float] = []
+        while len(times) < turns:
+            messages: list[dict[str, object]] = []
+            for _ in range(TURNS_PER_SESSION):
+                times.append(await baseline_turn(direct, url, messages))
+        return times[:turns]
 
 
 async def sse_events(
@@ -135,28 +161,58 @@ async def setup(base_url: str, model_url: str) -> tuple[str, str]:
         return key, r.json()["id"]
 
 
-async def throughput(base_url: str, key: str, agent_id: str, workers: int, seconds: float) -> float:
+async def conversations(
+    c: httpx.AsyncClient, agent_id: str, turns: int
+) -> AsyncIterator[tuple[float, float]]:
+    """``turns`` turns, in conversations of ``TURNS_PER_SESSION`` turns each."""
+    done = 0
+    while done < turns:
+        s = Session(c, "bench", agent_id)
+        await s.open()
+        try:
+            for _ in range(min(TURNS_PER_SESSION, turns - done)):
+                yield await s.turn()
+                done += 1
+        finally:
+            await s.close()
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def throughput(
+    base_url: str, key: str, agent_id: str, workers: int, seconds: float, pid: int
+) -> tuple[float, float]:
+    """(turns per second, server CPU milliseconds per turn)."""
     limits = httpx.Limits(max_connections=workers * 3)
     async with httpx.AsyncClient(
         base_url=base_url, headers={"Authorization": f"Bearer {key}"}, timeout=120, limits=limits
     ) as c:
-        sessions = [Session(c, "bench", agent_id) for _ in range(workers)]
-        await asyncio.gather(*(s.open() for s in sessions))
         deadline = time.perf_counter() + seconds
         done = 0
 
-        async def loop(s: Session) -> None:
+        async def worker() -> None:
             nonlocal done
             while time.perf_counter() < deadline:
-                await s.turn()
-                done += 1
+                async for _ in conversations(c, agent_id, TURNS_PER_SESSION):
+                    done += 1
+                    if time.perf_counter() >= deadline:
+                        break
 
-        started = time.perf_counter()
-        await asyncio.gather(*(loop(s) for s in sessions))
-        rate = done / (time.perf_counter() - started)
-        for s in sessions:
-            await s.close()
-        return rate
+        cpu_before, started = cpu_seconds(pid), time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(workers)))
+        elapsed, cpu = time.perf_counter() - started, cpu_seconds(pid) - cpu_before
+        return done / elapsed, cpu * 1000 / max(done, 1)
+
+
+# Tool calls per minute raised so the throughput runs measure turns, not the tool rate limit.
+SERVER_ENV = {
+    "LOOPWRIGHT_EGRESS_ALLOW": "127.0.0.1/32",
+    "LOOPWRIGHT_STORE_CONCURRENCY": "100",
+    "LOOPWRIGHT_TOOL_CALLS_PER_MIN": "1000000",
+}
 
 
 def rss_peak_kb(pid: int) -> int:
@@ -179,15 +235,13 @@ async def peak_rss(runs: int) -> int:
         "warning",
     ]
     env_model = f"http://127.0.0.1:{fake_port}"
-    import os
-
     os.environ["FAKE_LATENCY_MS"] = "300"
     try:
         with (
             process(cmd, f"{env_model}/health"),
             loopwright_server(
                 {
-                    "LOOPWRIGHT_EGRESS_ALLOW": "127.0.0.1/32",
+                    **SERVER_ENV,
                     "LOOPWRIGHT_STORE_CONCURRENCY": str(runs),
                     "LOOPWRIGHT_EVENT_POLL_S": "5",
                 }
@@ -233,30 +287,22 @@ async def main(turns: int, seconds: float) -> None:
         "warning",
     ]
     with process(cmd, f"{model_url}/health"):
-        async with httpx.AsyncClient(timeout=30) as direct:
-            base = [
-                await baseline_turn(direct, f"{model_url}/v1/chat/completions")
-                for _ in range(turns)
-            ]
-        env = {"LOOPWRIGHT_EGRESS_ALLOW": "127.0.0.1/32", "LOOPWRIGHT_STORE_CONCURRENCY": "100"}
-        with loopwright_server(env) as server:
+        base = await baseline(f"{model_url}/v1/chat/completions", turns)
+        with loopwright_server(SERVER_ENV) as server:
             key, agent_id = await setup(server.base_url, model_url)
             async with httpx.AsyncClient(
                 base_url=server.base_url, headers={"Authorization": f"Bearer {key}"}, timeout=60
             ) as c:
-                s = Session(c, "bench", agent_id)
-                await s.open()
-                for _ in range(5):
-                    await s.turn()  # warm up
+                async for _ in conversations(c, agent_id, TURNS_PER_SESSION):
+                    pass  # warm up
                 firsts: list[float] = []
                 totals: list[float] = []
-                for _ in range(turns):
-                    first, total = await s.turn()
+                async for first, total in conversations(c, agent_id, turns):
                     firsts.append(first * 1000)
                     totals.append(total * 1000)
-                await s.close()
             base_ms = [b * 1000 for b in base]
             overhead = [t - percentile(base_ms, 0.5) for t in totals]
+            print(f"{turns} turns in conversations of {TURNS_PER_SESSION} turns")
             print(
                 f"baseline turn (client -> fake directly): p50 {percentile(base_ms, 0.5):.1f} ms, p99 {percentile(base_ms, 0.99):.1f} ms"
             )
@@ -270,8 +316,12 @@ async def main(turns: int, seconds: float) -> None:
                 f"POST -> first streamed event: p50 {percentile(firsts, 0.5):.1f} ms, p99 {percentile(firsts, 0.99):.1f} ms"
             )
             for workers in (10, 50):
-                rate = await throughput(server.base_url, key, agent_id, workers, seconds)
-                print(f"turns/s at concurrency {workers}: {rate:.1f}")
+                rate, cpu_ms = await throughput(
+                    server.base_url, key, agent_id, workers, seconds, server.pid
+                )
+                print(
+                    f"turns/s at concurrency {workers}: {rate:.1f} (server CPU {cpu_ms:.1f} ms per turn)"
+                )
     rss = await peak_rss(200)
     print(f"peak server RSS, 200 concurrent runs at 300 ms model latency: {rss / 1024:.0f} MiB")
 

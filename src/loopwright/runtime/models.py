@@ -26,6 +26,7 @@ from loopwright.llm import (
     build_client,
     parse_model_name,
 )
+from loopwright.runtime import heap
 from loopwright.settings import Settings
 
 SERVER_KINDS = ("openai", "anthropic", "google")
@@ -38,6 +39,7 @@ class ModelResolver:
         self._egress = egress
         self._breakers = BreakerRegistry()
         self._clients: dict[tuple[str, ...], ModelClient] = {}
+        self._kinds_built: set[str] = set()
 
     async def client(
         self, session: AsyncSession, store_id: str, models: Sequence[str]
@@ -66,6 +68,9 @@ class ModelResolver:
                 spec, model, breakers=self._breakers, timeout_s=self._settings.model_timeout_s
             )
             self._clients[key] = cached
+            if spec.kind not in self._kinds_built:  # its SDK was imported just now
+                self._kinds_built.add(spec.kind)
+                heap.settle()
         return cached
 
     async def _spec(self, session: AsyncSession, store_id: str, provider: str) -> ProviderSpec:

@@ -53,8 +53,6 @@ async def enqueue_head(
 ) -> str | None:
     """Hand the session's oldest unfinished run to a worker if it waits; idempotent (the
     workflow id is the run id)."""
-    from loopwright.runtime.durable import run_workflow
-
     async with db.read() as session:
         head = await session.scalar(
             select(RunRow)
@@ -68,20 +66,30 @@ async def enqueue_head(
         )
     if head is None or head.status != "queued":
         return None
+    await hand_over(store_id, head.id, head.priority, slots)
+    return head.id
+
+
+async def hand_over(
+    store_id: str, run_id: str, priority: str, slots: StoreSlots | None = None
+) -> None:
+    """Start a session's head run under a free store slot of this worker, or put it in the
+    durable queue; idempotent (the workflow id is the run id)."""
+    from loopwright.runtime.durable import run_workflow
+
     if slots is not None and slots.try_take(store_id):
         try:
-            with SetWorkflowID(head.id):
-                await DBOS.start_workflow_async(run_workflow, store_id, head.id, True)
+            with SetWorkflowID(run_id):
+                await DBOS.start_workflow_async(run_workflow, store_id, run_id, True)
         except BaseException:
             slots.give_back(store_id)
             raise
-        return head.id
+        return
     with (
-        SetWorkflowID(head.id),
-        SetEnqueueOptions(priority=PRIORITY_VALUE[head.priority], queue_partition_key=store_id),
+        SetWorkflowID(run_id),
+        SetEnqueueOptions(priority=PRIORITY_VALUE[priority], queue_partition_key=store_id),
     ):
-        await DBOS.enqueue_workflow_async(RUN_QUEUE, run_workflow, store_id, head.id, False)
-    return head.id
+        await DBOS.enqueue_workflow_async(RUN_QUEUE, run_workflow, store_id, run_id, False)
 
 
 async def waiting_sessions(db: Database) -> list[tuple[str, str]]:

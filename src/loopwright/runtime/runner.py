@@ -11,6 +11,7 @@ from pathlib import Path
 
 import httpx
 from dbos import DBOS, DBOSConfig
+from sqlalchemy import select
 
 from loopwright import __version__
 from loopwright.crypto import SecretBox, load_secret_box
@@ -24,7 +25,7 @@ from loopwright.events.hub import EventHub
 
 # ``durable`` registers the run workflow with DBOS on import, before launch, so recovery at
 # launch finds it.
-from loopwright.runtime import durable, failpoints, lifecycle, queueing, services  # noqa: F401
+from loopwright.runtime import durable, failpoints, heap, lifecycle, queueing, services  # noqa: F401
 from loopwright.runtime.local_runs import LocalRuns
 from loopwright.runtime.models import ModelResolver
 from loopwright.settings import Settings
@@ -80,6 +81,8 @@ class Runtime:
         DBOS.launch()
         self._launched = True
         await queueing.register(self.settings)
+        await asyncio.to_thread(heap.warm_up)
+        heap.settle()
         self._tasks = [
             asyncio.create_task(self._sweep_queued()),
             asyncio.create_task(self._watch_cancels()),
@@ -96,12 +99,18 @@ class Runtime:
             self._launched = False
         services.install(None)
         await self.http.aclose()
+        heap.release()
 
-    async def enqueue(self, run: RunRow) -> None:
-        """Hand a committed, queued run to the workers (after its session's earlier runs).
+    async def enqueue(self, run: RunRow, *, first_in_line: bool = False) -> None:
+        """Hand a committed, queued run to the workers (after its session's earlier runs;
+        ``first_in_line``: it had none when it was committed, so it goes at once).
 
         An API-only process (``--no-worker``) leaves the queued run to the workers' sweep."""
-        if self._launched:
+        if not self._launched:
+            return
+        if first_in_line:
+            await queueing.hand_over(run.store_id, run.id, run.priority, self.slots)
+        else:
             await queueing.enqueue_head(self.db, run.store_id, run.session_id, self.slots)
 
     async def cancel(self, store_id: str, run_id: str) -> RunRow:
@@ -153,10 +162,16 @@ class Runtime:
                 continue
             try:
                 async with self.db.read() as session:
-                    for run_id in active:
-                        run = await session.get(RunRow, run_id)
-                        if run is None or run.status in TERMINAL_RUN_STATUSES:
-                            self.local.cancel(run_id)
+                    live = set(
+                        await session.scalars(
+                            select(RunRow.id).where(
+                                RunRow.id.in_(active),
+                                RunRow.status.not_in(sorted(TERMINAL_RUN_STATUSES)),
+                            )
+                        )
+                    )
+                for run_id in set(active) - live:
+                    self.local.cancel(run_id)
             except Exception:
                 logger.exception("cancel watch failed")
 

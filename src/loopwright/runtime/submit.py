@@ -19,6 +19,7 @@ class Submitted:
     message: MessageRow
     run: RunRow
     interrupted: list[str]
+    first_in_line: bool  # the session had no unfinished run: this one can start at once
 
 
 async def submit_message(
@@ -73,4 +74,4 @@ async def submit_message(
                 ),
             ],
         )
-    return Submitted(message=message, run=run, interrupted=interrupted)
+    return Submitted(message=message, run=run, interrupted=interrupted, first_in_line=not active)

@@ -108,6 +108,8 @@ class ToolCallRow(Base):
     __table_args__ = (
         UniqueConstraint("run_id", "call_id"),
         Index("ix_tool_calls_store_created", "store_id", "created_at"),
+        # the per-tool rate limit counts one tool's calls in the last minute on every call
+        Index("ix_tool_calls_store_tool_created", "store_id", "tool_name", "created_at"),
     )
 
     id: Mapped[str] = id_column()

@@ -121,7 +121,7 @@ async def send_message(
         svc.db, access.store_id, session_id, body.content, priority=body.priority
     )
     await svc.runtime.cancel_many(access.store_id, submitted.interrupted)
-    await svc.runtime.enqueue(submitted.run)
+    await svc.runtime.enqueue(submitted.run, first_in_line=submitted.first_in_line)
     run = submitted.run
     status = 202
     if body.wait:

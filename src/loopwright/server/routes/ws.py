@@ -106,7 +106,7 @@ async def _handle_inbound(
             trigger="websocket",
         )
         await svc.runtime.cancel_many(store_id, submitted.interrupted)
-        await svc.runtime.enqueue(submitted.run)
+        await svc.runtime.enqueue(submitted.run, first_in_line=submitted.first_in_line)
     except ValidationError as exc:
         problems = [{"loc": list(e["loc"]), "message": e["msg"]} for e in exc.errors()]
         return {

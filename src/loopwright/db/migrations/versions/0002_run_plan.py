@@ -1,4 +1,4 @@
-"""runs.plan: what a run executes with, fixed when it starts
+"""runs.plan: what a run executes with, fixed when it starts; an index for the tool rate limit
 
 Revision ID: 0002
 Revises: 0001
@@ -19,8 +19,14 @@ depends_on: str | Sequence[str] | None = None
 def upgrade() -> None:
     with op.batch_alter_table("runs") as batch:
         batch.add_column(sa.Column("plan", sa.JSON(), nullable=True))
+    op.create_index(
+        "ix_tool_calls_store_tool_created",
+        "tool_calls",
+        ["store_id", "tool_name", "created_at"],
+    )
 
 
 def downgrade() -> None:
+    op.drop_index("ix_tool_calls_store_tool_created", table_name="tool_calls")
     with op.batch_alter_table("runs") as batch:
         batch.drop_column("plan")
