@@ -12,7 +12,7 @@ from typing import Any
 
 from pydantic_ai.messages import ModelResponse, TextPart, ThinkingPart
 from pydantic_ai.settings import ModelSettings
-from sqlalchemy import select
+from sqlalchemy import bindparam, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -92,14 +92,19 @@ async def _with_timeout(work: Any, seconds: float) -> ModelResponse:
     return result
 
 
+_RECORDED = select(RunStepRow.tool_calls).where(
+    RunStepRow.store_id == bindparam("store"),
+    RunStepRow.run_id == bindparam("run"),
+    RunStepRow.index == bindparam("step"),
+)
+
+
 async def _recorded(session: AsyncSession, plan: RunPlan, index: int) -> ModelStep | None:
-    row = await session.scalar(
-        select(RunStepRow).where(
-            RunStepRow.store_id == plan.store_id,
-            RunStepRow.run_id == plan.run_id,
-            RunStepRow.index == index,
-        )
+    connection = await session.connection()
+    found = await connection.execute(
+        _RECORDED, {"store": plan.store_id, "run": plan.run_id, "step": index}
     )
+    row = found.first()
     if row is None:
         return None
     return ModelStep(index, "ok", tool_calls=[ToolCall(**c) for c in row.tool_calls])
@@ -129,9 +134,8 @@ async def _persist(
     ]
     try:
         async with rt.db.write() as session:
-            run = await conversations.get_run(session, plan.store_id, plan.run_id)
             if thinking:
-                await conversations.add_message(
+                await conversations.insert_message(
                     session,
                     plan.store_id,
                     session_id=plan.session_id,
@@ -140,7 +144,7 @@ async def _persist(
                     content=thinking,
                     data={"step": index},
                 )
-            message = await conversations.add_message(
+            message_id = await conversations.insert_message(
                 session,
                 plan.store_id,
                 session_id=plan.session_id,
@@ -154,23 +158,29 @@ async def _persist(
                 output_tokens=usage.output_tokens,
                 latency_ms=latency_ms,
             )
-            session.add(
-                RunStepRow(
-                    id=new_id("stp"),
-                    store_id=plan.store_id,
-                    run_id=plan.run_id,
-                    index=index,
-                    provider=provider_name,
-                    model=response.model_name,
-                    input_tokens=usage.input_tokens,
-                    output_tokens=usage.output_tokens,
-                    latency_ms=latency_ms,
-                    tool_calls=call_dicts,
-                )
+            await (await session.connection()).execute(
+                insert(RunStepRow),
+                {
+                    "id": new_id("stp"),
+                    "store_id": plan.store_id,
+                    "run_id": plan.run_id,
+                    "index": index,
+                    "provider": provider_name,
+                    "model": response.model_name,
+                    "input_tokens": usage.input_tokens,
+                    "output_tokens": usage.output_tokens,
+                    "latency_ms": latency_ms,
+                    "tool_calls": call_dicts,
+                },
             )
-            run.steps = index + 1
-            run.input_tokens += usage.input_tokens
-            run.output_tokens += usage.output_tokens
+            await conversations.count_step(
+                session,
+                plan.store_id,
+                plan.run_id,
+                steps=index + 1,
+                input_tokens=usage.input_tokens,
+                output_tokens=usage.output_tokens,
+            )
             await log.append(
                 session,
                 plan.store_id,
@@ -179,7 +189,7 @@ async def _persist(
                         "llm.response_received",
                         {
                             "step": index,
-                            "message_id": message.id,
+                            "message_id": message_id,
                             "text": text,
                             "reasoning": thinking or None,
                             "tool_calls": call_dicts,

@@ -15,7 +15,7 @@ from datetime import timedelta
 from typing import Any
 
 from pydantic_core import to_jsonable_python
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -153,20 +153,27 @@ def _refusal(
     return None
 
 
+_RECENT_CALLS = (
+    select(func.count())
+    .select_from(ToolCallRow)
+    .where(
+        ToolCallRow.store_id == bindparam("store"),
+        ToolCallRow.tool_name == bindparam("tool"),
+        ToolCallRow.created_at > bindparam("since"),
+    )
+)
+
+
 async def _rate_limited(
     rt: RunServices, session: AsyncSession, plan: RunPlan, name: str
 ) -> str | None:
     limit = rt.settings.tool_calls_per_min
-    since = utcnow() - timedelta(minutes=1)
-    recent = await session.scalar(
-        select(func.count())
-        .select_from(ToolCallRow)
-        .where(
-            ToolCallRow.store_id == plan.store_id,
-            ToolCallRow.tool_name == name,
-            ToolCallRow.created_at > since,
-        )
+    connection = await session.connection()
+    found = await connection.execute(
+        _RECENT_CALLS,
+        {"store": plan.store_id, "tool": name, "since": utcnow() - timedelta(minutes=1)},
     )
+    recent = found.scalar()
     if (recent or 0) >= limit:
         return f"rate limited: tool {name!r} may be called {limit} times per minute per store"
     return None
@@ -256,17 +263,22 @@ async def _replayed(rt: RunServices, plan: RunPlan, call: ToolCall) -> ToolResul
     return recorded
 
 
+_RECORDED = select(ToolCallRow.tool_name, ToolCallRow.outcome, ToolCallRow.result).where(
+    ToolCallRow.store_id == bindparam("store"),
+    ToolCallRow.run_id == bindparam("run"),
+    ToolCallRow.call_id == bindparam("call"),
+)
+
+
 async def _recorded(session: AsyncSession, plan: RunPlan, call_id: str) -> ToolResult | None:
-    row = await session.scalar(
-        select(ToolCallRow).where(
-            ToolCallRow.store_id == plan.store_id,
-            ToolCallRow.run_id == plan.run_id,
-            ToolCallRow.call_id == call_id,
-        )
+    connection = await session.connection()
+    found = await connection.execute(
+        _RECORDED, {"store": plan.store_id, "run": plan.run_id, "call": call_id}
     )
+    row = found.first()
     if row is None:
         return None
-    return ToolResult(row.call_id, row.tool_name, row.outcome == "ok", row.result)
+    return ToolResult(call_id, row.tool_name, row.outcome == "ok", row.result)
 
 
 async def _record(
@@ -281,21 +293,22 @@ async def _record(
     status, content = outcome
     ok = status == "ok"
     duration_ms = (time.perf_counter() - started) * 1000
-    session.add(
-        ToolCallRow(
-            id=new_id("tcl"),
-            store_id=plan.store_id,
-            run_id=plan.run_id,
-            call_id=call.call_id,
-            agent_id=plan.agent_id,
-            tool_name=name,
-            arguments=call.arguments,
-            result=content,
-            outcome=status,
-            duration_ms=duration_ms,
-        )
+    await (await session.connection()).execute(
+        insert(ToolCallRow),
+        {
+            "id": new_id("tcl"),
+            "store_id": plan.store_id,
+            "run_id": plan.run_id,
+            "call_id": call.call_id,
+            "agent_id": plan.agent_id,
+            "tool_name": name,
+            "arguments": call.arguments,
+            "result": content,
+            "outcome": status,
+            "duration_ms": duration_ms,
+        },
     )
-    await conversations.add_message(
+    await conversations.insert_message(
         session,
         plan.store_id,
         session_id=plan.session_id,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import bindparam, delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from loopwright.db.repos.paging import Page, newest_first, oldest_first
@@ -77,6 +77,14 @@ async def add_message(session: AsyncSession, store_id: str, **fields: Any) -> Me
     return row
 
 
+async def insert_message(session: AsyncSession, store_id: str, **fields: Any) -> str:
+    """``add_message`` for the run loop: a Core insert, no ORM object; returns the id."""
+    message_id = new_id("msg")
+    connection = await session.connection()
+    await connection.execute(insert(MessageRow), {"id": message_id, "store_id": store_id, **fields})
+    return message_id
+
+
 async def list_messages(
     session: AsyncSession, store_id: str, session_id: str, *, limit: int, cursor: str | None
 ) -> Page[MessageRow]:
@@ -91,12 +99,16 @@ async def history(
 ) -> list[tuple[str, str, dict[str, Any]]]:
     """``(kind, content, data)`` of every message of a session, oldest first. Plain columns,
     not ORM objects: a run reads the whole session on every model step."""
-    query = (
-        select(MessageRow.kind, MessageRow.content, MessageRow.data)
-        .where(MessageRow.store_id == store_id, MessageRow.session_id == session_id)
-        .order_by(MessageRow.id)
-    )
-    return [(kind, content, data) for kind, content, data in await session.execute(query)]
+    connection = await session.connection()
+    rows = await connection.execute(_HISTORY, {"store": store_id, "session": session_id})
+    return [(kind, content, data) for kind, content, data in rows]
+
+
+_HISTORY = (
+    select(MessageRow.kind, MessageRow.content, MessageRow.data)
+    .where(MessageRow.store_id == bindparam("store"), MessageRow.session_id == bindparam("session"))
+    .order_by(MessageRow.id)
+)
 
 
 async def create_run(session: AsyncSession, store_id: str, **fields: Any) -> RunRow:
@@ -113,6 +125,40 @@ async def get_run(session: AsyncSession, store_id: str, run_id: str) -> RunRow:
     if row is None:
         raise NotFound.of("run", run_id)
     return row
+
+
+async def count_step(
+    session: AsyncSession,
+    store_id: str,
+    run_id: str,
+    *,
+    steps: int,
+    input_tokens: int,
+    output_tokens: int,
+) -> None:
+    """Record a finished model step on its run: the step count and the tokens it used."""
+    connection = await session.connection()
+    await connection.execute(
+        _COUNT_STEP,
+        {
+            "store": store_id,
+            "run": run_id,
+            "new_steps": steps,
+            "more_input": input_tokens,
+            "more_output": output_tokens,
+        },
+    )
+
+
+_COUNT_STEP = (
+    update(RunRow)
+    .where(RunRow.store_id == bindparam("store"), RunRow.id == bindparam("run"))
+    .values(
+        steps=bindparam("new_steps"),
+        input_tokens=RunRow.input_tokens + bindparam("more_input"),
+        output_tokens=RunRow.output_tokens + bindparam("more_output"),
+    )
+)
 
 
 async def list_runs(
