@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+from sqlalchemy import bindparam, update
+
 from loopwright.db.database import Database
 from loopwright.db.repos import conversations
 from loopwright.db.tables import RunRow
@@ -24,6 +26,23 @@ _FINAL_EVENT: dict[str, EventType] = {
 FINAL_EVENT_TYPES = frozenset(_FINAL_EVENT.values())
 
 
+_FINISH = (
+    update(RunRow)
+    .where(
+        RunRow.store_id == bindparam("store"),
+        RunRow.id == bindparam("run"),
+        RunRow.status.not_in(sorted(TERMINAL_RUN_STATUSES)),
+    )
+    .values(
+        status=bindparam("new_status"),
+        stop_reason=bindparam("new_reason"),
+        error=bindparam("new_error"),
+        finished_at=bindparam("now"),
+    )
+    .returning(RunRow.session_id, RunRow.input_tokens, RunRow.output_tokens)
+)
+
+
 async def finish(
     db: Database,
     store_id: str,
@@ -33,20 +52,29 @@ async def finish(
     stop_reason: str,
     error: str | None = None,
     extra: dict[str, Any] | None = None,
-) -> RunRow | None:
-    """Move a run to a terminal status once; returns None if it already was terminal."""
+) -> bool:
+    """Move a run to a terminal status once; False if it already was terminal."""
     async with db.write() as session:
-        run = await conversations.get_run(session, store_id, run_id)
-        if run.status in TERMINAL_RUN_STATUSES:
-            return None
-        run.status = status
-        run.stop_reason = stop_reason
-        run.error = error
-        run.finished_at = utcnow()
+        connection = await session.connection()
+        ended = await connection.execute(
+            _FINISH,
+            {
+                "store": store_id,
+                "run": run_id,
+                "new_status": status,
+                "new_reason": stop_reason,
+                "new_error": error,
+                "now": utcnow(),
+            },
+        )
+        row = ended.first()
+        if row is None:
+            await conversations.get_run(session, store_id, run_id)  # NotFound if missing
+            return False
         payload: dict[str, Any] = {
             "status": status,
             "stop_reason": stop_reason,
-            "usage": {"input_tokens": run.input_tokens, "output_tokens": run.output_tokens},
+            "usage": {"input_tokens": row.input_tokens, "output_tokens": row.output_tokens},
             **(extra or {}),
         }
         if error:
@@ -54,9 +82,9 @@ async def finish(
         await log.append(
             session,
             store_id,
-            [NewEvent(_FINAL_EVENT[status], payload, session_id=run.session_id, run_id=run.id)],
+            [NewEvent(_FINAL_EVENT[status], payload, session_id=row.session_id, run_id=run_id)],
         )
-    return run
+    return True
 
 
 async def wait_terminal(

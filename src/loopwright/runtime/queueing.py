@@ -5,7 +5,7 @@ a session is handed to the queue; finishing it hands over the next."""
 from __future__ import annotations
 
 from dbos import DBOS, SetEnqueueOptions, SetWorkflowID
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from loopwright.db.database import Database
 from loopwright.db.tables import RunRow
@@ -48,26 +48,32 @@ class StoreSlots:
             self._running.pop(store_id, None)
 
 
+_HEAD = (
+    select(RunRow.id, RunRow.status, RunRow.priority)
+    .where(
+        RunRow.store_id == bindparam("store"),
+        RunRow.session_id == bindparam("session"),
+        RunRow.status.not_in(sorted(TERMINAL_RUN_STATUSES)),
+    )
+    .order_by(RunRow.id)
+    .limit(1)
+)
+
+
 async def enqueue_head(
     db: Database, store_id: str, session_id: str, slots: StoreSlots | None = None
 ) -> str | None:
     """Hand the session's oldest unfinished run to a worker if it waits; idempotent (the
     workflow id is the run id)."""
     async with db.read() as session:
-        head = await session.scalar(
-            select(RunRow)
-            .where(
-                RunRow.store_id == store_id,
-                RunRow.session_id == session_id,
-                RunRow.status.not_in(sorted(TERMINAL_RUN_STATUSES)),
-            )
-            .order_by(RunRow.id)
-            .limit(1)
-        )
+        connection = await session.connection()
+        found = await connection.execute(_HEAD, {"store": store_id, "session": session_id})
+        head = found.first()
     if head is None or head.status != "queued":
         return None
-    await hand_over(store_id, head.id, head.priority, slots)
-    return head.id
+    run_id: str = head.id
+    await hand_over(store_id, run_id, head.priority, slots)
+    return run_id
 
 
 async def hand_over(

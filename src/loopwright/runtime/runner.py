@@ -119,7 +119,7 @@ class Runtime:
             self.db, store_id, run_id, "cancelled", stop_reason="cancelled"
         )
         self.local.cancel(run_id)
-        if finished is not None and self._launched:
+        if finished and self._launched:
             with contextlib.suppress(Exception):
                 await DBOS.cancel_workflow_async(run_id)
         async with self.db.read() as session:

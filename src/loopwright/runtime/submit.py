@@ -5,13 +5,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from sqlalchemy import bindparam, select
+
 from loopwright.db.database import Database
-from loopwright.db.repos import agents, conversations
-from loopwright.db.tables import MessageRow, RunRow
+from loopwright.db.tables import AgentRow, MessageRow, RunRow, SessionRow
 from loopwright.domain.events import NewEvent
-from loopwright.domain.vocabulary import Priority
-from loopwright.errors import Conflict
+from loopwright.domain.vocabulary import TERMINAL_RUN_STATUSES, Priority
+from loopwright.errors import Conflict, NotFound
 from loopwright.events import log
+from loopwright.ids import new_id
 
 
 @dataclass(frozen=True, slots=True)
@@ -20,6 +22,23 @@ class Submitted:
     run: RunRow
     interrupted: list[str]
     first_in_line: bool  # the session had no unfinished run: this one can start at once
+
+
+_SESSION = select(SessionRow.agent_id, SessionRow.busy_policy).where(
+    SessionRow.store_id == bindparam("store"), SessionRow.id == bindparam("session")
+)
+_AGENT = select(AgentRow.name, AgentRow.status).where(
+    AgentRow.store_id == bindparam("store"), AgentRow.id == bindparam("agent")
+)
+_ACTIVE_RUNS = (
+    select(RunRow.id)
+    .where(
+        RunRow.store_id == bindparam("store"),
+        RunRow.session_id == bindparam("session"),
+        RunRow.status.not_in(sorted(TERMINAL_RUN_STATUSES)),
+    )
+    .order_by(RunRow.id)
+)
 
 
 async def submit_message(
@@ -32,45 +51,65 @@ async def submit_message(
     trigger: str = "api",
 ) -> Submitted:
     async with db.write() as session:
-        chat = await conversations.get_session(session, store_id, session_id)
-        agent = await agents.get(session, store_id, chat.agent_id)
+        connection = await session.connection()
+        chat = (
+            await connection.execute(_SESSION, {"store": store_id, "session": session_id})
+        ).first()
+        if chat is None:
+            raise NotFound.of("session", session_id)
+        agent_id: str = chat.agent_id
+        agent = (await connection.execute(_AGENT, {"store": store_id, "agent": agent_id})).first()
+        if agent is None:
+            raise NotFound.of("agent", agent_id)
         if agent.status != "active":
-            raise Conflict(f"agent {agent.name!r} is disabled", details={"agent_id": agent.id})
-        active = await conversations.active_runs(session, store_id, session_id)
+            raise Conflict(f"agent {agent.name!r} is disabled", details={"agent_id": agent_id})
+        active: list[str] = list(
+            (
+                await connection.execute(_ACTIVE_RUNS, {"store": store_id, "session": session_id})
+            ).scalars()
+        )
         if active and chat.busy_policy == "reject":
             raise Conflict(
                 "a run is already active in this session",
-                details={"run_id": active[0].id, "busy_policy": "reject"},
+                details={"run_id": active[0], "busy_policy": "reject"},
             )
-        interrupted = [run.id for run in active] if chat.busy_policy == "interrupt" else []
-        message = await conversations.add_message(
-            session, store_id, session_id=session_id, kind="user", content=content
-        )
-        run = await conversations.create_run(
-            session,
-            store_id,
+        interrupted = active if chat.busy_policy == "interrupt" else []
+        message_id, run_id = new_id("msg"), new_id("run")
+        message = MessageRow(
+            id=message_id,
+            store_id=store_id,
             session_id=session_id,
-            agent_id=agent.id,
-            trigger_message_id=message.id,
+            run_id=run_id,
+            kind="user",
+            content=content,
+        )
+        run = RunRow(
+            id=run_id,
+            store_id=store_id,
+            session_id=session_id,
+            agent_id=agent_id,
+            trigger_message_id=message_id,
+            status="queued",
             priority=priority,
             trigger=trigger,
         )
-        message.run_id = run.id
+        session.add_all([message, run])
+        await session.flush()
         await log.append(
             session,
             store_id,
             [
                 NewEvent(
                     "chat.message_sent",
-                    {"message_id": message.id, "kind": "user", "content": content},
+                    {"message_id": message_id, "kind": "user", "content": content},
                     session_id=session_id,
-                    run_id=run.id,
+                    run_id=run_id,
                 ),
                 NewEvent(
                     "run.queued",
-                    {"agent_id": agent.id, "priority": priority, "trigger": trigger},
+                    {"agent_id": agent_id, "priority": priority, "trigger": trigger},
                     session_id=session_id,
-                    run_id=run.id,
+                    run_id=run_id,
                 ),
             ],
         )

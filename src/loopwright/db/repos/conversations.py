@@ -70,13 +70,6 @@ async def delete_session(session: AsyncSession, store_id: str, session_id: str) 
         raise NotFound.of("session", session_id)
 
 
-async def add_message(session: AsyncSession, store_id: str, **fields: Any) -> MessageRow:
-    row = MessageRow(id=new_id("msg"), store_id=store_id, **fields)
-    session.add(row)
-    await session.flush()
-    return row
-
-
 async def insert_message(session: AsyncSession, store_id: str, **fields: Any) -> str:
     """``add_message`` for the run loop: a Core insert, no ORM object; returns the id."""
     message_id = new_id("msg")
@@ -109,13 +102,6 @@ _HISTORY = (
     .where(MessageRow.store_id == bindparam("store"), MessageRow.session_id == bindparam("session"))
     .order_by(MessageRow.id)
 )
-
-
-async def create_run(session: AsyncSession, store_id: str, **fields: Any) -> RunRow:
-    row = RunRow(id=new_id("run"), store_id=store_id, status="queued", **fields)
-    session.add(row)
-    await session.flush()
-    return row
 
 
 async def get_run(session: AsyncSession, store_id: str, run_id: str) -> RunRow:
