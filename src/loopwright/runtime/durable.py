@@ -19,12 +19,7 @@ import logging
 
 from dbos import DBOS
 
-from loopwright.db.repos import agents, conversations
-from loopwright.db.tables.base import utcnow
-from loopwright.domain.events import NewEvent
-from loopwright.domain.vocabulary import TERMINAL_RUN_STATUSES
 from loopwright.engine.turn import ModelStep, ToolCall, ToolResult, TurnOutcome, run_turn
-from loopwright.events import log
 from loopwright.runtime import lifecycle, queueing, services
 from loopwright.runtime.model_exec import run_model_step
 from loopwright.runtime.plan import RunPlan
@@ -34,51 +29,7 @@ logger = logging.getLogger("loopwright.runtime")
 
 
 async def start_step(store_id: str, run_id: str) -> RunPlan | None:
-    """Mark the run running (``run.started``) and fix its plan; None if it already ended.
-
-    A replay finds the plan stored on the run and runs with it, so editing the agent while
-    a run is down does not change the run halfway."""
-    rt = services.current()
-    async with rt.db.write() as session:
-        run = await conversations.get_run(session, store_id, run_id)
-        if run.status in TERMINAL_RUN_STATUSES:
-            return None
-        if run.plan is not None:
-            return RunPlan.from_json(run.plan)
-        agent = await agents.get(session, store_id, run.agent_id)
-        run.started_at = run.started_at or utcnow()
-        run.status = "running"
-        system_prompt = "\n\n".join(
-            part
-            for part in (agent.system_prompt, f"Goal: {agent.goal}" if agent.goal else "")
-            if part
-        )
-        plan = RunPlan(
-            store_id=store_id,
-            run_id=run.id,
-            session_id=run.session_id,
-            agent_id=agent.id,
-            models=(agent.model, *agent.fallback_models),
-            system_prompt=system_prompt,
-            tools=tuple(agent.tools),
-            temperature=agent.temperature,
-            max_steps=agent.max_steps,
-            deadline=run.started_at.timestamp() + agent.timeout_s,
-        )
-        run.plan = plan.to_json()
-        await log.append(
-            session,
-            store_id,
-            [
-                NewEvent(
-                    "run.started",
-                    {"agent_id": agent.id, "model": agent.model},
-                    session_id=run.session_id,
-                    run_id=run.id,
-                )
-            ],
-        )
-        return plan
+    return await lifecycle.start(services.current().db, store_id, run_id)
 
 
 async def finish_step(plan: RunPlan, outcome: TurnOutcome) -> None:

@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, update
+from sqlalchemy import bindparam, select, update
 
 from loopwright.db.database import Database
 from loopwright.db.repos import conversations
-from loopwright.db.tables import RunRow
+from loopwright.db.tables import AgentRow, RunRow
 from loopwright.db.tables.base import utcnow
 from loopwright.domain.events import EventFilter, EventType, NewEvent
 from loopwright.domain.vocabulary import TERMINAL_RUN_STATUSES, RunStatus
+from loopwright.errors import NotFound
 from loopwright.events import log
 from loopwright.events.hub import EventHub
+from loopwright.runtime.plan import RunPlan
 
 _FINAL_EVENT: dict[str, EventType] = {
     "completed": "run.completed",
@@ -24,6 +27,81 @@ _FINAL_EVENT: dict[str, EventType] = {
     "cancelled": "run.cancelled",
 }
 FINAL_EVENT_TYPES = frozenset(_FINAL_EVENT.values())
+
+
+_RUN = select(
+    RunRow.status, RunRow.plan, RunRow.agent_id, RunRow.session_id, RunRow.started_at
+).where(RunRow.store_id == bindparam("store"), RunRow.id == bindparam("run"))
+_AGENT = select(
+    AgentRow.model,
+    AgentRow.fallback_models,
+    AgentRow.system_prompt,
+    AgentRow.goal,
+    AgentRow.tools,
+    AgentRow.temperature,
+    AgentRow.max_steps,
+    AgentRow.timeout_s,
+).where(AgentRow.store_id == bindparam("store"), AgentRow.id == bindparam("agent"))
+_START = (
+    update(RunRow)
+    .where(RunRow.store_id == bindparam("store"), RunRow.id == bindparam("run"))
+    .values(status="running", started_at=bindparam("started"), plan=bindparam("new_plan"))
+)
+
+
+async def start(db: Database, store_id: str, run_id: str) -> RunPlan | None:
+    """Mark the run running (``run.started``) and fix its plan; None if it already ended.
+
+    A replay finds the plan stored on the run and runs with it, so editing the agent while
+    a run is down does not change the run halfway."""
+    async with db.write() as session:
+        connection = await session.connection()
+        run = (await connection.execute(_RUN, {"store": store_id, "run": run_id})).first()
+        if run is None:
+            raise NotFound.of("run", run_id)
+        if run.status in TERMINAL_RUN_STATUSES:
+            return None
+        if run.plan is not None:
+            return RunPlan.from_json(run.plan)
+        agent = (
+            await connection.execute(_AGENT, {"store": store_id, "agent": run.agent_id})
+        ).first()
+        if agent is None:
+            raise NotFound.of("agent", run.agent_id)
+        started: datetime = run.started_at or utcnow()
+        plan = RunPlan(
+            store_id=store_id,
+            run_id=run_id,
+            session_id=run.session_id,
+            agent_id=run.agent_id,
+            models=(agent.model, *agent.fallback_models),
+            system_prompt="\n\n".join(
+                part
+                for part in (agent.system_prompt, f"Goal: {agent.goal}" if agent.goal else "")
+                if part
+            ),
+            tools=tuple(agent.tools),
+            temperature=agent.temperature,
+            max_steps=agent.max_steps,
+            deadline=started.timestamp() + agent.timeout_s,
+        )
+        await connection.execute(
+            _START,
+            {"store": store_id, "run": run_id, "started": started, "new_plan": plan.to_json()},
+        )
+        await log.append(
+            session,
+            store_id,
+            [
+                NewEvent(
+                    "run.started",
+                    {"agent_id": run.agent_id, "model": agent.model},
+                    session_id=run.session_id,
+                    run_id=run_id,
+                )
+            ],
+        )
+        return plan
 
 
 _FINISH = (
