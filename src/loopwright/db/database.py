@@ -61,7 +61,13 @@ def create_sqlite_read_engine(url: str) -> AsyncEngine:
     async def connect() -> Any:
         return connect_inline(path, SQLITE_BUSY_TIMEOUT_MS, read_only=True)
 
-    return create_async_engine(url, async_creator=connect, pool_size=10, max_overflow=40)
+    return create_async_engine(
+        url,
+        async_creator=connect,
+        pool_size=10,
+        max_overflow=40,
+        pool_reset_on_return=None,  # autocommit and query_only: nothing to roll back
+    )
 
 
 class Database:
