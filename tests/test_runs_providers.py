@@ -69,6 +69,27 @@ async def test_provider_key_is_encrypted_and_never_returned(
     assert llm.requests[-1].headers["authorization"] == "Bearer sk-secret-value-42"
 
 
+async def test_a_removed_provider_stops_serving_runs_at_once(
+    store: Store, fake: tuple[GatedLLM, str]
+) -> None:
+    llm, base_url = fake
+    await provider(store, base_url)
+    agent = await store.agent(model="fake:gpt-test")
+    chat = await store.session(agent["id"])
+    llm.push(Reply(text=["hi"]))
+    assert (await send(store, chat["id"], "hello"))["status"] == "completed"  # now cached
+    [row] = (await store.admin.get(f"{store.path}/providers")).json()["items"]
+    r = await store.admin.delete(f"{store.path}/providers/{row['id']}")
+    assert r.status_code == 204
+
+    llm.push(Reply(text=["should not be asked"]))
+    run = await send(store, chat["id"], "again")
+
+    assert (run["status"], run["stop_reason"]) == ("failed", "model_error")
+    assert "provider 'fake' is not configured" in run["error"]
+    assert len(llm.requests) == 1
+
+
 async def test_provider_registration_is_validated(store: Store) -> None:
     base = f"{store.path}/providers"
     r = await store.admin.post(base, json={"name": "openai", "kind": "openai"})

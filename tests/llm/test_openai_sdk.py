@@ -93,7 +93,18 @@ async def test_the_request_body_is_the_one_the_stock_sdk_sends(
 ) -> None:
     endpoint = fresh["openai"]
     endpoint.fake.push(Reply(text=["ok"]), Reply(text=["ok"]))
-    settings: Any = {"temperature": 0.2, "max_tokens": 50}
+    settings: Any = {
+        "temperature": 0.2,
+        "max_tokens": 50,
+        "top_p": 0.9,
+        "seed": 7,
+        "stop_sequences": ["END"],
+        "parallel_tool_calls": False,
+        "presence_penalty": 0.1,
+        "logit_bias": {"50256": -100},
+        "extra_body": {"top_k": 40, "temperature": 0.3},
+        "extra_headers": {"x-trace": "t-1"},
+    }
     walked: list[int] = []
     sdk_walk = completions_module.async_maybe_transform
 
@@ -103,8 +114,8 @@ async def test_the_request_body_is_the_one_the_stock_sdk_sends(
 
     monkeypatch.setattr(completions_module, "async_maybe_transform", recording_walk)
 
-    ours = build_client(endpoint.spec(), "m-1", breakers=BreakerRegistry())
-    await ours.complete(_conversation(), [SEARCH], settings, deltas)
+    client = build_client(endpoint.spec(), "m-1", breakers=BreakerRegistry())
+    await client.complete(_conversation(), [SEARCH], settings, deltas)
     assert walked == [0]  # the SDK's walk never saw the conversation
     stock_sdk = AsyncOpenAI(api_key=API_KEY, base_url=endpoint.base_url, max_retries=0)
     stock = PydanticAIClient(
@@ -113,8 +124,11 @@ async def test_the_request_body_is_the_one_the_stock_sdk_sends(
     await stock.complete(_conversation(), [SEARCH], settings, deltas)
     assert walked == [0, 6]
 
-    ours_body, stock_body = (r.body for r in endpoint.fake.requests)
+    ours, stock_request = endpoint.fake.requests
+    ours_body, stock_body = ours.body, stock_request.body
     assert ours_body == stock_body
+    assert (ours_body["temperature"], ours_body["top_k"], ours_body["seed"]) == (0.3, 40, 7)
+    assert ours.headers["x-trace"] == "t-1"
     assert [m["role"] for m in ours_body["messages"]] == [
         "system",
         "user",

@@ -7,31 +7,37 @@ that), so for chat completions the walk returns its input unchanged, yet it cost
 in the conversation, trying every member of every union: measured here, about 0.7 ms per
 conversation turn (25 ms for a 30-turn session, per model request) on the event loop.
 
-``messages`` and ``tools`` go out through ``extra_body`` instead, which the SDK merges into
-the JSON body as it is: the same bytes on the wire, without the walk. The common workaround
-for the same SDK issue (anthropics/anthropic-sdk-python#1195).
+The body's fields go out through ``extra_body`` instead, which the SDK merges into the JSON
+body as it is: the same body on the wire, without the walk (the common workaround for the same
+SDK issue, anthropics/anthropic-sdk-python#1195). Only ``model`` and ``stream``, which decide
+what the SDK returns, and the per-request options stay arguments.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from openai import AsyncOpenAI, Omit, omit
+from openai import AsyncOpenAI, NotGiven, Omit
 from openai._compat import cached_property
 from openai.resources.chat import AsyncChat
 from openai.resources.chat.completions import AsyncCompletions
 
-_PASSED_THROUGH = ("messages", "tools")
+_ARGUMENTS = frozenset({"model", "stream", "extra_headers", "extra_query", "timeout"})
+_LISTS = frozenset({"messages", "tools"})  # typed Iterable: the SDK would make them lists
 
 
 class _PassThroughCompletions(AsyncCompletions):
     async def create(self, **params: Any) -> Any:
-        body: dict[str, Any] = dict(params.pop("extra_body", None) or {})
-        for key in _PASSED_THROUGH:
-            value = params.pop(key, omit)
-            if not isinstance(value, Omit):
-                body.setdefault(key, list(value))
-        return await super().create(messages=[], extra_body=body, **params)
+        arguments = {k: v for k, v in params.items() if k in _ARGUMENTS}
+        body = {
+            key: list(value) if key in _LISTS else value
+            for key, value in params.items()
+            if key not in _ARGUMENTS
+            and key != "extra_body"
+            and not isinstance(value, Omit | NotGiven)
+        }
+        body.update(params.get("extra_body") or {})  # the caller's extra_body wins, as in the SDK
+        return await super().create(messages=[], extra_body=body, **arguments)
 
 
 class _PassThroughChat(AsyncChat):

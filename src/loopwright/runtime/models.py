@@ -3,12 +3,14 @@
 Server-wide providers come from the environment (``openai``, ``anthropic``, ``google``;
 ``offline`` always); a store's own providers come from its ``providers`` rows, their API keys
 decrypted here and only here. Clients are cached per provider configuration and model so SDK
-clients and their connection pools are reused.
+clients and their connection pools are reused; a store provider's configuration is cached for
+``key_cache_s`` (a run looks it up on every model step).
 """
 
 from __future__ import annotations
 
 import hashlib
+import time
 from collections.abc import Sequence
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -40,6 +42,14 @@ class ModelResolver:
         self._breakers = BreakerRegistry()
         self._clients: dict[tuple[str, ...], ModelClient] = {}
         self._kinds_built: set[str] = set()
+        # (store, provider) -> (good until, spec): a run asks on every model step
+        self._specs: dict[tuple[str, str], tuple[float, ProviderSpec]] = {}
+
+    def forget(self, store_id: str) -> None:
+        """Drop what is cached of a store's providers (one was removed). Other processes
+        notice within ``key_cache_s``, as they do for API keys."""
+        for key in [k for k in self._specs if k[0] == store_id]:
+            del self._specs[key]
 
     async def client(
         self, session: AsyncSession, store_id: str, models: Sequence[str]
@@ -83,17 +93,24 @@ class ModelResolver:
                 base_url=self._settings.provider_base_url(provider),
                 api_key=self._settings.provider_api_key(provider),
             )
+        cached = self._specs.get((store_id, provider))
+        if cached is not None and cached[0] > time.monotonic():
+            return cached[1]
         row = await providers.find(session, store_id, provider)
         if row is None:
             raise ValidationFailed(f"provider {provider!r} is not configured")
         if row.base_url:
             await self._egress.check_url(row.base_url)
-        return ProviderSpec(
+        spec = ProviderSpec(
             name=row.name,
             kind=_kind(row.kind),
             base_url=row.base_url,
             api_key=self._secrets.decrypt(row.api_key_enc) if row.api_key_enc else None,
         )
+        if self._settings.key_cache_s > 0:
+            good_until = time.monotonic() + self._settings.key_cache_s
+            self._specs[(store_id, provider)] = (good_until, spec)
+        return spec
 
 
 def _kind(value: str) -> ProviderKind:

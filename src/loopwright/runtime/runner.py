@@ -43,6 +43,7 @@ class Runtime:
         self.secrets: SecretBox = load_secret_box(settings)
         self.egress = EgressGuard.from_setting(settings.egress_allow)
         self.local = LocalRuns()
+        self.models = ModelResolver(settings, self.secrets, self.egress)
         self.mcp = McpPool()
         self.http = httpx.AsyncClient(trust_env=False, follow_redirects=False)
         self.slots = queueing.StoreSlots(settings.store_concurrency, enabled=True)
@@ -60,7 +61,7 @@ class Runtime:
                 hub=self.hub,
                 secrets=self.secrets,
                 egress=self.egress,
-                models=ModelResolver(self.settings, self.secrets, self.egress),
+                models=self.models,
                 local=self.local,
                 slots=self.slots,
                 mcp=self.mcp,

@@ -47,4 +47,5 @@ async def list_providers(access: Reader, svc: ServicesDep) -> ListOf[ProviderPub
 async def delete_provider(provider_id: str, access: Admin, svc: ServicesDep) -> Response:
     async with svc.db.write() as session:
         await providers.remove(session, access.store_id, provider_id)
+    svc.runtime.models.forget(access.store_id)
     return Response(status_code=204)
