@@ -14,6 +14,10 @@ sides. In one run:
   * peak RSS of the server with 200 concurrent runs against the fake at 300 ms latency.
 
     .venv/bin/python -m bench.turn_overhead [--turns 100] [--seconds 15]
+
+This machine's speed drifts by tens of percent over an hour: to compare two versions, run
+them alternately in one window, the other version's server from a worktree
+(``git worktree add /tmp/old REV``, then ``PYTHONPATH=/tmp/old/src`` on this command).
 """
 
 from __future__ import annotations
