@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.conftest import Store
+from tests.conftest import Live, Store
 from tests.sse import frames
 
 SSE = {"Accept": "text/event-stream"}
@@ -27,7 +27,9 @@ async def send(store: Store, session_id: str, content: str, **extra: Any) -> dic
     return dict(r.json())
 
 
-async def test_offline_agent_creates_a_task_through_the_loop(store: Store) -> None:
+async def test_offline_agent_creates_a_task_through_the_loop(any_live: Live) -> None:
+    """On SQLite in this process and on PostgreSQL in a server process of its own."""
+    store = await any_live.new_store()
     agent = await store.agent(tools=ALL_BUILTIN)
     chat = await store.session(agent["id"])
     sent = await send(store, chat["id"], "Create a task called Buy milk in project Home")
