@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
+from dbos import DBOS
 
 from tests.conftest import Live, Store
 from tests.llm.fakes import Fail, Reply, ToolCall, openai_app, serve
@@ -233,6 +234,29 @@ async def test_cancel_interrupts_a_model_call_and_next_run_proceeds(
     assert [e["type"] for e in events["items"]].count("run.cancelled") == 1
     messages = (await store.admin.get(f"{store.path}/sessions/{chat['id']}/messages")).json()
     assert "too late" not in [m["content"] for m in messages["items"]]
+
+
+async def test_a_cancel_written_by_another_process_stops_the_model_call(
+    live: Live, store: Store, fake: tuple[GatedLLM, str]
+) -> None:
+    """The worker watches its in-flight runs and interrupts those another process ended."""
+    llm, base_url = fake
+    await provider(store, base_url)
+    agent = await store.agent(model="fake:gpt-test")
+    chat = await store.session(agent["id"])
+    llm.push(Hold(Reply(text=["never sent"])))  # the model call hangs until interrupted
+    run = await send(store, chat["id"], "hello", wait=False)
+    await llm.wait_for_requests(1)
+
+    with sqlite3.connect(live.settings.data_dir / "loopwright.db") as conn:  # not this runtime
+        conn.execute("UPDATE runs SET status = 'cancelled' WHERE id = ?", (run["id"],))
+
+    handle = await DBOS.retrieve_workflow_async(run["id"])
+    outcome = await asyncio.wait_for(handle.get_result(), timeout=10)
+    assert outcome == "failed"  # the loop stopped at the interrupted model call
+    assert (await run_of(store, run["id"]))["status"] == "cancelled"
+    messages = (await store.admin.get(f"{store.path}/sessions/{chat['id']}/messages")).json()
+    assert [m["kind"] for m in messages["items"]] == ["user"]
 
 
 async def test_busy_policies_reject_and_interrupt(store: Store, fake: tuple[GatedLLM, str]) -> None:

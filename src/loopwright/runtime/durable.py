@@ -1,5 +1,5 @@
-"""The run as a DBOS workflow (workflow id = run id): a start step, then the engine's loop with
-each model request and each tool call as its own step, then a finish step.
+"""The run as a DBOS workflow (workflow id = run id): start, then the engine's loop with each
+model request and each tool call as its own step, then finish.
 
 DBOS owns the workflow: its durable start, the queue, recovery after a crash (on restart, or by
 another worker) and cancellation. Each step is checkpointed in the application database, by
@@ -26,10 +26,6 @@ from loopwright.runtime.plan import RunPlan
 from loopwright.runtime.tool_exec import run_tool_step
 
 logger = logging.getLogger("loopwright.runtime")
-
-
-async def start_step(store_id: str, run_id: str) -> RunPlan | None:
-    return await lifecycle.start(services.current().db, store_id, run_id)
 
 
 async def finish_step(plan: RunPlan, outcome: TurnOutcome) -> None:
@@ -79,13 +75,13 @@ class _RecordedPorts:
 async def run_workflow(store_id: str, run_id: str, holds_slot: bool) -> str:
     """``holds_slot``: started directly under one of this worker's store slots (see
     ``queueing.StoreSlots``), which it gives back when it ends."""
+    rt = services.current()
     try:
-        plan = await start_step(store_id, run_id)
+        plan = await lifecycle.start(rt.db, store_id, run_id)
         if plan is None:
             return "skipped"
         try:
-            ports = _RecordedPorts(services.current(), plan)
-            outcome = await run_turn(ports, max_steps=plan.max_steps)
+            outcome = await run_turn(_RecordedPorts(rt, plan), max_steps=plan.max_steps)
         except Exception as exc:  # a defect, not a model or tool failure: fail the run
             logger.exception("run %s failed", run_id)
             outcome = TurnOutcome("failed", "internal_error", f"{type(exc).__name__}: {exc}")
@@ -93,4 +89,4 @@ async def run_workflow(store_id: str, run_id: str, holds_slot: bool) -> str:
         return outcome.status
     finally:
         if holds_slot:
-            services.current().slots.give_back(store_id)
+            rt.slots.give_back(store_id)

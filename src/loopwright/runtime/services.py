@@ -1,5 +1,5 @@
-"""What a durable step can reach in this process (DBOS steps are module functions, so the
-runtime installs this once per process when it starts)."""
+"""What a run's workflow can reach in this process (the DBOS workflow is a module function, so
+the runtime installs this once per process when it starts)."""
 
 from __future__ import annotations
 

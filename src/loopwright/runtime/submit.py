@@ -8,9 +8,10 @@ from dataclasses import dataclass
 from sqlalchemy import bindparam, select
 
 from loopwright.db.database import Database
+from loopwright.db.repos import conversations
 from loopwright.db.tables import AgentRow, MessageRow, RunRow, SessionRow
 from loopwright.domain.events import NewEvent
-from loopwright.domain.vocabulary import TERMINAL_RUN_STATUSES, Priority
+from loopwright.domain.vocabulary import Priority
 from loopwright.errors import Conflict, NotFound
 from loopwright.events import log
 from loopwright.ids import new_id
@@ -29,15 +30,6 @@ _SESSION = select(SessionRow.agent_id, SessionRow.busy_policy).where(
 )
 _AGENT = select(AgentRow.name, AgentRow.status).where(
     AgentRow.store_id == bindparam("store"), AgentRow.id == bindparam("agent")
-)
-_ACTIVE_RUNS = (
-    select(RunRow.id)
-    .where(
-        RunRow.store_id == bindparam("store"),
-        RunRow.session_id == bindparam("session"),
-        RunRow.status.not_in(sorted(TERMINAL_RUN_STATUSES)),
-    )
-    .order_by(RunRow.id)
 )
 
 
@@ -63,11 +55,7 @@ async def submit_message(
             raise NotFound.of("agent", agent_id)
         if agent.status != "active":
             raise Conflict(f"agent {agent.name!r} is disabled", details={"agent_id": agent_id})
-        active: list[str] = list(
-            (
-                await connection.execute(_ACTIVE_RUNS, {"store": store_id, "session": session_id})
-            ).scalars()
-        )
+        active = await conversations.active_run_ids(session, store_id, session_id)
         if active and chat.busy_policy == "reject":
             raise Conflict(
                 "a run is already active in this session",

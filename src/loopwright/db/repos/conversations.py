@@ -164,17 +164,22 @@ async def list_runs(
     return await newest_first(session, query, RunRow.id, limit=limit, cursor=cursor)
 
 
-async def active_runs(session: AsyncSession, store_id: str, session_id: str) -> list[RunRow]:
-    query = (
-        select(RunRow)
-        .where(
-            RunRow.store_id == store_id,
-            RunRow.session_id == session_id,
-            RunRow.status.not_in(sorted(TERMINAL_RUN_STATUSES)),
-        )
-        .order_by(RunRow.id)
+async def active_run_ids(session: AsyncSession, store_id: str, session_id: str) -> list[str]:
+    """The session's unfinished runs, oldest first (every message send asks)."""
+    connection = await session.connection()
+    found = await connection.execute(_ACTIVE_RUNS, {"store": store_id, "session": session_id})
+    return list(found.scalars())
+
+
+_ACTIVE_RUNS = (
+    select(RunRow.id)
+    .where(
+        RunRow.store_id == bindparam("store"),
+        RunRow.session_id == bindparam("session"),
+        RunRow.status.not_in(sorted(TERMINAL_RUN_STATUSES)),
     )
-    return list((await session.scalars(query)).all())
+    .order_by(RunRow.id)
+)
 
 
 async def list_steps(session: AsyncSession, store_id: str, run_id: str) -> list[RunStepRow]:

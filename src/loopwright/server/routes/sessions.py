@@ -83,12 +83,12 @@ async def update_session(
 @router.delete("/{session_id}", status_code=204)
 async def delete_session(session_id: str, access: Member, svc: ServicesDep) -> Response:
     async with svc.db.write() as session:
-        active = await conversations.active_runs(session, access.store_id, session_id)
+        active = await conversations.active_run_ids(session, access.store_id, session_id)
         await conversations.delete_session(session, access.store_id, session_id)
         await log.append(
             session, access.store_id, [NewEvent("session.deleted", {}, session_id=session_id)]
         )
-    await svc.runtime.cancel_many(access.store_id, [run.id for run in active])
+    await svc.runtime.cancel_many(access.store_id, active)
     return Response(status_code=204)
 
 
