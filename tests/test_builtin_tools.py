@@ -44,7 +44,7 @@ READ_ONLY = {
 @pytest.fixture(scope="module")
 async def db(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Database]:
     path: Path = tmp_path_factory.mktemp("tools") / "app.db"
-    url = f"sqlite+aiosqlite:///{path}"
+    url = f"sqlite:///{path}"
     await asyncio.to_thread(upgrade, url)
     database = Database(url)
     yield database

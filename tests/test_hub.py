@@ -82,7 +82,7 @@ def test_unsubscribing_stops_delivery() -> None:
 async def databases(tmp_path: Path) -> AsyncIterator[tuple[Database, Database, EventHub]]:
     """This process's database (publishing to a hub) and another process's (publishing
     nowhere) on one SQLite file."""
-    url = f"sqlite+aiosqlite:///{tmp_path / 'app.db'}"
+    url = f"sqlite:///{tmp_path / 'app.db'}"
     await asyncio.to_thread(upgrade, url)
     ours, theirs, hub = Database(url), Database(url), EventHub()
     ours.on_commit(hub.publish)

@@ -23,7 +23,7 @@ STORE = "life"
 
 @pytest.fixture
 async def db(tmp_path: Path) -> AsyncIterator[Database]:
-    url = f"sqlite+aiosqlite:///{tmp_path / 'app.db'}"
+    url = f"sqlite:///{tmp_path / 'app.db'}"
     await asyncio.to_thread(upgrade, url)
     database = Database(url)
     async with database.write() as session:

@@ -94,7 +94,7 @@ class Settings(BaseSettings):
     def app_database_url(self) -> str:
         if self.database_url:
             return normalize_async_url(self.database_url)
-        return f"sqlite+aiosqlite:///{self.data_dir / 'loopwright.db'}"
+        return f"sqlite:///{self.data_dir / 'loopwright.db'}"
 
     def environment_providers(self) -> frozenset[str]:
         """Server-wide providers enabled by an API key in the environment; offline always."""
@@ -144,8 +144,6 @@ def normalize_async_url(url: str) -> str:
     for prefix in ("postgres://", "postgresql://"):
         if url.startswith(prefix):
             return "postgresql+psycopg://" + url[len(prefix) :]
-    if url.startswith("sqlite:///"):
-        return "sqlite+aiosqlite:///" + url[len("sqlite:///") :]
     return url
 
 

@@ -1,9 +1,12 @@
-"""A driver shim that runs SQLite statements inline on the event loop, without a thread hop.
+"""SQLite on the event loop: plain ``sqlite3`` connections behind synchronous engines, and
+``InlineSession``, the ``AsyncSession`` API over a synchronous ORM session.
 
-``aiosqlite`` sends every statement to a worker thread and back; for the small statements
-this server runs, that hop costs ten times the statement, and its GIL hand-offs serialize
-badly under load. This class looks like an ``aiosqlite`` connection to SQLAlchemy's adapter,
-but each coroutine completes at once.
+The statements this server runs take tens of microseconds. An async driver would add a thread
+hop per statement (``aiosqlite``), and SQLAlchemy's asyncio layer a greenlet switch per call
+and per driver operation; measured on this server's transactions, the asyncio path cost 2.3x
+the synchronous one (430-630 µs against 170-240 µs for an event append). So on SQLite the
+statements run synchronously on the loop thread, and the code above keeps one API for both
+databases: it is written against ``AsyncSession``, which on PostgreSQL is the real one.
 
 Reads in WAL mode never wait for writers. Writes are serialized inside the process by
 ``Database``'s write lock, so a write waits only when another process (the CLI) holds the
@@ -13,89 +16,20 @@ file's write lock — for the few milliseconds of its transaction, bounded by th
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Sequence
+from types import TracebackType
 from typing import Any
 
-
-class InlineCursor:
-    def __init__(self, cursor: sqlite3.Cursor) -> None:
-        self._cursor = cursor
-
-    async def __aenter__(self) -> InlineCursor:
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        self._cursor.close()
-
-    @property
-    def description(self) -> Any:
-        return self._cursor.description
-
-    @property
-    def rowcount(self) -> int:
-        return self._cursor.rowcount
-
-    @property
-    def lastrowid(self) -> int | None:
-        return self._cursor.lastrowid
-
-    @property
-    def arraysize(self) -> int:
-        return self._cursor.arraysize
-
-    @arraysize.setter
-    def arraysize(self, value: int) -> None:
-        self._cursor.arraysize = value
-
-    async def execute(self, sql: str, parameters: Any = None) -> InlineCursor:
-        self._cursor.execute(sql, parameters if parameters is not None else ())
-        return self
-
-    async def executemany(self, sql: str, seq_of_parameters: Sequence[Any]) -> InlineCursor:
-        self._cursor.executemany(sql, seq_of_parameters)
-        return self
-
-    async def fetchone(self) -> Any:
-        return self._cursor.fetchone()
-
-    async def fetchmany(self, size: int | None = None) -> list[Any]:
-        return self._cursor.fetchmany(size if size is not None else self._cursor.arraysize)
-
-    async def fetchall(self) -> list[Any]:
-        return self._cursor.fetchall()
-
-    async def close(self) -> None:
-        self._cursor.close()
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import Connection
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import SessionTransaction
+from sqlalchemy.pool import QueuePool
 
 
-class InlineConnection:
-    def __init__(self, connection: sqlite3.Connection) -> None:
-        self._connection = connection
-
-    @property
-    def isolation_level(self) -> str | None:
-        return self._connection.isolation_level
-
-    def cursor(self) -> InlineCursor:
-        return InlineCursor(self._connection.cursor())
-
-    async def commit(self) -> None:
-        self._connection.commit()
-
-    async def rollback(self) -> None:
-        self._connection.rollback()
-
-    async def close(self) -> None:
-        self._connection.close()
-
-    async def create_function(self, *args: Any, **kwargs: Any) -> None:
-        self._connection.create_function(*args, **kwargs)
-
-    def stop(self) -> None:
-        self._connection.close()
-
-
-def connect_inline(path: str, busy_timeout_ms: int, *, read_only: bool) -> InlineConnection:
+def connect(path: str, busy_timeout_ms: int, *, read_only: bool) -> sqlite3.Connection:
+    """A connection in autocommit mode (transactions are begun explicitly), WAL, foreign keys
+    on, and ``synchronous=NORMAL``: a commit survives a process crash; a power loss may lose
+    the last commits but never corrupts the file."""
     connection = sqlite3.connect(
         path, isolation_level=None, check_same_thread=False, timeout=busy_timeout_ms / 1000
     )
@@ -109,4 +43,102 @@ def connect_inline(path: str, busy_timeout_ms: int, *, read_only: bool) -> Inlin
         pragmas.append("PRAGMA query_only=ON")
     for pragma in pragmas:
         connection.execute(pragma)
-    return InlineConnection(connection)
+    return connection
+
+
+def create_inline_engine(
+    path: str, busy_timeout_ms: int, *, read_only: bool, pool_size: int, max_overflow: int
+) -> Engine:
+    """Writers begin with ``BEGIN IMMEDIATE``, so two writers never deadlock on a lock
+    upgrade; readers run each statement in autocommit, seeing the latest commit (the
+    read-committed behaviour the code also gets on PostgreSQL)."""
+    engine = create_engine(
+        f"sqlite:///{path}",
+        creator=lambda: connect(path, busy_timeout_ms, read_only=read_only),
+        poolclass=QueuePool,
+        pool_size=pool_size,
+        max_overflow=max_overflow,
+        pool_reset_on_return=None if read_only else "rollback",
+    )
+    if not read_only:
+        event.listen(engine, "begin", _begin_immediate)
+    return engine
+
+
+def _begin_immediate(connection: Connection) -> None:
+    connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+class InlineSession(AsyncSession):
+    """``AsyncSession`` whose methods run the synchronous session at once, without a
+    greenlet: its SQLite connections never block for I/O the loop could use.
+
+    Covers what this code base calls: ``execute``, ``scalar``, ``scalars``, ``get``,
+    ``delete``, ``flush``, ``refresh``, ``begin_nested``, ``commit``, ``rollback``, ``close``;
+    ``add``, ``add_all`` and ``info`` already pass straight through. Core statements go
+    through ``database.core``. Streaming results and ``connection()`` are not offered."""
+
+    def __init__(self, engine: Engine) -> None:
+        super().__init__(expire_on_commit=False)
+        self.sync_session.bind = engine
+
+    async def execute(self, *args: Any, **kwargs: Any) -> Any:
+        return self.sync_session.execute(*args, **kwargs)
+
+    async def scalar(self, *args: Any, **kwargs: Any) -> Any:
+        return self.sync_session.scalar(*args, **kwargs)
+
+    async def scalars(self, *args: Any, **kwargs: Any) -> Any:
+        return self.sync_session.scalars(*args, **kwargs)
+
+    async def get(self, *args: Any, **kwargs: Any) -> Any:
+        return self.sync_session.get(*args, **kwargs)
+
+    async def delete(self, instance: object) -> None:
+        self.sync_session.delete(instance)
+
+    async def flush(self, objects: Any = None) -> None:
+        self.sync_session.flush(objects)
+
+    async def refresh(self, *args: Any, **kwargs: Any) -> None:
+        self.sync_session.refresh(*args, **kwargs)
+
+    async def commit(self) -> None:
+        self.sync_session.commit()
+
+    async def rollback(self) -> None:
+        self.sync_session.rollback()
+
+    async def close(self) -> None:
+        self.sync_session.close()
+
+    async def connection(self, *args: Any, **kwargs: Any) -> Any:
+        raise TypeError("InlineSession has no async connection: use database.core()")
+
+    def begin_nested(self) -> Any:
+        return _Savepoint(self.sync_session.begin_nested)
+
+    async def __aexit__(self, *exc: object) -> None:
+        self.sync_session.close()
+
+
+class _Savepoint:
+    """``async with session.begin_nested():`` over the synchronous savepoint: released when the
+    block ends, rolled back if it raises."""
+
+    def __init__(self, begin: Any) -> None:
+        self._begin = begin
+        self._transaction: SessionTransaction | None = None
+
+    async def __aenter__(self) -> SessionTransaction:
+        self._transaction = self._begin()
+        return self._transaction
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        assert self._transaction is not None
+        self._transaction.__exit__(exc_type, exc, traceback)

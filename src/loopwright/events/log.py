@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from loopwright.db.database import PENDING_EVENTS
+from loopwright.db.database import PENDING_EVENTS, core
 from loopwright.db.tables import EventRow, StoreRow
 from loopwright.db.tables.base import utcnow
 from loopwright.domain.events import Event, EventFilter, NewEvent
@@ -35,8 +35,7 @@ async def append(session: AsyncSession, store_id: str, new: Sequence[NewEvent]) 
     times per run step, and the ORM's per-statement work cost more than the statements."""
     if not new:
         return []
-    connection = await session.connection()
-    bumped = await connection.execute(_BUMP_SEQ, {"store": store_id, "count": len(new)})
+    bumped = await core(session, _BUMP_SEQ, {"store": store_id, "count": len(new)})
     last = bumped.scalar_one_or_none()
     if last is None:
         raise NotFound.of("store", store_id)
@@ -54,7 +53,8 @@ async def append(session: AsyncSession, store_id: str, new: Sequence[NewEvent]) 
         )
         for i, item in enumerate(new)
     ]
-    await connection.execute(
+    await core(
+        session,
         _INSERT_EVENTS,
         [
             {

@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy import bindparam, select, update
 
-from loopwright.db.database import Database
+from loopwright.db.database import Database, core
 from loopwright.db.repos import conversations
 from loopwright.db.tables import AgentRow, RunRow
 from loopwright.db.tables.base import utcnow
@@ -55,17 +55,14 @@ async def start(db: Database, store_id: str, run_id: str) -> RunPlan | None:
     A replay finds the plan stored on the run and runs with it, so editing the agent while
     a run is down does not change the run halfway."""
     async with db.write() as session:
-        connection = await session.connection()
-        run = (await connection.execute(_RUN, {"store": store_id, "run": run_id})).first()
+        run = (await core(session, _RUN, {"store": store_id, "run": run_id})).first()
         if run is None:
             raise NotFound.of("run", run_id)
         if run.status in TERMINAL_RUN_STATUSES:
             return None
         if run.plan is not None:
             return RunPlan.from_json(run.plan)
-        agent = (
-            await connection.execute(_AGENT, {"store": store_id, "agent": run.agent_id})
-        ).first()
+        agent = (await core(session, _AGENT, {"store": store_id, "agent": run.agent_id})).first()
         if agent is None:
             raise NotFound.of("agent", run.agent_id)
         started: datetime = run.started_at or utcnow()
@@ -85,7 +82,8 @@ async def start(db: Database, store_id: str, run_id: str) -> RunPlan | None:
             max_steps=agent.max_steps,
             deadline=started.timestamp() + agent.timeout_s,
         )
-        await connection.execute(
+        await core(
+            session,
             _START,
             {"store": store_id, "run": run_id, "started": started, "new_plan": plan.to_json()},
         )
@@ -133,8 +131,8 @@ async def finish(
 ) -> bool:
     """Move a run to a terminal status once; False if it already was terminal."""
     async with db.write() as session:
-        connection = await session.connection()
-        ended = await connection.execute(
+        ended = await core(
+            session,
             _FINISH,
             {
                 "store": store_id,

@@ -16,6 +16,7 @@ from sqlalchemy import bindparam, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from loopwright.db.database import core
 from loopwright.db.repos import conversations
 from loopwright.db.tables import RunStepRow
 from loopwright.db.tables.base import utcnow
@@ -100,9 +101,8 @@ _RECORDED = select(RunStepRow.tool_calls).where(
 
 
 async def _recorded(session: AsyncSession, plan: RunPlan, index: int) -> ModelStep | None:
-    connection = await session.connection()
-    found = await connection.execute(
-        _RECORDED, {"store": plan.store_id, "run": plan.run_id, "step": index}
+    found = await core(
+        session, _RECORDED, {"store": plan.store_id, "run": plan.run_id, "step": index}
     )
     row = found.first()
     if row is None:
@@ -158,7 +158,8 @@ async def _persist(
                 output_tokens=usage.output_tokens,
                 latency_ms=latency_ms,
             )
-            await (await session.connection()).execute(
+            await core(
+                session,
                 insert(RunStepRow),
                 {
                     "id": new_id("stp"),

@@ -7,7 +7,7 @@ from __future__ import annotations
 from dbos import DBOS, SetEnqueueOptions, SetWorkflowID
 from sqlalchemy import bindparam, select
 
-from loopwright.db.database import Database
+from loopwright.db.database import Database, core
 from loopwright.db.tables import RunRow
 from loopwright.domain.vocabulary import PRIORITY_VALUE, TERMINAL_RUN_STATUSES
 from loopwright.settings import Settings
@@ -66,8 +66,7 @@ async def enqueue_head(
     """Hand the session's oldest unfinished run to a worker if it waits; idempotent (the
     workflow id is the run id)."""
     async with db.read() as session:
-        connection = await session.connection()
-        found = await connection.execute(_HEAD, {"store": store_id, "session": session_id})
+        found = await core(session, _HEAD, {"store": store_id, "session": session_id})
         head = found.first()
     if head is None or head.status != "queued":
         return None

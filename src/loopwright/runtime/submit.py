@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import bindparam, select
 
-from loopwright.db.database import Database
+from loopwright.db.database import Database, core
 from loopwright.db.repos import conversations
 from loopwright.db.tables import AgentRow, MessageRow, RunRow, SessionRow
 from loopwright.domain.events import NewEvent
@@ -43,14 +43,11 @@ async def submit_message(
     trigger: str = "api",
 ) -> Submitted:
     async with db.write() as session:
-        connection = await session.connection()
-        chat = (
-            await connection.execute(_SESSION, {"store": store_id, "session": session_id})
-        ).first()
+        chat = (await core(session, _SESSION, {"store": store_id, "session": session_id})).first()
         if chat is None:
             raise NotFound.of("session", session_id)
         agent_id: str = chat.agent_id
-        agent = (await connection.execute(_AGENT, {"store": store_id, "agent": agent_id})).first()
+        agent = (await core(session, _AGENT, {"store": store_id, "agent": agent_id})).first()
         if agent is None:
             raise NotFound.of("agent", agent_id)
         if agent.status != "active":

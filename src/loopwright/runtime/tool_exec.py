@@ -19,6 +19,7 @@ from sqlalchemy import bindparam, func, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from loopwright.db.database import core
 from loopwright.db.repos import conversations
 from loopwright.db.tables import ToolCallRow
 from loopwright.db.tables.base import utcnow
@@ -168,8 +169,8 @@ async def _rate_limited(
     rt: RunServices, session: AsyncSession, plan: RunPlan, name: str
 ) -> str | None:
     limit = rt.settings.tool_calls_per_min
-    connection = await session.connection()
-    found = await connection.execute(
+    found = await core(
+        session,
         _RECENT_CALLS,
         {"store": plan.store_id, "tool": name, "since": utcnow() - timedelta(minutes=1)},
     )
@@ -271,9 +272,8 @@ _RECORDED = select(ToolCallRow.tool_name, ToolCallRow.outcome, ToolCallRow.resul
 
 
 async def _recorded(session: AsyncSession, plan: RunPlan, call_id: str) -> ToolResult | None:
-    connection = await session.connection()
-    found = await connection.execute(
-        _RECORDED, {"store": plan.store_id, "run": plan.run_id, "call": call_id}
+    found = await core(
+        session, _RECORDED, {"store": plan.store_id, "run": plan.run_id, "call": call_id}
     )
     row = found.first()
     if row is None:
@@ -293,7 +293,8 @@ async def _record(
     status, content = outcome
     ok = status == "ok"
     duration_ms = (time.perf_counter() - started) * 1000
-    await (await session.connection()).execute(
+    await core(
+        session,
         insert(ToolCallRow),
         {
             "id": new_id("tcl"),

@@ -7,6 +7,7 @@ from typing import Any
 from sqlalchemy import bindparam, delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from loopwright.db.database import core
 from loopwright.db.repos.paging import Page, newest_first, oldest_first
 from loopwright.db.tables import MessageRow, RunRow, RunStepRow, SessionRow
 from loopwright.domain.vocabulary import TERMINAL_RUN_STATUSES
@@ -73,8 +74,7 @@ async def delete_session(session: AsyncSession, store_id: str, session_id: str) 
 async def insert_message(session: AsyncSession, store_id: str, **fields: Any) -> str:
     """``add_message`` for the run loop: a Core insert, no ORM object; returns the id."""
     message_id = new_id("msg")
-    connection = await session.connection()
-    await connection.execute(insert(MessageRow), {"id": message_id, "store_id": store_id, **fields})
+    await core(session, insert(MessageRow), {"id": message_id, "store_id": store_id, **fields})
     return message_id
 
 
@@ -92,9 +92,8 @@ async def history(
 ) -> list[tuple[str, str, dict[str, Any]]]:
     """``(kind, content, data)`` of every message of a session, oldest first. Plain columns,
     not ORM objects: a run reads the whole session on every model step."""
-    connection = await session.connection()
-    rows = await connection.execute(_HISTORY, {"store": store_id, "session": session_id})
-    return [(kind, content, data) for kind, content, data in rows]
+    rows = await core(session, _HISTORY, {"store": store_id, "session": session_id})
+    return [(row.kind, row.content, row.data) for row in rows]
 
 
 _HISTORY = (
@@ -123,8 +122,8 @@ async def count_step(
     output_tokens: int,
 ) -> None:
     """Record a finished model step on its run: the step count and the tokens it used."""
-    connection = await session.connection()
-    await connection.execute(
+    await core(
+        session,
         _COUNT_STEP,
         {
             "store": store_id,
@@ -166,8 +165,7 @@ async def list_runs(
 
 async def active_run_ids(session: AsyncSession, store_id: str, session_id: str) -> list[str]:
     """The session's unfinished runs, oldest first (every message send asks)."""
-    connection = await session.connection()
-    found = await connection.execute(_ACTIVE_RUNS, {"store": store_id, "session": session_id})
+    found = await core(session, _ACTIVE_RUNS, {"store": store_id, "session": session_id})
     return list(found.scalars())
 
 

@@ -1,0 +1,120 @@
+"""The unit of work on both databases: commit publishes, a failure rolls back and publishes
+nothing, a savepoint undoes only its own writes, Core statements join the transaction.
+
+SQLite runs through ``InlineSession`` (the AsyncSession API over a synchronous session),
+PostgreSQL through the real AsyncSession: the same assertions hold for both."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator, Sequence
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from loopwright.db.database import Database, core
+from loopwright.db.migrate import upgrade
+from loopwright.db.repos import tenancy, workspace
+from loopwright.db.tables import EventRow, ProjectRow
+from loopwright.domain.events import Event, NewEvent
+from loopwright.errors import Conflict
+from loopwright.events import log
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def db(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Database]:
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'app.db'}"
+    else:
+        url = request.getfixturevalue("pg_url")
+    await asyncio.to_thread(upgrade, url)
+    database = Database(url)
+    yield database
+    await database.dispose()
+
+
+async def new_store(db: Database) -> str:
+    store_id = f"db{uuid.uuid4().hex[:8]}"
+    async with db.write() as session:
+        await tenancy.create_store(session, store_id, store_id)
+    return store_id
+
+
+def recorder(db: Database) -> list[list[Event]]:
+    published: list[list[Event]] = []
+
+    def hook(events: Sequence[Event]) -> None:
+        published.append(list(events))
+
+    db.on_commit(hook)
+    return published
+
+
+async def count(db: Database, store_id: str, row: type[ProjectRow] | type[EventRow]) -> int:
+    async with db.read() as session:
+        found = await session.scalar(
+            select(func.count()).select_from(row).where(row.store_id == store_id)
+        )
+    return int(found or 0)
+
+
+async def test_a_commit_publishes_its_events_after_the_block(db: Database) -> None:
+    store_id = await new_store(db)
+    published = recorder(db)
+    async with db.write() as session:
+        appended = await log.append(session, store_id, [NewEvent("note.added", {"n": 1})])
+        assert published == []  # not before the commit
+    assert published == [appended]
+    assert await count(db, store_id, EventRow) == 1
+
+
+async def test_a_failed_block_rolls_back_and_publishes_nothing(db: Database) -> None:
+    store_id = await new_store(db)
+    published = recorder(db)
+
+    async def write_then_fail() -> None:
+        async with db.write() as session:
+            await workspace.create_project(session, store_id, name="Home")
+            await log.append(session, store_id, [NewEvent("note.added", {})])
+            raise RuntimeError("boom")
+
+    with pytest.raises(RuntimeError):
+        await write_then_fail()
+    assert published == []
+    assert await count(db, store_id, ProjectRow) == 0
+    assert await count(db, store_id, EventRow) == 0
+    async with db.read() as session:  # the store's seq did not move either
+        assert await log.high_water(session, store_id) == 0
+
+
+async def test_a_savepoint_undoes_only_its_own_writes(db: Database) -> None:
+    store_id = await new_store(db)
+    async with db.write() as session:
+        await workspace.create_project(session, store_id, name="Home")
+        with pytest.raises(Conflict):
+            await workspace.create_project(session, store_id, name="home")
+        await workspace.create_project(session, store_id, name="Work")
+    async with db.read() as session:
+        names = await session.scalars(
+            select(ProjectRow.name).where(ProjectRow.store_id == store_id)
+        )
+        assert sorted(names) == ["Home", "Work"]
+
+
+async def test_core_statements_join_the_transaction(db: Database) -> None:
+    store_id = await new_store(db)
+    bump = log._BUMP_SEQ
+
+    async def bump_then_fail() -> None:
+        async with db.write() as session:
+            result = await core(session, bump, {"store": store_id, "count": 5})
+            assert result.scalar_one() == 5
+            raise RuntimeError("undo")
+
+    with pytest.raises(RuntimeError):
+        await bump_then_fail()
+    async with db.write() as session:
+        result = await core(session, bump, {"store": store_id, "count": 1})
+        assert result.scalar_one() == 1
