@@ -62,8 +62,10 @@ async def run_events(db: Database, run_id: str) -> list[Event]:
 async def test_a_replayed_start_keeps_the_plan_it_started_with(db: Database) -> None:
     agent_id, run_id = await queued_run(db)
 
-    plan = await lifecycle.start(db, STORE, run_id)
-    assert plan is not None
+    started = await lifecycle.start(db, STORE, run_id)
+    assert started is not None
+    assert not started.resumed
+    plan = started.plan
     assert (plan.models, plan.tools, plan.max_steps) == (("offline:default",), ("list_tasks",), 4)
     assert plan.system_prompt == "Be brief.\n\nGoal: Plan the week."
 
@@ -76,7 +78,9 @@ async def test_a_replayed_start_keeps_the_plan_it_started_with(db: Database) -> 
         )
     replayed = await lifecycle.start(db, STORE, run_id)
 
-    assert replayed == plan
+    assert replayed is not None
+    assert replayed.resumed
+    assert replayed.plan == plan
     types = [e.type for e in await run_events(db, run_id)]
     assert types.count("run.started") == 1
     async with db.read() as session:

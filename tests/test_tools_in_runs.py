@@ -214,8 +214,9 @@ async def test_read_only_run_refuses_a_writing_tool_even_when_assigned(store: St
         read_only=True,
     )
     rt = services.current()
-    writing = await run_tool_step(rt, plan, 0, Call("w1", "create_task", {"title": "no"}))
-    reading = await run_tool_step(rt, plan, 0, Call("r1", "list_tasks", {}))
+    write_call = Call("w1", "create_task", {"title": "no"})
+    writing = await run_tool_step(rt, plan, 0, write_call, resumed=False)
+    reading = await run_tool_step(rt, plan, 0, Call("r1", "list_tasks", {}), resumed=False)
     assert writing.ok is False
     assert "read-only" in writing.content["error"]
     assert reading.ok is True

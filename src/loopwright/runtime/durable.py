@@ -58,17 +58,22 @@ _background: set[asyncio.Task[str | None]] = set()
 
 
 class _RecordedPorts:
-    """The engine's ports, each step idempotent on its record in the application database."""
+    """The engine's ports, each step idempotent on its record in the application database.
 
-    def __init__(self, rt: services.RunServices, plan: RunPlan) -> None:
+    ``resumed``: the run started before (a replay), so a step may find its record. A run
+    starting for the first time has none and skips the lookups; a step that races a
+    concurrent replay still meets the record's unique key when it commits."""
+
+    def __init__(self, rt: services.RunServices, plan: RunPlan, *, resumed: bool) -> None:
         self.rt = rt
         self.plan = plan
+        self.resumed = resumed
 
     async def model_step(self, index: int) -> ModelStep:
-        return await run_model_step(self.rt, self.plan, index)
+        return await run_model_step(self.rt, self.plan, index, resumed=self.resumed)
 
     async def tool_call(self, index: int, call: ToolCall) -> ToolResult:
-        return await run_tool_step(self.rt, self.plan, index, call)
+        return await run_tool_step(self.rt, self.plan, index, call, resumed=self.resumed)
 
 
 @DBOS.workflow(name="loopwright.run")
@@ -77,11 +82,13 @@ async def run_workflow(store_id: str, run_id: str, holds_slot: bool) -> str:
     ``queueing.StoreSlots``), which it gives back when it ends."""
     rt = services.current()
     try:
-        plan = await lifecycle.start(rt.db, store_id, run_id)
-        if plan is None:
+        started = await lifecycle.start(rt.db, store_id, run_id)
+        if started is None:
             return "skipped"
+        plan = started.plan
         try:
-            outcome = await run_turn(_RecordedPorts(rt, plan), max_steps=plan.max_steps)
+            ports = _RecordedPorts(rt, plan, resumed=started.resumed)
+            outcome = await run_turn(ports, max_steps=plan.max_steps)
         except Exception as exc:  # a defect, not a model or tool failure: fail the run
             logger.exception("run %s failed", run_id)
             outcome = TurnOutcome("failed", "internal_error", f"{type(exc).__name__}: {exc}")

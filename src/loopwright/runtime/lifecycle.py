@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import and_, bindparam, select, update
 
 from loopwright.db.database import Database, core
 from loopwright.db.repos import conversations
@@ -29,19 +30,26 @@ _FINAL_EVENT: dict[str, EventType] = {
 FINAL_EVENT_TYPES = frozenset(_FINAL_EVENT.values())
 
 
-_RUN = select(
-    RunRow.status, RunRow.plan, RunRow.agent_id, RunRow.session_id, RunRow.started_at
-).where(RunRow.store_id == bindparam("store"), RunRow.id == bindparam("run"))
-_AGENT = select(
-    AgentRow.model,
-    AgentRow.fallback_models,
-    AgentRow.system_prompt,
-    AgentRow.goal,
-    AgentRow.tools,
-    AgentRow.temperature,
-    AgentRow.max_steps,
-    AgentRow.timeout_s,
-).where(AgentRow.store_id == bindparam("store"), AgentRow.id == bindparam("agent"))
+_RUN_AND_AGENT = (
+    select(
+        RunRow.status,
+        RunRow.plan,
+        RunRow.agent_id,
+        RunRow.session_id,
+        RunRow.started_at,
+        AgentRow.id.label("found_agent"),
+        AgentRow.model,
+        AgentRow.fallback_models,
+        AgentRow.system_prompt,
+        AgentRow.goal,
+        AgentRow.tools,
+        AgentRow.temperature,
+        AgentRow.max_steps,
+        AgentRow.timeout_s,
+    )
+    .outerjoin(AgentRow, and_(AgentRow.store_id == RunRow.store_id, AgentRow.id == RunRow.agent_id))
+    .where(RunRow.store_id == bindparam("store"), RunRow.id == bindparam("run"))
+)
 _START = (
     update(RunRow)
     .where(RunRow.store_id == bindparam("store"), RunRow.id == bindparam("run"))
@@ -49,21 +57,26 @@ _START = (
 )
 
 
-async def start(db: Database, store_id: str, run_id: str) -> RunPlan | None:
+@dataclass(frozen=True, slots=True)
+class Started:
+    plan: RunPlan
+    resumed: bool  # started before (a replay after a crash): steps may have records
+
+
+async def start(db: Database, store_id: str, run_id: str) -> Started | None:
     """Mark the run running (``run.started``) and fix its plan; None if it already ended.
 
     A replay finds the plan stored on the run and runs with it, so editing the agent while
     a run is down does not change the run halfway."""
     async with db.write() as session:
-        run = (await core(session, _RUN, {"store": store_id, "run": run_id})).first()
+        run = (await core(session, _RUN_AND_AGENT, {"store": store_id, "run": run_id})).first()
         if run is None:
             raise NotFound.of("run", run_id)
         if run.status in TERMINAL_RUN_STATUSES:
             return None
         if run.plan is not None:
-            return RunPlan.from_json(run.plan)
-        agent = (await core(session, _AGENT, {"store": store_id, "agent": run.agent_id})).first()
-        if agent is None:
+            return Started(RunPlan.from_json(run.plan), resumed=True)
+        if run.found_agent is None:
             raise NotFound.of("agent", run.agent_id)
         started: datetime = run.started_at or utcnow()
         plan = RunPlan(
@@ -71,16 +84,16 @@ async def start(db: Database, store_id: str, run_id: str) -> RunPlan | None:
             run_id=run_id,
             session_id=run.session_id,
             agent_id=run.agent_id,
-            models=(agent.model, *agent.fallback_models),
+            models=(run.model, *run.fallback_models),
             system_prompt="\n\n".join(
                 part
-                for part in (agent.system_prompt, f"Goal: {agent.goal}" if agent.goal else "")
+                for part in (run.system_prompt, f"Goal: {run.goal}" if run.goal else "")
                 if part
             ),
-            tools=tuple(agent.tools),
-            temperature=agent.temperature,
-            max_steps=agent.max_steps,
-            deadline=started.timestamp() + agent.timeout_s,
+            tools=tuple(run.tools),
+            temperature=run.temperature,
+            max_steps=run.max_steps,
+            deadline=started.timestamp() + run.timeout_s,
         )
         await core(
             session,
@@ -93,13 +106,13 @@ async def start(db: Database, store_id: str, run_id: str) -> RunPlan | None:
             [
                 NewEvent(
                     "run.started",
-                    {"agent_id": run.agent_id, "model": agent.model},
+                    {"agent_id": run.agent_id, "model": run.model},
                     session_id=run.session_id,
                     run_id=run_id,
                 )
             ],
         )
-        return plan
+        return Started(plan, resumed=False)
 
 
 _FINISH = (

@@ -34,9 +34,10 @@ from loopwright.runtime.plan import RunPlan
 from loopwright.runtime.services import RunServices
 
 
-async def run_model_step(rt: RunServices, plan: RunPlan, index: int) -> ModelStep:
+async def run_model_step(rt: RunServices, plan: RunPlan, index: int, *, resumed: bool) -> ModelStep:
+    """``resumed``: the run started before, so this step may already have its record."""
     async with rt.db.read() as session:
-        recorded = await _recorded(session, plan, index)
+        recorded = await _recorded(session, plan, index) if resumed else None
         if recorded is not None:
             return recorded
         remaining = plan.deadline - time.time()

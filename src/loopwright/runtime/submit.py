@@ -4,12 +4,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import and_, bindparam, insert, select
 
 from loopwright.db.database import Database, core
 from loopwright.db.repos import conversations
 from loopwright.db.tables import AgentRow, MessageRow, RunRow, SessionRow
+from loopwright.db.tables.base import utcnow
 from loopwright.domain.events import NewEvent
 from loopwright.domain.vocabulary import Priority
 from loopwright.errors import Conflict, NotFound
@@ -25,12 +27,22 @@ class Submitted:
     first_in_line: bool  # the session had no unfinished run: this one can start at once
 
 
-_SESSION = select(SessionRow.agent_id, SessionRow.busy_policy).where(
-    SessionRow.store_id == bindparam("store"), SessionRow.id == bindparam("session")
+_SESSION_AND_AGENT = (
+    select(
+        SessionRow.agent_id,
+        SessionRow.busy_policy,
+        AgentRow.id.label("found_agent"),
+        AgentRow.name,
+        AgentRow.status,
+    )
+    .outerjoin(
+        AgentRow,
+        and_(AgentRow.store_id == SessionRow.store_id, AgentRow.id == SessionRow.agent_id),
+    )
+    .where(SessionRow.store_id == bindparam("store"), SessionRow.id == bindparam("session"))
 )
-_AGENT = select(AgentRow.name, AgentRow.status).where(
-    AgentRow.store_id == bindparam("store"), AgentRow.id == bindparam("agent")
-)
+_INSERT_MESSAGE = insert(MessageRow)
+_INSERT_RUN = insert(RunRow)
 
 
 async def submit_message(
@@ -43,15 +55,16 @@ async def submit_message(
     trigger: str = "api",
 ) -> Submitted:
     async with db.write() as session:
-        chat = (await core(session, _SESSION, {"store": store_id, "session": session_id})).first()
+        chat = (
+            await core(session, _SESSION_AND_AGENT, {"store": store_id, "session": session_id})
+        ).first()
         if chat is None:
             raise NotFound.of("session", session_id)
         agent_id: str = chat.agent_id
-        agent = (await core(session, _AGENT, {"store": store_id, "agent": agent_id})).first()
-        if agent is None:
+        if chat.found_agent is None:
             raise NotFound.of("agent", agent_id)
-        if agent.status != "active":
-            raise Conflict(f"agent {agent.name!r} is disabled", details={"agent_id": agent_id})
+        if chat.status != "active":
+            raise Conflict(f"agent {chat.name!r} is disabled", details={"agent_id": agent_id})
         active = await conversations.active_run_ids(session, store_id, session_id)
         if active and chat.busy_policy == "reject":
             raise Conflict(
@@ -59,27 +72,45 @@ async def submit_message(
                 details={"run_id": active[0], "busy_policy": "reject"},
             )
         interrupted = active if chat.busy_policy == "interrupt" else []
-        message_id, run_id = new_id("msg"), new_id("run")
-        message = MessageRow(
-            id=message_id,
-            store_id=store_id,
-            session_id=session_id,
-            run_id=run_id,
-            kind="user",
-            content=content,
-        )
-        run = RunRow(
-            id=run_id,
-            store_id=store_id,
-            session_id=session_id,
-            agent_id=agent_id,
-            trigger_message_id=message_id,
-            status="queued",
-            priority=priority,
-            trigger=trigger,
-        )
-        session.add_all([message, run])
-        await session.flush()
+        message_id, run_id, now = new_id("msg"), new_id("run"), utcnow()
+        message: dict[str, Any] = {
+            "id": message_id,
+            "store_id": store_id,
+            "session_id": session_id,
+            "run_id": run_id,
+            "kind": "user",
+            "content": content,
+            "data": {},
+            "provider": None,
+            "model": None,
+            "input_tokens": None,
+            "output_tokens": None,
+            "latency_ms": None,
+            "created_at": now,
+        }
+        run: dict[str, Any] = {
+            "id": run_id,
+            "store_id": store_id,
+            "session_id": session_id,
+            "agent_id": agent_id,
+            "trigger_message_id": message_id,
+            "parent_run_id": None,
+            "status": "queued",
+            "stop_reason": None,
+            "error": None,
+            "priority": priority,
+            "trigger": trigger,
+            "steps": 0,
+            "input_tokens": 0,
+            "output_tokens": 0,
+            "plan": None,
+            "created_at": now,
+            "started_at": None,
+            "finished_at": None,
+        }
+        # Core inserts: the rows are returned to the caller, not tracked by the session.
+        await core(session, _INSERT_MESSAGE, message)
+        await core(session, _INSERT_RUN, run)
         await log.append(
             session,
             store_id,
@@ -98,4 +129,9 @@ async def submit_message(
                 ),
             ],
         )
-    return Submitted(message=message, run=run, interrupted=interrupted, first_in_line=not active)
+    return Submitted(
+        message=MessageRow(**message),
+        run=RunRow(**run),
+        interrupted=interrupted,
+        first_in_line=not active,
+    )

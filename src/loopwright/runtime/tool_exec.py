@@ -39,15 +39,18 @@ from loopwright.tools.spec import ToolArgumentsInvalid
 Outcome = tuple[str, Any]  # ("ok" | "error" | "refused", content)
 
 
-async def run_tool_step(rt: RunServices, plan: RunPlan, index: int, call: ToolCall) -> ToolResult:
+async def run_tool_step(
+    rt: RunServices, plan: RunPlan, index: int, call: ToolCall, *, resumed: bool
+) -> ToolResult:
+    """``resumed``: the run started before, so this call may already have its record."""
     name = toolbox.canonical(plan.tools, call.name)
     tools = await toolbox.resolve(rt.db, plan.store_id, plan.tools, secrets=rt.secrets, mcp=rt.mcp)
     refusal = _refusal(plan, call, name, tools)
     tool = tools.get(call.name)
     if refusal is None and tool is not None and tool.kind != "builtin":
-        work = _run_external(rt, plan, index, call, name, tool)
+        work = _run_external(rt, plan, index, call, name, tool, resumed)
     else:
-        work = _run_in_transaction(rt, plan, index, call, name, tool, refusal)
+        work = _run_in_transaction(rt, plan, index, call, name, tool, refusal, resumed)
     try:
         return await rt.local.guard(plan.run_id, work)
     except RunCancelled:
@@ -68,13 +71,14 @@ async def _run_in_transaction(
     name: str,
     tool: toolbox.RunTool | None,
     refusal: str | None,
+    resumed: bool,
 ) -> ToolResult:
     """A built-in tool (or a refusal): ``tool.executing``, the tool's effects and its record
     commit together, so the call happens exactly once."""
     started = time.perf_counter()
     try:
         async with rt.db.write() as session:
-            recorded = await _recorded(session, plan, call.call_id)
+            recorded = await _recorded(session, plan, call.call_id) if resumed else None
             if recorded is not None:
                 return recorded
             if time.time() >= plan.deadline:
@@ -95,12 +99,18 @@ async def _run_in_transaction(
 
 
 async def _run_external(
-    rt: RunServices, plan: RunPlan, index: int, call: ToolCall, name: str, tool: toolbox.RunTool
+    rt: RunServices,
+    plan: RunPlan,
+    index: int,
+    call: ToolCall,
+    name: str,
+    tool: toolbox.RunTool,
+    resumed: bool,
 ) -> ToolResult:
     """An HTTP or MCP tool: announced, called outside any transaction (at least once, with an
     idempotency key), then recorded."""
     async with rt.db.read() as session:
-        recorded = await _recorded(session, plan, call.call_id)
+        recorded = await _recorded(session, plan, call.call_id) if resumed else None
         refusal = None if recorded else await _rate_limited(rt, session, plan, name)
     if recorded is not None:
         return recorded
