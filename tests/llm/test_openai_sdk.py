@@ -5,6 +5,7 @@ from __future__ import annotations
 import typing
 from typing import Any
 
+import httpx2
 import pytest
 from openai import AsyncOpenAI
 from openai._utils import PropertyInfo
@@ -147,3 +148,39 @@ async def test_other_apis_and_copies_keep_the_pass_through(fresh: dict[str, Endp
 
     assert type(copy.chat.completions).__name__ == "_PassThroughCompletions"
     assert type(AsyncOpenAI(api_key=API_KEY).chat.completions).__name__ == "AsyncCompletions"
+
+
+def _chunk(**fields: Any) -> dict[str, Any]:
+    return {
+        "id": "chatcmpl-1",
+        "object": "chat.completion.chunk",
+        "created": 0,
+        "model": "m",
+        "choices": [{"index": 0, "delta": {"content": "hi"}, "finish_reason": None}],
+        **fields,
+    }
+
+
+def test_streamed_chunks_are_validated_fast_and_off_schema_ones_still_parse() -> None:
+    from openai.types.chat import ChatCompletionChunk
+
+    ours = PassThroughAsyncOpenAI(api_key="k", base_url="http://127.0.0.1:9/v1")
+    stock = AsyncOpenAI(api_key="k", base_url="http://127.0.0.1:9/v1")
+    response = httpx2.Response(200)
+
+    def both(data: dict[str, Any]) -> tuple[ChatCompletionChunk, ChatCompletionChunk]:
+        return (
+            ours._process_response_data(data=data, cast_to=ChatCompletionChunk, response=response),
+            stock._process_response_data(data=data, cast_to=ChatCompletionChunk, response=response),
+        )
+
+    fast, lenient = both(_chunk())
+    assert fast.model_dump() == lenient.model_dump()
+    assert fast.choices[0].delta.content == "hi"
+
+    fast, lenient = both(_chunk(created="5"))  # validation coerces; construction keeps it
+    assert (fast.created, lenient.created) == (5, "5")
+
+    fast, lenient = both(_chunk(created="soon"))  # off-schema: the lenient way on both
+    assert fast.created == lenient.created == "soon"
+    assert fast.choices[0].delta.content == "hi"
