@@ -1,16 +1,14 @@
-"""An ``AsyncOpenAI`` whose chat-completions call skips the SDK's request transform.
+"""An ``AsyncOpenAI`` whose chat-completions call posts pydantic-ai's body as it is.
 
-Before sending, the SDK walks the request body against its ``TypedDict`` types
+Before sending, the SDK's ``create`` walks the request body against its ``TypedDict`` types
 (``async_maybe_transform``) to rename aliased keys and format dates or files. No type under
 ``CompletionCreateParams`` declares such a transform (``tests/llm/test_openai_sdk.py`` checks
 that), so for chat completions the walk returns its input unchanged, yet it costs time linear
 in the conversation, trying every member of every union: measured here, about 0.7 ms per
-conversation turn (25 ms for a 30-turn session, per model request) on the event loop.
-
-The body's fields go out through ``extra_body`` instead, which the SDK merges into the JSON
-body as it is: the same body on the wire, without the walk (the common workaround for the same
-SDK issue, anthropics/anthropic-sdk-python#1195). Only ``model`` and ``stream``, which decide
-what the SDK returns, and the per-request options stay arguments.
+conversation turn (25 ms for a 30-turn session, per model request) on the event loop. So
+``create`` here posts the body through the SDK's own ``_post``, as the stock method does after
+its walk: the same request on the wire, with the SDK's headers, auth, timeout, error mapping
+and streaming. (The same SDK issue: anthropics/anthropic-sdk-python#1195.)
 
 Streamed chunks are validated by pydantic-core (``model_validate``, about 4 µs a chunk) instead
 of the SDK's lenient recursive ``construct_type`` (30-65 µs); a chunk the schema refuses (some
@@ -22,31 +20,42 @@ from __future__ import annotations
 from typing import Any, TypeVar, cast
 
 import httpx2
-from openai import AsyncOpenAI, NotGiven, Omit
+from openai import AsyncOpenAI, AsyncStream, NotGiven, Omit, not_given
+from openai._base_client import make_request_options
 from openai._compat import cached_property
 from openai.resources.chat import AsyncChat
 from openai.resources.chat.completions import AsyncCompletions
-from openai.types.chat import ChatCompletionChunk
+from openai.types.chat import ChatCompletion, ChatCompletionChunk
 from pydantic import ValidationError
 
 ResponseT = TypeVar("ResponseT")
 
-_ARGUMENTS = frozenset({"model", "stream", "extra_headers", "extra_query", "timeout"})
+_OPTIONS = frozenset({"extra_headers", "extra_query", "extra_body", "timeout"})
 _LISTS = frozenset({"messages", "tools"})  # typed Iterable: the SDK would make them lists
 
 
 class _PassThroughCompletions(AsyncCompletions):
     async def create(self, **params: Any) -> Any:
-        arguments = {k: v for k, v in params.items() if k in _ARGUMENTS}
         body = {
             key: list(value) if key in _LISTS else value
             for key, value in params.items()
-            if key not in _ARGUMENTS
-            and key != "extra_body"
-            and not isinstance(value, Omit | NotGiven)
+            if key not in _OPTIONS and not isinstance(value, Omit | NotGiven)
         }
-        body.update(params.get("extra_body") or {})  # the caller's extra_body wins, as in the SDK
-        return await super().create(messages=[], extra_body=body, **arguments)
+        stream = bool(body.get("stream"))
+        return await self._post(
+            "/chat/completions",
+            body=body,
+            options=make_request_options(
+                extra_headers=params.get("extra_headers"),
+                extra_query=params.get("extra_query"),
+                extra_body=params.get("extra_body"),  # merged over the body, as in the SDK
+                timeout=params.get("timeout", not_given),
+                security={"bearer_auth": True},
+            ),
+            cast_to=ChatCompletion,
+            stream=stream,
+            stream_cls=AsyncStream[ChatCompletionChunk],
+        )
 
 
 class _PassThroughChat(AsyncChat):
