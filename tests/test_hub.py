@@ -123,3 +123,56 @@ async def test_a_session_follower_sees_its_events_across_foreign_appends(
     await asyncio.wait_for(done.wait(), timeout=10)
     await task
     assert received == list(range(20))
+
+
+class NotingHub(EventHub):
+    """Tells the test each time a reader records the store's high-water."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.noted: asyncio.Queue[int] = asyncio.Queue()
+
+    def note_high_water(self, store_id: str, seq: int) -> None:
+        super().note_high_water(store_id, seq)
+        self.noted.put_nowait(seq)
+
+
+async def test_a_quiet_reader_reads_the_log_only_for_what_the_hub_did_not_pass(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url = f"sqlite:///{tmp_path / 'app.db'}"
+    await asyncio.to_thread(upgrade, url)
+    ours, theirs, hub = Database(url), Database(url), NotingHub()
+    ours.on_commit(hub.publish)
+    async with ours.write() as session:
+        await tenancy.create_store(session, STORE, STORE)
+    log_reads: list[int] = []
+    read_range = log.read_range
+
+    async def counted(*args: object, **kwargs: object) -> list[Event]:
+        log_reads.append(1)
+        return await read_range(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(log, "read_range", counted)
+    received: asyncio.Queue[int] = asyncio.Queue()
+
+    async def reader() -> None:
+        async for e in follow(ours, hub, STORE, 0, EventFilter(session_id="mine"), poll_s=0.01):
+            received.put_nowait(e.payload["n"])
+
+    task = asyncio.create_task(reader())
+    try:
+        assert await asyncio.wait_for(hub.noted.get(), 5) == 0  # the backlog: empty
+        for n in range(5):  # other sessions' events, all through this process's hub
+            await append(ours, "other", n)
+        while await asyncio.wait_for(hub.noted.get(), 5) < 5:
+            pass  # quiet waits until one saw the high-water at 5
+        assert log_reads == []  # the hub vouched for 1..5: no range read
+
+        await append(theirs, "mine", 42)  # another process: the hub never saw it
+        assert await asyncio.wait_for(received.get(), 5) == 42
+        assert len(log_reads) == 1
+    finally:
+        task.cancel()
+        await ours.dispose()
+        await theirs.dispose()

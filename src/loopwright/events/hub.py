@@ -8,11 +8,15 @@ so an event wakes only the readers it concerns: with one chat open per session, 
 costs the same whatever the number of open chats. A filtered reader sees gaps in ``seq``; the
 hub vouches for them with ``published``: it tracks, per store, the run of consecutive seqs it
 has handed out, and a gap inside that run holds only events the reader's filter refused.
+
+It also keeps, per store, the last high-water a reader read from the log, so readers waiting
+on a quiet stream share one look at the log per interval instead of one each.
 """
 
 from __future__ import annotations
 
 import asyncio
+import time
 from collections import defaultdict
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -53,6 +57,7 @@ class EventHub:
         # keyed by ("store", store, ""), ("session", store, session_id) or ("run", store, run_id)
         self._subscribers: dict[tuple[str, str, str], set[Subscription]] = defaultdict(set)
         self._published: dict[str, _Run] = {}
+        self._high_water: dict[str, tuple[float, int]] = {}  # store -> (read at, seq)
 
     def publish(self, events: Sequence[Event]) -> None:
         for event in events:
@@ -76,6 +81,17 @@ class EventHub:
         then offered to every subscriber that existed."""
         run = self._published.get(store_id)
         return run is not None and run.first <= first and last <= run.last
+
+    def note_high_water(self, store_id: str, seq: int) -> None:
+        """Remember the store's high-water as a reader just read it from the log."""
+        self._high_water[store_id] = (time.monotonic(), seq)
+
+    def recent_high_water(self, store_id: str, max_age_s: float) -> int | None:
+        """The store's high-water if a reader read it within ``max_age_s``."""
+        found = self._high_water.get(store_id)
+        if found is None or time.monotonic() - found[0] > max_age_s:
+            return None
+        return found[1]
 
     @contextmanager
     def subscribe(self, store_id: str, where: EventFilter = _EVERYTHING) -> Iterator[Subscription]:
