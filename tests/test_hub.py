@@ -176,3 +176,33 @@ async def test_a_quiet_reader_reads_the_log_only_for_what_the_hub_did_not_pass(
         task.cancel()
         await ours.dispose()
         await theirs.dispose()
+
+
+async def test_events_queued_as_a_quiet_wait_times_out_are_not_passed_over(
+    tmp_path: Path,
+) -> None:
+    """With ``poll_s=0`` every wait times out with the events already queued: the reader
+    must still take each one, never count it as seen because the hub vouched for it."""
+    url = f"sqlite:///{tmp_path / 'app.db'}"
+    await asyncio.to_thread(upgrade, url)
+    ours, hub = Database(url), NotingHub()
+    ours.on_commit(hub.publish)
+    async with ours.write() as session:
+        await tenancy.create_store(session, STORE, STORE)
+    received: asyncio.Queue[int] = asyncio.Queue()
+
+    async def reader() -> None:
+        async for e in follow(ours, hub, STORE, 0, EventFilter(session_id="mine"), poll_s=0):
+            received.put_nowait(e.payload["n"])
+
+    task = asyncio.create_task(reader())
+    try:
+        await asyncio.wait_for(hub.noted.get(), 5)  # subscribed, backlog read: all live now
+        for n in range(10):
+            await append(ours, "mine", n)
+            await append(ours, "other", 100 + n)
+        got = [await asyncio.wait_for(received.get(), 5) for _ in range(10)]
+        assert got == list(range(10))
+    finally:
+        task.cancel()
+        await ours.dispose()

@@ -49,7 +49,7 @@ async def follow(
             # From the hub: as long as it continues the sequence exactly.
             while (live := await _next_live(sub, poll_s)) is not _Signal.LOST:
                 if live is _Signal.QUIET:
-                    caught_up = await _caught_up(db, hub, store_id, covered, poll_s)
+                    caught_up = await _caught_up(db, hub, sub, covered, poll_s)
                     if caught_up is None:
                         break
                     covered = caught_up
@@ -76,17 +76,23 @@ async def _page(
 
 
 async def _caught_up(
-    db: Database, hub: EventHub, store_id: str, covered: int, max_age_s: float
+    db: Database, hub: EventHub, sub: Subscription, covered: int, max_age_s: float
 ) -> int | None:
-    """After a quiet wait: the store's high-water if the reader was offered every event up to
-    it (all went through the hub since it subscribed); None if it must read the log."""
+    """After a quiet wait: how far the reader has seen everything, or None if it must read
+    the log. Up to the store's high-water when every event up to it went through the hub
+    (offered to this reader, which subscribed before it read its backlog) and the reader has
+    taken all it was offered: an event still queued (it can arrive as the wait times out)
+    must not be passed over."""
+    store_id = sub.store_id
     upto = hub.recent_high_water(store_id, max_age_s)
     if upto is None:
         async with db.read() as session:
             upto = await log.high_water(session, store_id)
         hub.note_high_water(store_id, upto)
-    if upto <= covered or hub.published(store_id, covered + 1, upto):
-        return max(covered, upto)
+    if upto <= covered or not sub.queue.empty():
+        return covered
+    if hub.published(store_id, covered + 1, upto):
+        return upto
     return None
 
 
@@ -100,7 +106,9 @@ async def _next_live(sub: Subscription, poll_s: float) -> Event | _Signal:
     try:
         event = await asyncio.wait_for(sub.queue.get(), timeout=poll_s)
     except TimeoutError:
-        return _Signal.QUIET
+        if sub.queue.empty():
+            return _Signal.QUIET
+        event = sub.queue.get_nowait()  # it arrived as the wait timed out
     if sub.overflowed:
         sub.overflowed = False
         while not sub.queue.empty():
