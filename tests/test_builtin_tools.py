@@ -443,3 +443,28 @@ async def test_deleting_a_project_detaches_what_the_session_already_loaded(
     deleted = [e for e in await events(db, ctx.store_id) if e.type == "project.deleted"]
     assert deleted[0].payload["project_id"] == task["project_id"]
     assert deleted[0].run_id is None  # the repository call above acted for no run
+
+
+async def test_a_failed_tool_publishes_none_of_its_events(
+    db: Database, ctx: ToolContext, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The savepoint takes back the rows, the seqs and the events of a tool that fails after
+    appending: nothing it announced is published, and the next event gets the freed seq."""
+    from loopwright.domain.events import NewEvent
+    from loopwright.runtime.builtin_handlers import invoke
+
+    async def announces_then_fails(session: Any, context: ToolContext, args: Any) -> Any:
+        await log.append(session, context.store_id, [NewEvent("task.created", {"id": "ghost"})])
+        raise Conflict("gave up after announcing")
+
+    monkeypatch.setitem(HANDLERS, "list_tasks", announces_then_fails)
+    published: list[Event] = []
+    db.on_commit(published.extend)
+    args = BUILTIN_TOOLS["list_tasks"].validate({})
+    async with db.write() as session:
+        ok, content = await invoke(session, ctx, "list_tasks", args, timeout_s=5)
+        kept = await log.append(session, ctx.store_id, [NewEvent("note.added", {})])
+    assert (ok, content) == (False, {"error": "gave up after announcing"})
+    assert [e.type for e in published if e.store_id == ctx.store_id] == ["note.added"]
+    assert [e.seq for e in kept] == [1]
+    assert [e.type for e in await events(db, ctx.store_id)] == ["note.added"]

@@ -8,7 +8,8 @@ later find a committed event with a smaller seq (a global auto-increment would n
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 
 from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -71,6 +72,20 @@ async def append(session: AsyncSession, store_id: str, new: Sequence[NewEvent]) 
     )
     session.info.setdefault(PENDING_EVENTS, []).extend(events)
     return events
+
+
+@asynccontextmanager
+async def savepoint(session: AsyncSession) -> AsyncIterator[None]:
+    """A savepoint whose rollback also takes back the events appended inside it: their rows
+    and seqs are gone, so they must not be published when the outer transaction commits."""
+    pending: list[Event] = session.info.setdefault(PENDING_EVENTS, [])
+    kept = len(pending)
+    try:
+        async with session.begin_nested():
+            yield
+    except BaseException:
+        del pending[kept:]
+        raise
 
 
 async def high_water(session: AsyncSession, store_id: str) -> int:

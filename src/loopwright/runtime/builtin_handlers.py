@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from loopwright.db.repos import workspace
 from loopwright.db.tables import DocumentRow, ProjectRow, TaskRow
 from loopwright.errors import LoopwrightError
+from loopwright.events import log
 from loopwright.tools import builtin as tools
 from loopwright.tools.builtin import BUILTIN_TOOLS
 from loopwright.tools.spec import ToolArgs
@@ -365,7 +366,7 @@ async def invoke(
     """Run one built-in handler in a savepoint: a failure leaves no partial writes and becomes
     an error result (what a model sees), never an exception."""
     try:
-        async with session.begin_nested(), asyncio.timeout(timeout_s):
+        async with log.savepoint(session), asyncio.timeout(timeout_s):
             content = await HANDLERS[name](session, context, args)
     except LoopwrightError as exc:
         return False, {"error": exc.message}
