@@ -7,16 +7,18 @@ PostgreSQL through the real AsyncSession: the same assertions hold for both."""
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 import uuid
 from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from loopwright.db.database import Database, core
 from loopwright.db.migrate import upgrade
 from loopwright.db.repos import tenancy, workspace
+from loopwright.db.sqlite_checkpoint import checkpoint
 from loopwright.db.tables import EventRow, ProjectRow
 from loopwright.domain.events import Event, NewEvent
 from loopwright.errors import Conflict
@@ -118,3 +120,31 @@ async def test_core_statements_join_the_transaction(db: Database) -> None:
     async with db.write() as session:
         result = await core(session, bump, {"store": store_id, "count": 1})
         assert result.scalar_one() == 1
+
+
+async def test_sqlite_commits_leave_checkpoints_to_the_checkpoint_thread(tmp_path: Path) -> None:
+    """No commit on the loop copies the WAL back (``wal_autocheckpoint=0``); the thread's
+    passive checkpoint does, and the WAL is truncated to its size limit afterwards."""
+    url = f"sqlite:///{tmp_path / 'app.db'}"
+    await asyncio.to_thread(upgrade, url)
+    db = Database(url)
+    db._checkpointer.stop()  # checkpoint by hand below, not on the thread's clock
+    try:
+        store_id = await new_store(db)
+        for n in range(300):  # well past SQLite's default autocheckpoint of 1000 pages
+            async with db.write() as session:
+                await log.append(
+                    session, store_id, [NewEvent("note.added", {"n": n, "pad": "x" * 2000})]
+                )
+        async with db.write() as session:
+            pragma = await session.execute(text("PRAGMA wal_autocheckpoint"))
+            assert pragma.scalar() == 0
+        other = sqlite3.connect(tmp_path / "app.db")
+        try:
+            frames, copied = checkpoint(other)
+            assert frames > 1000  # nothing copied back during the commits
+            assert copied == frames
+        finally:
+            other.close()
+    finally:
+        await db.dispose()

@@ -19,6 +19,7 @@ from sqlalchemy import Executable, make_url
 from sqlalchemy.engine import CursorResult
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
 
+from loopwright.db.sqlite_checkpoint import Checkpointer
 from loopwright.db.sqlite_inline import InlineSession, create_inline_engine
 from loopwright.domain.events import Event
 
@@ -54,6 +55,7 @@ class Database:
             self._sqlite_read = create_inline_engine(
                 path, SQLITE_BUSY_TIMEOUT_MS, read_only=True, pool_size=10, max_overflow=40
             )
+            self._checkpointer = Checkpointer(path)
         else:
             self._engine = create_async_engine(
                 url, pool_size=20, max_overflow=20, pool_pre_ping=True
@@ -100,6 +102,7 @@ class Database:
 
     async def dispose(self) -> None:
         if self.is_sqlite:
+            self._checkpointer.stop()
             self._sqlite_read.dispose()
             self._sqlite_write.dispose()
         else:

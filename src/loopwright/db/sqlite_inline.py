@@ -25,6 +25,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import SessionTransaction
 from sqlalchemy.pool import QueuePool
 
+from loopwright.db.sqlite_checkpoint import JOURNAL_SIZE_LIMIT_BYTES
+
 
 def connect(path: str, busy_timeout_ms: int, *, read_only: bool) -> sqlite3.Connection:
     """A connection in autocommit mode (transactions are begun explicitly), WAL, foreign keys
@@ -41,6 +43,11 @@ def connect(path: str, busy_timeout_ms: int, *, read_only: bool) -> sqlite3.Conn
     ]
     if read_only:
         pragmas.append("PRAGMA query_only=ON")
+    else:  # checkpoints run on their own thread (``sqlite_checkpoint``)
+        pragmas += [
+            "PRAGMA wal_autocheckpoint=0",
+            f"PRAGMA journal_size_limit={JOURNAL_SIZE_LIMIT_BYTES}",
+        ]
     for pragma in pragmas:
         connection.execute(pragma)
     return connection
