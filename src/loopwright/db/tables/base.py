@@ -54,10 +54,13 @@ def id_column() -> Mapped[str]:
     return mapped_column(String(64), primary_key=True)
 
 
-def store_column() -> Mapped[str]:
-    """Every tenant-owned row carries its store; deleting a store deletes its rows."""
+def store_column(*, indexed: bool = True) -> Mapped[str]:
+    """Every tenant-owned row carries its store; deleting a store deletes its rows.
+
+    ``indexed=False`` where a composite index already starts with ``store_id``: a second
+    index would serve no query and cost a page write on every insert."""
     return mapped_column(
-        String(64), ForeignKey("stores.id", ondelete="CASCADE"), index=True, nullable=False
+        String(64), ForeignKey("stores.id", ondelete="CASCADE"), index=indexed, nullable=False
     )
 
 

@@ -22,7 +22,7 @@ class SessionRow(Base):
     __table_args__ = (Index("ix_sessions_store_agent", "store_id", "agent_id"),)
 
     id: Mapped[str] = id_column()
-    store_id: Mapped[str] = store_column()
+    store_id: Mapped[str] = store_column(indexed=False)
     agent_id: Mapped[str] = mapped_column(String(64), ForeignKey("agents.id", ondelete="CASCADE"))
     title: Mapped[str] = mapped_column(String(300), default="")
     busy_policy: Mapped[str] = mapped_column(String(16), default="enqueue")
@@ -38,7 +38,7 @@ class RunRow(Base):
     )
 
     id: Mapped[str] = id_column()
-    store_id: Mapped[str] = store_column()
+    store_id: Mapped[str] = store_column(indexed=False)
     session_id: Mapped[str] = mapped_column(
         String(64), ForeignKey("sessions.id", ondelete="CASCADE")
     )
@@ -65,7 +65,7 @@ class MessageRow(Base):
     __table_args__ = (Index("ix_messages_store_session", "store_id", "session_id", "id"),)
 
     id: Mapped[str] = id_column()
-    store_id: Mapped[str] = store_column()
+    store_id: Mapped[str] = store_column(indexed=False)
     session_id: Mapped[str] = mapped_column(
         String(64), ForeignKey("sessions.id", ondelete="CASCADE")
     )
@@ -113,7 +113,7 @@ class ToolCallRow(Base):
     )
 
     id: Mapped[str] = id_column()
-    store_id: Mapped[str] = store_column()
+    store_id: Mapped[str] = store_column(indexed=False)
     run_id: Mapped[str | None] = mapped_column(String(64), default=None)
     call_id: Mapped[str] = mapped_column(String(128))
     agent_id: Mapped[str | None] = mapped_column(String(64), default=None)

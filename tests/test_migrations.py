@@ -1,0 +1,54 @@
+"""The migrations build exactly the schema the models declare, on both databases, and the
+latest one steps down and up again."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+from alembic import command
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import create_engine, inspect
+
+from loopwright.db.migrate import alembic_config, upgrade
+from loopwright.db.tables import Base
+from loopwright.settings import sync_url
+
+
+def drift(url: str) -> list[object]:
+    engine = create_engine(sync_url(url))
+    try:
+        with engine.connect() as connection:
+            return list(compare_metadata(MigrationContext.configure(connection), Base.metadata))
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.parametrize("database", ["sqlite", "postgresql"])
+async def test_the_migrated_schema_is_the_models_schema(
+    database: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    url = (
+        f"sqlite:///{tmp_path / 'app.db'}"
+        if database == "sqlite"
+        else request.getfixturevalue("pg_url")
+    )
+    await asyncio.to_thread(upgrade, url)
+    assert await asyncio.to_thread(drift, url) == []
+
+
+def test_the_latest_migration_steps_down_and_up(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'app.db'}"
+    upgrade(url)
+    config = alembic_config(url)
+    command.downgrade(config, "-1")
+    engine = create_engine(url)
+    try:
+        names = {i["name"] for i in inspect(engine).get_indexes("messages")}
+        assert "ix_messages_store_id" in names
+    finally:
+        engine.dispose()
+    upgrade(url)
+    assert drift(url) == []
