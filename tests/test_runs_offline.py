@@ -125,3 +125,29 @@ async def test_tool_refusals_and_bad_arguments_reach_the_model(store: Store) -> 
     assert sent["run"]["status"] == "completed"
     tasks = (await store.admin.get(f"{store.path}/events", params={"types": "task.created"})).json()
     assert tasks["items"] == []
+
+
+async def test_a_final_answer_commits_with_the_runs_completion(live: Live) -> None:
+    """The last model step's reply and ``run.completed`` are one transaction: a crash can
+    never leave a run whose answer is saved but which is still running."""
+    from loopwright.domain.events import Event
+    from loopwright.runtime import services
+
+    db = services.current().db
+    commits: list[list[str]] = []
+
+    def record(events: Any) -> None:
+        batch: list[Event] = list(events)
+        commits.append([f"{e.run_id}:{e.type}" for e in batch])
+
+    db.on_commit(record)
+    try:
+        store = await live.new_store()
+        agent = await store.agent(tools=ALL_BUILTIN)
+        chat = await store.session(agent["id"])
+        run = (await send(store, chat["id"], "what projects do I have?"))["run"]
+    finally:
+        db._commit_hooks.remove(record)
+    ours = [c for c in commits if any(t.startswith(run["id"]) for t in c)]
+    assert [f"{run['id']}:llm.response_received", f"{run['id']}:run.completed"] in ours
+    assert sum(f"{run['id']}:run.completed" in c for c in ours) == 1

@@ -49,6 +49,10 @@ class TurnOutcome:
     error: str | None = None
 
 
+# A reply without tool calls ends the turn. The runtime commits that ending with the reply.
+FINAL_ANSWER = TurnOutcome("completed", "final_answer")
+
+
 class TurnPorts(Protocol):
     async def model_step(self, index: int) -> ModelStep:
         """Request the model with the persisted context; persist and return its reply."""
@@ -65,7 +69,7 @@ async def run_turn(ports: TurnPorts, *, max_steps: int) -> TurnOutcome:
         if step.status == "timed_out":
             return TurnOutcome("timed_out", "timeout", step.error)
         if not step.tool_calls:
-            return TurnOutcome("completed", "final_answer")
+            return FINAL_ANSWER
         results = await asyncio.gather(*(ports.tool_call(index, c) for c in step.tool_calls))
         if any(r.run_timed_out for r in results):
             return TurnOutcome("timed_out", "timeout", "the run's time limit passed")

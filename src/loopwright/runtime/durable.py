@@ -19,7 +19,14 @@ import logging
 
 from dbos import DBOS
 
-from loopwright.engine.turn import ModelStep, ToolCall, ToolResult, TurnOutcome, run_turn
+from loopwright.engine.turn import (
+    FINAL_ANSWER,
+    ModelStep,
+    ToolCall,
+    ToolResult,
+    TurnOutcome,
+    run_turn,
+)
 from loopwright.runtime import lifecycle, queueing, services
 from loopwright.runtime.model_exec import run_model_step
 from loopwright.runtime.plan import RunPlan
@@ -28,16 +35,18 @@ from loopwright.runtime.tool_exec import run_tool_step
 logger = logging.getLogger("loopwright.runtime")
 
 
-async def finish_step(plan: RunPlan, outcome: TurnOutcome) -> None:
+async def finish_step(plan: RunPlan, outcome: TurnOutcome, *, ended: bool) -> None:
+    """``ended``: the run's completion already committed with its final model step."""
     rt = services.current()
-    await lifecycle.finish(
-        rt.db,
-        plan.store_id,
-        plan.run_id,
-        outcome.status,
-        stop_reason=outcome.stop_reason,
-        error=outcome.error,
-    )
+    if not ended:
+        await lifecycle.finish(
+            rt.db,
+            plan.store_id,
+            plan.run_id,
+            outcome.status,
+            stop_reason=outcome.stop_reason,
+            error=outcome.error,
+        )
     rt.local.forget(plan.run_id)
     schedule_next(plan.store_id, plan.session_id)
 
@@ -68,9 +77,12 @@ class _RecordedPorts:
         self.rt = rt
         self.plan = plan
         self.resumed = resumed
+        self.ended_run = False  # the final model step committed the run's completion
 
     async def model_step(self, index: int) -> ModelStep:
-        return await run_model_step(self.rt, self.plan, index, resumed=self.resumed)
+        done = await run_model_step(self.rt, self.plan, index, resumed=self.resumed)
+        self.ended_run = done.ended_run
+        return done.step
 
     async def tool_call(self, index: int, call: ToolCall) -> ToolResult:
         return await run_tool_step(self.rt, self.plan, index, call, resumed=self.resumed)
@@ -86,13 +98,13 @@ async def run_workflow(store_id: str, run_id: str, holds_slot: bool) -> str:
         if started is None:
             return "skipped"
         plan = started.plan
+        ports = _RecordedPorts(rt, plan, resumed=started.resumed)
         try:
-            ports = _RecordedPorts(rt, plan, resumed=started.resumed)
             outcome = await run_turn(ports, max_steps=plan.max_steps)
         except Exception as exc:  # a defect, not a model or tool failure: fail the run
             logger.exception("run %s failed", run_id)
             outcome = TurnOutcome("failed", "internal_error", f"{type(exc).__name__}: {exc}")
-        await finish_step(plan, outcome)
+        await finish_step(plan, outcome, ended=ports.ended_run and outcome == FINAL_ANSWER)
         return outcome.status
     finally:
         if holds_slot:

@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import and_, bindparam, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from loopwright.db.database import Database, core
 from loopwright.db.repos import conversations
@@ -140,39 +141,50 @@ async def finish(
     *,
     stop_reason: str,
     error: str | None = None,
-    extra: dict[str, Any] | None = None,
 ) -> bool:
     """Move a run to a terminal status once; False if it already was terminal."""
     async with db.write() as session:
-        ended = await core(
-            session,
-            _FINISH,
-            {
-                "store": store_id,
-                "run": run_id,
-                "new_status": status,
-                "new_reason": stop_reason,
-                "new_error": error,
-                "now": utcnow(),
-            },
-        )
-        row = ended.first()
-        if row is None:
-            await conversations.get_run(session, store_id, run_id)  # NotFound if missing
-            return False
-        payload: dict[str, Any] = {
-            "status": status,
-            "stop_reason": stop_reason,
-            "usage": {"input_tokens": row.input_tokens, "output_tokens": row.output_tokens},
-            **(extra or {}),
-        }
-        if error:
-            payload["error"] = error
-        await log.append(
-            session,
-            store_id,
-            [NewEvent(_FINAL_EVENT[status], payload, session_id=row.session_id, run_id=run_id)],
-        )
+        return await end(session, store_id, run_id, status, stop_reason=stop_reason, error=error)
+
+
+async def end(
+    session: AsyncSession,
+    store_id: str,
+    run_id: str,
+    status: RunStatus,
+    *,
+    stop_reason: str,
+    error: str | None = None,
+) -> bool:
+    """``finish`` in the caller's transaction (the final model step ends its run in its own)."""
+    ended = await core(
+        session,
+        _FINISH,
+        {
+            "store": store_id,
+            "run": run_id,
+            "new_status": status,
+            "new_reason": stop_reason,
+            "new_error": error,
+            "now": utcnow(),
+        },
+    )
+    row = ended.first()
+    if row is None:
+        await conversations.get_run(session, store_id, run_id)  # NotFound if missing
+        return False
+    payload: dict[str, Any] = {
+        "status": status,
+        "stop_reason": stop_reason,
+        "usage": {"input_tokens": row.input_tokens, "output_tokens": row.output_tokens},
+    }
+    if error:
+        payload["error"] = error
+    await log.append(
+        session,
+        store_id,
+        [NewEvent(_FINAL_EVENT[status], payload, session_id=row.session_id, run_id=run_id)],
+    )
     return True
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from dataclasses import dataclass
 from typing import Any
 
 from pydantic_ai.messages import ModelResponse, TextPart, ThinkingPart
@@ -23,31 +24,41 @@ from loopwright.db.tables.base import utcnow
 from loopwright.domain.events import Event, NewEvent
 from loopwright.engine.calls import tool_calls_of
 from loopwright.engine.history import HistoryItem, build_context, dump_response
-from loopwright.engine.turn import ModelStep, ToolCall
+from loopwright.engine.turn import FINAL_ANSWER, ModelStep, ToolCall
 from loopwright.errors import LoopwrightError
 from loopwright.events import log
 from loopwright.ids import new_id
 from loopwright.llm import ModelDelta, ProviderError, answered_by
-from loopwright.runtime import toolbox
+from loopwright.runtime import lifecycle, toolbox
 from loopwright.runtime.local_runs import RunCancelled
 from loopwright.runtime.plan import RunPlan
 from loopwright.runtime.services import RunServices
 
+_PAST_DEADLINE = "the run's time limit passed"
 
-async def run_model_step(rt: RunServices, plan: RunPlan, index: int, *, resumed: bool) -> ModelStep:
+
+@dataclass(frozen=True, slots=True)
+class ModelStepDone:
+    step: ModelStep
+    ended_run: bool = False  # a final answer: the run's completion committed with it
+
+
+async def run_model_step(
+    rt: RunServices, plan: RunPlan, index: int, *, resumed: bool
+) -> ModelStepDone:
     """``resumed``: the run started before, so this step may already have its record."""
     async with rt.db.read() as session:
         recorded = await _recorded(session, plan, index) if resumed else None
         if recorded is not None:
-            return recorded
+            return ModelStepDone(recorded)
         remaining = plan.deadline - time.time()
         if remaining <= 0:
-            return ModelStep(index, "timed_out", error="the run's time limit passed")
+            return ModelStepDone(ModelStep(index, "timed_out", error=_PAST_DEADLINE))
         rows = await conversations.history(session, plan.store_id, plan.session_id)
         try:
             client = await rt.models.client(session, plan.store_id, plan.models)
         except LoopwrightError as exc:
-            return ModelStep(index, "failed", error=exc.message)
+            return ModelStepDone(ModelStep(index, "failed", error=exc.message))
     tools = await toolbox.resolve(rt.db, plan.store_id, plan.tools, secrets=rt.secrets, mcp=rt.mcp)
     definitions = [tool.definition for tool in tools.values()]
     context = build_context(plan.system_prompt, [HistoryItem(*row) for row in rows])
@@ -78,12 +89,14 @@ async def run_model_step(rt: RunServices, plan: RunPlan, index: int, *, resumed:
         )
     except TimeoutError:
         if time.time() >= plan.deadline:
-            return ModelStep(index, "timed_out", error="the run's time limit passed")
-        return ModelStep(index, "failed", error=f"the model did not answer within {budget:.0f} s")
+            return ModelStepDone(ModelStep(index, "timed_out", error=_PAST_DEADLINE))
+        return ModelStepDone(
+            ModelStep(index, "failed", error=f"the model did not answer within {budget:.0f} s")
+        )
     except ProviderError as exc:
-        return ModelStep(index, "failed", error=f"{exc.provider}: {exc.message}")
+        return ModelStepDone(ModelStep(index, "failed", error=f"{exc.provider}: {exc.message}"))
     except RunCancelled:
-        return ModelStep(index, "failed", error="cancelled")
+        return ModelStepDone(ModelStep(index, "failed", error="cancelled"))
     latency_ms = (time.perf_counter() - started) * 1000
     return await _persist(rt, plan, index, response, client.provider, latency_ms)
 
@@ -118,7 +131,7 @@ async def _persist(
     response: ModelResponse,
     provider: str,
     latency_ms: float,
-) -> ModelStep:
+) -> ModelStepDone:
     calls = tool_calls_of(response)
     text = "".join(p.content for p in response.parts if isinstance(p, TextPart))
     thinking = "".join(p.content for p in response.parts if isinstance(p, ThinkingPart))
@@ -208,10 +221,17 @@ async def _persist(
                     )
                 ],
             )
+            ended_run = not calls and await lifecycle.end(
+                session,
+                plan.store_id,
+                plan.run_id,
+                FINAL_ANSWER.status,
+                stop_reason=FINAL_ANSWER.stop_reason,
+            )
     except IntegrityError:
         async with rt.db.read() as session:  # a concurrent replay committed first
             recorded = await _recorded(session, plan, index)
         if recorded is None:
             raise
-        return recorded
-    return ModelStep(index, "ok", tool_calls=calls)
+        return ModelStepDone(recorded)
+    return ModelStepDone(ModelStep(index, "ok", tool_calls=calls), ended_run=ended_run)
