@@ -78,13 +78,25 @@ def test_unsubscribing_stops_delivery() -> None:
     assert sub.queue.empty()
 
 
+class NotingHub(EventHub):
+    """Tells the test each time a reader records the store's high-water."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.noted: asyncio.Queue[int] = asyncio.Queue()
+
+    def note_high_water(self, store_id: str, seq: int) -> None:
+        super().note_high_water(store_id, seq)
+        self.noted.put_nowait(seq)
+
+
 @pytest.fixture
-async def databases(tmp_path: Path) -> AsyncIterator[tuple[Database, Database, EventHub]]:
+async def databases(tmp_path: Path) -> AsyncIterator[tuple[Database, Database, NotingHub]]:
     """This process's database (publishing to a hub) and another process's (publishing
     nowhere) on one SQLite file."""
     url = f"sqlite:///{tmp_path / 'app.db'}"
     await asyncio.to_thread(upgrade, url)
-    ours, theirs, hub = Database(url), Database(url), EventHub()
+    ours, theirs, hub = Database(url), Database(url), NotingHub()
     ours.on_commit(hub.publish)
     async with ours.write() as session:
         await tenancy.create_store(session, STORE, STORE)
@@ -99,7 +111,7 @@ async def append(db: Database, session_id: str, n: int) -> None:
 
 
 async def test_a_session_follower_sees_its_events_across_foreign_appends(
-    databases: tuple[Database, Database, EventHub],
+    databases: tuple[Database, Database, NotingHub],
 ) -> None:
     ours, theirs, hub = databases
     received: list[int] = []
@@ -125,27 +137,10 @@ async def test_a_session_follower_sees_its_events_across_foreign_appends(
     assert received == list(range(20))
 
 
-class NotingHub(EventHub):
-    """Tells the test each time a reader records the store's high-water."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.noted: asyncio.Queue[int] = asyncio.Queue()
-
-    def note_high_water(self, store_id: str, seq: int) -> None:
-        super().note_high_water(store_id, seq)
-        self.noted.put_nowait(seq)
-
-
 async def test_a_quiet_reader_reads_the_log_only_for_what_the_hub_did_not_pass(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    databases: tuple[Database, Database, NotingHub], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    url = f"sqlite:///{tmp_path / 'app.db'}"
-    await asyncio.to_thread(upgrade, url)
-    ours, theirs, hub = Database(url), Database(url), NotingHub()
-    ours.on_commit(hub.publish)
-    async with ours.write() as session:
-        await tenancy.create_store(session, STORE, STORE)
+    ours, theirs, hub = databases
     log_reads: list[int] = []
     read_range = log.read_range
 
@@ -174,21 +169,14 @@ async def test_a_quiet_reader_reads_the_log_only_for_what_the_hub_did_not_pass(
         assert len(log_reads) == 1
     finally:
         task.cancel()
-        await ours.dispose()
-        await theirs.dispose()
 
 
 async def test_events_queued_as_a_quiet_wait_times_out_are_not_passed_over(
-    tmp_path: Path,
+    databases: tuple[Database, Database, NotingHub],
 ) -> None:
     """With ``poll_s=0`` every wait times out with the events already queued: the reader
     must still take each one, never count it as seen because the hub vouched for it."""
-    url = f"sqlite:///{tmp_path / 'app.db'}"
-    await asyncio.to_thread(upgrade, url)
-    ours, hub = Database(url), NotingHub()
-    ours.on_commit(hub.publish)
-    async with ours.write() as session:
-        await tenancy.create_store(session, STORE, STORE)
+    ours, _, hub = databases
     received: asyncio.Queue[int] = asyncio.Queue()
 
     async def reader() -> None:
@@ -205,4 +193,3 @@ async def test_events_queued_as_a_quiet_wait_times_out_are_not_passed_over(
         assert got == list(range(10))
     finally:
         task.cancel()
-        await ours.dispose()
