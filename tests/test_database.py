@@ -148,3 +148,18 @@ async def test_sqlite_commits_leave_checkpoints_to_the_checkpoint_thread(tmp_pat
             other.close()
     finally:
         await db.dispose()
+
+
+async def test_sqlite_sessions_point_async_connection_users_to_core(tmp_path: Path) -> None:
+    """``InlineSession`` has no async connection to hand out: a clear error, not a hang in a
+    greenlet, and ``core()`` is the way in."""
+    url = f"sqlite:///{tmp_path / 'app.db'}"
+    await asyncio.to_thread(upgrade, url)
+    db = Database(url)
+    try:
+        async with db.read() as session:
+            with pytest.raises(TypeError, match="core"):
+                await session.connection()
+            assert (await core(session, text("SELECT 41 + 1"))).scalar() == 42
+    finally:
+        await db.dispose()

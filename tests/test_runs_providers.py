@@ -34,6 +34,13 @@ async def provider(store: Store, base_url: str, key: str = "sk-test-123") -> Non
     assert r.status_code == 201, r.text
 
 
+async def fake_chat(store: Store, base_url: str, **agent_fields: Any) -> dict[str, Any]:
+    """A session with an agent on the fake provider's ``gpt-test``."""
+    await provider(store, base_url)
+    agent = await store.agent(model="fake:gpt-test", **agent_fields)
+    return await store.session(agent["id"])
+
+
 async def send(store: Store, session_id: str, content: str, wait: bool = True) -> dict[str, Any]:
     r = await store.admin.post(
         f"{store.path}/sessions/{session_id}/messages", json={"content": content, "wait": wait}
@@ -74,9 +81,7 @@ async def test_a_removed_provider_stops_serving_runs_at_once(
     store: Store, fake: tuple[GatedLLM, str]
 ) -> None:
     llm, base_url = fake
-    await provider(store, base_url)
-    agent = await store.agent(model="fake:gpt-test")
-    chat = await store.session(agent["id"])
+    chat = await fake_chat(store, base_url)
     llm.push(Reply(text=["hi"]))
     assert (await send(store, chat["id"], "hello"))["status"] == "completed"  # now cached
     [row] = (await store.admin.get(f"{store.path}/providers")).json()["items"]
@@ -108,9 +113,7 @@ async def test_tool_calls_usage_and_tool_errors_reach_the_model(
     store: Store, fake: tuple[GatedLLM, str]
 ) -> None:
     llm, base_url = fake
-    await provider(store, base_url)
-    agent = await store.agent(model="fake:gpt-test", tools=["create_task", "read_task"])
-    chat = await store.session(agent["id"])
+    chat = await fake_chat(store, base_url, tools=["create_task", "read_task"])
     llm.push(
         Reply(
             tool_calls=[
@@ -147,9 +150,7 @@ async def test_unassigned_tool_is_refused_even_when_the_model_names_it(
     store: Store, fake: tuple[GatedLLM, str]
 ) -> None:
     llm, base_url = fake
-    await provider(store, base_url)
-    agent = await store.agent(model="fake:gpt-test", tools=["list_tasks"])
-    chat = await store.session(agent["id"])
+    chat = await fake_chat(store, base_url, tools=["list_tasks"])
     llm.push(
         Reply(tool_calls=[ToolCall("create_task", {"title": "sneaky"}, id="c1")]),
         Reply(text=["ok"]),
@@ -166,9 +167,7 @@ async def test_model_failure_fails_the_run_with_a_reason(
     store: Store, fake: tuple[GatedLLM, str]
 ) -> None:
     llm, base_url = fake
-    await provider(store, base_url)
-    agent = await store.agent(model="fake:gpt-test")
-    chat = await store.session(agent["id"])
+    chat = await fake_chat(store, base_url)
     llm.push(Fail(401, "bad key"))
     run = await send(store, chat["id"], "hello")
     assert (run["status"], run["stop_reason"]) == ("failed", "model_error")
@@ -180,9 +179,7 @@ async def test_fallback_model_answers_when_the_first_fails(
     store: Store, fake: tuple[GatedLLM, str]
 ) -> None:
     llm, base_url = fake
-    await provider(store, base_url)
-    agent = await store.agent(model="fake:gpt-test", fallback_models=["offline:default"])
-    chat = await store.session(agent["id"])
+    chat = await fake_chat(store, base_url, fallback_models=["offline:default"])
     llm.push(Fail(401, "bad key"))
     run = await send(store, chat["id"], "hello")
     assert run["status"] == "completed"
@@ -194,9 +191,7 @@ async def test_max_steps_stops_a_model_that_never_stops(
     store: Store, fake: tuple[GatedLLM, str]
 ) -> None:
     llm, base_url = fake
-    await provider(store, base_url)
-    agent = await store.agent(model="fake:gpt-test", tools=["list_tasks"], max_steps=3)
-    chat = await store.session(agent["id"])
+    chat = await fake_chat(store, base_url, tools=["list_tasks"], max_steps=3)
     llm.push(*[Reply(tool_calls=[ToolCall("list_tasks", {}, id=f"c{i}")]) for i in range(5)])
     run = await send(store, chat["id"], "loop forever")
     assert (run["status"], run["stop_reason"], run["steps"]) == ("max_steps", "max_steps", 3)
@@ -205,9 +200,7 @@ async def test_max_steps_stops_a_model_that_never_stops(
 
 async def test_timeout_ends_a_hanging_run(store: Store, fake: tuple[GatedLLM, str]) -> None:
     llm, base_url = fake
-    await provider(store, base_url)
-    agent = await store.agent(model="fake:gpt-test", timeout_s=0.5)
-    chat = await store.session(agent["id"])
+    chat = await fake_chat(store, base_url, timeout_s=0.5)
     llm.push(Hold(Reply(text=["never"])))
     run = await send(store, chat["id"], "hang")
     assert (run["status"], run["stop_reason"]) == ("timed_out", "timeout")
@@ -217,9 +210,7 @@ async def test_cancel_interrupts_a_model_call_and_next_run_proceeds(
     store: Store, fake: tuple[GatedLLM, str]
 ) -> None:
     llm, base_url = fake
-    await provider(store, base_url)
-    agent = await store.agent(model="fake:gpt-test")
-    chat = await store.session(agent["id"])
+    chat = await fake_chat(store, base_url)
     llm.push(Hold(Reply(text=["too late"])), Reply(text=["second"]))
     first = await send(store, chat["id"], "first", wait=False)
     await llm.wait_for_requests(1)
@@ -241,9 +232,7 @@ async def test_a_cancel_written_by_another_process_stops_the_model_call(
 ) -> None:
     """The worker watches its in-flight runs and interrupts those another process ended."""
     llm, base_url = fake
-    await provider(store, base_url)
-    agent = await store.agent(model="fake:gpt-test")
-    chat = await store.session(agent["id"])
+    chat = await fake_chat(store, base_url)
     llm.push(Hold(Reply(text=["never sent"])))  # the model call hangs until interrupted
     run = await send(store, chat["id"], "hello", wait=False)
     await llm.wait_for_requests(1)
@@ -287,9 +276,7 @@ async def test_concurrent_sends_to_one_session_run_in_order(
     store: Store, fake: tuple[GatedLLM, str]
 ) -> None:
     llm, base_url = fake
-    await provider(store, base_url)
-    agent = await store.agent(model="fake:gpt-test")
-    chat = await store.session(agent["id"])
+    chat = await fake_chat(store, base_url)
     llm.push(*[Reply(text=[f"answer {i}"]) for i in range(4)])
     runs = await asyncio.gather(*(send(store, chat["id"], f"q{i}", wait=False) for i in range(4)))
     finished = [await wait_run(store, r["id"]) for r in runs]

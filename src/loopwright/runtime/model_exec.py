@@ -114,6 +114,9 @@ _RECORDED = select(RunStepRow.tool_calls).where(
 )
 
 
+_INSERT_STEP = insert(RunStepRow)
+
+
 async def _recorded(session: AsyncSession, plan: RunPlan, index: int) -> ModelStep | None:
     found = await core(
         session, _RECORDED, {"store": plan.store_id, "run": plan.run_id, "step": index}
@@ -174,7 +177,7 @@ async def _persist(
             )
             await core(
                 session,
-                insert(RunStepRow),
+                _INSERT_STEP,
                 {
                     "id": new_id("stp"),
                     "store_id": plan.store_id,

@@ -41,7 +41,6 @@ _SESSION_AND_AGENT = (
     )
     .where(SessionRow.store_id == bindparam("store"), SessionRow.id == bindparam("session"))
 )
-_INSERT_MESSAGE = insert(MessageRow)
 _INSERT_RUN = insert(RunRow)
 
 
@@ -72,10 +71,8 @@ async def submit_message(
                 details={"run_id": active[0], "busy_policy": "reject"},
             )
         interrupted = active if chat.busy_policy == "interrupt" else []
-        message_id, run_id, now = new_id("msg"), new_id("run"), utcnow()
+        run_id, now = new_id("run"), utcnow()
         message: dict[str, Any] = {
-            "id": message_id,
-            "store_id": store_id,
             "session_id": session_id,
             "run_id": run_id,
             "kind": "user",
@@ -88,6 +85,7 @@ async def submit_message(
             "latency_ms": None,
             "created_at": now,
         }
+        message_id = await conversations.insert_message(session, store_id, **message)
         run: dict[str, Any] = {
             "id": run_id,
             "store_id": store_id,
@@ -109,7 +107,6 @@ async def submit_message(
             "finished_at": None,
         }
         # Core inserts: the rows are returned to the caller, not tracked by the session.
-        await core(session, _INSERT_MESSAGE, message)
         await core(session, _INSERT_RUN, run)
         await log.append(
             session,
@@ -130,7 +127,7 @@ async def submit_message(
             ],
         )
     return Submitted(
-        message=MessageRow(**message),
+        message=MessageRow(id=message_id, store_id=store_id, **message),
         run=RunRow(**run),
         interrupted=interrupted,
         first_in_line=not active,

@@ -291,6 +291,9 @@ async def _recorded(session: AsyncSession, plan: RunPlan, call_id: str) -> ToolR
     return ToolResult(call_id, row.tool_name, row.outcome == "ok", row.result)
 
 
+_INSERT_CALL = insert(ToolCallRow)
+
+
 async def _record(
     session: AsyncSession,
     plan: RunPlan,
@@ -305,7 +308,7 @@ async def _record(
     duration_ms = (time.perf_counter() - started) * 1000
     await core(
         session,
-        insert(ToolCallRow),
+        _INSERT_CALL,
         {
             "id": new_id("tcl"),
             "store_id": plan.store_id,

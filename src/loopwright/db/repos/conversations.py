@@ -74,8 +74,11 @@ async def delete_session(session: AsyncSession, store_id: str, session_id: str) 
 async def insert_message(session: AsyncSession, store_id: str, **fields: Any) -> str:
     """``add_message`` for the run loop: a Core insert, no ORM object; returns the id."""
     message_id = new_id("msg")
-    await core(session, insert(MessageRow), {"id": message_id, "store_id": store_id, **fields})
+    await core(session, _INSERT_MESSAGE, {"id": message_id, "store_id": store_id, **fields})
     return message_id
+
+
+_INSERT_MESSAGE = insert(MessageRow)
 
 
 async def list_messages(
