@@ -58,16 +58,29 @@ def test_a_reader_gets_only_the_events_its_filter_wants() -> None:
         assert drain(elsewhere.queue) == []
 
 
-def test_the_hub_vouches_only_for_consecutive_seqs_it_published() -> None:
+def test_the_hub_vouches_for_every_seq_it_published_in_any_order() -> None:
     hub = EventHub()
     assert not hub.published(STORE, 1, 1)
     hub.publish([event(5, "a"), event(6, "b"), event(7, "a")])
     assert hub.published(STORE, 6, 7)
     assert not hub.published(STORE, 4, 7)  # 4 never went through this hub
-    hub.publish([event(9, "a")])  # 8 was appended elsewhere
+    hub.publish([event(9, "a")])  # 8 was appended elsewhere, or is still being relayed
     assert not hub.published(STORE, 8, 9)
-    assert not hub.published(STORE, 7, 7)  # the run restarted at 9
-    assert hub.published(STORE, 9, 9)
+    assert not hub.published(STORE, 7, 9)
+    assert hub.published(STORE, 5, 7)
+    hub.publish([event(8, "b")])  # relayed late: the gap is filled
+    assert hub.published(STORE, 5, 9)
+    hub.publish([event(12, "a"), event(11, "a"), event(10, "a")])
+    assert hub.published(STORE, 5, 12)
+    assert not hub.published("other-store", 5, 5)
+
+
+def test_the_hub_forgets_its_oldest_intervals_first() -> None:
+    hub = EventHub()
+    for seq in range(1, 200, 2):  # 100 intervals of one seq each
+        hub.publish([event(seq, "a")])
+    assert hub.published(STORE, 199, 199)
+    assert not hub.published(STORE, 1, 1)  # forgotten: a reader would go to the log
 
 
 def test_unsubscribing_stops_delivery() -> None:
@@ -191,5 +204,89 @@ async def test_events_queued_as_a_quiet_wait_times_out_are_not_passed_over(
             await append(ours, "other", 100 + n)
         got = [await asyncio.wait_for(received.get(), 5) for _ in range(10)]
         assert got == list(range(10))
+    finally:
+        task.cancel()
+
+
+def count_log_reads(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    reads: list[int] = []
+    read_range = log.read_range
+
+    async def counted(*args: object, **kwargs: object) -> list[Event]:
+        reads.append(1)
+        return await read_range(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(log, "read_range", counted)
+    return reads
+
+
+async def follow_mine(db: Database, hub: EventHub, received: asyncio.Queue[object]) -> None:
+    async for e in follow(db, hub, STORE, 0, EventFilter(session_id="mine"), poll_s=30):
+        received.put_nowait(e.payload["n"])
+
+
+async def test_an_event_relayed_late_is_released_in_seq_order_without_a_log_read(
+    databases: tuple[Database, Database, NotingHub], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A peer's event reaches the hub after a later one of ours: the reader holds ours until
+    the relayed one arrives, then hands both over in seq order."""
+    ours, theirs, hub = databases
+    hub.reorder_s = 30  # the gap is filled long before this
+    log_reads = count_log_reads(monkeypatch)
+    relayed: list[Event] = []
+    theirs.on_commit(relayed.extend)  # a peer process: its events reach us when relayed
+    received: asyncio.Queue[object] = asyncio.Queue()
+    task = asyncio.create_task(follow_mine(ours, hub, received))
+    try:
+        await asyncio.wait_for(hub.noted.get(), 5)  # backlog read: live from here
+        await append(theirs, "mine", 1)
+        await append(ours, "other", 2)
+        await append(ours, "mine", 3)
+        hub.publish(relayed)
+        got = [await asyncio.wait_for(received.get(), 5) for _ in range(2)]
+        assert got == [1, 3]
+        assert log_reads == []
+    finally:
+        task.cancel()
+
+
+async def test_a_gap_no_peer_fills_sends_the_reader_to_the_log(
+    databases: tuple[Database, Database, NotingHub], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ours, theirs, hub = databases
+    hub.reorder_s = 0.05
+    log_reads = count_log_reads(monkeypatch)
+    received: asyncio.Queue[object] = asyncio.Queue()
+    task = asyncio.create_task(follow_mine(ours, hub, received))
+    try:
+        await asyncio.wait_for(hub.noted.get(), 5)
+        await append(theirs, "mine", 1)  # never relayed
+        await append(ours, "mine", 2)
+        got = [await asyncio.wait_for(received.get(), 5) for _ in range(2)]
+        assert got == [1, 2]
+        assert log_reads == [1]
+    finally:
+        task.cancel()
+
+
+async def test_a_token_delta_keeps_its_place_behind_a_held_event(
+    databases: tuple[Database, Database, NotingHub],
+) -> None:
+    ours, theirs, hub = databases
+    hub.reorder_s = 30
+    relayed: list[Event] = []
+    theirs.on_commit(relayed.extend)
+    received: asyncio.Queue[object] = asyncio.Queue()
+    task = asyncio.create_task(follow_mine(ours, hub, received))
+    try:
+        await asyncio.wait_for(hub.noted.get(), 5)
+        await append(theirs, "mine", 1)
+        await append(ours, "mine", 2)
+        delta = event(None, "mine", type_="llm.text_delta")
+        delta.payload["n"] = "delta"
+        hub.publish([delta])
+        hub.publish(relayed)
+        got = [await asyncio.wait_for(received.get(), 5) for _ in range(3)]
+        assert got == [1, 2, "delta"]
     finally:
         task.cancel()

@@ -6,8 +6,9 @@ saw every event it wanted (events from another process, a full queue) reads the 
 Subscribers say what they want (an ``EventFilter``) and are indexed by session and by run,
 so an event wakes only the readers it concerns: with one chat open per session, publishing
 costs the same whatever the number of open chats. A filtered reader sees gaps in ``seq``; the
-hub vouches for them with ``published``: it tracks, per store, the run of consecutive seqs it
-has handed out, and a gap inside that run holds only events the reader's filter refused.
+hub vouches for them with ``published``: it tracks, per store, which seqs it has handed out (as
+a few intervals: events can arrive out of order when peer processes relay theirs), and a gap
+whose every seq was handed out holds only events the reader's filter refused.
 
 It also keeps, per store, the last high-water a reader read from the log, so readers waiting
 on a quiet stream share one look at the log per interval instead of one each.
@@ -16,6 +17,7 @@ on a quiet stream share one look at the log per interval instead of one each.
 from __future__ import annotations
 
 import asyncio
+import bisect
 import time
 from collections import defaultdict
 from collections.abc import Iterator, Sequence
@@ -43,31 +45,60 @@ class Subscription:
             self.overflowed = True  # the reader re-reads the log; deltas may be dropped
 
 
-class _Run:
-    """The consecutive seqs ``first..last`` this hub has published for one store."""
+class _Seqs:
+    """The seqs one hub has published for one store, as sorted disjoint intervals. Only the
+    newest ``KEPT_INTERVALS`` are kept: forgetting an old one only sends a reader to the log."""
 
-    __slots__ = ("first", "last")
+    KEPT_INTERVALS = 32
+    __slots__ = ("firsts", "lasts")
 
-    def __init__(self, seq: int) -> None:
-        self.first = self.last = seq
+    def __init__(self) -> None:
+        self.firsts: list[int] = []
+        self.lasts: list[int] = []
+
+    def add(self, seq: int) -> None:
+        firsts, lasts = self.firsts, self.lasts
+        if lasts and lasts[-1] == seq - 1:  # the common case: the next seq
+            lasts[-1] = seq
+            return
+        i = bisect.bisect_right(firsts, seq) - 1  # the interval starting at or before seq
+        if i >= 0 and seq <= lasts[i]:
+            return
+        joins_left = i >= 0 and lasts[i] == seq - 1
+        joins_right = i + 1 < len(firsts) and firsts[i + 1] == seq + 1
+        if joins_left and joins_right:
+            lasts[i] = lasts.pop(i + 1)
+            del firsts[i + 1]
+        elif joins_left:
+            lasts[i] = seq
+        elif joins_right:
+            firsts[i + 1] = seq
+        else:
+            firsts.insert(i + 1, seq)
+            lasts.insert(i + 1, seq)
+            if len(firsts) > self.KEPT_INTERVALS:
+                del firsts[0], lasts[0]
+
+    def cover(self, first: int, last: int) -> bool:
+        i = bisect.bisect_right(self.firsts, first) - 1
+        return i >= 0 and last <= self.lasts[i]
 
 
 class EventHub:
-    def __init__(self) -> None:
+    def __init__(self, reorder_s: float = 0.0) -> None:
+        """``reorder_s``: how long a reader waits for a seq missing before one it was handed
+        (relayed from a peer process, out of order) before it reads the log instead."""
+        self.reorder_s = reorder_s
         # keyed by ("store", store, ""), ("session", store, session_id) or ("run", store, run_id)
         self._subscribers: dict[tuple[str, str, str], set[Subscription]] = defaultdict(set)
-        self._published: dict[str, _Run] = {}
+        self._published: dict[str, _Seqs] = defaultdict(_Seqs)
         self._high_water: dict[str, tuple[float, int]] = {}  # store -> (read at, seq)
 
     def publish(self, events: Sequence[Event]) -> None:
         for event in events:
             store = event.store_id
             if event.seq is not None:
-                run = self._published.get(store)
-                if run is not None and event.seq == run.last + 1:
-                    run.last = event.seq
-                else:  # another process appended, or commits published out of order
-                    self._published[store] = _Run(event.seq)
+                self._published[store].add(event.seq)
             for key in (
                 ("store", store, ""),
                 ("session", store, event.session_id or ""),
@@ -77,10 +108,10 @@ class EventHub:
                     sub.offer(event)
 
     def published(self, store_id: str, first: int, last: int) -> bool:
-        """Whether every seq in ``first..last`` went through this hub, in order: each one was
-        then offered to every subscriber that existed."""
-        run = self._published.get(store_id)
-        return run is not None and run.first <= first and last <= run.last
+        """Whether every seq in ``first..last`` went through this hub: each one was then
+        offered to every subscriber that existed."""
+        seqs = self._published.get(store_id)
+        return seqs is not None and seqs.cover(first, last)
 
     def note_high_water(self, store_id: str, seq: int) -> None:
         """Remember the store's high-water as a reader just read it from the log."""
