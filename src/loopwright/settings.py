@@ -32,6 +32,17 @@ class Settings(BaseSettings):
     event_poll_s: float = Field(
         default=1.0, gt=0, description="how often subscribers look for other processes' events"
     )
+    relay: bool = Field(
+        default=True,
+        description="hand events to the other server processes of the same database on this"
+        " machine over local sockets, so their readers see every run live",
+    )
+    reorder_s: float = Field(
+        default=0.05,
+        ge=0,
+        description="how long a reader waits for an event a peer process relays late before"
+        " it reads the log instead",
+    )
     key_cache_s: float = Field(
         default=5.0, ge=0, description="how long a resolved API key is trusted without a lookup"
     )

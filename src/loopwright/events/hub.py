@@ -20,7 +20,7 @@ import asyncio
 import bisect
 import time
 from collections import defaultdict
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 
 from loopwright.domain.events import Event, EventFilter
@@ -89,12 +89,21 @@ class EventHub:
         """``reorder_s``: how long a reader waits for a seq missing before one it was handed
         (relayed from a peer process, out of order) before it reads the log instead."""
         self.reorder_s = reorder_s
+        self.forward: Callable[[Sequence[Event]], None] | None = None
         # keyed by ("store", store, ""), ("session", store, session_id) or ("run", store, run_id)
         self._subscribers: dict[tuple[str, str, str], set[Subscription]] = defaultdict(set)
         self._published: dict[str, _Seqs] = defaultdict(_Seqs)
         self._high_water: dict[str, tuple[float, int]] = {}  # store -> (read at, seq)
 
     def publish(self, events: Sequence[Event]) -> None:
+        """Events this process committed (or streamed): to its readers, and to its peer
+        processes through ``forward`` (the relay) if one is set."""
+        self.receive(events)
+        if self.forward is not None:
+            self.forward(events)
+
+    def receive(self, events: Sequence[Event]) -> None:
+        """Events for this process's readers only (a peer's, relayed)."""
         for event in events:
             store = event.store_id
             if event.seq is not None:

@@ -12,6 +12,7 @@ from loopwright import __version__
 from loopwright.db.database import Database
 from loopwright.db.migrate import upgrade
 from loopwright.events.hub import EventHub
+from loopwright.events.relay import Relay, group_dir
 from loopwright.runtime.runner import Runtime
 from loopwright.server import errors
 from loopwright.server.body_limit import BodyLimit
@@ -40,8 +41,12 @@ def create_app(settings: Settings, *, run_worker: bool = True) -> FastAPI:
         settings.ensure_data_dir()
         await asyncio.to_thread(upgrade, settings.app_database_url)
         db = Database(settings.app_database_url)
-        hub = EventHub()
+        hub = EventHub(reorder_s=settings.reorder_s if settings.relay else 0.0)
         db.on_commit(hub.publish)
+        loop = asyncio.get_running_loop()
+        relay = Relay(group_dir(settings.app_database_url), hub) if settings.relay else None
+        if relay is not None:
+            relay.open(loop)
         runtime = Runtime(settings, db, hub)
         app.state.services = Services(
             settings=settings, db=db, hub=hub, runtime=runtime, keys=KeyCache(settings.key_cache_s)
@@ -54,6 +59,8 @@ def create_app(settings: Settings, *, run_worker: bool = True) -> FastAPI:
         finally:
             await runtime.stop()
             await runtime.mcp.close()
+            if relay is not None:
+                relay.close(loop)
             await db.dispose()
 
     app = FastAPI(
