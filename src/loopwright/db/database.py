@@ -4,8 +4,9 @@ SQLite (the embedded default) runs in WAL mode with a busy timeout, its statemen
 synchronously on the loop thread behind ``InlineSession`` (see ``sqlite_inline``). Write
 transactions start with ``BEGIN IMMEDIATE`` so two writers never deadlock on a lock upgrade,
 and writers inside one process queue on an ``asyncio.Lock`` instead of spinning in SQLite's
-busy handler. Other processes on the same file (the CLI while the server runs) wait on the
-busy timeout. PostgreSQL runs through SQLAlchemy's asyncio layer and psycopg.
+busy handler. Writers in other processes on the same file (more server processes, the CLI)
+queue on a ``flock`` waited for off the loop (``sqlite_writer_lock``). PostgreSQL runs
+through SQLAlchemy's asyncio layer and psycopg.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_asyn
 
 from loopwright.db.sqlite_checkpoint import Checkpointer
 from loopwright.db.sqlite_inline import InlineSession, create_inline_engine
+from loopwright.db.sqlite_writer_lock import WriterLock
 from loopwright.domain.events import Event
 
 CommitHook = Callable[[Sequence[Event]], None]
@@ -56,6 +58,7 @@ class Database:
                 path, SQLITE_BUSY_TIMEOUT_MS, read_only=True, pool_size=10, max_overflow=40
             )
             self._checkpointer = Checkpointer(path)
+            self._writer_lock = WriterLock(path, SQLITE_WRITE_BUSY_TIMEOUT_MS / 1000)
         else:
             self._engine = create_async_engine(
                 url, pool_size=20, max_overflow=20, pool_pre_ping=True
@@ -88,7 +91,7 @@ class Database:
                     yield session
                 events: list[Event] = session.info.pop(PENDING_EVENTS, [])
         else:
-            async with self._write_lock:
+            async with self._write_lock, self._writer_lock:
                 session = InlineSession(self._sqlite_write)
                 try:
                     with session.sync_session.begin():
@@ -103,6 +106,7 @@ class Database:
     async def dispose(self) -> None:
         if self.is_sqlite:
             self._checkpointer.stop()
+            self._writer_lock.close()
             self._sqlite_read.dispose()
             self._sqlite_write.dispose()
         else:

@@ -9,8 +9,9 @@ statements run synchronously on the loop thread, and the code above keeps one AP
 databases: it is written against ``AsyncSession``, which on PostgreSQL is the real one.
 
 Reads in WAL mode never wait for writers. Writes are serialized inside the process by
-``Database``'s write lock, so a write waits only when another process (the CLI) holds the
-file's write lock — for the few milliseconds of its transaction, bounded by the busy timeout.
+``Database``'s write lock and across processes by a ``flock`` waited for off the loop
+(``sqlite_writer_lock``), so ``BEGIN IMMEDIATE`` waits in SQLite's busy handler, on the loop,
+only for a writer that takes neither (a migration, an outside tool).
 """
 
 from __future__ import annotations
