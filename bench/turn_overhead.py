@@ -12,8 +12,10 @@ sides. In one run:
   * turns/s at concurrency 10 and 50 (one conversation at a time per worker, store
     concurrency raised), with the server's CPU time per turn;
   * peak RSS of the server with 200 concurrent runs against the fake at 300 ms latency.
+Each server figure is measured with ``serve --processes 1`` and ``--processes 2`` (one
+process per core on this 2-core machine); CPU and RSS add up all the server's processes.
 
-    .venv/bin/python -m bench.turn_overhead [--turns 100] [--seconds 15]
+    .venv/bin/python -m bench.turn_overhead [--turns 100] [--seconds 15] [--processes 1 2]
 
 This machine's speed drifts by tens of percent over an hour: to compare two versions, run
 them alternately in one window, the other version's server from a worktree
@@ -181,9 +183,18 @@ async def conversations(
             await s.close()
 
 
+def server_pids(pid: int) -> list[int]:
+    """The server's process and, with ``--processes``, its children."""
+    children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    return [pid, *(int(child) for child in children)]
+
+
 def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    total = 0
+    for one in server_pids(pid):
+        fields = Path(f"/proc/{one}/stat").read_text().rsplit(")", 1)[1].split()
+        total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
 
 
 async def throughput(
@@ -220,13 +231,16 @@ SERVER_ENV = {
 
 
 def rss_peak_kb(pid: int) -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1])
-    return 0
+    """Each server process's peak, summed (with ``--processes``: an upper bound)."""
+    total = 0
+    for one in server_pids(pid):
+        for line in Path(f"/proc/{one}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                total += int(line.split()[1])
+    return total
 
 
-async def peak_rss(runs: int) -> int:
+async def peak_rss(runs: int, processes: int) -> int:
     fake_port = free_port()
     cmd = [
         sys.executable,
@@ -248,7 +262,8 @@ async def peak_rss(runs: int) -> int:
                     **SERVER_ENV,
                     "LOOPWRIGHT_STORE_CONCURRENCY": str(runs),
                     "LOOPWRIGHT_EVENT_POLL_S": "5",
-                }
+                },
+                ["--processes", str(processes)],
             ) as server,
         ):
             key, agent_id = await setup(server.base_url, env_model)
@@ -277,7 +292,7 @@ async def peak_rss(runs: int) -> int:
         os.environ.pop("FAKE_LATENCY_MS", None)
 
 
-async def main(turns: int, seconds: float) -> None:
+async def main(turns: int, seconds: float, processes: list[int]) -> None:
     fake_port = free_port()
     model_url = f"http://127.0.0.1:{fake_port}"
     cmd = [
@@ -292,47 +307,65 @@ async def main(turns: int, seconds: float) -> None:
     ]
     with process(cmd, f"{model_url}/health"):
         base = await baseline(f"{model_url}/v1/chat/completions", turns)
-        with loopwright_server(SERVER_ENV) as server:
-            key, agent_id = await setup(server.base_url, model_url)
-            async with httpx.AsyncClient(
-                base_url=server.base_url, headers={"Authorization": f"Bearer {key}"}, timeout=60
-            ) as c:
-                async for _ in conversations(c, agent_id, TURNS_PER_SESSION):
-                    pass  # warm up
-                firsts: list[float] = []
-                totals: list[float] = []
-                async for first, total in conversations(c, agent_id, turns):
-                    firsts.append(first * 1000)
-                    totals.append(total * 1000)
-            base_ms = [b * 1000 for b in base]
-            overhead = [t - percentile(base_ms, 0.5) for t in totals]
-            print(f"{turns} turns in conversations of {TURNS_PER_SESSION} turns")
-            print(
-                f"baseline turn (client -> fake directly): p50 {percentile(base_ms, 0.5):.1f} ms, p99 {percentile(base_ms, 0.99):.1f} ms"
+        base_ms = [b * 1000 for b in base]
+        print(f"{turns} turns in conversations of {TURNS_PER_SESSION} turns")
+        print(
+            f"baseline turn (client -> fake directly): p50 {percentile(base_ms, 0.5):.1f} ms, p99 {percentile(base_ms, 0.99):.1f} ms"
+        )
+        for count in processes:
+            print(f"-- server with --processes {count}")
+            await measure(model_url, base_ms, turns, seconds, count)
+    for count in processes:
+        rss = await peak_rss(200, count)
+        print(
+            f"peak server RSS (--processes {count}), 200 concurrent runs at 300 ms model latency: {rss / 1024:.0f} MiB"
+        )
+
+
+async def measure(
+    model_url: str, base_ms: list[float], turns: int, seconds: float, processes: int
+) -> None:
+    with loopwright_server(SERVER_ENV, ["--processes", str(processes)]) as server:
+        key, agent_id = await setup(server.base_url, model_url)
+        async with httpx.AsyncClient(
+            base_url=server.base_url, headers={"Authorization": f"Bearer {key}"}, timeout=60
+        ) as c:
+            async for _ in conversations(c, agent_id, TURNS_PER_SESSION):
+                pass  # warm up
+            firsts: list[float] = []
+            totals: list[float] = []
+            async for first, total in conversations(c, agent_id, turns):
+                firsts.append(first * 1000)
+                totals.append(total * 1000)
+        overhead = [t - percentile(base_ms, 0.5) for t in totals]
+        print(
+            f"server turn c=1: p50 {percentile(totals, 0.5):.1f} ms, p99 {percentile(totals, 0.99):.1f} ms"
+        )
+        print(
+            f"server overhead per turn c=1: p50 {percentile(overhead, 0.5):.1f} ms, p99 {percentile(overhead, 0.99):.1f} ms"
+        )
+        print(
+            f"POST -> first streamed event: p50 {percentile(firsts, 0.5):.1f} ms, p99 {percentile(firsts, 0.99):.1f} ms"
+        )
+        for workers in (10, 50):
+            rate, cpu_ms = await throughput(
+                server.base_url, key, agent_id, workers, seconds, server.pid
             )
             print(
-                f"server turn c=1: p50 {percentile(totals, 0.5):.1f} ms, p99 {percentile(totals, 0.99):.1f} ms"
+                f"turns/s at concurrency {workers}: {rate:.1f} (server CPU {cpu_ms:.1f} ms per turn)"
             )
-            print(
-                f"server overhead per turn c=1: p50 {percentile(overhead, 0.5):.1f} ms, p99 {percentile(overhead, 0.99):.1f} ms"
-            )
-            print(
-                f"POST -> first streamed event: p50 {percentile(firsts, 0.5):.1f} ms, p99 {percentile(firsts, 0.99):.1f} ms"
-            )
-            for workers in (10, 50):
-                rate, cpu_ms = await throughput(
-                    server.base_url, key, agent_id, workers, seconds, server.pid
-                )
-                print(
-                    f"turns/s at concurrency {workers}: {rate:.1f} (server CPU {cpu_ms:.1f} ms per turn)"
-                )
-    rss = await peak_rss(200)
-    print(f"peak server RSS, 200 concurrent runs at 300 ms model latency: {rss / 1024:.0f} MiB")
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--turns", type=int, default=100)
     parser.add_argument("--seconds", type=float, default=15)
+    parser.add_argument(
+        "--processes",
+        type=int,
+        nargs="+",
+        default=[1, 2],
+        help="measure the server with each of these --processes (default: 1 and 2)",
+    )
     args = parser.parse_args()
-    asyncio.run(main(args.turns, args.seconds))
+    asyncio.run(main(args.turns, args.seconds, args.processes))

@@ -73,13 +73,28 @@ def serve(
     data_dir: DataDir = None,
     database_url: DatabaseUrl = None,
     no_worker: Annotated[bool, typer.Option("--no-worker", help="API only, no runs")] = False,
+    processes: Annotated[
+        int | None,
+        typer.Option(min=1, max=64, help="server processes on the port (one core each)"),
+    ] = None,
+    fd: Annotated[
+        int | None, typer.Option(hidden=True, help="serve on this inherited socket")
+    ] = None,
 ) -> None:
-    """Run the API server (and, unless --no-worker, a worker) in this process."""
+    """Run the API server (and, unless --no-worker, a worker) in this process, or in
+    --processes processes sharing the port."""
     import uvicorn
 
     from loopwright.server.app import create_app
 
-    settings = load_settings(data_dir, database_url, host=host, port=port)
+    settings = load_settings(data_dir, database_url, host=host, port=port, processes=processes)
+    if fd is not None:  # one of the supervisor's processes
+        uvicorn.run(
+            create_app(settings, run_worker=not no_worker),
+            fd=fd,
+            log_level=settings.log_level,
+        )
+        return
     if settings.create_demo:
         demo = with_database(settings, create_demo_if_empty)
         if demo is not None:
@@ -88,6 +103,11 @@ def serve(
     typer.echo(
         f"Loopwright on http://{settings.host}:{settings.port}/  (data: {settings.data_dir})"
     )
+    if settings.processes > 1:
+        from loopwright.server.supervisor import Supervisor
+
+        upgrade(settings.app_database_url)  # once, before the processes start
+        raise typer.Exit(Supervisor(settings, run_worker=not no_worker).run())
     uvicorn.run(
         create_app(settings, run_worker=not no_worker),
         host=settings.host,

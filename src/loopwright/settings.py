@@ -89,6 +89,15 @@ class Settings(BaseSettings):
     store_concurrency: int = Field(default=5, ge=1, description="concurrent runs per store")
     worker_concurrency: int = Field(default=200, ge=1, description="concurrent runs per worker")
     executor_id: str = Field(default="local", description="stable id of this worker slot")
+    processes: int = Field(
+        default=1,
+        ge=1,
+        le=64,
+        description="server processes sharing the port (API and worker each); more use more cores",
+    )
+    process_index: int = Field(
+        default=0, ge=0, description="set by the supervisor: which of the processes this is"
+    )
     sweep_s: float = Field(default=5.0, gt=0, description="how often queued runs are re-checked")
     egress_allow: str = Field(
         default="",
@@ -100,6 +109,15 @@ class Settings(BaseSettings):
     @classmethod
     def _absolute(cls, value: Path) -> Path:
         return value.expanduser().resolve()
+
+    @property
+    def process_executor_id(self) -> str:
+        """This process's DBOS executor: ``executor_id`` for the first process, with
+        ``-<index>`` for the others; a restarted process keeps its id and so recovers its
+        own workflows."""
+        if self.process_index == 0:
+            return self.executor_id
+        return f"{self.executor_id}-{self.process_index}"
 
     @property
     def app_database_url(self) -> str:

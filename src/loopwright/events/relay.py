@@ -61,13 +61,19 @@ class Relay:
 
     def open(self, loop: asyncio.AbstractEventLoop) -> None:
         """Bind this process's socket, start receiving, greet the peers, forward the hub."""
-        self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
-        os.chmod(self.directory, 0o700)  # peers are this user's processes only
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
         sock.setblocking(False)
         with contextlib.suppress(OSError):
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, _RECEIVE_BUFFER)
-        sock.bind(str(self.path))
+        for attempt in range(3):  # the last peer to leave removes the directory
+            self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+            os.chmod(self.directory, 0o700)  # peers are this user's processes only
+            try:
+                sock.bind(str(self.path))
+                break
+            except FileNotFoundError:
+                if attempt == 2:
+                    raise
         self._sock = sock
         loop.add_reader(sock.fileno(), self._receive)
         self._read_peers()
@@ -83,6 +89,8 @@ class Relay:
         self._sock = None
         with contextlib.suppress(FileNotFoundError):
             self.path.unlink()
+        with contextlib.suppress(OSError):
+            self.directory.rmdir()  # only if no peer is left in it
 
     @property
     def peers(self) -> frozenset[str]:

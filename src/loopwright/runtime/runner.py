@@ -76,7 +76,7 @@ class Runtime:
             "name": "loopwright",
             "system_database_url": system_url,
             "application_version": __version__,
-            "executor_id": self.settings.executor_id,
+            "executor_id": self.settings.process_executor_id,
             "log_level": "WARNING",
         }
         if system_url.startswith("sqlite"):
@@ -85,12 +85,38 @@ class Runtime:
         DBOS.launch()
         self._launched = True
         await queueing.register(self.settings)
+        await self._adopt_orphans()
         await asyncio.to_thread(heap.warm_up)
         heap.settle()
         self._tasks = [
             asyncio.create_task(self._sweep_queued()),
             asyncio.create_task(self._watch_cancels()),
         ]
+
+    async def _adopt_orphans(self) -> None:
+        """Runs left pending by a process of an earlier ``--processes`` larger than this one's
+        (executor ``<executor_id>-<index>`` with index >= processes): nobody restarts that
+        process, so the first process recovers its runs. DBOS re-enqueues them, and its queue
+        admits exactly one runner even if two processes recover the same run."""
+        if self.settings.process_index != 0:
+            return
+        prefix = f"{self.settings.executor_id}-"
+        pending = await DBOS.list_workflows_async(
+            status="PENDING", load_input=False, load_output=False
+        )
+        orphaned = sorted(
+            {
+                w.executor_id
+                for w in pending
+                if w.executor_id
+                and w.executor_id.startswith(prefix)
+                and w.executor_id[len(prefix) :].isdigit()
+                and int(w.executor_id[len(prefix) :]) >= self.settings.processes
+            }
+        )
+        if orphaned:
+            logger.warning("recovering the runs of executors %s", ", ".join(orphaned))
+            await asyncio.to_thread(DBOS._recover_pending_workflows, orphaned)
 
     async def stop(self) -> None:
         for task in self._tasks:

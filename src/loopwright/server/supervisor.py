@@ -1,0 +1,175 @@
+"""``serve --processes N``: N server processes on one port, each an API server and a worker.
+
+One process runs on one core (the GIL); a run is CPU-bound on the process that runs it. The
+supervisor binds the port once and starts N children that accept on the inherited socket
+(``serve --fd``), each with its own event loop, DBOS executor and relay socket: a message is
+run by the process that took its request, and the relay (``events/relay.py``) shows every
+run's events to the readers of every process. The first child starts alone, so the database
+and DBOS migrations run once, then the others start. A child that dies is started again with
+the same index, hence the same DBOS executor id: it recovers its own runs. A child that keeps
+dying at start-up stops the server. SIGTERM or SIGINT stops the children and then the
+supervisor.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from types import FrameType
+
+import httpx
+
+from loopwright.settings import Settings
+
+READY_TIMEOUT_S = 120.0
+WATCH_S = 0.2
+QUICK_DEATH_S = 5.0  # a child that dies sooner than this after its start failed to start
+QUICK_DEATHS_ALLOWED = 3
+STOP_TIMEOUT_S = 20.0
+
+
+@dataclass
+class _Child:
+    index: int
+    proc: subprocess.Popen[bytes]
+    started: float
+
+
+class Supervisor:
+    def __init__(self, settings: Settings, *, run_worker: bool) -> None:
+        self.settings = settings
+        self.run_worker = run_worker
+        self.children: dict[int, _Child] = {}
+        self.port = settings.port
+        self._stopping = False
+        self._quick_deaths = 0
+
+    def run(self) -> int:
+        """Serve until told to stop; the exit code."""
+        sock = _listen(self.settings.host, self.settings.port)
+        self.port = int(sock.getsockname()[1])
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(signum, self._stop)
+        try:
+            self._start(0, sock)
+            if not self._wait_ready(0):
+                return 1
+            for index in range(1, self.settings.processes):
+                self._start(index, sock)
+            return self._watch(sock)
+        finally:
+            self._stop_children()
+            sock.close()
+
+    def _start(self, index: int, sock: socket.socket) -> None:
+        env = {
+            **os.environ,
+            "LOOPWRIGHT_PROCESS_INDEX": str(index),
+            "LOOPWRIGHT_PROCESSES": str(self.settings.processes),
+            "LOOPWRIGHT_DATA_DIR": str(self.settings.data_dir),
+            "LOOPWRIGHT_HOST": self.settings.host,
+            "LOOPWRIGHT_PORT": str(self.port),
+            "LOOPWRIGHT_CREATE_DEMO": "false",  # the supervisor made it, if it was wanted
+        }
+        if self.settings.database_url:
+            env["LOOPWRIGHT_DATABASE_URL"] = self.settings.database_url
+        cmd = [sys.executable, "-m", "loopwright", "serve", "--fd", str(sock.fileno())]
+        if not self.run_worker:
+            cmd.append("--no-worker")
+        proc = subprocess.Popen(
+            cmd, env=env, pass_fds=(sock.fileno(),), preexec_fn=_stop_with_parent
+        )
+        self.children[index] = _Child(index, proc, time.monotonic())
+
+    def _wait_ready(self, index: int) -> bool:
+        """Until the child answers ``/readyz`` (it is the only one accepting yet)."""
+        host = self.settings.host
+        if host in ("0.0.0.0", ""):
+            host = "127.0.0.1"
+        elif host == "::":
+            host = "::1"
+        url = f"http://{_bracketed(host)}:{self.port}/readyz"
+        deadline = time.monotonic() + READY_TIMEOUT_S
+        child = self.children[index]
+        while time.monotonic() < deadline and not self._stopping:
+            if child.proc.poll() is not None:
+                return False
+            try:
+                if httpx.get(url, timeout=2).status_code == 200:
+                    return True
+            except httpx.HTTPError:
+                pass
+            time.sleep(WATCH_S)
+        return False
+
+    def _watch(self, sock: socket.socket) -> int:
+        while not self._stopping:
+            time.sleep(WATCH_S)
+            for child in list(self.children.values()):
+                code = child.proc.poll()
+                if code is None or self._stopping:
+                    continue
+                if time.monotonic() - child.started < QUICK_DEATH_S:
+                    self._quick_deaths += 1
+                    if self._quick_deaths >= QUICK_DEATHS_ALLOWED:
+                        print(
+                            f"loopwright: process {child.index} keeps exiting (code {code});"
+                            " stopping",
+                            file=sys.stderr,
+                        )
+                        return 1
+                else:
+                    self._quick_deaths = 0
+                print(
+                    f"loopwright: process {child.index} exited with {code}; starting it again",
+                    file=sys.stderr,
+                )
+                self._start(child.index, sock)
+        return 0
+
+    def _stop(self, signum: int, frame: FrameType | None) -> None:
+        self._stopping = True
+
+    def _stop_children(self) -> None:
+        for child in self.children.values():
+            if child.proc.poll() is None:
+                child.proc.terminate()
+        deadline = time.monotonic() + STOP_TIMEOUT_S
+        for child in self.children.values():
+            try:
+                child.proc.wait(timeout=max(0.0, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                child.proc.kill()
+                child.proc.wait()
+
+
+def _stop_with_parent() -> None:
+    """In the child before it runs: SIGTERM it when the supervisor dies, even by SIGKILL,
+    so no process goes on serving the port unsupervised (Linux; elsewhere nothing)."""
+    if sys.platform != "linux":
+        return
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+_PR_SET_PDEATHSIG = 1
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.listen(2048)
+    sock.set_inheritable(True)
+    return sock
+
+
+def _bracketed(host: str) -> str:
+    return f"[{host}]" if ":" in host else host
