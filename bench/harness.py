@@ -7,10 +7,12 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import IO
 
 import httpx
 
@@ -56,14 +58,33 @@ def loopwright_server(
             **(extra_env or {}),
         }
         cmd = [sys.executable, "-m", "loopwright", "serve", "--port", str(port)]
-        proc = subprocess.Popen([*cmd, "--data-dir", data_dir, *extra_args], env=env)
+        proc = subprocess.Popen(
+            [*cmd, "--data-dir", data_dir, *extra_args], env=env, stdout=subprocess.PIPE, text=True
+        )
         try:
             base = f"http://127.0.0.1:{port}"
             wait_ready(base + "/healthz")
+            assert proc.stdout is not None
+            if _processes(extra_args) > 1:  # measure only once every process has started
+                for line in proc.stdout:
+                    print(line, end="")
+                    if "processes ready" in line:
+                        break
+            threading.Thread(target=_echo, args=(proc.stdout,), daemon=True).start()
             yield Server(base_url=base, data_dir=data_dir, pid=proc.pid)
         finally:
             proc.terminate()
             proc.wait(timeout=20)
+
+
+def _processes(args: Sequence[str]) -> int:
+    args = list(args)
+    return int(args[args.index("--processes") + 1]) if "--processes" in args else 1
+
+
+def _echo(stream: IO[str]) -> None:
+    for line in stream:
+        print(line, end="")
 
 
 @contextmanager

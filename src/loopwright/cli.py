@@ -80,6 +80,9 @@ def serve(
     fd: Annotated[
         int | None, typer.Option(hidden=True, help="serve on this inherited socket")
     ] = None,
+    ready_fd: Annotated[
+        int | None, typer.Option(hidden=True, help="write a byte here once started")
+    ] = None,
 ) -> None:
     """Run the API server (and, unless --no-worker, a worker) in this process, or in
     --processes processes sharing the port."""
@@ -89,8 +92,14 @@ def serve(
 
     settings = load_settings(data_dir, database_url, host=host, port=port, processes=processes)
     if fd is not None:  # one of the supervisor's processes
+        from loopwright.server.supervisor import signal_ready
+
         uvicorn.run(
-            create_app(settings, run_worker=not no_worker),
+            create_app(
+                settings,
+                run_worker=not no_worker,
+                on_ready=None if ready_fd is None else lambda: signal_ready(ready_fd),
+            ),
             fd=fd,
             log_level=settings.log_level,
         )

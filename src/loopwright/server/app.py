@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
@@ -35,7 +35,11 @@ from loopwright.server.services import Services
 from loopwright.settings import Settings
 
 
-def create_app(settings: Settings, *, run_worker: bool = True) -> FastAPI:
+def create_app(
+    settings: Settings, *, run_worker: bool = True, on_ready: Callable[[], None] | None = None
+) -> FastAPI:
+    """``on_ready``: called once the app has started (the supervisor's readiness signal)."""
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         settings.ensure_data_dir()
@@ -54,6 +58,8 @@ def create_app(settings: Settings, *, run_worker: bool = True) -> FastAPI:
         app.state.mcp_pool = runtime.mcp
         if run_worker:
             await runtime.start()
+        if on_ready is not None:
+            on_ready()
         try:
             yield
         finally:

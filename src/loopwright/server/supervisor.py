@@ -5,7 +5,8 @@ supervisor binds the port once and starts N children that accept on the inherite
 (``serve --fd``), each with its own event loop, DBOS executor and relay socket: a message is
 run by the process that took its request, and the relay (``events/relay.py``) shows every
 run's events to the readers of every process. The first child starts alone, so the database
-and DBOS migrations run once, then the others start. A child that dies is started again with
+and DBOS migrations run once, then the others start; each tells the supervisor through a pipe
+when it has started, and the supervisor prints ``all N processes ready``. A child that dies is started again with
 the same index, hence the same DBOS executor id: it recovers its own runs. A child that keeps
 dying at start-up stops the server. SIGTERM or SIGINT stops the children and then the
 supervisor.
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import ctypes
 import os
+import select
 import signal
 import socket
 import subprocess
@@ -22,8 +24,6 @@ import sys
 import time
 from dataclasses import dataclass
 from types import FrameType
-
-import httpx
 
 from loopwright.settings import Settings
 
@@ -39,6 +39,12 @@ class _Child:
     index: int
     proc: subprocess.Popen[bytes]
     started: float
+    ready: int  # the read end of the pipe the child writes a byte to once it has started
+
+    def close_ready(self) -> None:
+        if self.ready >= 0:
+            os.close(self.ready)
+            self.ready = -1
 
 
 class Supervisor:
@@ -58,10 +64,13 @@ class Supervisor:
             signal.signal(signum, self._stop)
         try:
             self._start(0, sock)
-            if not self._wait_ready(0):
+            if not self._wait_ready(range(1)):
                 return 1
             for index in range(1, self.settings.processes):
                 self._start(index, sock)
+            if not self._wait_ready(range(1, self.settings.processes)):
+                return 1
+            print(f"all {self.settings.processes} processes ready", flush=True)
             return self._watch(sock)
         finally:
             self._stop_children()
@@ -79,34 +88,35 @@ class Supervisor:
         }
         if self.settings.database_url:
             env["LOOPWRIGHT_DATABASE_URL"] = self.settings.database_url
+        ready_read, ready_write = os.pipe()
         cmd = [sys.executable, "-m", "loopwright", "serve", "--fd", str(sock.fileno())]
+        cmd += ["--ready-fd", str(ready_write)]
         if not self.run_worker:
             cmd.append("--no-worker")
         proc = subprocess.Popen(
-            cmd, env=env, pass_fds=(sock.fileno(),), preexec_fn=_stop_with_parent
+            cmd,
+            env=env,
+            pass_fds=(sock.fileno(), ready_write),
+            preexec_fn=_stop_with_parent,
         )
-        self.children[index] = _Child(index, proc, time.monotonic())
+        os.close(ready_write)
+        self.children[index] = _Child(index, proc, time.monotonic(), ready_read)
 
-    def _wait_ready(self, index: int) -> bool:
-        """Until the child answers ``/readyz`` (it is the only one accepting yet)."""
-        host = self.settings.host
-        if host in ("0.0.0.0", ""):
-            host = "127.0.0.1"
-        elif host == "::":
-            host = "::1"
-        url = f"http://{_bracketed(host)}:{self.port}/readyz"
+    def _wait_ready(self, indexes: range) -> bool:
+        """Until each of these children says it has started; False if one exits first."""
         deadline = time.monotonic() + READY_TIMEOUT_S
-        child = self.children[index]
-        while time.monotonic() < deadline and not self._stopping:
-            if child.proc.poll() is not None:
+        waiting = {self.children[i].ready: self.children[i] for i in indexes}
+        while waiting and time.monotonic() < deadline and not self._stopping:
+            readable, _, _ = select.select(list(waiting), [], [], WATCH_S)
+            for fd in readable:
+                child = waiting.pop(fd)
+                said = os.read(fd, 1)
+                child.close_ready()
+                if not said:  # the pipe closed: the child exited before it was ready
+                    return False
+            if any(child.proc.poll() is not None for child in waiting.values()):
                 return False
-            try:
-                if httpx.get(url, timeout=2).status_code == 200:
-                    return True
-            except httpx.HTTPError:
-                pass
-            time.sleep(WATCH_S)
-        return False
+        return not waiting
 
     def _watch(self, sock: socket.socket) -> int:
         while not self._stopping:
@@ -115,6 +125,7 @@ class Supervisor:
                 code = child.proc.poll()
                 if code is None or self._stopping:
                     continue
+                child.close_ready()
                 if time.monotonic() - child.started < QUICK_DEATH_S:
                     self._quick_deaths += 1
                     if self._quick_deaths >= QUICK_DEATHS_ALLOWED:
@@ -147,6 +158,13 @@ class Supervisor:
             except subprocess.TimeoutExpired:
                 child.proc.kill()
                 child.proc.wait()
+            child.close_ready()
+
+
+def signal_ready(fd: int) -> None:
+    """In the child, once the app has started: tell the supervisor."""
+    os.write(fd, b"1")
+    os.close(fd)
 
 
 def _stop_with_parent() -> None:
@@ -169,7 +187,3 @@ def _listen(host: str, port: int) -> socket.socket:
     sock.listen(2048)
     sock.set_inheritable(True)
     return sock
-
-
-def _bracketed(host: str) -> str:
-    return f"[{host}]" if ":" in host else host
