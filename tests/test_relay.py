@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
+import os
 import shutil
 import socket
 import uuid
@@ -122,9 +124,9 @@ async def test_a_batch_too_large_for_a_datagram_is_dropped_not_raised(directory:
     ):
         await greeted(first, second)
         first_hub.publish([event(1, {"text": "x" * 8_000_000})])
-        assert first.dropped == 1
         first_hub.publish([event(2)])
         assert (await next_event(sub.queue)).seq == 2  # the peer reads the log for seq 1
+        assert first.dropped == 1
 
 
 async def test_a_malformed_datagram_is_ignored(directory: Path) -> None:
@@ -206,3 +208,28 @@ async def test_a_reader_on_one_process_sees_a_run_on_another_live(
     assert seen[:3] == ["session.created", "chat.message_sent", "run.queued"]
     assert "task.created" in seen
     assert "llm.text_delta" in seen  # ephemeral: only the relay could have carried it
+
+
+async def test_a_burst_beyond_the_peers_datagram_queue_waits_and_arrives_in_order(
+    directory: Path,
+) -> None:
+    """A receiver's socket queues only ``net.unix.max_dgram_qlen`` datagrams (often 10):
+    the rest wait in the sender until the receiver reads, and none is lost."""
+    os.mkdir(directory, mode=0o700)
+    slow = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    slow.bind(str(directory / "slow.sock"))  # a peer that does not read for a while
+    slow.setblocking(False)
+    hub = EventHub()
+    loop = asyncio.get_running_loop()
+    with opened(Relay(directory, hub)) as relay:
+        assert await loop.sock_recv(slow, 1 << 16) == b"H" + str(relay.path).encode()
+        for seq in range(1, 51):
+            hub.publish([event(seq)])
+            await asyncio.sleep(0)  # one loop iteration: one batch, one datagram each
+        received: list[int] = []
+        while len(received) < 50:
+            datagram = await asyncio.wait_for(loop.sock_recv(slow, 1 << 20), 5)
+            received += [item[1] for item in json.loads(datagram[1:])]
+        assert received == list(range(1, 51))
+        assert relay.dropped == 0
+    slow.close()

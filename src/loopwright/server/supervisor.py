@@ -5,12 +5,11 @@ supervisor binds the port once and starts N children that accept on the inherite
 (``serve --fd``), each with its own event loop, DBOS executor and relay socket: a message is
 run by the process that took its request, and the relay (``events/relay.py``) shows every
 run's events to the readers of every process. The first child starts alone, so the database
-and DBOS migrations run once, then the others start; each tells the supervisor through a pipe
-when it has started, and the supervisor prints ``all N processes ready``. A child that dies is started again with
-the same index, hence the same DBOS executor id: it recovers its own runs. A child that keeps
-dying at start-up stops the server. SIGTERM or SIGINT stops the children and then the
-supervisor.
-"""
+and DBOS migrations run once, then the others start; each tells the supervisor through a
+pipe when it has started, and the supervisor prints ``all N processes ready``. A child that
+dies is started again with the same index, hence the same DBOS executor id: it recovers its
+own runs. A child that keeps dying at start-up stops the server. SIGTERM or SIGINT stops the
+children and then the supervisor."""
 
 from __future__ import annotations
 
