@@ -35,12 +35,14 @@ def children(pid: int) -> set[int]:
     return {int(child) for child in text.split()}
 
 
-def index_of(pid: int) -> int:
+def index_of(pid: int) -> int | None:
+    """The child's process index; None until it has exec'd (a forked child shows the
+    supervisor's environment until then)."""
     environ = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
     for entry in environ:
         if entry.startswith(b"LOOPWRIGHT_PROCESS_INDEX="):
             return int(entry.split(b"=", 1)[1])
-    raise AssertionError(f"process {pid} has no index")
+    return None
 
 
 def alive(pids: set[int]) -> set[int]:
@@ -64,7 +66,9 @@ async def replaced(supervisor: int, gone: set[int], expected: int) -> set[int]:
 
     def check() -> set[int] | None:
         now = children(supervisor)
-        return now if len(now) == expected and not now & gone else None
+        if len(now) != expected or now & gone or None in {index_of(pid) for pid in now}:
+            return None
+        return now
 
     return await until(check)
 

@@ -39,6 +39,7 @@ class _Child:
     proc: subprocess.Popen[bytes]
     started: float
     ready: int  # the read end of the pipe the child writes a byte to once it has started
+    is_ready: bool = False
 
     def close_ready(self) -> None:
         if self.ready >= 0:
@@ -67,9 +68,6 @@ class Supervisor:
                 return 1
             for index in range(1, self.settings.processes):
                 self._start(index, sock)
-            if not self._wait_ready(range(1, self.settings.processes)):
-                return 1
-            print(f"all {self.settings.processes} processes ready", flush=True)
             return self._watch(sock)
         finally:
             self._stop_children()
@@ -104,22 +102,34 @@ class Supervisor:
     def _wait_ready(self, indexes: range) -> bool:
         """Until each of these children says it has started; False if one exits first."""
         deadline = time.monotonic() + READY_TIMEOUT_S
-        waiting = {self.children[i].ready: self.children[i] for i in indexes}
-        while waiting and time.monotonic() < deadline and not self._stopping:
-            readable, _, _ = select.select(list(waiting), [], [], WATCH_S)
-            for fd in readable:
-                child = waiting.pop(fd)
-                said = os.read(fd, 1)
-                child.close_ready()
-                if not said:  # the pipe closed: the child exited before it was ready
-                    return False
-            if any(child.proc.poll() is not None for child in waiting.values()):
+        waiting = [self.children[i] for i in indexes]
+        while time.monotonic() < deadline and not self._stopping:
+            self._take_ready_signals()
+            if any(child.proc.poll() is not None for child in waiting):
                 return False
-        return not waiting
+            if all(child.is_ready for child in waiting):
+                return True
+        return False
+
+    def _take_ready_signals(self) -> None:
+        """Wait up to ``WATCH_S`` for children to say they have started."""
+        pending = {child.ready: child for child in self.children.values() if child.ready >= 0}
+        if not pending:
+            time.sleep(WATCH_S)
+            return
+        readable, _, _ = select.select(list(pending), [], [], WATCH_S)
+        for fd in readable:
+            child = pending[fd]
+            child.is_ready = os.read(fd, 1) == b"1"  # b"": it exited before it was ready
+            child.close_ready()
 
     def _watch(self, sock: socket.socket) -> int:
+        announced = False
         while not self._stopping:
-            time.sleep(WATCH_S)
+            self._take_ready_signals()
+            if not announced and all(child.is_ready for child in self.children.values()):
+                print(f"all {self.settings.processes} processes ready", flush=True)
+                announced = True
             for child in list(self.children.values()):
                 code = child.proc.poll()
                 if code is None or self._stopping:
