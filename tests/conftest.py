@@ -22,7 +22,9 @@ import uvicorn
 
 from loopwright.server.app import create_app
 from loopwright.settings import Settings
+from tests.llm.fakes import openai_app, serve
 from tests.procs import OPERATOR_KEY, STARTED, ServerProcess
+from tests.scripted import GatedLLM
 
 PG_ADMIN_URL = os.environ.get("LOOPWRIGHT_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
 
@@ -178,3 +180,12 @@ async def stop_leftover_servers() -> AsyncIterator[None]:
     yield
     while STARTED:
         await STARTED.pop().stop()
+
+
+@pytest.fixture
+async def fake() -> AsyncIterator[tuple[GatedLLM, str]]:
+    """A fake OpenAI-compatible server on loopback, scripted by the test: (script, base URL)."""
+    llm = GatedLLM()
+    async with serve(openai_app(llm)) as base_url:
+        yield llm, base_url
+        llm.reset()

@@ -10,24 +10,14 @@ step (the moment an at-least-once design would repeat the tool).
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
 
-from tests.llm.fakes import Reply, ToolCall, openai_app, serve
+from tests.llm.fakes import Reply, ToolCall
 from tests.procs import OPERATOR_KEY, ServerProcess
 from tests.scripted import GatedLLM, Hold, tool_messages
-
-
-@pytest.fixture
-async def fake() -> AsyncIterator[tuple[GatedLLM, str]]:
-    llm = GatedLLM()
-    async with serve(openai_app(llm)) as base_url:
-        yield llm, base_url
-        llm.reset()
 
 
 async def setup_store(server: ServerProcess, model_url: str) -> tuple[httpx.AsyncClient, str]:

@@ -7,23 +7,13 @@ import asyncio
 import itertools
 import json
 import sqlite3
-from collections.abc import AsyncIterator
 from typing import Any
 
-import pytest
 from dbos import DBOS
 
 from tests.conftest import Live, Store
-from tests.llm.fakes import Fail, Reply, ToolCall, openai_app, serve
+from tests.llm.fakes import Fail, Reply, ToolCall
 from tests.scripted import GatedLLM, Hold, tool_messages
-
-
-@pytest.fixture
-async def fake() -> AsyncIterator[tuple[GatedLLM, str]]:
-    llm = GatedLLM()
-    async with serve(openai_app(llm)) as base_url:
-        yield llm, base_url
-        llm.reset()
 
 
 async def provider(store: Store, base_url: str, key: str = "sk-test-123") -> None:

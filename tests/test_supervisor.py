@@ -7,27 +7,19 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import socket
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
 
-import pytest
-
-from tests.llm.fakes import Reply, ToolCall, openai_app, serve
+from loopwright.server.supervisor import inherited_socket
+from tests.llm.fakes import Reply, ToolCall
 from tests.procs import ServerProcess
 from tests.scripted import GatedLLM, Hold
 from tests.test_durability import count, finish, first_requests, setup_store
 
 T = TypeVar("T")
-
-
-@pytest.fixture
-async def fake() -> AsyncIterator[tuple[GatedLLM, str]]:
-    llm = GatedLLM()
-    async with serve(openai_app(llm)) as base_url:
-        yield llm, base_url
-        llm.reset()
 
 
 def children(pid: int) -> set[int]:
@@ -149,3 +141,26 @@ async def test_the_processes_stop_when_the_supervisor_is_killed(tmp_path: Path) 
     await server.kill()  # SIGKILL: the supervisor cannot stop them itself
 
     await until(lambda: True if not alive(started) else None, timeout_s=30)
+
+
+async def test_a_childs_inherited_socket_gets_tcp_connections_without_nagle() -> None:
+    """The child rebuilds the listening socket from its descriptor with its real family, so
+    asyncio turns Nagle's algorithm off on each connection (small SSE writes go at once)."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()
+    inherited = inherited_socket(os.dup(listener.fileno()))
+    nodelay: asyncio.Queue[int] = asyncio.Queue()
+
+    async def accepted(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        sock = writer.get_extra_info("socket")
+        nodelay.put_nowait(sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY))
+        writer.close()
+
+    server = await asyncio.start_server(accepted, sock=inherited)
+    _, writer = await asyncio.open_connection(*listener.getsockname())
+    assert await asyncio.wait_for(nodelay.get(), 5) == 1
+    writer.close()
+    server.close()
+    await server.wait_closed()
+    listener.close()

@@ -92,17 +92,15 @@ def serve(
 
     settings = load_settings(data_dir, database_url, host=host, port=port, processes=processes)
     if fd is not None:  # one of the supervisor's processes
-        from loopwright.server.supervisor import signal_ready
+        from loopwright.server.supervisor import inherited_socket, signal_ready
 
-        uvicorn.run(
-            create_app(
-                settings,
-                run_worker=not no_worker,
-                on_ready=None if ready_fd is None else lambda: signal_ready(ready_fd),
-            ),
-            fd=fd,
-            log_level=settings.log_level,
+        app = create_app(
+            settings,
+            run_worker=not no_worker,
+            on_ready=None if ready_fd is None else lambda: signal_ready(ready_fd),
         )
+        server = uvicorn.Server(uvicorn.Config(app, log_level=settings.log_level))
+        server.run(sockets=[inherited_socket(fd)])
         return
     if settings.create_demo:
         demo = with_database(settings, create_demo_if_empty)

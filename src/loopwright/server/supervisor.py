@@ -170,6 +170,14 @@ class Supervisor:
             child.close_ready()
 
 
+def inherited_socket(fd: int) -> socket.socket:
+    """The supervisor's listening socket in a child, with its real family and protocol, read
+    from the descriptor. (uvicorn's own ``--fd`` calls every descriptor a Unix socket, so
+    asyncio leaves Nagle's algorithm on for its TCP connections: with delayed ACKs, a stream
+    of small SSE writes stalled 40 ms at a time.)"""
+    return socket.socket(fileno=fd)
+
+
 def signal_ready(fd: int) -> None:
     """In the child, once the app has started: tell the supervisor."""
     os.write(fd, b"1")
