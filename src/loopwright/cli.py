@@ -88,10 +88,9 @@ def serve(
     --processes processes sharing the port."""
     import uvicorn
 
-    from loopwright.server.app import create_app
-
     settings = load_settings(data_dir, database_url, host=host, port=port, processes=processes)
     if fd is not None:  # one of the supervisor's processes
+        from loopwright.server.app import create_app
         from loopwright.server.supervisor import inherited_socket, signal_ready
 
         app = create_app(
@@ -113,8 +112,9 @@ def serve(
     if settings.processes > 1:
         from loopwright.server.supervisor import Supervisor
 
-        upgrade(settings.app_database_url)  # once, before the processes start
         raise typer.Exit(Supervisor(settings, run_worker=not no_worker).run())
+    from loopwright.server.app import create_app
+
     uvicorn.run(
         create_app(settings, run_worker=not no_worker),
         host=settings.host,
