@@ -113,7 +113,17 @@ class Session:
         )
         self.id = r.json()["id"]
         self._reader = asyncio.create_task(self._read())
-        await self.ready.wait()
+        await self._until(self.ready)
+
+    async def _until(self, event: asyncio.Event) -> None:
+        """Wait for ``event``; if the stream ends or fails first, say why instead of hanging."""
+        assert self._reader is not None
+        waiting = asyncio.create_task(event.wait())
+        await asyncio.wait([waiting, self._reader], return_when=asyncio.FIRST_COMPLETED)
+        if not event.is_set():
+            waiting.cancel()
+            self._reader.result()
+            raise RuntimeError(f"the event stream of session {self.id} ended early")
 
     async def close(self) -> None:
         if self._reader:
@@ -145,7 +155,7 @@ class Session:
         r.raise_for_status()
         run_id = r.json()["run"]["id"]
         done = self.done.setdefault(run_id, asyncio.Event())
-        await done.wait()
+        await self._until(done)
         ended = time.perf_counter()
         return self.first[run_id] - started, ended - started
 
