@@ -96,6 +96,11 @@ async def sse_events(
                 yield json.loads(line[5:])
 
 
+RECONNECTS: list[str] = []
+"""Sessions whose event stream dropped and was reconnected (a keep-alive connection the server
+closed as the client reused it, for one)."""
+
+
 class Session:
     """One chat session with one long-lived SSE stream, demultiplexed by run id."""
 
@@ -130,20 +135,36 @@ class Session:
             self._reader.cancel()
 
     async def _read(self) -> None:
+        """Follow the session's events; on a dropped connection, reconnect after the last
+        seq seen, as an EventSource does (counted in ``RECONNECTS``, printed at the end)."""
+        after = 0
+        for _ in range(5):
+            try:
+                async for seq in self._events(after):
+                    after = seq
+                return
+            except httpx.TransportError:
+                RECONNECTS.append(self.id)
+        raise RuntimeError(f"the event stream of session {self.id} kept dropping")
+
+    async def _events(self, after: int) -> AsyncIterator[int]:
+        """The session's events from ``after`` on, each handled; yields each one's seq."""
         params = {
             "session_id": self.id,
             "types": "session.created,chat.message_sent,run.completed,run.failed",
+            "after": str(after),
         }
         async for event in sse_events(self.client, f"/v1/stores/{self.store}/events", params):
             now = time.perf_counter()
             if event["type"] == "session.created":
                 self.ready.set()
-                continue
-            run_id = str(event["run_id"])
-            self.first.setdefault(run_id, now)
-            if event["type"] in ("run.completed", "run.failed"):
-                assert event["type"] == "run.completed", event
-                self.done.setdefault(run_id, asyncio.Event()).set()
+            else:
+                run_id = str(event["run_id"])
+                self.first.setdefault(run_id, now)
+                if event["type"] in ("run.completed", "run.failed"):
+                    assert event["type"] == "run.completed", event
+                    self.done.setdefault(run_id, asyncio.Event()).set()
+            yield int(str(event["seq"]))
 
     async def turn(self) -> tuple[float, float]:
         """(POST -> first event of the run, POST -> run.completed), both read from SSE."""
@@ -330,6 +351,7 @@ async def main(turns: int, seconds: float, processes: list[int]) -> None:
         print(
             f"peak server RSS (--processes {count}), 200 concurrent runs at 300 ms model latency: {rss / 1024:.0f} MiB"
         )
+    print(f"event streams reconnected: {len(RECONNECTS)}")
 
 
 async def measure(
