@@ -20,6 +20,7 @@ import httpx
 import pytest
 
 from loopwright.domain.events import Event, EventFilter
+from loopwright.events import relay as relay_module
 from loopwright.events.hub import EventHub
 from loopwright.events.relay import Relay, group_dir
 from tests.procs import OPERATOR_KEY, ServerProcess
@@ -233,3 +234,16 @@ async def test_a_burst_beyond_the_peers_datagram_queue_waits_and_arrives_in_orde
         assert received == list(range(1, 51))
         assert relay.dropped == 0
     slow.close()
+
+
+async def test_a_process_without_peers_encodes_nothing(
+    directory: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every event and token goes through ``send``: a server of one process must not pay
+    for encoding what nobody receives."""
+    encoded: list[object] = []
+    monkeypatch.setattr(relay_module, "to_json", lambda value: encoded.append(value) or b"")
+    hub = EventHub()
+    with opened(Relay(directory, hub)):
+        hub.publish([event(1), event(None, {"delta": "x"})])
+    assert encoded == []

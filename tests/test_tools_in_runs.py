@@ -4,24 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
 from typing import Any
 
-import pytest
-
 from tests.conftest import Store
-from tests.llm.fakes import Reply, ToolCall, openai_app, serve
+from tests.llm.fakes import Reply, ToolCall, serve
 from tests.mcp_servers import demo_server, down_url, serve_mcp
 from tests.scripted import GatedLLM, tool_messages
 from tests.test_http_tools import Target, target_app
-
-
-@pytest.fixture
-async def model() -> AsyncIterator[tuple[GatedLLM, str]]:
-    llm = GatedLLM()
-    async with serve(openai_app(llm)) as base_url:
-        yield llm, base_url
-        llm.reset()
 
 
 async def agent_with(store: Store, model_url: str, tools: list[str]) -> dict[str, Any]:
@@ -49,9 +38,9 @@ async def audit(store: Store, **params: str) -> list[dict[str, Any]]:
 
 
 async def test_http_tool_in_a_run_carries_the_idempotency_key(
-    store: Store, model: tuple[GatedLLM, str]
+    store: Store, fake: tuple[GatedLLM, str]
 ) -> None:
-    llm, model_url = model
+    llm, model_url = fake
     target = Target(release=asyncio.Event())
     async with serve(target_app(target)) as target_url:
         r = await store.admin.post(
@@ -93,9 +82,9 @@ async def test_http_tool_in_a_run_carries_the_idempotency_key(
 
 
 async def test_mcp_tool_in_a_run_and_a_down_server_only_hurts_its_own_tools(
-    store: Store, model: tuple[GatedLLM, str]
+    store: Store, fake: tuple[GatedLLM, str]
 ) -> None:
-    llm, model_url = model
+    llm, model_url = fake
     demo = demo_server("demo")
     async with serve_mcp(demo, "streamable_http") as url:
         for name, server_url in (("demo", url), ("gone", down_url())):
@@ -130,9 +119,9 @@ async def test_mcp_tool_in_a_run_and_a_down_server_only_hurts_its_own_tools(
 
 
 async def test_per_tool_rate_limit_refuses_with_a_clear_error(
-    store: Store, model: tuple[GatedLLM, str]
+    store: Store, fake: tuple[GatedLLM, str]
 ) -> None:
-    llm, model_url = model
+    llm, model_url = fake
     agent = await agent_with(store, model_url, ["list_projects"])
     limit = 6  # the test server's LOOPWRIGHT_TOOL_CALLS_PER_MIN
     calls = [ToolCall("list_projects", {}, id=f"r{i}") for i in range(limit + 2)]
@@ -148,8 +137,8 @@ async def test_per_tool_rate_limit_refuses_with_a_clear_error(
     assert sum("rate limited" in c for c in results) == 2
 
 
-async def test_audit_filters_and_isolation(store: Store, model: tuple[GatedLLM, str]) -> None:
-    llm, model_url = model
+async def test_audit_filters_and_isolation(store: Store, fake: tuple[GatedLLM, str]) -> None:
+    llm, model_url = fake
     agent = await agent_with(store, model_url, ["list_projects"])
     llm.push(
         Reply(

@@ -166,7 +166,12 @@ class Relay:
 
     def send(self, events: Sequence[Event]) -> None:
         """Give events this process published to every peer: batched per loop iteration
-        (a burst of token deltas is one datagram), never blocking."""
+        (a burst of token deltas is one datagram), never blocking. With no peer (a server of
+        one process) nothing is encoded: this runs for every event and every token."""
+        if time.monotonic() - self._peers_read_at > PEER_REFRESH_S:
+            self._read_peers()
+        if not self._peers:
+            return
         if not self._outbox:
             assert self._loop is not None
             self._loop.call_soon(self._flush)
@@ -174,10 +179,6 @@ class Relay:
 
     def _flush(self) -> None:
         items, self._outbox = self._outbox, []
-        if time.monotonic() - self._peers_read_at > PEER_REFRESH_S:
-            self._read_peers()
-        if not self._peers:
-            return
         datagrams, too_large = _datagrams(items)
         self.dropped += too_large
         for datagram in datagrams:
