@@ -70,6 +70,8 @@ class Recorded:
     path: str
     headers: dict[str, str]
     body: dict[str, Any]
+    peer: tuple[str, int] | None = None
+    """The client's address: which connection the request came on."""
 
 
 @dataclass
@@ -92,7 +94,8 @@ class FakeLLM:
     async def take(self, request: Request) -> tuple[Step, dict[str, Any]]:
         raw = await request.body()
         body: dict[str, Any] = json.loads(raw) if raw else {}
-        self.requests.append(Recorded(request.url.path, dict(request.headers), body))
+        peer = (request.client.host, request.client.port) if request.client else None
+        self.requests.append(Recorded(request.url.path, dict(request.headers), body, peer))
         step = (
             self.script.popleft() if self.script else Fail(500, "fake: no scripted response left")
         )

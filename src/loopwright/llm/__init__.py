@@ -10,6 +10,7 @@ from loopwright.llm.catalog import (
     ProviderSpec,
     build_client,
     endpoint_key,
+    model_http_client,
     parse_model_name,
 )
 from loopwright.llm.client import ANSWERED_BY, DeltaSink, ModelClient, ModelDelta, answered_by
@@ -40,5 +41,6 @@ __all__ = [
     "answered_by",
     "build_client",
     "endpoint_key",
+    "model_http_client",
     "parse_model_name",
 ]

@@ -71,7 +71,8 @@ def build_client(
 ) -> ModelClient:
     """A client for ``model`` (the name without the provider prefix) at ``spec``'s endpoint.
 
-    ``http_client`` shares one connection pool between clients; by default each gets its own.
+    ``http_client`` shares one connection pool between clients (see ``model_http_client``); by
+    default each gets its own.
     """
     if spec.kind == "offline":
         return OfflineClient()
@@ -79,14 +80,21 @@ def build_client(
     if builder is None:
         raise ValueError(f"unknown provider kind {spec.kind!r}")
     if http_client is None:
-        http_client = create_async_httpx2_client(
-            timeout=httpx2.Timeout(timeout_s, connect=min(timeout_s, _CONNECT_TIMEOUT_S))
-        )
+        http_client = model_http_client(timeout_s)
     pydantic_model = builder(spec, model, timeout_s, http_client)
     client = RetryingClient(
         PydanticAIClient(pydantic_model, spec.name), attempts=attempts, sleep=sleep
     )
     return BreakerClient(client, breakers.get(endpoint_key(spec)))
+
+
+def model_http_client(timeout_s: float) -> httpx2.AsyncClient:
+    """An HTTP client for model requests: pydantic-ai's defaults (pool limits, user agent), the
+    server's model timeout. Building one loads the TLS trust store (about 20 ms here), so a
+    server shares one between all its model clients."""
+    return create_async_httpx2_client(
+        timeout=httpx2.Timeout(timeout_s, connect=min(timeout_s, _CONNECT_TIMEOUT_S))
+    )
 
 
 def _openai(spec: ProviderSpec, model: str, timeout_s: float, http: httpx2.AsyncClient) -> Model:

@@ -13,9 +13,17 @@ from __future__ import annotations
 import gc
 import importlib
 
-# Imported at start-up so the first model request does not pay for it (~0.7 s here): every
-# OpenAI-compatible endpoint (Ollama, vLLM, gateways) goes through it.
-EAGER_MODULES = ("pydantic_ai.models.openai", "loopwright.llm._openai_sdk")
+# Imported at start-up so the first run does not pay for it (~0.75 s here): every
+# OpenAI-compatible endpoint (Ollama, vLLM, gateways) goes through the OpenAI modules; a
+# pydantic-ai model loads the price table (``genai_prices.data``, ~25 ms) when first built; the
+# first event stream starts anyio's asyncio backend.
+EAGER_MODULES = (
+    "pydantic_ai.models.openai",
+    "pydantic_ai.providers.openai",
+    "loopwright.llm._openai_sdk",
+    "genai_prices.data",
+    "anyio._backends._asyncio",
+)
 
 
 def warm_up() -> None:

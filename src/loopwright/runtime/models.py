@@ -2,8 +2,9 @@
 
 Server-wide providers come from the environment (``openai``, ``anthropic``, ``google``;
 ``offline`` always); a store's own providers come from its ``providers`` rows, their API keys
-decrypted here and only here. Clients are cached per provider configuration and model so SDK
-clients and their connection pools are reused; a store provider's configuration is cached for
+decrypted here and only here. All model clients share one HTTP client (one connection pool,
+one TLS trust store); clients are cached per provider configuration and model, the
+``CLIENTS_CACHED`` most recently used; a store provider's configuration is cached for
 ``key_cache_s`` (a run looks it up on every model step).
 """
 
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import time
+from collections import OrderedDict
 from collections.abc import Sequence
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -26,12 +28,14 @@ from loopwright.llm import (
     ProviderKind,
     ProviderSpec,
     build_client,
+    model_http_client,
     parse_model_name,
 )
 from loopwright.runtime import heap
 from loopwright.settings import Settings
 
 SERVER_KINDS = ("openai", "anthropic", "google")
+CLIENTS_CACHED = 1024
 
 
 class ModelResolver:
@@ -40,10 +44,14 @@ class ModelResolver:
         self._secrets = secrets
         self._egress = egress
         self._breakers = BreakerRegistry()
-        self._clients: dict[tuple[str, ...], ModelClient] = {}
+        self._http = model_http_client(settings.model_timeout_s)
+        self._clients: OrderedDict[tuple[str, ...], ModelClient] = OrderedDict()
         self._kinds_built: set[str] = set()
         # (store, provider) -> (good until, spec): a run asks on every model step
         self._specs: dict[tuple[str, str], tuple[float, ProviderSpec]] = {}
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
 
     def forget(self, store_id: str) -> None:
         """Drop what is cached of a store's providers (one was removed). Other processes
@@ -73,11 +81,19 @@ class ModelResolver:
             model,
         )
         cached = self._clients.get(key)
-        if cached is None:
+        if cached is not None:
+            self._clients.move_to_end(key)
+        else:
             cached = build_client(
-                spec, model, breakers=self._breakers, timeout_s=self._settings.model_timeout_s
+                spec,
+                model,
+                breakers=self._breakers,
+                timeout_s=self._settings.model_timeout_s,
+                http_client=self._http,
             )
             self._clients[key] = cached
+            if len(self._clients) > CLIENTS_CACHED:
+                self._clients.popitem(last=False)
             if spec.kind not in self._kinds_built:  # its SDK was imported just now
                 self._kinds_built.add(spec.kind)
                 heap.settle()

@@ -129,6 +129,7 @@ class Runtime:
             self._launched = False
         services.install(None)
         await self.http.aclose()
+        await self.models.aclose()
         heap.release()
 
     async def enqueue(self, run: RunRow, *, first_in_line: bool = False) -> None:
