@@ -80,13 +80,9 @@ class Settings(BaseSettings):
         default=120, ge=1, description="calls per minute of one tool in one store"
     )
     tool_timeout_s: float = Field(default=30.0, gt=0, description="one tool call")
-    queue_poll_s: float = Field(
-        default=0.25,
-        gt=0,
-        description="how often workers poll the run queue (it holds only runs over a store's"
-        " concurrency limit; below it runs start at once); each poll costs CPU while idle",
+    store_concurrency: int = Field(
+        default=5, ge=1, description="concurrent runs per store, across all processes"
     )
-    store_concurrency: int = Field(default=5, ge=1, description="concurrent runs per store")
     worker_concurrency: int = Field(default=200, ge=1, description="concurrent runs per worker")
     executor_id: str = Field(default="local", description="stable id of this worker slot")
     processes: int = Field(

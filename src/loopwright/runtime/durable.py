@@ -17,17 +17,16 @@ import asyncio
 import contextvars
 import logging
 
-from dbos import DBOS
+from dbos import DBOS, SetWorkflowID
 
 from loopwright.engine.turn import (
-    FINAL_ANSWER,
     ModelStep,
     ToolCall,
     ToolResult,
     TurnOutcome,
     run_turn,
 )
-from loopwright.runtime import lifecycle, queueing, services
+from loopwright.runtime import lifecycle, services
 from loopwright.runtime.model_exec import run_model_step
 from loopwright.runtime.plan import RunPlan
 from loopwright.runtime.tool_exec import run_tool_step
@@ -35,35 +34,45 @@ from loopwright.runtime.tool_exec import run_tool_step
 logger = logging.getLogger("loopwright.runtime")
 
 
-async def finish_step(plan: RunPlan, outcome: TurnOutcome, *, ended: bool) -> None:
-    """``ended``: the run's completion already committed with its final model step."""
+async def finish_step(plan: RunPlan, outcome: TurnOutcome, *, admitted: list[str] | None) -> None:
+    """``admitted``: the run's completion already committed with its final model step, which
+    admitted these runs into its slot."""
     rt = services.current()
-    if not ended:
-        await lifecycle.finish(
+    if admitted is None:
+        ended = await lifecycle.finish(
             rt.db,
             plan.store_id,
             plan.run_id,
             outcome.status,
             stop_reason=outcome.stop_reason,
             error=outcome.error,
+            admit=rt.admitter.budget(),
         )
+        admitted = ended.admitted if ended else []
     rt.local.forget(plan.run_id)
-    schedule_next(plan.store_id, plan.session_id)
+    start_admitted(plan.store_id, admitted)
 
 
-def schedule_next(store_id: str, session_id: str) -> None:
-    """Start the session's next queued run, outside any DBOS context (a sweep retries it)."""
+def start_admitted(store_id: str, run_ids: list[str]) -> None:
+    """Start the runs admitted into a finished run's slot, outside any DBOS context (a
+    workflow starting them would make them its children); the sweep starts them if this
+    process dies first."""
+    if not run_ids:
+        return
     rt = services.current()
     loop = asyncio.get_running_loop()
-    task = loop.create_task(
-        queueing.enqueue_head(rt.db, store_id, session_id, rt.slots),
-        context=contextvars.Context(),
-    )
+    task = loop.create_task(rt.admitter.start_all(store_id, run_ids), context=contextvars.Context())
     _background.add(task)
     task.add_done_callback(_background.discard)
 
 
-_background: set[asyncio.Task[str | None]] = set()
+_background: set[asyncio.Task[None]] = set()
+
+
+async def start_run(store_id: str, run_id: str) -> None:
+    """Start an admitted run's workflow (idempotent: the workflow id is the run id)."""
+    with SetWorkflowID(run_id):
+        await DBOS.start_workflow_async(run_workflow, store_id, run_id)
 
 
 class _RecordedPorts:
@@ -77,11 +86,12 @@ class _RecordedPorts:
         self.rt = rt
         self.plan = plan
         self.resumed = resumed
-        self.ended_run = False  # the final model step committed the run's completion
+        self.ended: list[str] | None = None
+        """Set when the final model step committed the run's completion: the runs it admitted."""
 
     async def model_step(self, index: int) -> ModelStep:
         done = await run_model_step(self.rt, self.plan, index, resumed=self.resumed)
-        self.ended_run = done.ended_run
+        self.ended = done.ended.admitted if done.ended else None
         return done.step
 
     async def tool_call(self, index: int, call: ToolCall) -> ToolResult:
@@ -89,10 +99,10 @@ class _RecordedPorts:
 
 
 @DBOS.workflow(name="loopwright.run")
-async def run_workflow(store_id: str, run_id: str, holds_slot: bool) -> str:
-    """``holds_slot``: started directly under one of this worker's store slots (see
-    ``queueing.StoreSlots``), which it gives back when it ends."""
+async def run_workflow(store_id: str, run_id: str) -> str:
+    """An admitted run (see ``admission``), from start to finish."""
     rt = services.current()
+    rt.admitter.running += 1
     try:
         started = await lifecycle.start(rt.db, store_id, run_id)
         if started is None:
@@ -104,8 +114,7 @@ async def run_workflow(store_id: str, run_id: str, holds_slot: bool) -> str:
         except Exception as exc:  # a defect, not a model or tool failure: fail the run
             logger.exception("run %s failed", run_id)
             outcome = TurnOutcome("failed", "internal_error", f"{type(exc).__name__}: {exc}")
-        await finish_step(plan, outcome, ended=ports.ended_run and outcome == FINAL_ANSWER)
+        await finish_step(plan, outcome, admitted=ports.ended)
         return outcome.status
     finally:
-        if holds_slot:
-            rt.slots.give_back(store_id)
+        rt.admitter.running -= 1

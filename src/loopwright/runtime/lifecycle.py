@@ -19,6 +19,7 @@ from loopwright.domain.vocabulary import TERMINAL_RUN_STATUSES, RunStatus
 from loopwright.errors import NotFound
 from loopwright.events import log
 from loopwright.events.hub import EventHub
+from loopwright.runtime.admission import Budget, admit_in
 from loopwright.runtime.plan import RunPlan
 
 _FINAL_EVENT: dict[str, EventType] = {
@@ -133,6 +134,13 @@ _FINISH = (
 )
 
 
+@dataclass(frozen=True, slots=True)
+class Ended:
+    admitted: list[str]
+    """The store's waiting runs admitted in the same commit (the ended run's slot is free):
+    the caller starts them."""
+
+
 async def finish(
     db: Database,
     store_id: str,
@@ -141,10 +149,14 @@ async def finish(
     *,
     stop_reason: str,
     error: str | None = None,
-) -> bool:
-    """Move a run to a terminal status once; False if it already was terminal."""
+    admit: Budget | None = None,
+) -> Ended | None:
+    """Move a run to a terminal status once; None if it already was terminal. With
+    ``admit``, the store's next waiting runs are admitted in the same transaction."""
     async with db.write() as session:
-        return await end(session, store_id, run_id, status, stop_reason=stop_reason, error=error)
+        return await end(
+            session, store_id, run_id, status, stop_reason=stop_reason, error=error, admit=admit
+        )
 
 
 async def end(
@@ -155,7 +167,8 @@ async def end(
     *,
     stop_reason: str,
     error: str | None = None,
-) -> bool:
+    admit: Budget | None = None,
+) -> Ended | None:
     """``finish`` in the caller's transaction (the final model step ends its run in its own)."""
     ended = await core(
         session,
@@ -172,7 +185,7 @@ async def end(
     row = ended.first()
     if row is None:
         await conversations.get_run(session, store_id, run_id)  # NotFound if missing
-        return False
+        return None
     payload: dict[str, Any] = {
         "status": status,
         "stop_reason": stop_reason,
@@ -185,7 +198,7 @@ async def end(
         store_id,
         [NewEvent(_FINAL_EVENT[status], payload, session_id=row.session_id, run_id=run_id)],
     )
-    return True
+    return Ended(await admit_in(session, store_id, admit) if admit else [])
 
 
 async def wait_terminal(

@@ -40,7 +40,8 @@ _PAST_DEADLINE = "the run's time limit passed"
 @dataclass(frozen=True, slots=True)
 class ModelStepDone:
     step: ModelStep
-    ended_run: bool = False  # a final answer: the run's completion committed with it
+    ended: lifecycle.Ended | None = None
+    """A final answer: the run's completion committed with it."""
 
 
 async def run_model_step(
@@ -224,17 +225,20 @@ async def _persist(
                     )
                 ],
             )
-            ended_run = not calls and await lifecycle.end(
-                session,
-                plan.store_id,
-                plan.run_id,
-                FINAL_ANSWER.status,
-                stop_reason=FINAL_ANSWER.stop_reason,
-            )
+            ended = None
+            if not calls:
+                ended = await lifecycle.end(
+                    session,
+                    plan.store_id,
+                    plan.run_id,
+                    FINAL_ANSWER.status,
+                    stop_reason=FINAL_ANSWER.stop_reason,
+                    admit=rt.admitter.budget(),
+                )
     except IntegrityError:
         async with rt.db.read() as session:  # a concurrent replay committed first
             recorded = await _recorded(session, plan, index)
         if recorded is None:
             raise
         return ModelStepDone(recorded)
-    return ModelStepDone(ModelStep(index, "ok", tool_calls=calls), ended_run=ended_run)
+    return ModelStepDone(ModelStep(index, "ok", tool_calls=calls), ended=ended)

@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import logging
 import sqlite3
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,7 @@ from loopwright.crypto import SecretBox, load_secret_box
 from loopwright.db.database import Database
 from loopwright.db.repos import conversations, secrets_at_rest
 from loopwright.db.tables import RunRow
+from loopwright.db.tables.base import utcnow
 from loopwright.domain.vocabulary import TERMINAL_RUN_STATUSES
 from loopwright.egress import EgressGuard
 from loopwright.errors import NotFound
@@ -26,7 +28,7 @@ from loopwright.events.hub import EventHub
 
 # ``durable`` registers the run workflow with DBOS on import, before launch, so recovery at
 # launch finds it.
-from loopwright.runtime import durable, failpoints, heap, lifecycle, queueing, services  # noqa: F401
+from loopwright.runtime import admission, durable, failpoints, heap, lifecycle, services
 from loopwright.runtime.local_runs import LocalRuns
 from loopwright.runtime.models import ModelResolver
 from loopwright.settings import Settings
@@ -47,7 +49,12 @@ class Runtime:
         self.models = ModelResolver(settings, self.secrets, self.egress)
         self.mcp = McpPool()
         self.http = httpx.AsyncClient(trust_env=False, follow_redirects=False)
-        self.slots = queueing.StoreSlots(settings.store_concurrency, enabled=True)
+        self.admitter = admission.Admitter(
+            db,
+            durable.start_run,
+            limit=settings.store_concurrency,
+            worker_limit=settings.worker_concurrency,
+        )
         self._tasks: list[asyncio.Task[None]] = []
         self._launched = False
 
@@ -64,7 +71,7 @@ class Runtime:
                 egress=self.egress,
                 models=self.models,
                 local=self.local,
-                slots=self.slots,
+                admitter=self.admitter,
                 mcp=self.mcp,
                 http=self.http,
             )
@@ -84,12 +91,11 @@ class Runtime:
         DBOS(config=config)
         DBOS.launch()
         self._launched = True
-        await queueing.register(self.settings)
         await self._adopt_orphans()
         await asyncio.to_thread(heap.warm_up)
         heap.settle()
         self._tasks = [
-            asyncio.create_task(self._sweep_queued()),
+            asyncio.create_task(self._sweep()),
             asyncio.create_task(self._watch_cancels()),
         ]
 
@@ -132,31 +138,33 @@ class Runtime:
         await self.models.aclose()
         heap.release()
 
-    async def enqueue(self, run: RunRow, *, first_in_line: bool = False) -> None:
-        """Hand a committed, queued run to the workers (after its session's earlier runs;
-        ``first_in_line``: it had none when it was committed, so it goes at once).
+    def admission_budget(self) -> admission.Budget | None:
+        """For a message's transaction to admit its run at once; None in an API-only process
+        (``--no-worker``), which leaves queued runs to the workers' sweep."""
+        return self.admitter.budget() if self._launched else None
 
-        An API-only process (``--no-worker``) leaves the queued run to the workers' sweep."""
-        if not self._launched:
-            return
-        if first_in_line:
-            await queueing.hand_over(run.store_id, run.id, run.priority, self.slots)
-        else:
-            await queueing.enqueue_head(self.db, run.store_id, run.session_id, self.slots)
+    async def start_admitted(self, store_id: str, run_ids: list[str]) -> None:
+        await self.admitter.start_all(store_id, run_ids)
 
     async def cancel(self, store_id: str, run_id: str) -> RunRow:
-        """Record the cancellation, stop DBOS from continuing it, interrupt a call in flight."""
-        finished = await lifecycle.finish(
-            self.db, store_id, run_id, "cancelled", stop_reason="cancelled"
+        """Record the cancellation (its slot goes to the store's next waiting run in the same
+        commit), stop DBOS from continuing it, interrupt a call in flight."""
+        ended = await lifecycle.finish(
+            self.db,
+            store_id,
+            run_id,
+            "cancelled",
+            stop_reason="cancelled",
+            admit=self.admission_budget(),
         )
         self.local.cancel(run_id)
-        if finished and self._launched:
+        if ended and self._launched:
             with contextlib.suppress(Exception):
                 await DBOS.cancel_workflow_async(run_id)
         async with self.db.read() as session:
             run = await conversations.get_run(session, store_id, run_id)
-        if self._launched:
-            await queueing.enqueue_head(self.db, store_id, run.session_id, self.slots)
+        if ended:
+            await self.start_admitted(store_id, ended.admitted)
         return run
 
     async def cancel_many(self, store_id: str, run_ids: list[str]) -> None:
@@ -174,14 +182,19 @@ class Runtime:
             poll_s=self.settings.event_poll_s,
         )
 
-    async def _sweep_queued(self) -> None:
-        """Re-hand waiting runs (a crash between finishing a run and enqueuing the next)."""
+    async def _sweep(self) -> None:
+        """Admit waiting runs and start admitted ones that have no workflow, after a crash
+        between a commit and what was to follow it (ending a run and admitting the next,
+        admitting a run and starting it)."""
         while True:
             try:
-                for store_id, session_id in await queueing.waiting_sessions(self.db):
-                    await queueing.enqueue_head(self.db, store_id, session_id, self.slots)
+                before = utcnow() - timedelta(seconds=self.settings.sweep_s)
+                for store_id, run_id in await admission.admitted_without_workflow(self.db, before):
+                    await self.admitter.start(store_id, run_id)
+                for store_id in await admission.stores_waiting(self.db):
+                    await self.admitter.admit(store_id)
             except Exception:  # the sweep must outlive a bad moment of the database
-                logger.exception("queued-run sweep failed")
+                logger.exception("run sweep failed")
             await asyncio.sleep(self.settings.sweep_s)
 
     async def _watch_cancels(self) -> None:

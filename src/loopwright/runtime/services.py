@@ -11,9 +11,9 @@ from loopwright.crypto import SecretBox
 from loopwright.db.database import Database
 from loopwright.egress import EgressGuard
 from loopwright.events.hub import EventHub
+from loopwright.runtime.admission import Admitter
 from loopwright.runtime.local_runs import LocalRuns
 from loopwright.runtime.models import ModelResolver
-from loopwright.runtime.queueing import StoreSlots
 from loopwright.settings import Settings
 from loopwright.tools.mcp import McpPool
 
@@ -27,7 +27,7 @@ class RunServices:
     egress: EgressGuard
     models: ModelResolver
     local: LocalRuns
-    slots: StoreSlots
+    admitter: Admitter
     mcp: McpPool
     http: httpx.AsyncClient
 

@@ -1,5 +1,6 @@
 """Accept a message: the user message row, ``chat.message_sent``, a queued run and
-``run.queued`` are committed in one transaction; the caller then hands the run to the runtime."""
+``run.queued`` are committed in one transaction, with the run's admission if its session and
+store have room (see ``admission``); the caller then starts what was admitted."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from loopwright.domain.vocabulary import Priority
 from loopwright.errors import Conflict, NotFound
 from loopwright.events import log
 from loopwright.ids import new_id
+from loopwright.runtime.admission import Budget, admit_in
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,7 +26,7 @@ class Submitted:
     message: MessageRow
     run: RunRow
     interrupted: list[str]
-    first_in_line: bool  # the session had no unfinished run: this one can start at once
+    admitted: list[str]  # runs admitted in the same commit (this one, if it could start)
 
 
 _SESSION_AND_AGENT = (
@@ -52,7 +54,10 @@ async def submit_message(
     *,
     priority: Priority = "normal",
     trigger: str = "api",
+    admit: Budget | None = None,
 ) -> Submitted:
+    """``admit``: this worker's admission budget; None (an API-only process) leaves the run
+    to a worker."""
     async with db.write() as session:
         chat = (
             await core(session, _SESSION_AND_AGENT, {"store": store_id, "session": session_id})
@@ -126,9 +131,11 @@ async def submit_message(
                 ),
             ],
         )
+        # The session's earlier run ends first, and admits this one in its own commit.
+        admitted = await admit_in(session, store_id, admit) if admit and not active else []
     return Submitted(
         message=MessageRow(id=message_id, store_id=store_id, **message),
         run=RunRow(**run),
         interrupted=interrupted,
-        first_in_line=not active,
+        admitted=admitted,
     )

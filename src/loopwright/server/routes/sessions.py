@@ -118,10 +118,15 @@ async def send_message(
     session_id: str, body: MessageCreate, access: Member, svc: ServicesDep
 ) -> JSONResponse:
     submitted = await submit_message(
-        svc.db, access.store_id, session_id, body.content, priority=body.priority
+        svc.db,
+        access.store_id,
+        session_id,
+        body.content,
+        priority=body.priority,
+        admit=svc.runtime.admission_budget(),
     )
     await svc.runtime.cancel_many(access.store_id, submitted.interrupted)
-    await svc.runtime.enqueue(submitted.run, first_in_line=submitted.first_in_line)
+    await svc.runtime.start_admitted(access.store_id, submitted.admitted)
     run = submitted.run
     status = 202
     if body.wait:

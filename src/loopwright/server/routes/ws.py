@@ -104,9 +104,10 @@ async def _handle_inbound(
             body.content,
             priority=body.priority,
             trigger="websocket",
+            admit=svc.runtime.admission_budget(),
         )
         await svc.runtime.cancel_many(store_id, submitted.interrupted)
-        await svc.runtime.enqueue(submitted.run, first_in_line=submitted.first_in_line)
+        await svc.runtime.start_admitted(store_id, submitted.admitted)
     except ValidationError as exc:
         problems = [{"loc": list(e["loc"]), "message": e["msg"]} for e in exc.errors()]
         return {

@@ -1,0 +1,169 @@
+"""Store-wide admission of queued runs: the store's concurrency limit and run priorities.
+
+A run holds one of its store's ``store_concurrency`` slots from admission (``queued`` →
+``running``, ``started_at`` set) until it ends. Admission is one write transaction that locks
+the store's row (on SQLite the write transaction itself is the lock) and counts the store's
+running runs, so the limit holds across every process and machine sharing the database. It
+admits waiting session heads (a session's runs go one at a time and in order: only its oldest
+unfinished run may start), highest priority first, then oldest; the admitting worker starts
+them as DBOS workflows at once, with no queue polling in between.
+
+Admission runs when a message is accepted, when a run ends or is cancelled (whichever process
+ends it admits the next), and on a sweep every ``sweep_s``. The sweep also starts the workflow
+of a run admitted by a process that died before starting it: starting a workflow whose id
+exists runs nothing twice.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from dbos import DBOS
+from sqlalchemy import bindparam, case, exists, func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
+
+from loopwright.db.database import Database, core
+from loopwright.db.tables import RunRow, StoreRow
+from loopwright.db.tables.base import utcnow
+from loopwright.domain.vocabulary import PRIORITY_VALUE, TERMINAL_RUN_STATUSES
+from loopwright.runtime import failpoints
+
+logger = logging.getLogger("loopwright.runtime")
+
+StartRun = Callable[[str, str], Awaitable[None]]
+"""Start a run's workflow: ``(store_id, run_id)``."""
+
+_earlier = aliased(RunRow)
+_LOCK_STORE = select(StoreRow.id).where(StoreRow.id == bindparam("store")).with_for_update()
+_RUNNING = (
+    select(func.count())
+    .select_from(RunRow)
+    .where(RunRow.store_id == bindparam("store"), RunRow.status == "running")
+)
+# Locked as they are picked (PostgreSQL), skipping one a cancel holds: that cancel waits for
+# the store's row, which this transaction holds.
+_WAITING_HEADS = (
+    select(RunRow.id)
+    .where(
+        RunRow.store_id == bindparam("store"),
+        RunRow.status == "queued",
+        ~exists().where(
+            _earlier.store_id == RunRow.store_id,
+            _earlier.session_id == RunRow.session_id,
+            _earlier.id < RunRow.id,
+            _earlier.status.not_in(sorted(TERMINAL_RUN_STATUSES)),
+        ),
+    )
+    .order_by(case(PRIORITY_VALUE, value=RunRow.priority, else_=len(PRIORITY_VALUE)), RunRow.id)
+    .limit(bindparam("room"))
+    .with_for_update(of=RunRow, skip_locked=True)
+)
+_ADMIT = (
+    update(RunRow)
+    .where(
+        RunRow.store_id == bindparam("store"),
+        RunRow.id.in_(bindparam("ids", expanding=True)),
+        RunRow.status == "queued",
+    )
+    .values(status="running", started_at=bindparam("now"))
+)
+_STORES_WAITING = select(RunRow.store_id).where(RunRow.status == "queued").distinct()
+_RUNNING_SINCE = select(RunRow.store_id, RunRow.id).where(
+    RunRow.status == "running", RunRow.started_at < bindparam("before")
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Budget:
+    """What an admission may fill: the store's limit, and how many more runs the admitting
+    worker takes on (it starts what it admits)."""
+
+    limit: int
+    room: int
+
+
+async def admit_in(session: AsyncSession, store_id: str, budget: Budget) -> list[str]:
+    """Admit the store's waiting runs that ``budget`` has room for, in the caller's write
+    transaction (one that ends a run or queues one admits in the same commit); their ids,
+    to start once it commits."""
+    if budget.room <= 0:
+        return []
+    await core(session, _LOCK_STORE, {"store": store_id})
+    running = (await core(session, _RUNNING, {"store": store_id})).scalar_one()
+    free = min(budget.limit - running, budget.room)
+    if free <= 0:
+        return []
+    picked = await core(session, _WAITING_HEADS, {"store": store_id, "room": free})
+    ids = list(picked.scalars())
+    if ids:
+        await core(session, _ADMIT, {"store": store_id, "ids": ids, "now": utcnow()})
+    return ids
+
+
+async def stores_waiting(db: Database) -> list[str]:
+    async with db.read() as session:
+        return list((await core(session, _STORES_WAITING)).scalars())
+
+
+async def admitted_without_workflow(db: Database, before: datetime) -> list[tuple[str, str]]:
+    """Runs admitted before ``before`` whose workflow was never started (their process died
+    between the two): ``(store_id, run_id)``."""
+    async with db.read() as session:
+        running = [
+            (row.store_id, row.id)
+            for row in await core(session, _RUNNING_SINCE, {"before": before})
+        ]
+    if not running:
+        return []
+    started = await _workflows_that_exist([run_id for _, run_id in running])
+    return [(store_id, run_id) for store_id, run_id in running if run_id not in started]
+
+
+async def _workflows_that_exist(run_ids: Sequence[str]) -> set[str]:
+    found: set[str] = set()
+    for at in range(0, len(run_ids), 500):
+        chunk = list(run_ids[at : at + 500])
+        statuses = await DBOS.list_workflows_async(
+            workflow_ids=chunk, load_input=False, load_output=False
+        )
+        found.update(s.workflow_id for s in statuses)
+    return found
+
+
+class Admitter:
+    """Admits runs for this worker and starts them; ``running`` counts the runs it executes
+    (at ``worker_limit`` it admits none, and a run ending here makes room)."""
+
+    def __init__(self, db: Database, start: StartRun, *, limit: int, worker_limit: int) -> None:
+        self._db = db
+        self._start = start
+        self.limit = limit
+        self.worker_limit = worker_limit
+        self.running = 0
+
+    def budget(self) -> Budget:
+        return Budget(self.limit, self.worker_limit - self.running)
+
+    async def admit(self, store_id: str) -> None:
+        """Admit in a transaction of its own (after a crash, or a cancel that freed no slot
+        in the same commit), then start what was admitted."""
+        async with self._db.write() as session:
+            admitted = await admit_in(session, store_id, self.budget())
+        await self.start_all(store_id, admitted)
+
+    async def start_all(self, store_id: str, run_ids: Sequence[str]) -> None:
+        if run_ids:
+            failpoints.hit("after_admit")
+        for run_id in run_ids:
+            await self.start(store_id, run_id)
+
+    async def start(self, store_id: str, run_id: str) -> None:
+        """Start an admitted run's workflow; if that fails, the sweep starts it later."""
+        try:
+            await self._start(store_id, run_id)
+        except Exception:
+            logger.exception("starting run %s failed; the sweep retries", run_id)

@@ -1,0 +1,132 @@
+"""Admission on a real database (SQLite and PostgreSQL): a store's runs take its slots in the
+commit that queues or ends a run, waiting session heads go by priority then age, and
+concurrent admissions never pass the limit."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from loopwright.db.database import Database
+from loopwright.db.migrate import upgrade
+from loopwright.db.repos import agents, conversations, tenancy
+from loopwright.db.tables import RunRow
+from loopwright.domain.vocabulary import Priority
+from loopwright.runtime import lifecycle
+from loopwright.runtime.admission import Budget, admit_in
+from loopwright.runtime.submit import submit_message
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def db(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Database]:
+    url = f"sqlite:///{tmp_path / 'app.db'}" if request.param == "sqlite" else None
+    url = url or request.getfixturevalue("pg_url")
+    await asyncio.to_thread(upgrade, url)
+    database = Database(url)
+    yield database
+    await database.dispose()
+
+
+class Store:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self.id = f"adm-{uuid.uuid4().hex[:8]}"
+        self.agent_id = ""
+
+    async def create(self) -> Store:
+        async with self.db.write() as session:
+            await tenancy.create_store(session, self.id, self.id)
+        async with self.db.write() as session:
+            agent = await agents.create(session, self.id, {"name": "a", "model": "offline:default"})
+        self.agent_id = agent.id
+        return self
+
+    async def session(self) -> str:
+        async with self.db.write() as session:
+            chat = await conversations.create_session(
+                session, self.id, self.agent_id, "", "enqueue"
+            )
+        return chat.id
+
+    async def send(
+        self, session_id: str | None = None, priority: Priority = "normal", **budget: int
+    ) -> tuple[str, list[str]]:
+        """(the run's id, the runs its commit admitted)."""
+        submitted = await submit_message(
+            self.db,
+            self.id,
+            session_id or await self.session(),
+            "hi",
+            priority=priority,
+            admit=Budget(**budget) if budget else None,
+        )
+        return submitted.run.id, submitted.admitted
+
+    async def running(self) -> int:
+        async with self.db.read() as session:
+            query = select(func.count()).where(
+                RunRow.store_id == self.id, RunRow.status == "running"
+            )
+            return int((await session.execute(query)).scalar_one())
+
+
+async def test_a_message_takes_a_slot_in_its_own_commit_while_the_store_has_room(
+    db: Database,
+) -> None:
+    store = await Store(db).create()
+    first, admitted_first = await store.send(limit=2, room=10)
+    second, admitted_second = await store.send(limit=2, room=10)
+    _, admitted_third = await store.send(limit=2, room=10)
+
+    assert (admitted_first, admitted_second, admitted_third) == ([first], [second], [])
+    assert await store.running() == 2
+    _, admitted_busy = await store.send(limit=5, room=0)  # this worker has no room
+    assert admitted_busy == []
+    _, none_yet = await store.send()  # an API-only process admits nothing
+    assert none_yet == [] and await store.running() == 2
+
+
+async def test_an_ended_run_admits_the_next_session_heads_by_priority_then_age(
+    db: Database,
+) -> None:
+    store = await Store(db).create()
+    chat = await store.session()
+    first, _ = await store.send(chat, limit=1, room=10)
+    behind_first, _ = await store.send(chat, priority="high", limit=1, room=10)
+    low, _ = await store.send(priority="low", limit=1, room=10)
+    normal, _ = await store.send(limit=1, room=10)
+    critical, _ = await store.send(priority="critical", limit=1, room=10)
+    later_critical, _ = await store.send(priority="critical", limit=1, room=10)
+
+    order = []
+    ending = first
+    for _ in range(5):
+        ended = await lifecycle.finish(
+            db, store.id, ending, "completed", stop_reason="final_answer", admit=Budget(1, 10)
+        )
+        assert ended is not None and len(ended.admitted) == 1
+        [ending] = ended.admitted
+        order.append(ending)
+
+    # The second run of the first session waited behind it, then went by its priority.
+    assert order == [critical, later_critical, behind_first, normal, low]
+
+
+async def test_concurrent_admissions_never_pass_the_limit(db: Database) -> None:
+    store = await Store(db).create()
+    for _ in range(8):
+        await store.send()  # queued by an API-only process: nothing admitted yet
+
+    async def admit_once() -> list[str]:
+        async with db.write() as session:
+            return await admit_in(session, store.id, Budget(limit=3, room=10))
+
+    admitted = await asyncio.gather(*(admit_once() for _ in range(8)))
+
+    assert sum(len(ids) for ids in admitted) == 3
+    assert await store.running() == 3

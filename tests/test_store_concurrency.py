@@ -1,0 +1,194 @@
+"""A store runs at most ``store_concurrency`` runs at once, counted across every process on
+its database; waiting runs start by priority, then age, as soon as a slot frees; a run admitted
+by a process that died before starting it is started by another's sweep.
+
+The servers run as processes of their own with a limit of 1 (the in-process test server keeps
+the default); the model is a gated fake in this process, so a test holds a run in its model
+call for as long as it needs the store's slot taken.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.llm.fakes import Reply
+from tests.procs import OPERATOR_KEY, ServerProcess
+from tests.scripted import GatedLLM, Hold
+
+LIMITED = {"LOOPWRIGHT_EGRESS_ALLOW": "127.0.0.1/32", "LOOPWRIGHT_STORE_CONCURRENCY": "1"}
+
+
+@dataclass
+class Tenant:
+    """A store on a server, with an agent on the fake model."""
+
+    http: httpx.AsyncClient
+    agent_id: str
+
+    @classmethod
+    async def create(cls, base_url: str, model_url: str) -> Tenant:
+        store = f"st-{uuid.uuid4().hex[:10]}"
+        operator = {"Authorization": f"Bearer {OPERATOR_KEY}"}
+        async with httpx.AsyncClient(base_url=base_url, headers=operator) as op:
+            assert (await op.post("/v1/stores", json={"id": store})).status_code == 201
+            key = (await op.post(f"/v1/stores/{store}/keys", json={"role": "admin"})).json()
+        http = httpx.AsyncClient(
+            base_url=f"{base_url}/v1/stores/{store}",
+            headers={"Authorization": f"Bearer {key['key']}"},
+            timeout=30,
+        )
+        provider = {"name": "fake", "kind": "openai", "base_url": f"{model_url}/v1"}
+        assert (await http.post("/providers", json={**provider, "api_key": "k"})).is_success
+        agent = (await http.post("/agents", json={"name": "a", "model": "fake:m"})).json()
+        return cls(http, agent["id"])
+
+    def on(self, base_url: str) -> Tenant:
+        """The same store, through another server process."""
+        http = httpx.AsyncClient(
+            base_url=base_url + self.http.base_url.path, headers=self.http.headers, timeout=30
+        )
+        return Tenant(http, self.agent_id)
+
+    async def send(self, content: str, priority: str = "normal") -> str:
+        """A message in a new session; the id of its run."""
+        chat = (await self.http.post("/sessions", json={"agent_id": self.agent_id})).json()
+        r = await self.http.post(
+            f"/sessions/{chat['id']}/messages", json={"content": content, "priority": priority}
+        )
+        assert r.status_code == 202, r.text
+        return str(r.json()["run"]["id"])
+
+    async def wait(self, run_id: str, timeout_s: float = 30) -> dict[str, Any]:
+        r = await self.http.post(f"/runs/{run_id}/wait", params={"timeout_s": timeout_s})
+        return dict(r.json())
+
+
+@pytest.fixture
+async def limited(tmp_path: Path) -> AsyncIterator[ServerProcess]:
+    server = ServerProcess(tmp_path, LIMITED)
+    await server.start()
+    yield server
+    await server.stop()
+
+
+async def test_a_store_runs_at_most_its_limit_and_the_next_starts_when_one_ends(
+    limited: ServerProcess, fake: tuple[GatedLLM, str]
+) -> None:
+    llm, model_url = fake
+    tenant = await Tenant.create(limited.base_url, model_url)
+    other = await Tenant.create(limited.base_url, model_url)
+    held = Hold(Reply(text=["first"]))
+    llm.push(held)
+    first = await tenant.send("one")
+    await llm.wait_for_requests(1)
+
+    second = await tenant.send("two")
+    llm.push(Reply(text=["elsewhere"]))
+    assert (await other.wait(await other.send("hi")))["status"] == "completed"  # its own limit
+    # The slot stays taken for as long as the first run holds it: the second waits.
+    assert (await tenant.wait(second, timeout_s=1))["status"] == "queued"
+    assert len(llm.requests) == 2
+
+    llm.push(Reply(text=["second"]))
+    held.gate.set()
+    done_first, done_second = await tenant.wait(first), await tenant.wait(second)
+    assert done_first["status"] == done_second["status"] == "completed"
+    assert done_second["started_at"] >= done_first["finished_at"]
+
+
+async def test_waiting_runs_start_by_priority_then_age(
+    limited: ServerProcess, fake: tuple[GatedLLM, str]
+) -> None:
+    llm, model_url = fake
+    tenant = await Tenant.create(limited.base_url, model_url)
+    held = Hold(Reply(text=["first"]))
+    llm.push(held)
+    first = await tenant.send("one")
+    await llm.wait_for_requests(1)
+    waiting = {
+        priority: await tenant.send(priority, priority)
+        for priority in ("low", "critical", "normal", "high")
+    }
+    late_critical = await tenant.send("critical too", "critical")
+
+    llm.push(*[Reply(text=["ok"]) for _ in range(5)])
+    held.gate.set()
+    assert (await tenant.wait(first))["status"] == "completed"
+    runs = {run_id: await tenant.wait(run_id) for run_id in [*waiting.values(), late_critical]}
+    assert all(run["status"] == "completed" for run in runs.values())
+    by_start = sorted(runs, key=lambda run_id: runs[run_id]["started_at"])
+    assert by_start == [
+        waiting["critical"],
+        late_critical,
+        waiting["high"],
+        waiting["normal"],
+        waiting["low"],
+    ]
+    prompts = [r.body["messages"][-1]["content"] for r in llm.requests[1:]]
+    assert prompts == ["critical", "critical too", "high", "normal", "low"]
+
+
+@pytest.mark.parametrize("database", ["sqlite", "postgresql"])
+async def test_the_limit_holds_across_processes_on_one_database(
+    database: str, tmp_path: Path, fake: tuple[GatedLLM, str], request: pytest.FixtureRequest
+) -> None:
+    llm, model_url = fake
+    env = dict(LIMITED)
+    if database == "postgresql":
+        env["LOOPWRIGHT_DATABASE_URL"] = request.getfixturevalue("pg_url")
+    first = ServerProcess(tmp_path, {**env, "LOOPWRIGHT_EXECUTOR_ID": "first"})
+    second = ServerProcess(tmp_path, {**env, "LOOPWRIGHT_EXECUTOR_ID": "second"})
+    await first.start()
+    await second.start()
+    tenant = await Tenant.create(first.base_url, model_url)
+    elsewhere = tenant.on(second.base_url)
+    held = Hold(Reply(text=["first"]))
+    llm.push(held)
+    running = await tenant.send("one")
+    await llm.wait_for_requests(1)
+
+    waiting = await elsewhere.send("two")
+    assert (await elsewhere.wait(waiting, timeout_s=1))["status"] == "queued"
+    assert len(llm.requests) == 1
+
+    llm.push(Reply(text=["second"]))
+    held.gate.set()
+    done_first, done_second = await tenant.wait(running), await elsewhere.wait(waiting)
+    assert done_second["status"] == "completed"
+    assert done_second["started_at"] >= done_first["finished_at"]
+    await first.stop()
+    await second.stop()
+
+
+async def test_a_run_admitted_by_a_process_that_died_is_started_by_the_sweep(
+    tmp_path: Path, fake: tuple[GatedLLM, str]
+) -> None:
+    llm, model_url = fake
+    server = ServerProcess(tmp_path, {**LIMITED, "LOOPWRIGHT_SWEEP_S": "0.2"})
+    await server.start()
+    tenant = await Tenant.create(server.base_url, model_url)
+    await server.stop()
+    await server.start(LOOPWRIGHT_FAILPOINT="after_admit")  # on another port
+    tenant = tenant.on(server.base_url)
+    chat = (await tenant.http.post("/sessions", json={"agent_id": tenant.agent_id})).json()
+    with pytest.raises(httpx.TransportError):  # it dies between admitting the run and starting it
+        await tenant.http.post(f"/sessions/{chat['id']}/messages", json={"content": "hi"})
+    assert await server.exited() == -9
+    with sqlite3.connect(tmp_path / "loopwright.db") as db:
+        [(run_id, status)] = db.execute("SELECT id, status FROM runs").fetchall()
+    assert status == "running"  # admitted (it holds the store's slot), never started
+
+    llm.push(Reply(text=["back"]))
+    await server.start()
+    tenant = tenant.on(server.base_url)
+    finished = await tenant.wait(run_id)
+    assert finished["status"] == "completed"
+    assert len(llm.requests) == 1
