@@ -214,6 +214,18 @@ async def conversations(
             await s.close()
 
 
+async def warm_up(c: httpx.AsyncClient, agent_id: str, conversations_at_once: int) -> None:
+    """Conversations side by side, so each server process has served requests and runs (a
+    process's first run costs ~100 ms more: statement compilation, first-use paths) before
+    anything is measured."""
+
+    async def one() -> None:
+        async for _ in conversations(c, agent_id, TURNS_PER_SESSION):
+            pass
+
+    await asyncio.gather(*(one() for _ in range(conversations_at_once)))
+
+
 def server_pids(pid: int) -> list[int]:
     """The server's process and, with ``--processes``, its children."""
     children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
@@ -362,8 +374,7 @@ async def measure(
         async with httpx.AsyncClient(
             base_url=server.base_url, headers={"Authorization": f"Bearer {key}"}, timeout=60
         ) as c:
-            async for _ in conversations(c, agent_id, TURNS_PER_SESSION):
-                pass  # warm up
+            await warm_up(c, agent_id, conversations_at_once=2 * processes)
             firsts: list[float] = []
             totals: list[float] = []
             async for first, total in conversations(c, agent_id, turns):

@@ -72,8 +72,9 @@ _ADMIT = (
     .values(status="running", started_at=bindparam("now"))
 )
 _STORES_WAITING = select(RunRow.store_id).where(RunRow.status == "queued").distinct()
-_RUNNING_SINCE = select(RunRow.store_id, RunRow.id).where(
-    RunRow.status == "running", RunRow.started_at < bindparam("before")
+# Admitted before ``before`` and no model step recorded yet (a run with one has a workflow).
+_UNSTEPPED_SINCE = select(RunRow.store_id, RunRow.id).where(
+    RunRow.status == "running", RunRow.steps == 0, RunRow.started_at < bindparam("before")
 )
 
 
@@ -115,7 +116,7 @@ async def admitted_without_workflow(db: Database, before: datetime) -> list[tupl
     async with db.read() as session:
         running = [
             (row.store_id, row.id)
-            for row in await core(session, _RUNNING_SINCE, {"before": before})
+            for row in await core(session, _UNSTEPPED_SINCE, {"before": before})
         ]
     if not running:
         return []
