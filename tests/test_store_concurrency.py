@@ -192,3 +192,25 @@ async def test_a_run_admitted_by_a_process_that_died_is_started_by_the_sweep(
     finished = await tenant.wait(run_id)
     assert finished["status"] == "completed"
     assert len(llm.requests) == 1
+
+
+async def test_a_run_whose_workflow_failed_outright_gives_its_slot_back(
+    tmp_path: Path, fake: tuple[GatedLLM, str]
+) -> None:
+    """A workflow that raises before it can end its run (a defect, the database failing under
+    it) leaves the run holding the store's slot; the sweep fails the run and admits the next."""
+    llm, model_url = fake
+    server = ServerProcess(tmp_path, {**LIMITED, "LOOPWRIGHT_SWEEP_S": "0.2"})
+    await server.start(LOOPWRIGHT_FAILPOINT="workflow_error")
+    tenant = await Tenant.create(server.base_url, model_url)
+    first = await tenant.send("one")
+    second = await tenant.send("two")
+
+    done_first = await tenant.wait(first)
+    assert (done_first["status"], done_first["stop_reason"]) == ("failed", "internal_error")
+    assert "workflow ended (ERROR)" in done_first["error"]
+    done_second = await tenant.wait(second)  # it had the slot next (and met the same defect)
+    assert done_second["status"] == "failed"
+    assert done_second["started_at"] >= done_first["finished_at"]
+    assert llm.requests == []
+    await server.stop()

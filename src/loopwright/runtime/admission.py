@@ -9,9 +9,10 @@ unfinished run may start), highest priority first, then oldest; the admitting wo
 them as DBOS workflows at once, with no queue polling in between.
 
 Admission runs when a message is accepted, when a run ends or is cancelled (whichever process
-ends it admits the next), and on a sweep every ``sweep_s``. The sweep also starts the workflow
-of a run admitted by a process that died before starting it: starting a workflow whose id
-exists runs nothing twice.
+ends it admits the next), and on a sweep every ``sweep_s``. The sweep also looks for runs that
+hold a slot with nothing running them (``stranded``): it starts the workflow of a run admitted
+by a process that died before starting it (starting a workflow whose id exists runs nothing
+twice), and fails a run whose workflow ended without ending it.
 """
 
 from __future__ import annotations
@@ -72,10 +73,11 @@ _ADMIT = (
     .values(status="running", started_at=bindparam("now"))
 )
 _STORES_WAITING = select(RunRow.store_id).where(RunRow.status == "queued").distinct()
-# Admitted before ``before`` and no model step recorded yet (a run with one has a workflow).
-_UNSTEPPED_SINCE = select(RunRow.store_id, RunRow.id).where(
-    RunRow.status == "running", RunRow.steps == 0, RunRow.started_at < bindparam("before")
+_RUNNING_SINCE = select(RunRow.store_id, RunRow.id).where(
+    RunRow.status == "running", RunRow.started_at < bindparam("before")
 )
+# DBOS statuses of a workflow still to run or running.
+_LIVE_WORKFLOW = frozenset({"PENDING", "ENQUEUED", "DELAYED"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,28 +112,42 @@ async def stores_waiting(db: Database) -> list[str]:
         return list((await core(session, _STORES_WAITING)).scalars())
 
 
-async def admitted_without_workflow(db: Database, before: datetime) -> list[tuple[str, str]]:
-    """Runs admitted before ``before`` whose workflow was never started (their process died
-    between the two): ``(store_id, run_id)``."""
+@dataclass(frozen=True, slots=True)
+class Stranded:
+    """Runs holding a slot that nothing runs (each ``(store_id, run_id)``)."""
+
+    unstarted: list[tuple[str, str]]
+    """Admitted by a process that died before starting the workflow: start it."""
+    abandoned: list[tuple[str, str, str]]
+    """The workflow ended (its DBOS status is the third item: a defect, or the database
+    failing under it) without ending the run: end the run, or its slot is never freed."""
+
+
+async def stranded(db: Database, before: datetime) -> Stranded:
+    """Running runs admitted before ``before`` whose workflow is missing or has ended."""
     async with db.read() as session:
         running = [
             (row.store_id, row.id)
-            for row in await core(session, _UNSTEPPED_SINCE, {"before": before})
+            for row in await core(session, _RUNNING_SINCE, {"before": before})
         ]
-    if not running:
-        return []
-    started = await _workflows_that_exist([run_id for _, run_id in running])
-    return [(store_id, run_id) for store_id, run_id in running if run_id not in started]
+    statuses = await _workflow_statuses([run_id for _, run_id in running]) if running else {}
+    unstarted, abandoned = [], []
+    for store_id, run_id in running:
+        status = statuses.get(run_id)
+        if status is None:
+            unstarted.append((store_id, run_id))
+        elif status not in _LIVE_WORKFLOW:
+            abandoned.append((store_id, run_id, status))
+    return Stranded(unstarted, abandoned)
 
 
-async def _workflows_that_exist(run_ids: Sequence[str]) -> set[str]:
-    found: set[str] = set()
+async def _workflow_statuses(run_ids: Sequence[str]) -> dict[str, str]:
+    found: dict[str, str] = {}
     for at in range(0, len(run_ids), 500):
-        chunk = list(run_ids[at : at + 500])
-        statuses = await DBOS.list_workflows_async(
-            workflow_ids=chunk, load_input=False, load_output=False
+        workflows = await DBOS.list_workflows_async(
+            workflow_ids=list(run_ids[at : at + 500]), load_input=False, load_output=False
         )
-        found.update(s.workflow_id for s in statuses)
+        found.update((w.workflow_id, w.status) for w in workflows)
     return found
 
 

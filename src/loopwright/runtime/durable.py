@@ -26,7 +26,7 @@ from loopwright.engine.turn import (
     TurnOutcome,
     run_turn,
 )
-from loopwright.runtime import lifecycle, services
+from loopwright.runtime import failpoints, lifecycle, services
 from loopwright.runtime.model_exec import run_model_step
 from loopwright.runtime.plan import RunPlan
 from loopwright.runtime.tool_exec import run_tool_step
@@ -104,6 +104,7 @@ async def run_workflow(store_id: str, run_id: str) -> str:
     rt = services.current()
     rt.admitter.running += 1
     try:
+        failpoints.fail("workflow_error")
         started = await lifecycle.start(rt.db, store_id, run_id)
         if started is None:
             return "skipped"

@@ -183,19 +183,37 @@ class Runtime:
         )
 
     async def _sweep(self) -> None:
-        """Admit waiting runs and start admitted ones that have no workflow, after a crash
-        between a commit and what was to follow it (ending a run and admitting the next,
-        admitting a run and starting it)."""
+        """Admit waiting runs, and mend runs that hold a slot with nothing running them, after
+        a crash between a commit and what was to follow it (ending a run and admitting the
+        next, admitting a run and starting it) or a workflow that failed outright."""
         while True:
             try:
                 before = utcnow() - timedelta(seconds=self.settings.sweep_s)
-                for store_id, run_id in await admission.admitted_without_workflow(self.db, before):
+                found = await admission.stranded(self.db, before)
+                for store_id, run_id in found.unstarted:
                     await self.admitter.start(store_id, run_id)
+                for store_id, run_id, status in found.abandoned:
+                    await self._fail_abandoned(store_id, run_id, status)
                 for store_id in await admission.stores_waiting(self.db):
                     await self.admitter.admit(store_id)
             except Exception:  # the sweep must outlive a bad moment of the database
                 logger.exception("run sweep failed")
             await asyncio.sleep(self.settings.sweep_s)
+
+    async def _fail_abandoned(self, store_id: str, run_id: str, status: str) -> None:
+        logger.error("run %s: its workflow ended (%s) before the run did", run_id, status)
+        ended = await lifecycle.finish(
+            self.db,
+            store_id,
+            run_id,
+            "failed",
+            stop_reason="internal_error",
+            error=f"the run's workflow ended ({status}) before the run did",
+            admit=self.admission_budget(),
+        )
+        if ended:
+            self.local.forget(run_id)
+            await self.start_admitted(store_id, ended.admitted)
 
     async def _watch_cancels(self) -> None:
         """Interrupt local calls of runs cancelled by another process (another API node)."""
