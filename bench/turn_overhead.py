@@ -5,12 +5,13 @@ conversations of ``TURNS_PER_SESSION`` turns (a new session, with its own SSE st
 that), so the context each model request carries grows as in a chat and is the same on both
 sides. In one run:
   * baseline: a client drives the same fake server directly, sending the same growing
-    conversation (2 streamed requests per turn);
+    conversation (2 streamed requests per turn): its turn time at c=1, and its turns/s at
+    concurrency 10 and 50 (what the client and the fake alone reach on this machine);
   * c=1: POST a message, read SSE until run.completed; overhead = turn time - baseline time
     (both p50s, and the p99 of the turn time minus the baseline p50);
   * time from POST to the first streamed event of the run;
   * turns/s at concurrency 10 and 50 (one conversation at a time per worker, store
-    concurrency raised), with the server's CPU time per turn;
+    concurrency raised), as a ratio to the baseline's, with the server's CPU time per turn;
   * peak RSS of the server with 200 concurrent runs against the fake at 300 ms latency.
 Each server figure is measured with ``serve --processes 1`` and ``--processes 2`` (one
 process per core on this 2-core machine); CPU and RSS add up all the server's processes.
@@ -38,6 +39,7 @@ import httpx
 from bench.harness import create_store, free_port, loopwright_server, percentile, process
 
 TURNS_PER_SESSION = 10
+CONCURRENCY = (10, 50)
 QUESTION = "what projects do I have?"
 TOOLS = [
     {"type": "function", "function": {"name": "list_projects", "parameters": {"type": "object"}}}
@@ -83,6 +85,29 @@ async def baseline(url: str, turns: int) -> list[float]:
             for _ in range(TURNS_PER_SESSION):
                 times.append(await baseline_turn(direct, url, messages))
         return times[:turns]
+
+
+async def baseline_throughput(url: str, workers: int, seconds: float) -> float:
+    """Turns per second of ``workers`` conversations driving the fake directly: what the
+    client and the fake alone reach on this machine, beside the server's figure."""
+    limits = httpx.Limits(max_connections=workers)
+    async with httpx.AsyncClient(timeout=30, limits=limits) as direct:
+        deadline = time.perf_counter() + seconds
+        done = 0
+
+        async def worker() -> None:
+            nonlocal done
+            while time.perf_counter() < deadline:
+                messages: list[dict[str, object]] = []
+                for _ in range(TURNS_PER_SESSION):
+                    await baseline_turn(direct, url, messages)
+                    done += 1
+                    if time.perf_counter() >= deadline:
+                        break
+
+        started = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(workers)))
+        return done / (time.perf_counter() - started)
 
 
 async def sse_events(
@@ -355,9 +380,17 @@ async def main(turns: int, seconds: float, processes: list[int]) -> None:
         print(
             f"baseline turn (client -> fake directly): p50 {percentile(base_ms, 0.5):.1f} ms, p99 {percentile(base_ms, 0.99):.1f} ms"
         )
+        direct = {
+            workers: await baseline_throughput(f"{model_url}/v1/chat/completions", workers, seconds)
+            for workers in CONCURRENCY
+        }
+        for workers, rate in direct.items():
+            print(
+                f"baseline turns/s at concurrency {workers} (client -> fake directly): {rate:.1f}"
+            )
         for count in processes:
             print(f"-- server with --processes {count}")
-            await measure(model_url, base_ms, turns, seconds, count)
+            await measure(model_url, base_ms, direct, turns, seconds, count)
     for count in processes:
         rss = await peak_rss(200, count)
         print(
@@ -367,7 +400,12 @@ async def main(turns: int, seconds: float, processes: list[int]) -> None:
 
 
 async def measure(
-    model_url: str, base_ms: list[float], turns: int, seconds: float, processes: int
+    model_url: str,
+    base_ms: list[float],
+    direct: dict[int, float],
+    turns: int,
+    seconds: float,
+    processes: int,
 ) -> None:
     with loopwright_server(SERVER_ENV, ["--processes", str(processes)]) as server:
         key, agent_id = await setup(server.base_url, model_url)
@@ -390,12 +428,13 @@ async def measure(
         print(
             f"POST -> first streamed event: p50 {percentile(firsts, 0.5):.1f} ms, p99 {percentile(firsts, 0.99):.1f} ms"
         )
-        for workers in (10, 50):
+        for workers in CONCURRENCY:
             rate, cpu_ms = await throughput(
                 server.base_url, key, agent_id, workers, seconds, server.pid
             )
             print(
-                f"turns/s at concurrency {workers}: {rate:.1f} (server CPU {cpu_ms:.1f} ms per turn)"
+                f"turns/s at concurrency {workers}: {rate:.1f} ({rate / direct[workers]:.2f}x the"
+                f" baseline; server CPU {cpu_ms:.1f} ms per turn)"
             )
 
 

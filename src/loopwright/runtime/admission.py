@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from dbos import DBOS
-from sqlalchemy import bindparam, case, exists, func, select, update
+from sqlalchemy import bindparam, case, exists, func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -73,6 +73,11 @@ _ADMIT = (
     .values(status="running", started_at=bindparam("now"))
 )
 _STORES_WAITING = select(RunRow.store_id).where(RunRow.status == "queued").distinct()
+# SQLite keeps no table statistics unless ANALYZE ran: without them it reads the whole
+# (store_id, status) index rather than the partial one that holds only the queued runs.
+_STORES_WAITING_SQLITE = text(
+    "SELECT DISTINCT store_id FROM runs INDEXED BY ix_runs_queued WHERE status = 'queued'"
+)
 _RUNNING_SINCE = select(RunRow.store_id, RunRow.id).where(
     RunRow.status == "running", RunRow.started_at < bindparam("before")
 )
@@ -108,8 +113,9 @@ async def admit_in(session: AsyncSession, store_id: str, budget: Budget) -> list
 
 
 async def stores_waiting(db: Database) -> list[str]:
+    query = _STORES_WAITING_SQLITE if db.is_sqlite else _STORES_WAITING
     async with db.read() as session:
-        return list((await core(session, _STORES_WAITING)).scalars())
+        return list((await core(session, query)).scalars())
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,7 +5,17 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from loopwright.db.tables.base import (
@@ -30,11 +40,18 @@ class SessionRow(Base):
     updated_at: Mapped[datetime] = updated_column()
 
 
+_QUEUED = text("status = 'queued'")
+_RUNNING = text("status = 'running'")
+
+
 class RunRow(Base):
     __tablename__ = "runs"
     __table_args__ = (
         Index("ix_runs_store_session", "store_id", "session_id"),
         Index("ix_runs_store_status", "store_id", "status"),
+        # the run sweep's two questions (see runtime.admission), each over its status only
+        Index("ix_runs_queued", "store_id", sqlite_where=_QUEUED, postgresql_where=_QUEUED),
+        Index("ix_runs_running", "started_at", sqlite_where=_RUNNING, postgresql_where=_RUNNING),
     )
 
     id: Mapped[str] = id_column()
