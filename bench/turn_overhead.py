@@ -15,6 +15,9 @@ sides. In one run:
   * peak RSS of the server with 200 concurrent runs against the fake at 300 ms latency.
 Each server figure is measured with ``serve --processes 1`` and ``--processes 2`` (one
 process per core on this 2-core machine); CPU and RSS add up all the server's processes.
+The client is httpx2 (httpx's fork that pydantic-ai uses): httpx 0.28's connection pool
+re-examines every connection for every request, so at concurrency 50 (100 connections) the
+client alone took a core and the baseline fell from ~600 to ~90 turns/s.
 
     .venv/bin/python -m bench.turn_overhead [--turns 100] [--seconds 15] [--processes 1 2]
 
@@ -34,7 +37,7 @@ import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-import httpx
+import httpx2
 
 from bench.harness import create_store, free_port, loopwright_server, percentile, process
 
@@ -47,7 +50,7 @@ TOOLS = [
 
 
 async def baseline_turn(
-    client: httpx.AsyncClient, url: str, messages: list[dict[str, object]]
+    client: httpx2.AsyncClient, url: str, messages: list[dict[str, object]]
 ) -> float:
     """One turn of a conversation, driving the fake directly; ``messages`` grows as the
     server's context does (user, assistant tool call, tool result, assistant answer)."""
@@ -78,7 +81,7 @@ async def baseline_turn(
 
 
 async def baseline(url: str, turns: int) -> list[float]:
-    async with httpx.AsyncClient(timeout=30) as direct:
+    async with httpx2.AsyncClient(timeout=30) as direct:
         times: list[float] = []
         while len(times) < turns:
             messages: list[dict[str, object]] = []
@@ -90,8 +93,8 @@ async def baseline(url: str, turns: int) -> list[float]:
 async def baseline_throughput(url: str, workers: int, seconds: float) -> float:
     """Turns per second of ``workers`` conversations driving the fake directly: what the
     client and the fake alone reach on this machine, beside the server's figure."""
-    limits = httpx.Limits(max_connections=workers)
-    async with httpx.AsyncClient(timeout=30, limits=limits) as direct:
+    limits = httpx2.Limits(max_connections=workers)
+    async with httpx2.AsyncClient(timeout=30, limits=limits) as direct:
         deadline = time.perf_counter() + seconds
         done = 0
 
@@ -111,7 +114,7 @@ async def baseline_throughput(url: str, workers: int, seconds: float) -> float:
 
 
 async def sse_events(
-    client: httpx.AsyncClient, url: str, params: dict[str, str]
+    client: httpx2.AsyncClient, url: str, params: dict[str, str]
 ) -> AsyncIterator[dict[str, object]]:
     async with client.stream(
         "GET", url, params=params, headers={"Accept": "text/event-stream"}
@@ -129,7 +132,7 @@ closed as the client reused it, for one)."""
 class Session:
     """One chat session with one long-lived SSE stream, demultiplexed by run id."""
 
-    def __init__(self, client: httpx.AsyncClient, store: str, agent_id: str) -> None:
+    def __init__(self, client: httpx2.AsyncClient, store: str, agent_id: str) -> None:
         self.client, self.store, self.agent_id = client, store, agent_id
         self.id = ""
         self.first: dict[str, float] = {}
@@ -168,7 +171,7 @@ class Session:
                 async for seq in self._events(after):
                     after = seq
                 return
-            except httpx.TransportError:
+            except httpx2.TransportError:
                 RECONNECTS.append(self.id)
         raise RuntimeError(f"the event stream of session {self.id} kept dropping")
 
@@ -209,7 +212,7 @@ class Session:
 async def setup(base_url: str, model_url: str) -> tuple[str, str]:
     key = create_store(base_url, "bench")
     headers = {"Authorization": f"Bearer {key}"}
-    async with httpx.AsyncClient(base_url=base_url, headers=headers) as c:
+    async with httpx2.AsyncClient(base_url=base_url, headers=headers) as c:
         r = await c.post(
             "/v1/stores/bench/providers",
             json={"name": "fake", "kind": "openai", "base_url": f"{model_url}/v1", "api_key": "k"},
@@ -224,7 +227,7 @@ async def setup(base_url: str, model_url: str) -> tuple[str, str]:
 
 
 async def conversations(
-    c: httpx.AsyncClient, agent_id: str, turns: int
+    c: httpx2.AsyncClient, agent_id: str, turns: int
 ) -> AsyncIterator[tuple[float, float]]:
     """``turns`` turns, in conversations of ``TURNS_PER_SESSION`` turns each."""
     done = 0
@@ -239,7 +242,7 @@ async def conversations(
             await s.close()
 
 
-async def warm_up(c: httpx.AsyncClient, agent_id: str, conversations_at_once: int) -> None:
+async def warm_up(c: httpx2.AsyncClient, agent_id: str, conversations_at_once: int) -> None:
     """Conversations side by side, so each server process has served requests and runs (a
     process's first run costs ~100 ms more: statement compilation, first-use paths) before
     anything is measured."""
@@ -269,8 +272,8 @@ async def throughput(
     base_url: str, key: str, agent_id: str, workers: int, seconds: float, pid: int
 ) -> tuple[float, float]:
     """(turns per second, server CPU milliseconds per turn)."""
-    limits = httpx.Limits(max_connections=workers * 3)
-    async with httpx.AsyncClient(
+    limits = httpx2.Limits(max_connections=workers * 3)
+    async with httpx2.AsyncClient(
         base_url=base_url, headers={"Authorization": f"Bearer {key}"}, timeout=120, limits=limits
     ) as c:
         deadline = time.perf_counter() + seconds
@@ -336,11 +339,11 @@ async def peak_rss(runs: int, processes: int) -> int:
         ):
             key, agent_id = await setup(server.base_url, env_model)
             pid = server.pid
-            async with httpx.AsyncClient(
+            async with httpx2.AsyncClient(
                 base_url=server.base_url,
                 headers={"Authorization": f"Bearer {key}"},
                 timeout=300,
-                limits=httpx.Limits(max_connections=runs + 10),
+                limits=httpx2.Limits(max_connections=runs + 10),
             ) as c:
                 sessions = [Session(c, "bench", agent_id) for _ in range(runs)]
                 await asyncio.gather(*(s.open() for s in sessions))
@@ -409,7 +412,7 @@ async def measure(
 ) -> None:
     with loopwright_server(SERVER_ENV, ["--processes", str(processes)]) as server:
         key, agent_id = await setup(server.base_url, model_url)
-        async with httpx.AsyncClient(
+        async with httpx2.AsyncClient(
             base_url=server.base_url, headers={"Authorization": f"Bearer {key}"}, timeout=60
         ) as c:
             await warm_up(c, agent_id, conversations_at_once=2 * processes)
