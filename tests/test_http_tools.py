@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import httpx
+import httpx2
 import pytest
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -131,8 +131,8 @@ def other(targets: tuple[Target, Target], target: Target) -> Target:
 
 
 @pytest.fixture
-async def client() -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(trust_env=False) as http:
+async def client() -> AsyncIterator[httpx2.AsyncClient]:
+    async with httpx2.AsyncClient(trust_env=False) as http:
         yield http
 
 
@@ -451,7 +451,7 @@ async def test_test_endpoint_on_an_unknown_tool(store: Store) -> None:
 
 
 async def test_a_hanging_target_times_out(
-    target: Target, client: httpx.AsyncClient, guard: EgressGuard
+    target: Target, client: httpx2.AsyncClient, guard: EgressGuard
 ) -> None:
     ok, result = await call_http_tool(
         definition(f"{target.base_url}/hang"),
@@ -467,7 +467,7 @@ async def test_a_hanging_target_times_out(
 
 
 async def test_a_huge_body_is_truncated(
-    target: Target, client: httpx.AsyncClient, guard: EgressGuard
+    target: Target, client: httpx2.AsyncClient, guard: EgressGuard
 ) -> None:
     ok, result = await call_http_tool(
         definition(f"{target.base_url}/huge"),
@@ -483,7 +483,7 @@ async def test_a_huge_body_is_truncated(
 
 
 async def test_a_refused_connection_is_an_error_result(
-    client: httpx.AsyncClient, guard: EgressGuard
+    client: httpx2.AsyncClient, guard: EgressGuard
 ) -> None:
     with socket.socket() as sock:  # a port nobody listens on once this socket closes
         sock.bind(("127.0.0.1", 0))
@@ -501,7 +501,7 @@ async def test_a_refused_connection_is_an_error_result(
 
 
 async def test_a_redirect_to_a_refused_address_is_not_followed(
-    target: Target, client: httpx.AsyncClient, guard: EgressGuard, dns: FakeDNS
+    target: Target, client: httpx2.AsyncClient, guard: EgressGuard, dns: FakeDNS
 ) -> None:
     url = f"{target.base_url}/redirect?to=http://internal.example/admin&code=302"
     ok, result = await call_http_tool(
@@ -520,7 +520,7 @@ async def test_a_redirect_to_a_refused_address_is_not_followed(
 
 
 async def test_the_first_url_is_checked_too(
-    client: httpx.AsyncClient, guard: EgressGuard, dns: FakeDNS
+    client: httpx2.AsyncClient, guard: EgressGuard, dns: FakeDNS
 ) -> None:
     ok, result = await call_http_tool(
         definition("http://internal.example/x"),
@@ -535,7 +535,7 @@ async def test_the_first_url_is_checked_too(
 
 
 async def test_redirects_within_the_allowed_addresses_are_followed(
-    target: Target, client: httpx.AsyncClient, guard: EgressGuard
+    target: Target, client: httpx2.AsyncClient, guard: EgressGuard
 ) -> None:
     parameters = {"type": "object", "properties": {"n": {"type": "integer"}}}
     defn = definition(
@@ -562,7 +562,7 @@ async def test_redirects_within_the_allowed_addresses_are_followed(
 
 
 async def test_a_redirect_to_another_origin_drops_the_tools_headers(
-    target: Target, other: Target, client: httpx.AsyncClient, guard: EgressGuard
+    target: Target, other: Target, client: httpx2.AsyncClient, guard: EgressGuard
 ) -> None:
     url = f"{target.base_url}/redirect?to={other.base_url}/echo/elsewhere&code=302"
     ok, result = await call_http_tool(
@@ -576,7 +576,7 @@ async def test_a_redirect_to_another_origin_drops_the_tools_headers(
 
 
 async def test_redirects_are_limited(
-    target: Target, client: httpx.AsyncClient, guard: EgressGuard
+    target: Target, client: httpx2.AsyncClient, guard: EgressGuard
 ) -> None:
     ok, result = await call_http_tool(
         definition(f"{target.base_url}/loop"),
@@ -593,7 +593,7 @@ async def test_redirects_are_limited(
 
 
 async def test_invalid_arguments_never_reach_the_target(
-    target: Target, client: httpx.AsyncClient, guard: EgressGuard
+    target: Target, client: httpx2.AsyncClient, guard: EgressGuard
 ) -> None:
     parameters = {"type": "object", "properties": {"n": {"type": "integer"}}, "required": ["n"]}
     ok, result = await call_http_tool(

@@ -11,7 +11,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-import httpx
+import httpx2
 from dbos import DBOS, DBOSConfig
 from sqlalchemy import select
 
@@ -48,7 +48,7 @@ class Runtime:
         self.local = LocalRuns()
         self.models = ModelResolver(settings, self.secrets, self.egress)
         self.mcp = McpPool()
-        self.http = httpx.AsyncClient(trust_env=False, follow_redirects=False)
+        self.http = httpx2.AsyncClient(trust_env=False, follow_redirects=False)
         self.admitter = admission.Admitter(
             db,
             durable.start_run,

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import httpx
+import httpx2
 
 from loopwright.crypto import SecretBox
 from loopwright.db.database import Database
@@ -29,7 +29,7 @@ class RunServices:
     local: LocalRuns
     admitter: Admitter
     mcp: McpPool
-    http: httpx.AsyncClient
+    http: httpx2.AsyncClient
 
 
 _installed: RunServices | None = None

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any, Final, Literal
 from urllib.parse import quote, urlsplit
 
-import httpx
+import httpx2
 from jsonschema import Draft202012Validator, SchemaError
 from jsonschema.validators import validator_for
 from referencing.exceptions import Unresolvable
@@ -116,7 +116,7 @@ async def call_http_tool(
     defn: HttpToolDef,
     arguments: Mapping[str, Any],
     *,
-    client: httpx.AsyncClient,
+    client: httpx2.AsyncClient,
     egress: EgressGuard,
     idempotency_key: str,
     timeout_s: float,
@@ -145,11 +145,11 @@ async def call_http_tool(
     try:
         async with asyncio.timeout(timeout_s):
             ok, content = await exchange.run(url, rest)
-    except (TimeoutError, httpx.TimeoutException):
+    except (TimeoutError, httpx2.TimeoutException):
         return False, {"error": f"{defn.name} did not answer within {timeout_s:g} s"}
     except EgressDenied as exc:
         return False, redact({"error": f"egress refused: {exc.message}", "details": exc.details})
-    except (httpx.HTTPError, httpx.InvalidURL) as exc:
+    except (httpx2.HTTPError, httpx2.InvalidURL) as exc:
         return False, redact({"error": f"request failed: {type(exc).__name__}: {exc}"})
     return ok, redact(content)
 
@@ -157,7 +157,7 @@ async def call_http_tool(
 @dataclass
 class _Exchange:
     defn: HttpToolDef
-    client: httpx.AsyncClient
+    client: httpx2.AsyncClient
     egress: EgressGuard
     idempotency_key: str
     timeout_s: float
@@ -167,7 +167,7 @@ class _Exchange:
     async def run(self, url: str, rest: dict[str, Any]) -> tuple[bool, Any]:
         method: str = self.defn.method
         body: dict[str, Any] | None = None
-        current = httpx.URL(url)
+        current = httpx2.URL(url)
         if method in QUERY_METHODS:
             current = current.copy_merge_params(_query(rest))
         else:
@@ -240,7 +240,7 @@ def _query_value(value: Any) -> str:
     return json.dumps(value)  # numbers, true/false, and nested values as JSON text
 
 
-def _origin(url: httpx.URL) -> tuple[str, str, int | None]:
+def _origin(url: httpx2.URL) -> tuple[str, str, int | None]:
     return url.scheme, url.host, url.port
 
 
@@ -249,7 +249,7 @@ def _becomes_get(status: int, method: str) -> bool:
     return (status == 303 and method != "HEAD") or (status in (301, 302) and method == "POST")
 
 
-async def _read_capped(response: httpx.Response, limit: int) -> tuple[bytes, bool]:
+async def _read_capped(response: httpx2.Response, limit: int) -> tuple[bytes, bool]:
     buffer = bytearray()
     async for chunk in response.aiter_bytes():
         buffer.extend(chunk)
@@ -258,7 +258,7 @@ async def _read_capped(response: httpx.Response, limit: int) -> tuple[bytes, boo
     return bytes(buffer), False
 
 
-def _decode(response: httpx.Response, raw: bytes, truncated: bool) -> Any:
+def _decode(response: httpx2.Response, raw: bytes, truncated: bool) -> Any:
     encoding = response.charset_encoding or "utf-8"
     try:
         text = raw.decode(encoding, errors="replace")

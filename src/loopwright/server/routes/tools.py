@@ -7,7 +7,7 @@ import time
 import uuid
 from typing import Any
 
-import httpx
+import httpx2
 from fastapi import APIRouter, Response
 
 from loopwright.db.repos import http_tools, mcp_servers
@@ -169,7 +169,7 @@ async def _run_http(
     except ToolArgumentsInvalid as exc:
         raise _invalid(exc) from exc
     # trust_env=False: no proxy from the environment may carry a call past the egress guard.
-    async with httpx.AsyncClient(trust_env=False) as client:
+    async with httpx2.AsyncClient(trust_env=False) as client:
         return await call_http_tool(
             defn,
             arguments,
