@@ -28,6 +28,8 @@ class GatedLLM(FakeLLM):
         super().__init__()
         self._arrived = asyncio.Condition()
         self._gates: list[asyncio.Event] = []
+        self.abandoned = 0
+        """Held requests whose client hung up before the gate opened (an interrupted call)."""
 
     def reset(self) -> None:
         for gate in self._gates:  # let held requests finish so the server can stop
@@ -44,12 +46,30 @@ class GatedLLM(FakeLLM):
         async with self._arrived:
             self._arrived.notify_all()
         if isinstance(head, Hold):
-            await head.gate.wait()
+            opened = asyncio.ensure_future(head.gate.wait())
+            gone = asyncio.ensure_future(_hang_up(request))
+            await asyncio.wait({opened, gone}, return_when=asyncio.FIRST_COMPLETED)
+            opened.cancel()
+            gone.cancel()
+            if not opened.done() or opened.cancelled():
+                self.abandoned += 1
+                async with self._arrived:
+                    self._arrived.notify_all()
         return step, body
 
     async def wait_for_requests(self, count: int, timeout_s: float = 20) -> None:
         async with asyncio.timeout(timeout_s), self._arrived:
             await self._arrived.wait_for(lambda: len(self.requests) >= count)
+
+    async def wait_for_abandoned(self, count: int, timeout_s: float = 20) -> None:
+        async with asyncio.timeout(timeout_s), self._arrived:
+            await self._arrived.wait_for(lambda: self.abandoned >= count)
+
+
+async def _hang_up(request: Request) -> None:
+    """Return when the client closes the connection (its body was read already)."""
+    while (await request.receive())["type"] != "http.disconnect":
+        pass
 
 
 def tool_messages(body: dict[str, Any]) -> list[dict[str, Any]]:

@@ -23,8 +23,11 @@ from loopwright.domain.events import Event, EventFilter
 from loopwright.events import relay as relay_module
 from loopwright.events.hub import EventHub
 from loopwright.events.relay import Relay, group_dir
+from tests.llm.fakes import Reply
 from tests.procs import OPERATOR_KEY, ServerProcess
+from tests.scripted import GatedLLM, Hold
 from tests.sse import frames
+from tests.tenant import Tenant
 
 
 def event(seq: int | None, payload: dict[str, object] | None = None) -> Event:
@@ -149,9 +152,14 @@ async def test_a_malformed_datagram_is_ignored(directory: Path) -> None:
 
 @pytest.fixture
 async def two_servers(tmp_path: Path) -> AsyncIterator[tuple[ServerProcess, ServerProcess]]:
-    """Readers look for other processes' events only every 60 s: what they see sooner came
-    through the relay."""
-    env = {"LOOPWRIGHT_EVENT_POLL_S": "60", "LOOPWRIGHT_REORDER_S": "60"}
+    """Readers look for other processes' events, and workers for cancellations of their runs,
+    only every 60 s: what they see sooner came through the relay."""
+    env = {
+        "LOOPWRIGHT_EVENT_POLL_S": "60",
+        "LOOPWRIGHT_REORDER_S": "60",
+        "LOOPWRIGHT_CANCEL_WATCH_S": "60",
+        "LOOPWRIGHT_EGRESS_ALLOW": "127.0.0.1/32",
+    }
     first = ServerProcess(tmp_path, {**env, "LOOPWRIGHT_EXECUTOR_ID": "first"})
     second = ServerProcess(tmp_path, {**env, "LOOPWRIGHT_EXECUTOR_ID": "second"})
     await first.start()
@@ -247,3 +255,19 @@ async def test_a_process_without_peers_encodes_nothing(
     with opened(Relay(directory, hub)):
         hub.publish([event(1), event(None, {"delta": "x"})])
     assert encoded == []
+
+
+async def test_a_cancel_on_one_process_interrupts_the_run_on_another_at_once(
+    two_servers: tuple[ServerProcess, ServerProcess], fake: tuple[GatedLLM, str]
+) -> None:
+    first, second = two_servers
+    llm, model_url = fake
+    tenant = await Tenant.create(first.base_url, model_url)
+    llm.push(Hold(Reply(text=["never sent"])))
+    run_id = await tenant.send("hang")  # run by the first process, which took the message
+    await llm.wait_for_requests(1)
+
+    r = await tenant.on(second.base_url).http.post(f"/runs/{run_id}/cancel")
+    assert r.json()["status"] == "cancelled"
+    await llm.wait_for_abandoned(1, timeout_s=10)  # the first process hung up on the model
+    assert (await tenant.wait(run_id))["status"] == "cancelled"

@@ -95,6 +95,12 @@ class Settings(BaseSettings):
         default=0, ge=0, description="set by the supervisor: which of the processes this is"
     )
     sweep_s: float = Field(default=5.0, gt=0, description="how often queued runs are re-checked")
+    cancel_watch_s: float = Field(
+        default=0.5,
+        gt=0,
+        description="how often a worker looks in the database for cancellations of its runs"
+        " (those made on this machine reach it at once through the relay)",
+    )
     egress_allow: str = Field(
         default="",
         description="CIDRs and host names store-defined URLs may reach despite the SSRF guard",

@@ -94,6 +94,15 @@ class EventHub:
         self._subscribers: dict[tuple[str, str, str], set[Subscription]] = defaultdict(set)
         self._published: dict[str, _Seqs] = defaultdict(_Seqs)
         self._high_water: dict[str, tuple[float, int]] = {}  # store -> (read at, seq)
+        self._watchers: list[Callable[[Event], None]] = []
+
+    def watch(self, watcher: Callable[[Event], None]) -> None:
+        """Call ``watcher`` with every event this hub receives, any store's (it must be quick:
+        it runs inside ``publish``)."""
+        self._watchers.append(watcher)
+
+    def unwatch(self, watcher: Callable[[Event], None]) -> None:
+        self._watchers.remove(watcher)
 
     def publish(self, events: Sequence[Event]) -> None:
         """Events this process committed (or streamed): to its readers, and to its peer
@@ -115,6 +124,8 @@ class EventHub:
             ):
                 for sub in self._subscribers.get(key, ()):
                     sub.offer(event)
+            for watcher in self._watchers:
+                watcher(event)
 
     def published(self, store_id: str, first: int, last: int) -> bool:
         """Whether every seq in ``first..last`` went through this hub: each one was then

@@ -49,7 +49,6 @@ async def finish_step(plan: RunPlan, outcome: TurnOutcome, *, admitted: list[str
             admit=rt.admitter.budget(),
         )
         admitted = ended.admitted if ended else []
-    rt.local.forget(plan.run_id)
     start_admitted(plan.store_id, admitted)
 
 
@@ -103,6 +102,7 @@ async def run_workflow(store_id: str, run_id: str) -> str:
     """An admitted run (see ``admission``), from start to finish."""
     rt = services.current()
     rt.admitter.running += 1
+    rt.local.begin(run_id)
     try:
         failpoints.fail("workflow_error")
         started = await lifecycle.start(rt.db, store_id, run_id)
@@ -118,4 +118,5 @@ async def run_workflow(store_id: str, run_id: str) -> str:
         await finish_step(plan, outcome, admitted=ports.ended)
         return outcome.status
     finally:
+        rt.local.forget(run_id)
         rt.admitter.running -= 1

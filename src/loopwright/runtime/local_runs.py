@@ -1,4 +1,5 @@
-"""The model and tool calls this process is running, so a cancel can interrupt them at once."""
+"""The runs this process is executing and their model and tool calls in flight, so a cancel
+can interrupt a call at once and keep a run from starting another."""
 
 from __future__ import annotations
 
@@ -15,11 +16,18 @@ class RunCancelled(Exception):
 
 class LocalRuns:
     def __init__(self) -> None:
+        self._running: set[str] = set()
         self._tasks: dict[str, set[asyncio.Task[Any]]] = {}
         self._cancelled: set[str] = set()
 
-    def active(self) -> list[str]:
-        return list(self._tasks)
+    def begin(self, run_id: str) -> None:
+        self._running.add(run_id)
+
+    def running(self) -> list[str]:
+        return list(self._running)
+
+    def is_running(self, run_id: str) -> bool:
+        return run_id in self._running
 
     async def guard(self, run_id: str, work: Coroutine[Any, Any, T]) -> T:
         if run_id in self._cancelled:
@@ -46,4 +54,6 @@ class LocalRuns:
             task.cancel()
 
     def forget(self, run_id: str) -> None:
+        """The run ended here."""
+        self._running.discard(run_id)
         self._cancelled.discard(run_id)

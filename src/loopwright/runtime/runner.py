@@ -21,6 +21,7 @@ from loopwright.db.database import Database
 from loopwright.db.repos import conversations, secrets_at_rest
 from loopwright.db.tables import RunRow
 from loopwright.db.tables.base import utcnow
+from loopwright.domain.events import Event
 from loopwright.domain.vocabulary import TERMINAL_RUN_STATUSES
 from loopwright.egress import EgressGuard
 from loopwright.errors import NotFound
@@ -35,7 +36,6 @@ from loopwright.settings import Settings
 from loopwright.tools.mcp import McpPool
 
 logger = logging.getLogger("loopwright.runtime")
-CANCEL_WATCH_S = 0.5
 
 
 class Runtime:
@@ -94,6 +94,7 @@ class Runtime:
         await self._adopt_orphans()
         await asyncio.to_thread(heap.warm_up)
         heap.settle()
+        self.hub.watch(self._interrupt_if_cancelled)
         self._tasks = [
             asyncio.create_task(self._sweep()),
             asyncio.create_task(self._watch_cancels()),
@@ -125,6 +126,8 @@ class Runtime:
             await asyncio.to_thread(DBOS._recover_pending_workflows, orphaned)
 
     async def stop(self) -> None:
+        with contextlib.suppress(ValueError):  # not watching if start failed early
+            self.hub.unwatch(self._interrupt_if_cancelled)
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:
@@ -215,24 +218,31 @@ class Runtime:
             self.local.forget(run_id)
             await self.start_admitted(store_id, ended.admitted)
 
+    def _interrupt_if_cancelled(self, event: Event) -> None:
+        """A run of this process cancelled by another process on this machine (its
+        ``run.cancelled`` came through the relay): interrupt it now."""
+        if event.type == "run.cancelled" and event.run_id and self.local.is_running(event.run_id):
+            self.local.cancel(event.run_id)
+
     async def _watch_cancels(self) -> None:
-        """Interrupt local calls of runs cancelled by another process (another API node)."""
+        """Interrupt runs of this process cancelled by a process whose events do not reach
+        it (another machine): by their status, every ``cancel_watch_s``."""
         while True:
-            await asyncio.sleep(CANCEL_WATCH_S)
-            active = self.local.active()
-            if not active:
+            await asyncio.sleep(self.settings.cancel_watch_s)
+            running = self.local.running()
+            if not running:
                 continue
             try:
                 async with self.db.read() as session:
                     live = set(
                         await session.scalars(
                             select(RunRow.id).where(
-                                RunRow.id.in_(active),
+                                RunRow.id.in_(running),
                                 RunRow.status.not_in(sorted(TERMINAL_RUN_STATUSES)),
                             )
                         )
                     )
-                for run_id in set(active) - live:
+                for run_id in set(running) - live:
                     self.local.cancel(run_id)
             except Exception:
                 logger.exception("cancel watch failed")
