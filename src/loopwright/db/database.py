@@ -43,6 +43,12 @@ async def core(
     return await connection.execute(statement, params)
 
 
+def has_row_locks(session: AsyncSession) -> bool:
+    """Whether ``SELECT ... FOR UPDATE`` locks anything in this session's transaction: on
+    PostgreSQL it does; SQLite's write transaction holds the whole database already."""
+    return not isinstance(session, InlineSession)
+
+
 class Database:
     """Owns the engines; hands out sessions; publishes appended events after commit."""
 

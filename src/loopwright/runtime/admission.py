@@ -27,7 +27,7 @@ from sqlalchemy import bindparam, case, exists, func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
-from loopwright.db.database import Database, core
+from loopwright.db.database import Database, core, has_row_locks
 from loopwright.db.tables import RunRow, StoreRow
 from loopwright.db.tables.base import utcnow
 from loopwright.domain.vocabulary import PRIORITY_VALUE, TERMINAL_RUN_STATUSES
@@ -100,7 +100,8 @@ async def admit_in(session: AsyncSession, store_id: str, budget: Budget) -> list
     to start once it commits."""
     if budget.room <= 0:
         return []
-    await core(session, _LOCK_STORE, {"store": store_id})
+    if has_row_locks(session):
+        await core(session, _LOCK_STORE, {"store": store_id})
     running = (await core(session, _RUNNING, {"store": store_id})).scalar_one()
     free = min(budget.limit - running, budget.room)
     if free <= 0:
