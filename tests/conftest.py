@@ -8,6 +8,7 @@ database per session on the local server.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -91,9 +92,9 @@ async def start_server(settings: Settings) -> tuple[uvicorn.Server, asyncio.Task
     return server, task, f"http://127.0.0.1:{port}", app
 
 
-@pytest.fixture(scope="session")
-def pg_url() -> Iterator[str]:
-    """A fresh PostgreSQL database for this test session."""
+@contextlib.contextmanager
+def new_pg_database() -> Iterator[str]:
+    """A fresh PostgreSQL database (its URL), dropped afterwards with DBOS's beside it."""
     name = f"lw_test_{uuid.uuid4().hex[:8]}"
     with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
@@ -102,6 +103,21 @@ def pg_url() -> Iterator[str]:
     with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
         for db in (name, f"{name}_dbos"):  # the app database and DBOS's system database
             conn.execute(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def pg_url() -> Iterator[str]:
+    """A fresh PostgreSQL database for this test session."""
+    with new_pg_database() as url:
+        yield url
+
+
+@pytest.fixture
+def own_pg_url() -> Iterator[str]:
+    """A fresh PostgreSQL database for one test: for servers with their own data directory
+    (and so their own secret key) that must not meet the session server's encrypted rows."""
+    with new_pg_database() as url:
+        yield url
 
 
 def make_settings(data_dir: Path, database_url: str | None = None, **extra: Any) -> Settings:

@@ -96,7 +96,7 @@ async def test_the_limit_holds_across_processes_on_one_database(
     llm, model_url = fake
     env = dict(LIMITED)
     if database == "postgresql":
-        env["LOOPWRIGHT_DATABASE_URL"] = request.getfixturevalue("pg_url")
+        env["LOOPWRIGHT_DATABASE_URL"] = request.getfixturevalue("own_pg_url")
     first = ServerProcess(tmp_path, {**env, "LOOPWRIGHT_EXECUTOR_ID": "first"})
     second = ServerProcess(tmp_path, {**env, "LOOPWRIGHT_EXECUTOR_ID": "second"})
     await first.start()
