@@ -8,14 +8,17 @@ import asyncio
 import os
 import signal
 import socket
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
 
+import httpx
+
 from loopwright.server.supervisor import inherited_socket
 from tests.llm.fakes import Reply, ToolCall
-from tests.procs import ServerProcess
+from tests.procs import ServerProcess, free_port
 from tests.scripted import GatedLLM, Hold
 from tests.test_durability import count, finish, first_requests, setup_store
 
@@ -164,3 +167,38 @@ async def test_a_childs_inherited_socket_gets_tcp_connections_without_nagle() ->
     server.close()
     await server.wait_closed()
     listener.close()
+
+
+async def test_the_first_process_makes_the_demo_store_once(tmp_path: Path) -> None:
+    """The supervisor leaves the demo store to its first process (it loads no database code):
+    one admin key is printed, and it works on either process."""
+    port = free_port()
+    env = {**os.environ, "LOOPWRIGHT_CREATE_DEMO": "true", "LOOPWRIGHT_LOG_LEVEL": "warning"}
+    proc = await asyncio.create_subprocess_exec(
+        *[sys.executable, "-m", "loopwright", "serve", "--processes", "2"],
+        *["--port", str(port), "--data-dir", str(tmp_path)],
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+    )
+    assert proc.stdout is not None
+    lines: list[str] = []
+    try:
+        async with asyncio.timeout(60):
+            while not lines or "processes ready" not in lines[-1]:
+                line = (await proc.stdout.readline()).decode()
+                assert line, f"the server stopped: {lines}"
+                lines.append(line)
+        keys = [line.split("admin key:")[1].strip() for line in lines if "admin key:" in line]
+        assert len(keys) == 1, lines
+        headers = {"Authorization": f"Bearer {keys[0]}"}
+        async with httpx.AsyncClient(headers=headers, timeout=10) as client:
+            for _ in range(4):  # new connections: the processes take them in turn
+                r = await client.get(
+                    f"http://127.0.0.1:{port}/v1/stores/demo/agents",
+                    headers={"Connection": "close"},
+                )
+                assert r.status_code == 200
+                assert [a["model"] for a in r.json()["items"]] == ["offline:default"]
+    finally:
+        proc.terminate()
+        await proc.wait()

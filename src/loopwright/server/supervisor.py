@@ -81,7 +81,8 @@ class Supervisor:
             "LOOPWRIGHT_DATA_DIR": str(self.settings.data_dir),
             "LOOPWRIGHT_HOST": self.settings.host,
             "LOOPWRIGHT_PORT": str(self.port),
-            "LOOPWRIGHT_CREATE_DEMO": "false",  # the supervisor made it, if it was wanted
+            # the first process makes it, if it is wanted: it starts alone
+            "LOOPWRIGHT_CREATE_DEMO": str(self.settings.create_demo and index == 0).lower(),
         }
         if self.settings.database_url:
             env["LOOPWRIGHT_DATABASE_URL"] = self.settings.database_url
