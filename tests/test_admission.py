@@ -130,3 +130,26 @@ async def test_concurrent_admissions_never_pass_the_limit(db: Database) -> None:
 
     assert sum(len(ids) for ids in admitted) == 3
     assert await store.running() == 3
+
+
+async def test_runs_ending_while_messages_arrive_admit_without_deadlocks(db: Database) -> None:
+    """Ending a run (store row updated, then admission) beside accepting a message (rows that
+    reference the store inserted, then the store row updated): admission's lock on the store's
+    row must not wait for the message's foreign-key share lock, or the two deadlock."""
+    store = await Store(db).create()
+    running = [(await store.send(limit=8, room=100))[0] for _ in range(8)]
+
+    async def end(run_id: str) -> None:
+        await lifecycle.finish(
+            db, store.id, run_id, "completed", stop_reason="final_answer", admit=Budget(8, 100)
+        )
+
+    async def arrive() -> None:
+        await store.send(limit=8, room=100)
+
+    for _ in range(3):
+        await asyncio.gather(*(end(r) for r in running), *(arrive() for _ in range(8)))
+        async with db.read() as session:
+            query = select(RunRow.id).where(RunRow.store_id == store.id, RunRow.status == "running")
+            running = list((await session.execute(query)).scalars())
+        assert len(running) == 8

@@ -39,14 +39,20 @@ StartRun = Callable[[str, str], Awaitable[None]]
 """Start a run's workflow: ``(store_id, run_id)``."""
 
 _earlier = aliased(RunRow)
-_LOCK_STORE = select(StoreRow.id).where(StoreRow.id == bindparam("store")).with_for_update()
+# FOR NO KEY UPDATE: the lock an event append's update of the row takes too. Plain FOR UPDATE
+# would also wait for the share locks that inserting a row referencing the store takes (a
+# message being accepted), while that message's own event append waits for this: a deadlock.
+_LOCK_STORE = (
+    select(StoreRow.id).where(StoreRow.id == bindparam("store")).with_for_update(key_share=True)
+)
 _RUNNING = (
     select(func.count())
     .select_from(RunRow)
     .where(RunRow.store_id == bindparam("store"), RunRow.status == "running")
 )
 # Locked as they are picked (PostgreSQL), skipping one a cancel holds: that cancel waits for
-# the store's row, which this transaction holds.
+# the store's row, which this transaction holds. (NO KEY, as above: rows referencing a run do
+# not hold it back.)
 _WAITING_HEADS = (
     select(RunRow.id)
     .where(
@@ -61,7 +67,7 @@ _WAITING_HEADS = (
     )
     .order_by(case(PRIORITY_VALUE, value=RunRow.priority, else_=len(PRIORITY_VALUE)), RunRow.id)
     .limit(bindparam("room"))
-    .with_for_update(of=RunRow, skip_locked=True)
+    .with_for_update(of=RunRow, skip_locked=True, key_share=True)
 )
 _ADMIT = (
     update(RunRow)
