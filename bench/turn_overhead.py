@@ -20,6 +20,7 @@ re-examines every connection for every request, so at concurrency 50 (100 connec
 client alone took a core and the baseline fell from ~600 to ~90 turns/s.
 
     .venv/bin/python -m bench.turn_overhead [--turns 100] [--seconds 15] [--processes 1 2]
+        [--database-url postgresql://postgres@127.0.0.1:5432/<an empty database>]
 
 This machine's speed drifts by tens of percent over an hour: to compare two versions, run
 them alternately in one window, the other version's server from a worktree
@@ -34,10 +35,13 @@ import json
 import os
 import sys
 import time
+import uuid
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx2
+from cryptography.fernet import Fernet
 
 from bench.harness import create_store, free_port, loopwright_server, percentile, process
 
@@ -209,30 +213,40 @@ class Session:
         return self.first[run_id] - started, ended - started
 
 
-async def setup(base_url: str, model_url: str) -> tuple[str, str]:
-    key = create_store(base_url, "bench")
+@dataclass(frozen=True)
+class Bench:
+    """The store a measurement runs in (its own, so servers can share a database)."""
+
+    store: str
+    key: str
+    agent_id: str
+
+
+async def setup(base_url: str, model_url: str) -> Bench:
+    store = f"bench-{uuid.uuid4().hex[:8]}"
+    key = create_store(base_url, store)
     headers = {"Authorization": f"Bearer {key}"}
     async with httpx2.AsyncClient(base_url=base_url, headers=headers) as c:
         r = await c.post(
-            "/v1/stores/bench/providers",
+            f"/v1/stores/{store}/providers",
             json={"name": "fake", "kind": "openai", "base_url": f"{model_url}/v1", "api_key": "k"},
         )
         r.raise_for_status()
         r = await c.post(
-            "/v1/stores/bench/agents",
+            f"/v1/stores/{store}/agents",
             json={"name": "bench", "model": "fake:bench", "tools": ["list_projects"]},
         )
         r.raise_for_status()
-        return key, r.json()["id"]
+        return Bench(store, key, r.json()["id"])
 
 
 async def conversations(
-    c: httpx2.AsyncClient, agent_id: str, turns: int
+    c: httpx2.AsyncClient, bench: Bench, turns: int
 ) -> AsyncIterator[tuple[float, float]]:
     """``turns`` turns, in conversations of ``TURNS_PER_SESSION`` turns each."""
     done = 0
     while done < turns:
-        s = Session(c, "bench", agent_id)
+        s = Session(c, bench.store, bench.agent_id)
         await s.open()
         try:
             for _ in range(min(TURNS_PER_SESSION, turns - done)):
@@ -242,13 +256,13 @@ async def conversations(
             await s.close()
 
 
-async def warm_up(c: httpx2.AsyncClient, agent_id: str, conversations_at_once: int) -> None:
+async def warm_up(c: httpx2.AsyncClient, bench: Bench, conversations_at_once: int) -> None:
     """Conversations side by side, so each server process has served requests and runs (a
     process's first run costs ~100 ms more: statement compilation, first-use paths) before
     anything is measured."""
 
     async def one() -> None:
-        async for _ in conversations(c, agent_id, TURNS_PER_SESSION):
+        async for _ in conversations(c, bench, TURNS_PER_SESSION):
             pass
 
     await asyncio.gather(*(one() for _ in range(conversations_at_once)))
@@ -269,12 +283,13 @@ def cpu_seconds(pid: int) -> float:
 
 
 async def throughput(
-    base_url: str, key: str, agent_id: str, workers: int, seconds: float, pid: int
+    base_url: str, bench: Bench, workers: int, seconds: float, pid: int
 ) -> tuple[float, float]:
     """(turns per second, server CPU milliseconds per turn)."""
     limits = httpx2.Limits(max_connections=workers * 3)
+    headers = {"Authorization": f"Bearer {bench.key}"}
     async with httpx2.AsyncClient(
-        base_url=base_url, headers={"Authorization": f"Bearer {key}"}, timeout=120, limits=limits
+        base_url=base_url, headers=headers, timeout=120, limits=limits
     ) as c:
         deadline = time.perf_counter() + seconds
         done = 0
@@ -282,7 +297,7 @@ async def throughput(
         async def worker() -> None:
             nonlocal done
             while time.perf_counter() < deadline:
-                async for _ in conversations(c, agent_id, TURNS_PER_SESSION):
+                async for _ in conversations(c, bench, TURNS_PER_SESSION):
                     done += 1
                     if time.perf_counter() >= deadline:
                         break
@@ -311,7 +326,7 @@ def rss_peak_kb(pid: int) -> int:
     return total
 
 
-async def peak_rss(runs: int, processes: int) -> int:
+async def peak_rss(runs: int, processes: int, server_env: dict[str, str]) -> int:
     fake_port = free_port()
     cmd = [
         sys.executable,
@@ -330,27 +345,27 @@ async def peak_rss(runs: int, processes: int) -> int:
             process(cmd, f"{env_model}/health"),
             loopwright_server(
                 {
-                    **SERVER_ENV,
+                    **server_env,
                     "LOOPWRIGHT_STORE_CONCURRENCY": str(runs),
                     "LOOPWRIGHT_EVENT_POLL_S": "5",
                 },
                 ["--processes", str(processes)],
             ) as server,
         ):
-            key, agent_id = await setup(server.base_url, env_model)
+            bench = await setup(server.base_url, env_model)
             pid = server.pid
             async with httpx2.AsyncClient(
                 base_url=server.base_url,
-                headers={"Authorization": f"Bearer {key}"},
+                headers={"Authorization": f"Bearer {bench.key}"},
                 timeout=300,
                 limits=httpx2.Limits(max_connections=runs + 10),
             ) as c:
-                sessions = [Session(c, "bench", agent_id) for _ in range(runs)]
+                sessions = [Session(c, bench.store, bench.agent_id) for _ in range(runs)]
                 await asyncio.gather(*(s.open() for s in sessions))
 
                 async def one(s: Session) -> None:
                     r = await c.post(
-                        f"/v1/stores/bench/sessions/{s.id}/messages",
+                        f"/v1/stores/{bench.store}/sessions/{s.id}/messages",
                         json={"content": "go", "wait": True, "wait_timeout_s": 300},
                     )
                     assert r.json()["run"]["status"] == "completed", r.text
@@ -363,7 +378,11 @@ async def peak_rss(runs: int, processes: int) -> int:
         os.environ.pop("FAKE_LATENCY_MS", None)
 
 
-async def main(turns: int, seconds: float, processes: list[int]) -> None:
+async def main(turns: int, seconds: float, processes: list[int], database_url: str | None) -> None:
+    server_env = dict(SERVER_ENV)
+    if database_url:  # every server of this run on it, each measuring in a store of its own
+        server_env["LOOPWRIGHT_DATABASE_URL"] = database_url
+        server_env["LOOPWRIGHT_SECRET_KEYS"] = Fernet.generate_key().decode()
     fake_port = free_port()
     model_url = f"http://127.0.0.1:{fake_port}"
     cmd = [
@@ -393,9 +412,9 @@ async def main(turns: int, seconds: float, processes: list[int]) -> None:
             )
         for count in processes:
             print(f"-- server with --processes {count}")
-            await measure(model_url, base_ms, direct, turns, seconds, count)
+            await measure(model_url, base_ms, direct, turns, seconds, count, server_env)
     for count in processes:
-        rss = await peak_rss(200, count)
+        rss = await peak_rss(200, count, server_env)
         print(
             f"peak server RSS (--processes {count}), 200 concurrent runs at 300 ms model latency: {rss / 1024:.0f} MiB"
         )
@@ -409,16 +428,17 @@ async def measure(
     turns: int,
     seconds: float,
     processes: int,
+    server_env: dict[str, str],
 ) -> None:
-    with loopwright_server(SERVER_ENV, ["--processes", str(processes)]) as server:
-        key, agent_id = await setup(server.base_url, model_url)
+    with loopwright_server(server_env, ["--processes", str(processes)]) as server:
+        bench = await setup(server.base_url, model_url)
         async with httpx2.AsyncClient(
-            base_url=server.base_url, headers={"Authorization": f"Bearer {key}"}, timeout=60
+            base_url=server.base_url, headers={"Authorization": f"Bearer {bench.key}"}, timeout=60
         ) as c:
-            await warm_up(c, agent_id, conversations_at_once=2 * processes)
+            await warm_up(c, bench, conversations_at_once=2 * processes)
             firsts: list[float] = []
             totals: list[float] = []
-            async for first, total in conversations(c, agent_id, turns):
+            async for first, total in conversations(c, bench, turns):
                 firsts.append(first * 1000)
                 totals.append(total * 1000)
         overhead = [t - percentile(base_ms, 0.5) for t in totals]
@@ -432,9 +452,7 @@ async def measure(
             f"POST -> first streamed event: p50 {percentile(firsts, 0.5):.1f} ms, p99 {percentile(firsts, 0.99):.1f} ms"
         )
         for workers in CONCURRENCY:
-            rate, cpu_ms = await throughput(
-                server.base_url, key, agent_id, workers, seconds, server.pid
-            )
+            rate, cpu_ms = await throughput(server.base_url, bench, workers, seconds, server.pid)
             print(
                 f"turns/s at concurrency {workers}: {rate:.1f} ({rate / direct[workers]:.2f}x the"
                 f" baseline; server CPU {cpu_ms:.1f} ms per turn)"
@@ -452,5 +470,9 @@ if __name__ == "__main__":
         default=[1, 2],
         help="measure the server with each of these --processes (default: 1 and 2)",
     )
+    parser.add_argument(
+        "--database-url",
+        help="run the servers on this (empty) PostgreSQL database instead of SQLite",
+    )
     args = parser.parse_args()
-    asyncio.run(main(args.turns, args.seconds, args.processes))
+    asyncio.run(main(args.turns, args.seconds, args.processes, args.database_url))

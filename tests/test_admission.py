@@ -122,8 +122,15 @@ async def test_concurrent_admissions_never_pass_the_limit(db: Database) -> None:
     for _ in range(8):
         await store.send()  # queued by an API-only process: nothing admitted yet
 
+    # PostgreSQL: all eight transactions begin before any admits, so their admissions overlap
+    # (SQLite runs one write transaction at a time).
+    begun = None if db.is_sqlite else asyncio.Barrier(8)
+
     async def admit_once() -> list[str]:
         async with db.write() as session:
+            if begun is not None:
+                await session.execute(select(1))
+                await begun.wait()
             return await admit_in(session, store.id, Budget(limit=3, room=10))
 
     admitted = await asyncio.gather(*(admit_once() for _ in range(8)))

@@ -23,7 +23,17 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from dbos import DBOS
-from sqlalchemy import bindparam, case, exists, func, select, text, update
+from sqlalchemy import (
+    ColumnElement,
+    Integer,
+    bindparam,
+    case,
+    exists,
+    func,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -50,6 +60,10 @@ _RUNNING = (
     .select_from(RunRow)
     .where(RunRow.store_id == bindparam("store"), RunRow.status == "running")
 )
+# As many as the store's free slots and the worker's room allow, counted in the same statement
+# (one round trip on PostgreSQL).
+_FREE: ColumnElement[int] = bindparam("limit", type_=Integer) - _RUNNING.scalar_subquery()
+_TAKE = case((_FREE <= 0, 0), (bindparam("room") > _FREE, _FREE), else_=bindparam("room"))
 # Locked as they are picked (PostgreSQL), skipping one a cancel holds: that cancel waits for
 # the store's row, which this transaction holds. (NO KEY, as above: rows referencing a run do
 # not hold it back.)
@@ -66,7 +80,7 @@ _WAITING_HEADS = (
         ),
     )
     .order_by(case(PRIORITY_VALUE, value=RunRow.priority, else_=len(PRIORITY_VALUE)), RunRow.id)
-    .limit(bindparam("room"))
+    .limit(_TAKE)
     .with_for_update(of=RunRow, skip_locked=True, key_share=True)
 )
 _ADMIT = (
@@ -100,20 +114,19 @@ class Budget:
     room: int
 
 
-async def admit_in(session: AsyncSession, store_id: str, budget: Budget) -> list[str]:
+async def admit_in(
+    session: AsyncSession, store_id: str, budget: Budget, *, store_locked: bool = False
+) -> list[str]:
     """Admit the store's waiting runs that ``budget`` has room for, in the caller's write
     transaction (one that ends a run or queues one admits in the same commit); their ids,
-    to start once it commits."""
+    to start once it commits. ``store_locked``: that transaction appended an event, whose
+    update of the store's row took the lock admission needs."""
     if budget.room <= 0:
         return []
-    if has_row_locks(session):
+    if not store_locked and has_row_locks(session):
         await core(session, _LOCK_STORE, {"store": store_id})
-    running = (await core(session, _RUNNING, {"store": store_id})).scalar_one()
-    free = min(budget.limit - running, budget.room)
-    if free <= 0:
-        return []
-    picked = await core(session, _WAITING_HEADS, {"store": store_id, "room": free})
-    ids = list(picked.scalars())
+    params = {"store": store_id, "limit": budget.limit, "room": budget.room}
+    ids = list((await core(session, _WAITING_HEADS, params)).scalars())
     if ids:
         await core(session, _ADMIT, {"store": store_id, "ids": ids, "now": utcnow()})
     return ids
