@@ -5,6 +5,7 @@ concurrent admissions never pass the limit."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -16,7 +17,9 @@ from loopwright.db.database import Database
 from loopwright.db.migrate import upgrade
 from loopwright.db.repos import agents, conversations, tenancy
 from loopwright.db.tables import RunRow
+from loopwright.domain.events import NewEvent
 from loopwright.domain.vocabulary import Priority
+from loopwright.events import log
 from loopwright.runtime import lifecycle
 from loopwright.runtime.admission import Budget, admit_in
 from loopwright.runtime.submit import submit_message
@@ -160,3 +163,20 @@ async def test_runs_ending_while_messages_arrive_admit_without_deadlocks(db: Dat
             query = select(RunRow.id).where(RunRow.store_id == store.id, RunRow.status == "running")
             running = list((await session.execute(query)).scalars())
         assert len(running) == 8
+
+
+async def test_an_append_marks_its_store_row_held_until_its_savepoint_rolls_back(
+    db: Database,
+) -> None:
+    """Admission skips its own lock on the store's row in a transaction whose event append
+    took it; a savepoint rolled back takes that append's lock (and the mark) with it."""
+    store = await Store(db).create()
+    other = await Store(db).create()
+    async with db.write() as session:
+        await log.append(session, store.id, [NewEvent("project.created", {})])
+        with contextlib.suppress(RuntimeError):
+            async with log.savepoint(session):
+                await log.append(session, other.id, [NewEvent("project.created", {})])
+                raise RuntimeError("roll the savepoint back")
+        assert log.holds_store_row(session, store.id)
+        assert not log.holds_store_row(session, other.id)

@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from loopwright.domain.vocabulary import Role
 
 # Each command imports what it uses: `serve --processes N`'s supervisor then loads no
-# database, model or web code (~35 MiB instead of ~105), and `--help` answers at once.
+# database, model or web code (~40 MiB instead of ~110), and `--help` answers at once.
 
 T = TypeVar("T")
 

@@ -27,6 +27,7 @@ _BUMP_SEQ = (
     .returning(StoreRow.event_seq)
 )
 _INSERT_EVENTS = insert(EventRow)
+_STORES_LOCKED = "loopwright.stores_locked"
 
 
 async def append(session: AsyncSession, store_id: str, new: Sequence[NewEvent]) -> list[Event]:
@@ -71,7 +72,14 @@ async def append(session: AsyncSession, store_id: str, new: Sequence[NewEvent]) 
         ],
     )
     session.info.setdefault(PENDING_EVENTS, []).extend(events)
+    session.info.setdefault(_STORES_LOCKED, set()).add(store_id)
     return events
+
+
+def holds_store_row(session: AsyncSession, store_id: str) -> bool:
+    """Whether this transaction appended to the store's log, and so holds the lock its update
+    of the store's row took (``FOR NO KEY UPDATE`` on PostgreSQL) until it ends."""
+    return store_id in session.info.get(_STORES_LOCKED, ())
 
 
 @asynccontextmanager
@@ -80,11 +88,14 @@ async def savepoint(session: AsyncSession) -> AsyncIterator[None]:
     and seqs are gone, so they must not be published when the outer transaction commits."""
     pending: list[Event] = session.info.setdefault(PENDING_EVENTS, [])
     kept = len(pending)
+    locked: set[str] = session.info.setdefault(_STORES_LOCKED, set())
+    locked_before = set(locked)
     try:
         async with session.begin_nested():
             yield
     except BaseException:
         del pending[kept:]
+        locked.intersection_update(locked_before)  # a rolled-back savepoint's locks go with it
         raise
 
 

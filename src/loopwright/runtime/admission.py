@@ -41,6 +41,7 @@ from loopwright.db.database import Database, core, has_row_locks
 from loopwright.db.tables import RunRow, StoreRow
 from loopwright.db.tables.base import utcnow
 from loopwright.domain.vocabulary import PRIORITY_VALUE, TERMINAL_RUN_STATUSES
+from loopwright.events import log
 from loopwright.runtime import failpoints
 
 logger = logging.getLogger("loopwright.runtime")
@@ -114,16 +115,14 @@ class Budget:
     room: int
 
 
-async def admit_in(
-    session: AsyncSession, store_id: str, budget: Budget, *, store_locked: bool = False
-) -> list[str]:
+async def admit_in(session: AsyncSession, store_id: str, budget: Budget) -> list[str]:
     """Admit the store's waiting runs that ``budget`` has room for, in the caller's write
     transaction (one that ends a run or queues one admits in the same commit); their ids,
-    to start once it commits. ``store_locked``: that transaction appended an event, whose
-    update of the store's row took the lock admission needs."""
+    to start once it commits. A transaction that appended to the store's log holds the lock
+    admission needs already."""
     if budget.room <= 0:
         return []
-    if not store_locked and has_row_locks(session):
+    if has_row_locks(session) and not log.holds_store_row(session, store_id):
         await core(session, _LOCK_STORE, {"store": store_id})
     params = {"store": store_id, "limit": budget.limit, "room": budget.room}
     ids = list((await core(session, _WAITING_HEADS, params)).scalars())
@@ -192,8 +191,8 @@ class Admitter:
         return Budget(self.limit, self.worker_limit - self.running)
 
     async def admit(self, store_id: str) -> None:
-        """Admit in a transaction of its own (after a crash, or a cancel that freed no slot
-        in the same commit), then start what was admitted."""
+        """Admit in a transaction of its own (the sweep's, for what a crash left waiting),
+        then start what was admitted."""
         async with self._db.write() as session:
             admitted = await admit_in(session, store_id, self.budget())
         await self.start_all(store_id, admitted)

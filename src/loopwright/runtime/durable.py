@@ -49,10 +49,10 @@ async def finish_step(plan: RunPlan, outcome: TurnOutcome, *, admitted: list[str
             admit=rt.admitter.budget(),
         )
         admitted = ended.admitted if ended else []
-    start_admitted(plan.store_id, admitted)
+    start_in_background(plan.store_id, admitted)
 
 
-def start_admitted(store_id: str, run_ids: list[str]) -> None:
+def start_in_background(store_id: str, run_ids: list[str]) -> None:
     """Start the runs admitted into a finished run's slot, outside any DBOS context (a
     workflow starting them would make them its children); the sweep starts them if this
     process dies first."""

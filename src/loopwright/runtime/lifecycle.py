@@ -198,7 +198,7 @@ async def end(
         store_id,
         [NewEvent(_FINAL_EVENT[status], payload, session_id=row.session_id, run_id=run_id)],
     )
-    return Ended(await admit_in(session, store_id, admit, store_locked=True) if admit else [])
+    return Ended(await admit_in(session, store_id, admit) if admit else [])
 
 
 async def wait_terminal(

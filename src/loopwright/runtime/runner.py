@@ -215,7 +215,6 @@ class Runtime:
             admit=self.admission_budget(),
         )
         if ended:
-            self.local.forget(run_id)
             await self.start_admitted(store_id, ended.admitted)
 
     def _interrupt_if_cancelled(self, event: Event) -> None:

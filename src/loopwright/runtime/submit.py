@@ -132,11 +132,7 @@ async def submit_message(
             ],
         )
         # The session's earlier run ends first, and admits this one in its own commit.
-        admitted = (
-            await admit_in(session, store_id, admit, store_locked=True)
-            if admit and not active
-            else []
-        )
+        admitted = await admit_in(session, store_id, admit) if admit and not active else []
     return Submitted(
         message=MessageRow(id=message_id, store_id=store_id, **message),
         run=RunRow(**run),
