@@ -55,7 +55,7 @@ async def run_model_step(
         remaining = plan.deadline - time.time()
         if remaining <= 0:
             return ModelStepDone(ModelStep(index, "timed_out", error=_PAST_DEADLINE))
-        rows = await conversations.history(session, plan.store_id, plan.session_id)
+        rows = await conversations.history(session, plan.store_id, plan.session_id, plan.run_id)
         try:
             client = await rt.models.client(session, plan.store_id, plan.models)
         except LoopwrightError as exc:

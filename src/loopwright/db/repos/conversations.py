@@ -91,18 +91,29 @@ async def list_messages(
 
 
 async def history(
-    session: AsyncSession, store_id: str, session_id: str
+    session: AsyncSession, store_id: str, session_id: str, run_id: str
 ) -> list[tuple[str, str, dict[str, Any]]]:
-    """``(kind, content, data)`` of every message of a session, oldest first. Plain columns,
-    not ORM objects: a run reads the whole session on every model step."""
-    rows = await core(session, _HISTORY, {"store": store_id, "session": session_id})
+    """``(kind, content, data)`` of the conversation as run ``run_id`` sees it: every message
+    of the session's runs up to and including this one (its user message and what it produced),
+    run by run in the session's order, each run's messages in the order written.
+
+    A later message belongs to a later run: a run queued behind others never reads what was
+    sent after it, and the replies of earlier runs come after their own user messages even
+    when the next message arrived while they ran. Runs of a session execute one at a time in
+    run-id order (see ``runtime.admission``), so that order is the conversation's. Plain
+    columns, not ORM objects: a run reads its conversation on every model step."""
+    rows = await core(session, _HISTORY, {"store": store_id, "session": session_id, "run": run_id})
     return [(row.kind, row.content, row.data) for row in rows]
 
 
 _HISTORY = (
     select(MessageRow.kind, MessageRow.content, MessageRow.data)
-    .where(MessageRow.store_id == bindparam("store"), MessageRow.session_id == bindparam("session"))
-    .order_by(MessageRow.id)
+    .where(
+        MessageRow.store_id == bindparam("store"),
+        MessageRow.session_id == bindparam("session"),
+        MessageRow.run_id <= bindparam("run"),
+    )
+    .order_by(MessageRow.run_id, MessageRow.id)
 )
 
 
