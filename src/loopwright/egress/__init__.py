@@ -1,17 +1,9 @@
-"""Egress control for every URL a store defines: the guard's decision (``guard``, ``addresses``,
-``urls``) and connections that keep to it (``transport``)."""
+"""Egress control for every URL a store defines: the URL's form (``urls``), refused addresses
+(``addresses``), the guard's decision (``guard``) and connections that keep to it
+(``transport``)."""
 
-from loopwright.egress.guard import EgressDenied, EgressGuard, Resolver, system_resolver
+from loopwright.egress.guard import EgressDenied, EgressGuard
 from loopwright.egress.transport import GuardedTransport, no_cookies
-from loopwright.egress.urls import BadUrl, url_problem
+from loopwright.egress.urls import url_problem
 
-__all__ = [
-    "BadUrl",
-    "EgressDenied",
-    "EgressGuard",
-    "GuardedTransport",
-    "Resolver",
-    "no_cookies",
-    "system_resolver",
-    "url_problem",
-]
+__all__ = ["EgressDenied", "EgressGuard", "GuardedTransport", "no_cookies", "url_problem"]
