@@ -208,13 +208,3 @@ def certificates(directory: Path, name: str) -> Certificates:
     )
     ca_pem = ca.public_bytes(serialization.Encoding.PEM).decode()
     return Certificates(ca_pem=ca_pem, certfile=certfile, keyfile=keyfile)
-
-
-class Clock:
-    """A manual monotonic clock for the guard's memory of lookups."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now

@@ -10,6 +10,7 @@ import pytest
 
 from loopwright.egress import EgressDenied, EgressGuard, url_problem
 from loopwright.egress.addresses import embedded_ipv4
+from tests.llm.helpers import Clock
 
 
 class FakeDNS:
@@ -285,14 +286,6 @@ async def test_the_guard_judges_the_host_the_client_will_connect_to() -> None:
 
 
 # -- a checked lookup is remembered briefly ------------------------------------------------------
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 async def test_a_checked_lookup_is_used_again_until_it_expires() -> None:

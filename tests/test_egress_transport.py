@@ -26,9 +26,9 @@ from loopwright.tools.http_tool import HttpToolDef, call_http_tool, http_tool_cl
 from loopwright.tools.mcp import McpEndpoint, McpError, McpPool
 from tests.conftest import Live, Store
 from tests.llm.fakes import FakeLLM, Reply, openai_app
-from tests.llm.helpers import Deltas, ask
+from tests.llm.helpers import Clock, Deltas, ask
 from tests.mcp_servers import PATHS, Transport, demo_server
-from tests.rebinding import CHECKED, HOST, REBOUND, Clock, Stage, certificates, rebinding_stage
+from tests.rebinding import CHECKED, HOST, REBOUND, Stage, certificates, rebinding_stage
 
 
 def echo_app() -> Starlette:
