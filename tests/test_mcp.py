@@ -14,17 +14,20 @@ import pytest
 from sqlalchemy import select
 
 from loopwright.db.tables import McpServerRow
+from loopwright.egress import EgressGuard
 from loopwright.tools.mcp import McpEndpoint, McpError, McpPool, McpTool
 from tests.conftest import Live, Store
 from tests.mcp_servers import DemoServer, Transport, demo_server, down_url, port_of, serve_mcp
 
 TRANSPORTS: list[Transport] = ["streamable_http", "sse"]
 TOKEN = "Bearer mcp-s3cret-token"
+LOOPBACK = EgressGuard(["127.0.0.1/32"])
+"""The test servers listen on 127.0.0.1 (the live server's allow list too)."""
 
 
 @pytest.fixture
 async def pool() -> AsyncIterator[McpPool]:
-    created = McpPool()
+    created = McpPool(LOOPBACK)
     yield created
     await created.close()
 
@@ -140,7 +143,7 @@ async def test_hanging_tool_times_out_and_the_session_stays_usable(
 
 @pytest.mark.parametrize("transport", TRANSPORTS)
 async def test_server_that_is_down_fails_fast(transport: Transport) -> None:
-    pool = McpPool(connect_timeout_s=30)
+    pool = McpPool(LOOPBACK, connect_timeout_s=30)
     try:
         ep = endpoint(down_url(transport), transport)
         started = time.perf_counter()
@@ -173,7 +176,7 @@ async def test_list_tools_is_cached_until_refreshed(demo: DemoServer) -> None:
         """Added later."""
         return "x"
 
-    cached, uncached = McpPool(tools_ttl_s=60), McpPool(tools_ttl_s=0)
+    cached, uncached = McpPool(LOOPBACK, tools_ttl_s=60), McpPool(LOOPBACK, tools_ttl_s=0)
     try:
         async with serve_mcp(demo, "streamable_http") as url:
             ep = endpoint(url, "streamable_http")

@@ -88,12 +88,15 @@ def build_client(
     return BreakerClient(client, breakers.get(endpoint_key(spec)))
 
 
-def model_http_client(timeout_s: float) -> httpx2.AsyncClient:
+def model_http_client(
+    timeout_s: float, transport: httpx2.AsyncBaseTransport | None = None
+) -> httpx2.AsyncClient:
     """An HTTP client for model requests: pydantic-ai's defaults (pool limits, user agent), the
     server's model timeout. Building one loads the TLS trust store (about 20 ms here), so a
-    server shares one between all its model clients."""
+    server shares one between all its model clients. A ``transport`` brings its own pool."""
     return create_async_httpx2_client(
-        timeout=httpx2.Timeout(timeout_s, connect=min(timeout_s, _CONNECT_TIMEOUT_S))
+        timeout=httpx2.Timeout(timeout_s, connect=min(timeout_s, _CONNECT_TIMEOUT_S)),
+        transport=transport,
     )
 
 

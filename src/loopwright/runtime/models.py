@@ -2,10 +2,12 @@
 
 Server-wide providers come from the environment (``openai``, ``anthropic``, ``google``;
 ``offline`` always); a store's own providers come from its ``providers`` rows, their API keys
-decrypted here and only here. All model clients share one HTTP client (one connection pool,
-one TLS trust store); clients are cached per provider configuration and model, the
-``CLIENTS_CACHED`` most recently used; a store provider's configuration is cached for
-``key_cache_s`` (a run looks it up on every model step).
+decrypted here and only here. The server-wide providers' clients share one HTTP client (one
+connection pool, one TLS trust store); the store providers' clients share another, whose
+connections go through the egress guard (``GuardedTransport``: only to addresses it checked)
+and which keeps no cookies (stores share it). Clients are cached per provider configuration
+and model, the ``CLIENTS_CACHED`` most recently used; a store provider's configuration is
+cached for ``key_cache_s`` (a run looks it up on every model step).
 """
 
 from __future__ import annotations
@@ -15,11 +17,12 @@ import time
 from collections import OrderedDict
 from collections.abc import Sequence
 
+import httpx2
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from loopwright.crypto import SecretBox
 from loopwright.db.repos import providers
-from loopwright.egress import EgressGuard
+from loopwright.egress import EgressGuard, GuardedTransport, no_cookies
 from loopwright.errors import ValidationFailed
 from loopwright.llm import (
     BreakerRegistry,
@@ -36,6 +39,8 @@ from loopwright.settings import Settings
 
 SERVER_KINDS = ("openai", "anthropic", "google")
 CLIENTS_CACHED = 1024
+STORE_PROVIDER_LIMITS = httpx2.Limits(max_connections=1000, max_keepalive_connections=100)
+"""pydantic-ai's limits for the clients it builds (those of the OpenAI and Anthropic SDKs)."""
 
 
 class ModelResolver:
@@ -45,6 +50,9 @@ class ModelResolver:
         self._egress = egress
         self._breakers = BreakerRegistry()
         self._http = model_http_client(settings.model_timeout_s)
+        guarded = GuardedTransport(egress, limits=STORE_PROVIDER_LIMITS)
+        self._store_http = model_http_client(settings.model_timeout_s, transport=guarded)
+        self._store_http.cookies = no_cookies()
         self._clients: OrderedDict[tuple[str, ...], ModelClient] = OrderedDict()
         self._kinds_built: set[str] = set()
         # (store, provider) -> (good until, spec): a run asks on every model step
@@ -52,6 +60,7 @@ class ModelResolver:
 
     async def aclose(self) -> None:
         await self._http.aclose()
+        await self._store_http.aclose()
 
     def forget(self, store_id: str) -> None:
         """Drop what is cached of a store's providers (one was removed). Other processes
@@ -89,7 +98,7 @@ class ModelResolver:
                 model,
                 breakers=self._breakers,
                 timeout_s=self._settings.model_timeout_s,
-                http_client=self._http,
+                http_client=self._http if self._server_wide(provider) else self._store_http,
             )
             self._clients[key] = cached
             if len(self._clients) > CLIENTS_CACHED:
@@ -102,7 +111,7 @@ class ModelResolver:
     async def _spec(self, session: AsyncSession, store_id: str, provider: str) -> ProviderSpec:
         if provider == "offline":
             return ProviderSpec(name="offline", kind="offline", base_url=None, api_key=None)
-        if provider in SERVER_KINDS and provider in self._settings.environment_providers():
+        if self._server_wide(provider):
             return ProviderSpec(
                 name=provider,
                 kind=_kind(provider),
@@ -127,6 +136,10 @@ class ModelResolver:
             good_until = time.monotonic() + self._settings.key_cache_s
             self._specs[(store_id, provider)] = (good_until, spec)
         return spec
+
+    def _server_wide(self, provider: str) -> bool:
+        """Configured by the operator's environment (not a store's row): not guarded."""
+        return provider in SERVER_KINDS and provider in self._settings.environment_providers()
 
 
 def _kind(value: str) -> ProviderKind:

@@ -11,7 +11,6 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-import httpx2
 from dbos import DBOS, DBOSConfig
 from sqlalchemy import select
 
@@ -33,6 +32,7 @@ from loopwright.runtime import admission, durable, failpoints, heap, lifecycle, 
 from loopwright.runtime.local_runs import LocalRuns
 from loopwright.runtime.models import ModelResolver
 from loopwright.settings import Settings
+from loopwright.tools.http_tool import http_tool_client
 from loopwright.tools.mcp import McpPool
 
 logger = logging.getLogger("loopwright.runtime")
@@ -47,8 +47,8 @@ class Runtime:
         self.egress = EgressGuard.from_setting(settings.egress_allow)
         self.local = LocalRuns()
         self.models = ModelResolver(settings, self.secrets, self.egress)
-        self.mcp = McpPool()
-        self.http = httpx2.AsyncClient(trust_env=False, follow_redirects=False)
+        self.mcp = McpPool(self.egress)
+        self.http = http_tool_client(self.egress)
         self.admitter = admission.Admitter(
             db,
             durable.start_run,

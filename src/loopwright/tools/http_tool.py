@@ -3,7 +3,8 @@
 ``call_http_tool`` sends one call. URL placeholders (``{param}``) are filled from the arguments,
 URL-encoded; the other arguments travel as the query string (GET, DELETE) or as a JSON body.
 Redirects are followed by hand so the egress guard sees every hop, and the tool's own headers
-are dropped as soon as a redirect leaves the tool's origin. The outcome is always a value,
+are dropped as soon as a redirect leaves the tool's origin. ``http_tool_client`` is the client
+to send with: it connects only to addresses the guard checked. The outcome is always a value,
 never an exception: ``(ok, {"status", "body"})`` or ``(False, {"error", ...})``, with every
 header value redacted from it.
 """
@@ -23,7 +24,7 @@ from jsonschema import Draft202012Validator, SchemaError
 from jsonschema.validators import validator_for
 from referencing.exceptions import Unresolvable
 
-from loopwright.egress import EgressDenied, EgressGuard
+from loopwright.egress import EgressDenied, EgressGuard, GuardedTransport, no_cookies
 from loopwright.tools.spec import ToolArgumentsInvalid
 
 HttpMethod = Literal["GET", "POST", "PUT", "PATCH", "DELETE"]
@@ -110,6 +111,17 @@ def validate_arguments(defn: HttpToolDef, arguments: Mapping[str, Any]) -> None:
             {"loc": [str(p) for p in e.absolute_path], "message": e.message} for e in errors
         ]
         raise ToolArgumentsInvalid(defn.name, problems)
+
+
+def http_tool_client(egress: EgressGuard) -> httpx2.AsyncClient:
+    """The client HTTP tool calls share: connections through the egress guard, redirects left
+    to ``call_http_tool``, and no cookies (the stores share the client)."""
+    return httpx2.AsyncClient(
+        transport=GuardedTransport(egress),
+        follow_redirects=False,
+        cookies=no_cookies(),
+        trust_env=False,
+    )
 
 
 async def call_http_tool(

@@ -2,14 +2,16 @@
 
 ``McpPool`` keeps one live session per registered server and reconnects it when it breaks::
 
-    pool = McpPool()
+    pool = McpPool(EgressGuard())                # connects only where the guard allows
     ep = McpEndpoint("mcp_1", "files", "streamable_http", "https://mcp.example/mcp", {})
     tools = await pool.list_tools(ep)            # [McpTool(server="files", name="read", ...)]
     result = await pool.call_tool(ep, "read", {"path": "a.txt"},
                                   idempotency_key="run_1:call_3", timeout_s=30)
     await pool.close()
 
-Callers check the endpoint's URL against the egress guard before handing it to the pool.
+Every connection of the pool goes through the egress guard it is given (see
+``loopwright.egress.transport``); a refused server fails like an unreachable one, with
+``McpError``. Callers may check the URL first for a clearer error.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from mcp.types import (
     Tool,
 )
 
+from loopwright.egress import EgressGuard
 from loopwright.errors import LoopwrightError
 from loopwright.tools.mcp_connection import Broken, Connection, Operation, Transport
 
@@ -103,7 +106,10 @@ class McpError(LoopwrightError):
 
 
 class McpPool:
-    def __init__(self, *, connect_timeout_s: float = 10.0, tools_ttl_s: float = 30.0) -> None:
+    def __init__(
+        self, egress: EgressGuard, *, connect_timeout_s: float = 10.0, tools_ttl_s: float = 30.0
+    ) -> None:
+        self._egress = egress
         self._connect_timeout_s = connect_timeout_s
         self._tools_ttl_s = tools_ttl_s
         self._connections: dict[str, tuple[str, Connection]] = {}
@@ -223,7 +229,11 @@ class McpPool:
             if (stale := self._connections.pop(ep.server_id, None)) is not None:
                 await stale[1].close()
             connection = Connection(
-                ep.transport, ep.url, ep.headers, connect_timeout_s=self._connect_timeout_s
+                ep.transport,
+                ep.url,
+                ep.headers,
+                egress=self._egress,
+                connect_timeout_s=self._connect_timeout_s,
             )
             try:
                 await connection.open()

@@ -8,18 +8,18 @@ or the server forgot the session); whether to reconnect is the caller's decision
 
 The ``Idempotency-Key`` of a request travels as an HTTP header: the transports send each message
 in the sender's contextvars context, so a contextvar read by an httpx2 request hook stamps it on
-exactly that request's POST.
+exactly that request's POST. Every HTTP client a session uses connects through the egress guard
+(``GuardedTransport``), so the session only ever reaches addresses the guard checked.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import ssl
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-from functools import cache
+from functools import partial
 from typing import Any, Generic, Literal, TypeVar
 
 import anyio
@@ -32,6 +32,7 @@ from mcp.shared.exceptions import MCPError
 from mcp.types import CONNECTION_CLOSED, INVALID_REQUEST, Implementation
 
 from loopwright import __version__
+from loopwright.egress import EgressGuard, GuardedTransport
 
 T = TypeVar("T")
 Operation = Callable[[ClientSession], Awaitable[T]]
@@ -70,22 +71,19 @@ async def _stamp_idempotency_key(request: httpx2.Request) -> None:
         request.headers["Idempotency-Key"] = key
 
 
-@cache
-def _tls() -> ssl.SSLContext:
-    return ssl.create_default_context()  # built once: creating one per client costs ~50 ms
-
-
 def http_client(
+    egress: EgressGuard,
     headers: dict[str, str] | None = None,
     timeout: httpx2.Timeout | None = None,
     auth: httpx2.Auth | None = None,
 ) -> httpx2.AsyncClient:
-    """The transports' client factory: no proxies from the environment, the key hook."""
+    """The transports' client factory (with ``egress`` bound): connections through the guard,
+    no proxies from the environment, the key hook."""
     return httpx2.AsyncClient(
         headers=headers,
         timeout=timeout or httpx2.Timeout(10.0),
         auth=auth,
-        verify=_tls(),
+        transport=GuardedTransport(egress),
         trust_env=False,
         event_hooks={"request": [_stamp_idempotency_key]},
     )
@@ -110,9 +108,16 @@ class _Request(Generic[T]):
 
 class Connection:
     def __init__(
-        self, transport: Transport, url: str, headers: dict[str, str], *, connect_timeout_s: float
+        self,
+        transport: Transport,
+        url: str,
+        headers: dict[str, str],
+        *,
+        egress: EgressGuard,
+        connect_timeout_s: float,
     ) -> None:
         self.transport, self.url, self._headers = transport, url, headers
+        self._egress = egress
         self._connect_timeout_s = connect_timeout_s
         self._queue: asyncio.Queue[_Request[Any] | None] = asyncio.Queue()
         self._pending: set[_Request[Any]] = set()
@@ -215,14 +220,14 @@ class Connection:
                 headers=self._headers,
                 timeout=connect,
                 sse_read_timeout=SSE_READ_TIMEOUT_S,
-                httpx_client_factory=http_client,
+                httpx_client_factory=partial(http_client, self._egress),
             ) as streams:
                 yield streams
         else:
             # No transport read timeout: calls are bounded per request, the GET stream idles.
             timeout = httpx2.Timeout(connect, read=None)
             async with (
-                http_client(self._headers, timeout) as http,
+                http_client(self._egress, self._headers, timeout) as http,
                 streamable_http_client(self.url, http_client=http) as streams,
             ):
                 yield streams

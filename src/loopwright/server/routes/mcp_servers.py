@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Response
 
 from loopwright.db.repos import mcp_servers
 from loopwright.db.tables import McpServerRow
@@ -15,17 +15,10 @@ from loopwright.server.schemas.mcp import (
     McpServerPublic,
     McpServerUpdate,
 )
+from loopwright.server.schemas.urls import require_usable
 from loopwright.server.services import Services
-from loopwright.tools.mcp import McpPool
 
 router = APIRouter(prefix="/v1/stores/{store_id}/mcp-servers", tags=["mcp"])
-
-
-def pool_of(request: Request) -> McpPool:
-    pool = getattr(request.app.state, "mcp_pool", None)
-    if not isinstance(pool, McpPool):
-        pool = request.app.state.mcp_pool = McpPool()
-    return pool
 
 
 def _check_transport(transport: str | None) -> None:
@@ -78,12 +71,15 @@ async def get_mcp_server(server_id: str, access: Reader, svc: ServicesDep) -> Mc
 async def update_mcp_server(
     server_id: str, body: McpServerUpdate, access: Admin, svc: ServicesDep
 ) -> McpServerPublic:
+    async with svc.db.read() as session:
+        await mcp_servers.get(session, access.store_id, server_id)  # 404 before judging the body
     changes = body.model_dump(exclude_unset=True)
     for field in ("name", "transport", "url", "enabled"):
         if field in changes and changes[field] is None:
             raise ValidationFailed(f"{field} cannot be null", details={"field": field})
     _check_transport(body.transport)
     if body.url is not None:
+        require_usable(body.url)
         await svc.runtime.egress.check_url(body.url)
     if "headers" in changes:
         headers = changes.pop("headers") or {}
@@ -94,22 +90,18 @@ async def update_mcp_server(
 
 
 @router.delete("/{server_id}", status_code=204)
-async def delete_mcp_server(
-    server_id: str, request: Request, access: Admin, svc: ServicesDep
-) -> Response:
+async def delete_mcp_server(server_id: str, access: Admin, svc: ServicesDep) -> Response:
     async with svc.db.write() as session:
         await mcp_servers.remove(session, access.store_id, server_id)
-    await pool_of(request).forget(server_id)
+    await svc.runtime.mcp.forget(server_id)
     return Response(status_code=204)
 
 
 @router.post("/{server_id}/health", response_model_exclude_none=True)
-async def check_mcp_server(
-    server_id: str, request: Request, access: Admin, svc: ServicesDep
-) -> McpHealth:
+async def check_mcp_server(server_id: str, access: Admin, svc: ServicesDep) -> McpHealth:
     """Connect (or reuse the live session), list the tools and time it; 200 either way."""
     async with svc.db.read() as session:
         row = await mcp_servers.get(session, access.store_id, server_id)
     await svc.runtime.egress.check_url(row.url)
     endpoint = mcp_servers.endpoint_of(row, svc.runtime.secrets)
-    return McpHealth.model_validate(await pool_of(request).health(endpoint))
+    return McpHealth.model_validate(await svc.runtime.mcp.health(endpoint))

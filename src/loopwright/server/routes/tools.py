@@ -7,7 +7,6 @@ import time
 import uuid
 from typing import Any
 
-import httpx2
 from fastapi import APIRouter, Response
 
 from loopwright.db.repos import http_tools, mcp_servers
@@ -168,13 +167,11 @@ async def _run_http(
         validate_arguments(defn, arguments)
     except ToolArgumentsInvalid as exc:
         raise _invalid(exc) from exc
-    # trust_env=False: no proxy from the environment may carry a call past the egress guard.
-    async with httpx2.AsyncClient(trust_env=False) as client:
-        return await call_http_tool(
-            defn,
-            arguments,
-            client=client,
-            egress=svc.runtime.egress,
-            idempotency_key=f"test:{uuid.uuid4()}",
-            timeout_s=svc.settings.tool_timeout_s,
-        )
+    return await call_http_tool(
+        defn,
+        arguments,
+        client=svc.runtime.http,
+        egress=svc.runtime.egress,
+        idempotency_key=f"test:{uuid.uuid4()}",
+        timeout_s=svc.settings.tool_timeout_s,
+    )

@@ -9,11 +9,11 @@ from pydantic import AfterValidator, Field, StringConstraints
 
 from loopwright.db.tables import McpServerRow
 from loopwright.server.schemas.common import Input, Output
+from loopwright.server.schemas.urls import OutboundUrl, UncheckedUrl
 
 McpServerName = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$")]
 McpTransportIn = Literal["streamable_http", "sse", "stdio"]
 """``stdio`` is accepted here so that the route can say why it is refused."""
-McpUrl = Annotated[str, StringConstraints(pattern=r"^https?://\S+$", max_length=2000)]
 HeaderName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,100}$")]
 HeaderValue = Annotated[str, StringConstraints(pattern=r"^[^\r\n]*$", max_length=8000)]
 
@@ -46,14 +46,15 @@ Headers = Annotated[dict[HeaderName, HeaderValue], Field(max_length=50)]
 class McpServerCreate(Input):
     name: McpServerName
     transport: McpTransportIn
-    url: McpUrl
+    url: OutboundUrl
     headers: Annotated[Headers, AfterValidator(_no_reserved)] = {}
 
 
 class McpServerUpdate(Input):
     name: McpServerName | None = None
     transport: McpTransportIn | None = None
-    url: McpUrl | None = None
+    url: UncheckedUrl | None = None
+    """Judged after the server is found: a missing server is a 404 whatever the body says."""
     headers: Annotated[Headers | None, AfterValidator(_no_reserved)] = None
     """Replaces every header; ``{}`` or ``null`` removes them all."""
     enabled: bool | None = None

@@ -9,6 +9,7 @@ from pydantic import StringConstraints
 
 from loopwright.db.tables import ProviderRow
 from loopwright.server.schemas.common import Input, Output
+from loopwright.server.schemas.urls import OutboundUrl
 
 ProviderName = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$")]
 
@@ -16,9 +17,7 @@ ProviderName = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_-]{0,
 class ProviderCreate(Input):
     name: ProviderName
     kind: Literal["openai", "anthropic", "google"]
-    base_url: (
-        Annotated[str, StringConstraints(pattern=r"^https?://\S+$", max_length=2000)] | None
-    ) = None
+    base_url: OutboundUrl | None = None
     api_key: Annotated[str, StringConstraints(min_length=1, max_length=4000)] | None = None
 
 

@@ -12,6 +12,7 @@ from pydantic import Field, StringConstraints, field_validator, model_validator
 
 from loopwright.db.tables import HttpToolRow
 from loopwright.server.schemas.common import Input, Output
+from loopwright.server.schemas.urls import OutboundUrl
 from loopwright.server.schemas.workspace import Timestamp
 from loopwright.tools.http_tool import HttpMethod, schema_problems, template_problems
 from loopwright.tools.spec import ToolSpec
@@ -43,7 +44,7 @@ RESERVED_HEADERS = frozenset(
 class HttpToolCreate(Input):
     name: ToolName
     description: Annotated[str, StringConstraints(min_length=1, max_length=4000)]
-    url: Annotated[str, StringConstraints(pattern=r"^https?://\S+$", max_length=2000)]
+    url: OutboundUrl
     method: HttpMethod
     parameters: dict[str, Any]
     headers: dict[HeaderName, HeaderValue] = Field(default_factory=dict)
