@@ -1,7 +1,7 @@
 """The built-in workspace tools: their contracts, and their handlers on a real database.
 
 Handlers run inside ``db.write()`` exactly as the runtime calls them: the test owns the
-transaction, the handler only acts in it.
+transaction, the handler only acts in it, through the runtime's ``SessionWorkspace``.
 """
 
 from __future__ import annotations
@@ -24,9 +24,12 @@ from loopwright.db.tables import DocumentRow, ProjectRow, TaskRow
 from loopwright.domain.events import Event, EventFilter
 from loopwright.errors import Conflict, NotFound
 from loopwright.events import log
-from loopwright.runtime.builtin_handlers import HANDLERS, ToolContext
+from loopwright.runtime import workspace as changes
+from loopwright.runtime.workspace import SessionWorkspace
 from loopwright.tools.builtin import BUILTIN_TOOLS
+from loopwright.tools.builtin_handlers import HANDLERS
 from loopwright.tools.spec import ToolArgumentsInvalid
+from loopwright.tools.workspace_port import ToolContext, WorkspacePort
 
 READ_ONLY = {
     "list_projects",
@@ -64,7 +67,7 @@ async def call(db: Database, ctx: ToolContext, tool: str, **arguments: Any) -> d
     """Validate the arguments as the runtime does, run the handler in one transaction."""
     args = BUILTIN_TOOLS[tool].validate(arguments)
     async with db.write() as session:
-        result: dict[str, Any] = await HANDLERS[tool](session, ctx, args)
+        result: dict[str, Any] = await HANDLERS[tool](SessionWorkspace(session, ctx), args)
     assert json.loads(json.dumps(result)) == result  # what the model gets is plain JSON
     return result
 
@@ -432,17 +435,18 @@ async def test_deleting_a_project_detaches_what_the_session_already_loaded(
     task = (await call(db, ctx, "create_task", title="T", project="Gone"))["task"]
     async with db.write() as session:
         loaded = await workspace.get_task(session, ctx.store_id, task["id"])
-        await workspace.delete_project(session, ctx.store_id, task["project_id"])
+        await changes.delete_project(session, ctx.store_id, task["project_id"])
         assert loaded.project_id is None
         read = await HANDLERS["read_task"](
-            session, ctx, BUILTIN_TOOLS["read_task"].validate({"task_id": task["id"]})
+            SessionWorkspace(session, ctx),
+            BUILTIN_TOOLS["read_task"].validate({"task_id": task["id"]}),
         )
         assert read["project"] is None
     async with db.read() as session:
         assert (await workspace.get_task(session, ctx.store_id, task["id"])).project_id is None
     deleted = [e for e in await events(db, ctx.store_id) if e.type == "project.deleted"]
     assert deleted[0].payload["project_id"] == task["project_id"]
-    assert deleted[0].run_id is None  # the repository call above acted for no run
+    assert deleted[0].run_id is None  # the change above acted for no run
 
 
 async def test_a_failed_tool_publishes_none_of_its_events(
@@ -451,10 +455,10 @@ async def test_a_failed_tool_publishes_none_of_its_events(
     """The savepoint takes back the rows, the seqs and the events of a tool that fails after
     appending: nothing it announced is published, and the next event gets the freed seq."""
     from loopwright.domain.events import NewEvent
-    from loopwright.runtime.builtin_handlers import invoke
+    from loopwright.tools.builtin_handlers import invoke
 
-    async def announces_then_fails(session: Any, context: ToolContext, args: Any) -> Any:
-        await log.append(session, context.store_id, [NewEvent("task.created", {"id": "ghost"})])
+    async def announces_then_fails(port: WorkspacePort, args: Any) -> Any:
+        await port.create_task(title="ghost", description="", status="todo", project_id=None)
         raise Conflict("gave up after announcing")
 
     monkeypatch.setitem(HANDLERS, "list_tasks", announces_then_fails)
@@ -462,9 +466,10 @@ async def test_a_failed_tool_publishes_none_of_its_events(
     db.on_commit(published.extend)
     args = BUILTIN_TOOLS["list_tasks"].validate({})
     async with db.write() as session:
-        ok, content = await invoke(session, ctx, "list_tasks", args, timeout_s=5)
+        ok, content = await invoke(SessionWorkspace(session, ctx), "list_tasks", args, timeout_s=5)
         kept = await log.append(session, ctx.store_id, [NewEvent("note.added", {})])
     assert (ok, content) == (False, {"error": "gave up after announcing"})
     assert [e.type for e in published if e.store_id == ctx.store_id] == ["note.added"]
     assert [e.seq for e in kept] == [1]
     assert [e.type for e in await events(db, ctx.store_id)] == ["note.added"]
+    assert await count(db, TaskRow, ctx.store_id) == 0  # its row went back with its event

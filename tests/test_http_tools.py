@@ -42,6 +42,7 @@ class Target:
 
     release: asyncio.Event
     requests: list[dict[str, Any]] = field(default_factory=list)
+    peers: list[int] = field(default_factory=list)  # each request's client port
     base_url: str = ""
 
     def paths(self) -> list[str]:
@@ -61,6 +62,7 @@ def target_app(target: Target) -> Starlette:
             "x_api_key": request.headers.get("x-api-key"),
         }
         target.requests.append(seen)
+        target.peers.append(request.client.port if request.client else 0)
         return seen
 
     async def echo(request: Request) -> Response:
@@ -122,6 +124,7 @@ async def targets() -> AsyncIterator[tuple[Target, Target]]:
 def target(targets: tuple[Target, Target]) -> Target:
     for t in targets:
         t.requests.clear()
+        t.peers.clear()
     return targets[0]
 
 

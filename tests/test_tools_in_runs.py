@@ -159,6 +159,36 @@ async def test_audit_filters_and_isolation(store: Store, fake: tuple[GatedLLM, s
     assert r.status_code == 422
 
 
+async def test_the_tool_test_route_calls_through_the_runs_http_client(
+    store: Store, fake: tuple[GatedLLM, str]
+) -> None:
+    """The test route calls a tool through the same dispatcher and shared HTTP client as a
+    run's tool step: its call reuses the connection the run's call left in the runtime's pool
+    (a client built per call opened a connection of its own every time)."""
+    llm, model_url = fake
+    target = Target(release=asyncio.Event())
+    async with serve(target_app(target)) as target_url:
+        r = await store.admin.post(
+            f"{store.path}/tools",
+            json={
+                "name": "ping",
+                "description": "Ping the target",
+                "url": f"{target_url}/echo/ping",
+                "method": "GET",
+                "parameters": {"type": "object", "properties": {}},
+            },
+        )
+        assert r.status_code == 201, r.text
+        agent = await agent_with(store, model_url, ["ping"])
+        llm.push(Reply(tool_calls=[ToolCall("ping", {}, id="p1")]), Reply(text=["ok"]))
+        assert (await run(store, agent["id"]))["status"] == "completed"
+        r = await store.admin.post(f"{store.path}/tools/ping/test", json={"arguments": {}})
+        assert r.status_code == 200 and r.json()["ok"] is True, r.text
+    assert [seen["idempotency_key"][:5] for seen in target.requests][1:] == ["test:"]
+    run_call, test_call = target.peers
+    assert test_call == run_call
+
+
 async def test_mcp_tool_test_endpoint(store: Store) -> None:
     demo = demo_server("calc")
     async with serve_mcp(demo, "sse") as url:

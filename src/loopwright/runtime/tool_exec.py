@@ -14,7 +14,6 @@ import time
 from datetime import timedelta
 from typing import Any
 
-from pydantic_core import to_jsonable_python
 from sqlalchemy import bindparam, func, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -25,16 +24,15 @@ from loopwright.db.tables import ToolCallRow
 from loopwright.db.tables.base import utcnow
 from loopwright.domain.events import NewEvent
 from loopwright.engine.turn import ToolCall, ToolResult
-from loopwright.errors import LoopwrightError
 from loopwright.events import log
 from loopwright.ids import new_id
 from loopwright.runtime import failpoints, toolbox
-from loopwright.runtime.builtin_handlers import ToolContext, invoke
 from loopwright.runtime.local_runs import RunCancelled
 from loopwright.runtime.plan import RunPlan
 from loopwright.runtime.services import RunServices
-from loopwright.tools.http_tool import call_http_tool
-from loopwright.tools.spec import ToolArgumentsInvalid
+from loopwright.runtime.workspace import SessionWorkspace
+from loopwright.tools import dispatch
+from loopwright.tools.workspace_port import ToolContext
 
 Outcome = tuple[str, Any]  # ("ok" | "error" | "refused", content)
 
@@ -193,56 +191,33 @@ async def _rate_limited(
 async def _builtin(
     rt: RunServices, session: AsyncSession, plan: RunPlan, call: ToolCall, tool: toolbox.RunTool
 ) -> Outcome:
-    assert tool.spec is not None
     context = ToolContext(
         store_id=plan.store_id,
         run_id=plan.run_id,
         session_id=plan.session_id,
         agent_id=plan.agent_id,
     )
-    try:
-        args = tool.spec.validate(call.arguments)
-    except ToolArgumentsInvalid as exc:
-        return "error", {
-            "error": "the arguments do not match the tool's schema",
-            "problems": exc.problems,
-        }
-    ok, content = await invoke(
-        session, context, tool.name, args, timeout_s=rt.settings.tool_timeout_s
+    return await dispatch.call(
+        tool.target,
+        call.arguments,
+        clients=rt,
+        key=f"{plan.run_id}:{call.call_id}",
+        timeout_s=rt.settings.tool_timeout_s,
+        workspace=SessionWorkspace(session, context),
     )
-    return ("ok" if ok else "error"), content
 
 
 async def _external(
     rt: RunServices, plan: RunPlan, call: ToolCall, tool: toolbox.RunTool
 ) -> Outcome:
-    key = f"{plan.run_id}:{call.call_id}"
     timeout_s = min(rt.settings.tool_timeout_s, max(0.1, plan.deadline - time.time()))
-    try:
-        if tool.http is not None:
-            ok, content = await call_http_tool(
-                tool.http,
-                call.arguments,
-                client=rt.http,
-                egress=rt.egress,
-                idempotency_key=key,
-                timeout_s=timeout_s,
-            )
-            return ("ok" if ok else "error"), content
-        assert tool.mcp is not None
-        endpoint, tool_name = tool.mcp
-        await rt.egress.check_url(endpoint.url)
-        result = await rt.mcp.call_tool(
-            endpoint, tool_name, call.arguments, idempotency_key=key, timeout_s=timeout_s
-        )
-        return ("ok" if result.ok else "error"), to_jsonable_python(result.content)
-    except ToolArgumentsInvalid as exc:
-        return "error", {
-            "error": "the arguments do not match the tool's schema",
-            "problems": exc.problems,
-        }
-    except LoopwrightError as exc:
-        return "error", {"error": exc.message}
+    return await dispatch.call(
+        tool.target,
+        call.arguments,
+        clients=rt,
+        key=f"{plan.run_id}:{call.call_id}",
+        timeout_s=timeout_s,
+    )
 
 
 async def _commit(

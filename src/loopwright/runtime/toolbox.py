@@ -3,7 +3,8 @@
 The model sees each tool under a wire name that providers accept (``server.tool`` becomes
 ``server__tool``); calls come back under that name and are mapped to the assigned tool here.
 The server decides what may run, whatever the model names: only assigned tools that exist.
-An MCP server that is down only removes its own tools.
+An MCP server that is down only removes its own tools. A resolved tool's ``target`` is what
+``tools.dispatch.call`` runs.
 """
 
 from __future__ import annotations
@@ -19,11 +20,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from loopwright.crypto import SecretBox
 from loopwright.db.database import Database
 from loopwright.db.repos import http_tools, mcp_servers
-from loopwright.errors import LoopwrightError
+from loopwright.db.tables import HttpToolRow, McpServerRow
+from loopwright.errors import LoopwrightError, NotFound
 from loopwright.tools.builtin import BUILTIN_TOOLS
-from loopwright.tools.http_tool import HttpToolDef
-from loopwright.tools.mcp import McpEndpoint, McpPool
-from loopwright.tools.spec import ToolSpec
+from loopwright.tools.dispatch import McpTarget, Target
+from loopwright.tools.http_tool import HttpToolDef, as_method
+from loopwright.tools.mcp import McpEndpoint, McpPool, McpTransport
 
 logger = logging.getLogger("loopwright.tools")
 ToolKind = Literal["builtin", "http", "mcp"]
@@ -39,9 +41,32 @@ class RunTool:
     kind: ToolKind
     read_only: bool
     definition: ToolDefinition
-    spec: ToolSpec | None = None
-    http: HttpToolDef | None = None
-    mcp: tuple[McpEndpoint, str] | None = None
+    target: Target
+
+
+def http_definition(row: HttpToolRow, secrets: SecretBox) -> HttpToolDef:
+    """The callable definition of a stored HTTP tool, its headers decrypted."""
+    return HttpToolDef(
+        name=row.name,
+        description=row.description,
+        url=row.url,
+        method=as_method(row.method),
+        parameters=row.parameters,
+        headers=http_tools.decrypt_headers(row, secrets),
+        read_only=row.read_only,
+    )
+
+
+def mcp_endpoint(row: McpServerRow, secrets: SecretBox) -> McpEndpoint:
+    """What the MCP pool needs to reach a stored server (headers decrypted)."""
+    transport: McpTransport = "sse" if row.transport == "sse" else "streamable_http"
+    return McpEndpoint(
+        server_id=row.id,
+        name=row.name,
+        transport=transport,
+        url=row.url,
+        headers=mcp_servers.decrypt_headers(row, secrets),
+    )
 
 
 async def resolve(
@@ -59,7 +84,7 @@ async def resolve(
     for name in names:
         if (spec := BUILTIN_TOOLS.get(name)) is not None:
             found[wire_name(name)] = RunTool(
-                name, "builtin", spec.read_only, spec.definition(), spec
+                name, "builtin", spec.read_only, spec.definition(), target=spec
             )
         else:
             others.append(name)
@@ -83,13 +108,13 @@ async def _resolve_stored(
     wanted_servers: dict[str, list[str]] = {}
     for name in names:
         if (row := http_rows.get(name)) is not None:
-            defn = http_tools.definition_of(row, secrets)
+            defn = http_definition(row, secrets)
             definition = ToolDefinition(
                 name=wire_name(name),
                 description=defn.description,
                 parameters_json_schema=defn.parameters,
             )
-            found[wire_name(name)] = RunTool(name, "http", defn.read_only, definition, http=defn)
+            found[wire_name(name)] = RunTool(name, "http", defn.read_only, definition, target=defn)
         elif "." in name:
             server, _, tool = name.partition(".")
             wanted_servers.setdefault(server, []).append(tool)
@@ -100,7 +125,7 @@ async def _resolve_stored(
         server_row = servers.get(server)
         if server_row is None or not server_row.enabled:
             continue
-        endpoint = mcp_servers.endpoint_of(server_row, secrets)
+        endpoint = mcp_endpoint(server_row, secrets)
         try:
             listed = {t.name: t for t in await mcp.list_tools(endpoint)}
         except LoopwrightError as exc:
@@ -116,9 +141,31 @@ async def _resolve_stored(
                 parameters_json_schema=listed_tool.parameters,
             )
             found[wire_name(qualified)] = RunTool(
-                qualified, "mcp", listed_tool.read_only, definition, mcp=(endpoint, tool_name)
+                qualified,
+                "mcp",
+                listed_tool.read_only,
+                definition,
+                target=McpTarget(endpoint, tool_name),
             )
     return found
+
+
+async def find(db: Database, store_id: str, name: str, *, secrets: SecretBox) -> Target:
+    """The tool ``name`` stands for, to call it outside a run: a built-in tool, the store's HTTP
+    tool of that name, or ``server.tool`` on its MCP server ``server`` (whose tools are not
+    listed first: the server answers for a tool it does not have)."""
+    if (spec := BUILTIN_TOOLS.get(name)) is not None:
+        return spec
+    server, dot, tool = name.partition(".")
+    async with db.read() as session:
+        if dot:
+            rows = await mcp_servers.list_all(session, store_id)
+            server_row = next((row for row in rows if row.name == server), None)
+            if server_row is not None:
+                return McpTarget(mcp_endpoint(server_row, secrets), tool)
+        elif (http_row := await http_tools.find(session, store_id, name)) is not None:
+            return http_definition(http_row, secrets)
+    raise NotFound.of("tool", name)
 
 
 def canonical(assigned: Iterable[str], wire: str) -> str:

@@ -1,7 +1,7 @@
 """The built-in workspace tools: projects, tasks and documents of the agent's store.
 
-These are contracts only (name, description, read-only flag, typed arguments); the handlers
-that act on the database live in ``loopwright.runtime.builtin_handlers``.
+These are contracts only (name, description, read-only flag, typed arguments); what each tool
+does is in ``builtin_handlers``, acting on the store through a ``WorkspacePort``.
 """
 
 from __future__ import annotations

@@ -1,5 +1,6 @@
 """HTTP tools defined by a store. Their headers (which carry secrets) are stored as one
-encrypted JSON object, and are decrypted only to call the tool or to list the header names."""
+encrypted JSON object, and are decrypted only to call the tool or to list the header names.
+Names are unique per store; the route keeps the built-in tools' names free."""
 
 from __future__ import annotations
 
@@ -14,8 +15,6 @@ from loopwright.crypto import SecretBox
 from loopwright.db.tables import HttpToolRow
 from loopwright.errors import Conflict, NotFound
 from loopwright.ids import new_id
-from loopwright.tools.builtin import BUILTIN_TOOLS
-from loopwright.tools.http_tool import HttpMethod, HttpToolDef, as_method
 
 
 async def create(
@@ -25,15 +24,11 @@ async def create(
     name: str,
     description: str,
     url: str,
-    method: HttpMethod,
+    method: str,
     parameters: dict[str, Any],
     headers_enc: str | None,
     read_only: bool,
 ) -> HttpToolRow:
-    if name in BUILTIN_TOOLS:
-        raise Conflict(
-            f"{name!r} is the name of a built-in tool; choose another", details={"field": "name"}
-        )
     if await find(session, store_id, name) is not None:
         raise Conflict(f"a tool named {name!r} already exists", details={"field": "name"})
     row = HttpToolRow(
@@ -90,16 +85,3 @@ def decrypt_headers(row: HttpToolRow, secrets: SecretBox) -> dict[str, str]:
         return {}
     found: dict[str, str] = json.loads(secrets.decrypt(row.headers_enc))
     return found
-
-
-def definition_of(row: HttpToolRow, secrets: SecretBox) -> HttpToolDef:
-    """The callable definition of a stored tool, its headers decrypted."""
-    return HttpToolDef(
-        name=row.name,
-        description=row.description,
-        url=row.url,
-        method=as_method(row.method),
-        parameters=row.parameters,
-        headers=decrypt_headers(row, secrets),
-        read_only=row.read_only,
-    )

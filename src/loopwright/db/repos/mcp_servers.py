@@ -13,7 +13,6 @@ from loopwright.crypto import SecretBox
 from loopwright.db.tables import McpServerRow
 from loopwright.errors import Conflict, NotFound
 from loopwright.ids import new_id
-from loopwright.tools.mcp import McpEndpoint, McpTransport
 
 
 def _name_taken(name: str) -> Conflict:
@@ -29,18 +28,6 @@ def decrypt_headers(row: McpServerRow, secrets: SecretBox) -> dict[str, str]:
         return {}
     found: dict[str, str] = json.loads(secrets.decrypt(row.headers_enc))
     return found
-
-
-def endpoint_of(row: McpServerRow, secrets: SecretBox) -> McpEndpoint:
-    """What the MCP pool needs to reach the server (headers decrypted)."""
-    transport: McpTransport = "sse" if row.transport == "sse" else "streamable_http"
-    return McpEndpoint(
-        server_id=row.id,
-        name=row.name,
-        transport=transport,
-        url=row.url,
-        headers=decrypt_headers(row, secrets),
-    )
 
 
 async def create(

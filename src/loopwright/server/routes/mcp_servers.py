@@ -7,6 +7,7 @@ from fastapi import APIRouter, Response
 from loopwright.db.repos import mcp_servers
 from loopwright.db.tables import McpServerRow
 from loopwright.errors import ValidationFailed
+from loopwright.runtime import toolbox
 from loopwright.server.auth import Admin, Reader, ServicesDep
 from loopwright.server.schemas.common import ListOf
 from loopwright.server.schemas.mcp import (
@@ -103,5 +104,5 @@ async def check_mcp_server(server_id: str, access: Admin, svc: ServicesDep) -> M
     async with svc.db.read() as session:
         row = await mcp_servers.get(session, access.store_id, server_id)
     await svc.runtime.egress.check_url(row.url)
-    endpoint = mcp_servers.endpoint_of(row, svc.runtime.secrets)
+    endpoint = toolbox.mcp_endpoint(row, svc.runtime.secrets)
     return McpHealth.model_validate(await svc.runtime.mcp.health(endpoint))

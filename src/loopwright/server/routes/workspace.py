@@ -1,4 +1,5 @@
-"""Projects, tasks and documents: the workspace the built-in tools act on."""
+"""Projects, tasks and documents: the workspace the built-in tools act on. Reads come from
+the repository; changes go through ``runtime.workspace``, which appends their events."""
 
 from __future__ import annotations
 
@@ -7,9 +8,10 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel
 
-from loopwright.db.repos import workspace
+from loopwright.db.repos import workspace as stored
 from loopwright.domain.vocabulary import TaskStatus
 from loopwright.errors import ValidationFailed
+from loopwright.runtime import workspace
 from loopwright.server.auth import Member, Reader, ServicesDep
 from loopwright.server.schemas.common import Cursor, Limit, ListOf
 from loopwright.server.schemas.workspace import (
@@ -62,9 +64,7 @@ async def list_projects(
     cursor: Cursor = None,
 ) -> ListOf[ProjectPublic]:
     async with svc.db.read() as session:
-        page = await workspace.list_projects(
-            session, access.store_id, q=q, limit=limit, cursor=cursor
-        )
+        page = await stored.list_projects(session, access.store_id, q=q, limit=limit, cursor=cursor)
     return ListOf(
         items=[ProjectPublic.model_validate(p) for p in page.items], next_cursor=page.next_cursor
     )
@@ -73,7 +73,7 @@ async def list_projects(
 @router.get("/projects/{project_id}")
 async def get_project(project_id: str, access: Reader, svc: ServicesDep) -> ProjectPublic:
     async with svc.db.read() as session:
-        row = await workspace.get_project(session, access.store_id, project_id)
+        row = await stored.get_project(session, access.store_id, project_id)
     return ProjectPublic.model_validate(row)
 
 
@@ -123,7 +123,7 @@ async def list_tasks(
     cursor: Cursor = None,
 ) -> ListOf[TaskPublic]:
     async with svc.db.read() as session:
-        page = await workspace.list_tasks(
+        page = await stored.list_tasks(
             session,
             access.store_id,
             project_id=project_id,
@@ -140,7 +140,7 @@ async def list_tasks(
 @router.get("/tasks/{task_id}")
 async def get_task(task_id: str, access: Reader, svc: ServicesDep) -> TaskPublic:
     async with svc.db.read() as session:
-        row = await workspace.get_task(session, access.store_id, task_id)
+        row = await stored.get_task(session, access.store_id, task_id)
     return TaskPublic.model_validate(row)
 
 
@@ -187,7 +187,7 @@ async def list_documents(
     cursor: Cursor = None,
 ) -> ListOf[DocumentPublic]:
     async with svc.db.read() as session:
-        page = await workspace.list_documents(
+        page = await stored.list_documents(
             session, access.store_id, project_id=project_id, q=q, limit=limit, cursor=cursor
         )
     return ListOf(
@@ -198,7 +198,7 @@ async def list_documents(
 @router.get("/documents/{document_id}")
 async def get_document(document_id: str, access: Reader, svc: ServicesDep) -> DocumentPublic:
     async with svc.db.read() as session:
-        row = await workspace.get_document(session, access.store_id, document_id)
+        row = await stored.get_document(session, access.store_id, document_id)
     return DocumentPublic.model_validate(row)
 
 
