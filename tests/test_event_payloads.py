@@ -6,6 +6,7 @@ That every event the suite produces matches its model is checked by ``tests/even
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any, get_args
 
 import pytest
@@ -148,6 +149,17 @@ async def test_openapi_publishes_every_envelope_payload_and_the_union(live: Live
     assert page_items["$ref"] == "#/components/schemas/PublicEvent"
     data = content["text/event-stream"]["itemSchema"]["properties"]["data"]
     assert data["contentSchema"]["$ref"] == "#/components/schemas/PublicEvent"
+
+
+def test_the_api_docs_list_every_event_type() -> None:
+    docs = (Path(__file__).parents[1] / "docs" / "api.md").read_text()
+    section = docs.split("### Event payloads", 1)[1]
+    missing = [
+        t
+        for t in EVENT_TYPES
+        if f"`{t}`" not in section and f"`{t.split('.')[0]}.*`" not in section
+    ]
+    assert missing == []
 
 
 def test_the_audit_reports_each_invalid_event() -> None:

@@ -130,7 +130,7 @@ class LlmResponseReceivedPayload(EventPayload):
     usage: TokenUsage
     latency_ms: Milliseconds
     provider: str
-    model: str
+    model: str | None = Field(description="as the provider reported it (null if it did not)")
 
 
 # -- tools --------------------------------------------------------------------------------------
