@@ -14,7 +14,7 @@ import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 import psycopg
@@ -27,6 +27,10 @@ from tests.llm.fakes import openai_app, serve
 from tests.procs import OPERATOR_KEY, STARTED, ServerProcess
 from tests.scripted import GatedLLM
 
+if TYPE_CHECKING:
+    from tests.event_audit import EventAudit
+
+pytest_plugins = ["tests.event_audit"]  # every event the session's servers produce is checked
 PG_ADMIN_URL = os.environ.get("LOOPWRIGHT_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
 
 
@@ -133,8 +137,9 @@ def make_settings(data_dir: Path, database_url: str | None = None, **extra: Any)
     )
 
 
-async def _live(settings: Settings) -> AsyncIterator[Live]:
+async def _live(settings: Settings, audit: EventAudit) -> AsyncIterator[Live]:
     server, task, base_url, app = await start_server(settings)
+    audit.watch(app.state.services.hub, "live (streamed)")
     operator = httpx.AsyncClient(
         base_url=base_url, headers={"Authorization": f"Bearer {OPERATOR_KEY}"}, timeout=30
     )
@@ -144,17 +149,22 @@ async def _live(settings: Settings) -> AsyncIterator[Live]:
         await operator.aclose()
         server.should_exit = True
         await task
+        await audit.read_log(settings.app_database_url, "live")
 
 
 @pytest.fixture(scope="session")
-async def live(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Live]:
+async def live(
+    tmp_path_factory: pytest.TempPathFactory, event_audit: EventAudit
+) -> AsyncIterator[Live]:
     """The embedded default: SQLite in a data directory."""
-    async for item in _live(make_settings(tmp_path_factory.mktemp("data"))):
+    async for item in _live(make_settings(tmp_path_factory.mktemp("data")), event_audit):
         yield item
 
 
 @pytest.fixture(scope="session")
-async def live_pg(tmp_path_factory: pytest.TempPathFactory, pg_url: str) -> AsyncIterator[Live]:
+async def live_pg(
+    tmp_path_factory: pytest.TempPathFactory, pg_url: str, event_audit: EventAudit
+) -> AsyncIterator[Live]:
     """The scaled-out database: PostgreSQL, in a server process of its own (DBOS is one per
     process)."""
     data_dir = tmp_path_factory.mktemp("data-pg")
@@ -174,6 +184,7 @@ async def live_pg(tmp_path_factory: pytest.TempPathFactory, pg_url: str) -> Asyn
     finally:
         await operator.aclose()
         await server.stop()
+        await event_audit.read_log(pg_url, "live_pg")
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

@@ -173,10 +173,11 @@ async def test_an_append_marks_its_store_row_held_until_its_savepoint_rolls_back
     store = await Store(db).create()
     other = await Store(db).create()
     async with db.write() as session:
-        await log.append(session, store.id, [NewEvent("project.created", {})])
+        # a valid event: on PostgreSQL this is live_pg's database, whose events are audited
+        await log.append(session, store.id, [NewEvent("session.deleted", {})])
         with contextlib.suppress(RuntimeError):
             async with log.savepoint(session):
-                await log.append(session, other.id, [NewEvent("project.created", {})])
+                await log.append(session, other.id, [NewEvent("session.deleted", {})])
                 raise RuntimeError("roll the savepoint back")
         assert log.holds_store_row(session, store.id)
         assert not log.holds_store_row(session, other.id)

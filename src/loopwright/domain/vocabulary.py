@@ -12,6 +12,8 @@ AgentStatus = Literal["active", "disabled"]
 BusyPolicy = Literal["enqueue", "reject", "interrupt"]
 Priority = Literal["critical", "high", "normal", "low"]
 PRIORITY_VALUE: Final[dict[str, int]] = {"critical": 1, "high": 2, "normal": 3, "low": 4}
+# What started a run: the REST API and the WebSocket today; schedules, webhooks and e-mail next.
+RunTrigger = Literal["api", "websocket", "schedule", "webhook", "email"]
 
 RunStatus = Literal[
     "queued", "running", "completed", "failed", "cancelled", "timed_out", "max_steps"

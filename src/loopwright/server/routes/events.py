@@ -16,6 +16,7 @@ from loopwright.errors import ValidationFailed
 from loopwright.events import log
 from loopwright.events.follow import follow
 from loopwright.server.auth import Reader, ServicesDep
+from loopwright.server.schemas.events import EVENTS_DESCRIPTION, EVENTS_RESPONSES
 
 router = APIRouter(prefix="/v1/stores/{store_id}", tags=["events"])
 
@@ -53,7 +54,12 @@ def sse_frame(event: Event) -> dict[str, Any]:
     return frame
 
 
-@router.get("/events", response_model=None)
+@router.get(
+    "/events",
+    response_model=None,
+    responses=EVENTS_RESPONSES,
+    description=EVENTS_DESCRIPTION,
+)
 async def events(
     request: Request,
     access: Reader,
