@@ -22,6 +22,8 @@ EventType = Literal[
     "executor.spawned",
     "executor.result",
     "memory.suggested",
+    "run.waiting",
+    "run.resumed",
     "run.completed",
     "run.failed",
     "run.cancelled",

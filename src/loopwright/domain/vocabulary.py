@@ -14,11 +14,15 @@ Priority = Literal["critical", "high", "normal", "low"]
 PRIORITY_VALUE: Final[dict[str, int]] = {"critical": 1, "high": 2, "normal": 3, "low": 4}
 
 RunStatus = Literal[
-    "queued", "running", "completed", "failed", "cancelled", "timed_out", "max_steps"
+    "queued", "running", "waiting", "completed", "failed", "cancelled", "timed_out", "max_steps"
 ]
 TERMINAL_RUN_STATUSES: Final[frozenset[str]] = frozenset(
     {"completed", "failed", "cancelled", "timed_out", "max_steps"}
 )
+
+# What sent a run's message: a client (REST or WebSocket), a trigger, another agent, or a
+# parent run starting a child.
+Trigger = Literal["api", "websocket", "schedule", "webhook", "email", "agent", "child"]
 
 MessageKind = Literal["user", "assistant", "reasoning", "tool_call", "tool_result", "system"]
 

@@ -20,13 +20,14 @@ from loopwright.crypto import SecretBox
 from loopwright.db.database import Database
 from loopwright.db.repos import http_tools, mcp_servers
 from loopwright.errors import LoopwrightError
+from loopwright.tools.agents import AGENT_TOOLS
 from loopwright.tools.builtin import BUILTIN_TOOLS
 from loopwright.tools.http_tool import HttpToolDef
 from loopwright.tools.mcp import McpEndpoint, McpPool
 from loopwright.tools.spec import ToolSpec
 
 logger = logging.getLogger("loopwright.tools")
-ToolKind = Literal["builtin", "http", "mcp"]
+ToolKind = Literal["builtin", "http", "mcp", "child"]
 
 
 def wire_name(name: str) -> str:
@@ -61,6 +62,8 @@ async def resolve(
             found[wire_name(name)] = RunTool(
                 name, "builtin", spec.read_only, spec.definition(), spec
             )
+        elif (spec := AGENT_TOOLS.get(name)) is not None:
+            found[wire_name(name)] = RunTool(name, "child", spec.read_only, spec.definition(), spec)
         else:
             others.append(name)
     if others:
@@ -132,7 +135,7 @@ def canonical(assigned: Iterable[str], wire: str) -> str:
 async def known_tool_names(session: AsyncSession, store_id: str) -> set[str]:
     """Names an agent may be assigned without contacting MCP servers (``server.tool`` is
     accepted when the store has an MCP server of that name)."""
-    names = set(BUILTIN_TOOLS)
+    names = set(BUILTIN_TOOLS) | set(AGENT_TOOLS)
     names |= {row.name for row in await http_tools.list_all(session, store_id)}
     names |= {f"{row.name}.*" for row in await mcp_servers.list_all(session, store_id)}
     return names
