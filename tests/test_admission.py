@@ -22,7 +22,7 @@ from loopwright.domain.vocabulary import Priority
 from loopwright.events import log
 from loopwright.runtime import lifecycle
 from loopwright.runtime.admission import Budget, admit_in
-from loopwright.runtime.submit import submit_message
+from loopwright.runtime.submit import Submission, submit_message
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -62,10 +62,7 @@ class Store:
         """(the run's id, the runs its commit admitted)."""
         submitted = await submit_message(
             self.db,
-            self.id,
-            session_id or await self.session(),
-            "hi",
-            priority=priority,
+            Submission(self.id, session_id or await self.session(), "hi", priority=priority),
             admit=Budget(**budget) if budget else None,
         )
         return submitted.run.id, submitted.admitted

@@ -28,11 +28,11 @@ async def test_create_read_update_delete(store: Store) -> None:
 async def test_list_search_filter_paginate(store: Store) -> None:
     for i in range(5):
         await store.agent(name=f"bot-{i}", description="alpha" if i % 2 else "beta")
-    await store.agent(name="planner", mode="team")
+    await store.agent(name="planner")
     r = await store.admin.get(f"{store.path}/agents", params={"q": "ALPHA"})
     assert sorted(a["name"] for a in r.json()["items"]) == ["bot-1", "bot-3"]
-    r = await store.admin.get(f"{store.path}/agents", params={"mode": "team"})
-    assert [a["name"] for a in r.json()["items"]] == ["planner"]
+    r = await store.admin.get(f"{store.path}/agents", params={"mode": "single"})
+    assert len(r.json()["items"]) == 6
     seen: list[str] = []
     cursor = None
     while True:
@@ -43,6 +43,22 @@ async def test_list_search_filter_paginate(store: Store) -> None:
         if cursor is None:
             break
     assert seen == ["planner", "bot-4", "bot-3", "bot-2", "bot-1", "bot-0"]  # newest first
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "says"),
+    [("mode", "team", "team mode is not available yet"), ("memory", True, "memory is not")],
+)
+async def test_features_that_do_not_exist_yet_are_refused(
+    store: Store, field: str, value: object, says: str
+) -> None:
+    """Team mode and memory would be stored and silently do nothing: refused until they exist."""
+    r = await store.admin.post(f"{store.path}/agents", json={"name": "x", field: value})
+    assert r.status_code == 422, r.text
+    assert says in r.text
+    agent = await store.agent()
+    r = await store.admin.patch(f"{store.path}/agents/{agent['id']}", json={field: value})
+    assert r.status_code == 422 and says in r.text
 
 
 async def test_duplicate_name_is_409_on_create_and_rename(store: Store) -> None:

@@ -16,7 +16,7 @@ from loopwright.domain.events import Event, EventFilter
 from loopwright.errors import NotFound
 from loopwright.events import log
 from loopwright.runtime import lifecycle
-from loopwright.runtime.submit import submit_message
+from loopwright.runtime.submit import Submission, submit_message
 
 STORE = "life"
 
@@ -49,7 +49,7 @@ async def queued_run(db: Database) -> tuple[str, str]:
             },
         )
         chat = await conversations.create_session(session, STORE, agent.id, "", "enqueue")
-    submitted = await submit_message(db, STORE, chat.id, "hello")
+    submitted = await submit_message(db, Submission(STORE, chat.id, "hello"))
     return agent.id, submitted.run.id
 
 

@@ -212,10 +212,10 @@ async def test_mcp_tool_test_endpoint(store: Store) -> None:
 
 async def test_read_only_run_refuses_a_writing_tool_even_when_assigned(store: Store) -> None:
     """Team-mode executors run read-only: the tool step refuses a read_write tool."""
-    from loopwright.engine.turn import ToolCall as Call
+    from loopwright.engine.types import ToolCall as Call
     from loopwright.runtime import services
+    from loopwright.runtime.durable import run_ports
     from loopwright.runtime.plan import RunPlan
-    from loopwright.runtime.tool_exec import run_tool_step
 
     agent = await store.agent(tools=["create_task", "list_tasks"])
     chat = await store.session(agent["id"])
@@ -232,10 +232,17 @@ async def test_read_only_run_refuses_a_writing_tool_even_when_assigned(store: St
         deadline=time.time() + 60,
         read_only=True,
     )
-    rt = services.current()
-    write_call = Call("w1", "create_task", {"title": "no"})
-    writing = await run_tool_step(rt, plan, 0, write_call, resumed=False)
-    reading = await run_tool_step(rt, plan, 0, Call("r1", "list_tasks", {}), resumed=False)
+    ports = run_ports(services.current(), plan, resumed=False)
+    assert set(await ports.tools.available()) == {"list_tasks"}  # writers are not offered
+
+    async def run_tool(call: Call) -> Any:
+        route = ports.tools.route(call)
+        return await ports.steps.run_tool_call(
+            0, call, route, lambda ctx: ports.tools.call(call, ctx), 5.0
+        )
+
+    writing = await run_tool(Call("w1", "create_task", {"title": "no"}))
+    reading = await run_tool(Call("r1", "list_tasks", {}))
     assert writing.ok is False
     assert "read-only" in writing.content["error"]
     assert reading.ok is True

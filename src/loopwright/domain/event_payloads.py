@@ -51,6 +51,7 @@ class RunQueuedPayload(EventPayload):
     agent_id: str
     priority: Priority
     trigger: RunTrigger
+    parent_run_id: str | None = Field(None, description="the run that started this child run")
 
 
 class RunStartedPayload(EventPayload):
@@ -59,8 +60,8 @@ class RunStartedPayload(EventPayload):
 
 
 class RunWaitingPayload(EventPayload):
-    """Not emitted yet. The run waits (and gives its store slot back) for its child runs or an
-    approval."""
+    """The run waits (and gives its store slot back) for its child runs (or, later, an
+    approval)."""
 
     waiting_on: Literal["child_runs", "approval"]
     child_run_ids: list[str] = []
@@ -68,7 +69,7 @@ class RunWaitingPayload(EventPayload):
 
 
 class RunResumedPayload(EventPayload):
-    """Not emitted yet. A waiting run runs again."""
+    """A waiting run is queued again: what it waited for is done."""
 
     waited_on: Literal["child_runs", "approval"]
 
@@ -89,7 +90,7 @@ class RunFailedPayload(EventPayload):
 
 class RunCancelledPayload(EventPayload):
     status: Literal["cancelled"]
-    stop_reason: Literal["cancelled"]
+    stop_reason: Literal["cancelled", "parent_cancelled"]
     usage: TokenUsage
 
 

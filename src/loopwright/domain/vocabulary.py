@@ -12,15 +12,17 @@ AgentStatus = Literal["active", "disabled"]
 BusyPolicy = Literal["enqueue", "reject", "interrupt"]
 Priority = Literal["critical", "high", "normal", "low"]
 PRIORITY_VALUE: Final[dict[str, int]] = {"critical": 1, "high": 2, "normal": 3, "low": 4}
-# What started a run: the REST API and the WebSocket today; schedules, webhooks and e-mail next.
-RunTrigger = Literal["api", "websocket", "schedule", "webhook", "email"]
 
 RunStatus = Literal[
-    "queued", "running", "completed", "failed", "cancelled", "timed_out", "max_steps"
+    "queued", "running", "waiting", "completed", "failed", "cancelled", "timed_out", "max_steps"
 ]
 TERMINAL_RUN_STATUSES: Final[frozenset[str]] = frozenset(
     {"completed", "failed", "cancelled", "timed_out", "max_steps"}
 )
+
+# What sent a run's message: a client (REST or WebSocket), a trigger (schedule, webhook and
+# e-mail come next), another agent, or a parent run starting a child.
+RunTrigger = Literal["api", "websocket", "schedule", "webhook", "email", "agent", "child"]
 
 MessageKind = Literal["user", "assistant", "reasoning", "tool_call", "tool_result", "system"]
 

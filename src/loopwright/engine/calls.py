@@ -6,7 +6,7 @@ import json
 
 from pydantic_ai.messages import ModelResponse, ToolCallPart
 
-from loopwright.engine.turn import ToolCall
+from loopwright.engine.types import ToolCall
 
 
 def tool_calls_of(response: ModelResponse) -> list[ToolCall]:

@@ -17,6 +17,8 @@ twice), and fails a run whose workflow ended without ending it.
 
 from __future__ import annotations
 
+import asyncio
+import contextvars
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -186,6 +188,7 @@ class Admitter:
         self.limit = limit
         self.worker_limit = worker_limit
         self.running = 0
+        self._detached: set[asyncio.Task[None]] = set()
 
     def budget(self) -> Budget:
         return Budget(self.limit, self.worker_limit - self.running)
@@ -196,6 +199,19 @@ class Admitter:
         async with self._db.write() as session:
             admitted = await admit_in(session, store_id, self.budget())
         await self.start_all(store_id, admitted)
+
+    def start_detached(self, store_id: str, run_ids: Sequence[str]) -> None:
+        """Start admitted runs in a task outside the caller's context: from inside a run's
+        workflow, DBOS would make a workflow started in its context that run's child (waited
+        for, and cancelled with it). The sweep starts them if this process dies first."""
+        if not run_ids:
+            return
+        loop = asyncio.get_running_loop()
+        task = loop.create_task(
+            self.start_all(store_id, list(run_ids)), context=contextvars.Context()
+        )
+        self._detached.add(task)
+        task.add_done_callback(self._detached.discard)
 
     async def start_all(self, store_id: str, run_ids: Sequence[str]) -> None:
         if run_ids:

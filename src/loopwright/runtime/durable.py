@@ -1,100 +1,82 @@
-"""The run as a DBOS workflow (workflow id = run id): start, then the engine's loop with each
-model request and each tool call as its own step, then finish.
+"""The run as a DBOS workflow (workflow id = run id): start, the engine's loop, finish.
 
-DBOS owns the workflow: its durable start, the queue, recovery after a crash (on restart, or by
-another worker) and cancellation. Each step is checkpointed in the application database, by
-the record it commits in the same transaction as its effects: the model step's ``run_steps``
-row beside the assistant message, the tool step's ``tool_calls`` row beside the tool's domain
-rows and events (see ``model_exec`` and ``tool_exec``). A replayed workflow runs the loop again;
-every step that committed finds its record and returns it without acting, so the loop goes on
-from the first unfinished step. A second checkpoint of the same output in DBOS's system
-database (``@DBOS.step``) would add nothing but two thread hops and a write per step.
+DBOS owns the workflow: its durable start, recovery after a crash (on restart, or by another
+worker) and cancellation. Each step is checkpointed by the record it commits with its effects
+(see ``step_store``): a replayed workflow runs the loop again and every step that committed
+returns its record without acting, so the loop goes on from the first unfinished step. A
+second checkpoint of the same output in DBOS's system database (``@DBOS.step``) would add
+nothing but two thread hops and a write per step.
+
+A run that waits for child runs is parked (``children.park``: ``waiting``, its slot given
+back) and its workflow waits here until admission gives it a slot again, then runs the loop
+once more. A replay of a parked run waits the same way before it runs.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextvars
 import logging
 
 from dbos import DBOS, SetWorkflowID
 
-from loopwright.engine.turn import (
-    ModelStep,
-    ToolCall,
-    ToolResult,
-    TurnOutcome,
-    run_turn,
-)
-from loopwright.runtime import failpoints, lifecycle, services
-from loopwright.runtime.model_exec import run_model_step
+from loopwright.engine.loop import Ports, run_turn
+from loopwright.engine.ports import Toolset
+from loopwright.engine.toolsets import AssignedOnly, RateLimited, ReadOnlyTools
+from loopwright.engine.types import RunSettings, TurnOutcome
+from loopwright.runtime import children, failpoints, lifecycle, services
 from loopwright.runtime.plan import RunPlan
-from loopwright.runtime.tool_exec import run_tool_step
+from loopwright.runtime.run_ports import (
+    AgentModel,
+    SessionHistory,
+    StoreRateLimit,
+    StoreTools,
+    SystemClock,
+)
+from loopwright.runtime.step_store import DbStepStore
 
 logger = logging.getLogger("loopwright.runtime")
 
 
-async def finish_step(plan: RunPlan, outcome: TurnOutcome, *, admitted: list[str] | None) -> None:
-    """``admitted``: the run's completion already committed with its final model step, which
-    admitted these runs into its slot."""
-    rt = services.current()
-    if admitted is None:
-        ended = await lifecycle.finish(
-            rt.db,
-            plan.store_id,
-            plan.run_id,
-            outcome.status,
-            stop_reason=outcome.stop_reason,
-            error=outcome.error,
-            admit=rt.admitter.budget(),
-        )
-        admitted = ended.admitted if ended else []
-    start_in_background(plan.store_id, admitted)
-
-
-def start_in_background(store_id: str, run_ids: list[str]) -> None:
-    """Start the runs admitted into a finished run's slot, outside any DBOS context (a
-    workflow starting them would make them its children); the sweep starts them if this
-    process dies first."""
-    if not run_ids:
-        return
-    rt = services.current()
-    loop = asyncio.get_running_loop()
-    task = loop.create_task(rt.admitter.start_all(store_id, run_ids), context=contextvars.Context())
-    _background.add(task)
-    task.add_done_callback(_background.discard)
-
-
-_background: set[asyncio.Task[None]] = set()
-
-
 async def start_run(store_id: str, run_id: str) -> None:
-    """Start an admitted run's workflow (idempotent: the workflow id is the run id)."""
+    """Start an admitted run's workflow (idempotent: the workflow id is the run id); a parked
+    run whose workflow waits in this process is woken instead."""
+    if services.current().local.wake(run_id):
+        return
     with SetWorkflowID(run_id):
         await DBOS.start_workflow_async(run_workflow, store_id, run_id)
 
 
-class _RecordedPorts:
-    """The engine's ports, each step idempotent on its record in the application database.
+def run_ports(rt: services.RunServices, plan: RunPlan, *, resumed: bool) -> Ports:
+    model = AgentModel(rt, plan)
+    tools: Toolset = RateLimited(
+        AssignedOnly(StoreTools(rt, plan), plan.tools), StoreRateLimit(rt, plan.store_id)
+    )
+    if plan.read_only:
+        tools = ReadOnlyTools(tools)
+    steps = DbStepStore(
+        rt,
+        plan,
+        resumed=resumed,
+        on_ended=lambda admitted: rt.admitter.start_detached(plan.store_id, admitted),
+        provider=lambda: model.provider,
+    )
+    return Ports(
+        model=model,
+        tools=tools,
+        steps=steps,
+        context=[SessionHistory(rt, plan)],
+        clock=SystemClock(),
+    )
 
-    ``resumed``: the run started before (a replay), so a step may find its record. A run
-    starting for the first time has none and skips the lookups; a step that races a
-    concurrent replay still meets the record's unique key when it commits."""
 
-    def __init__(self, rt: services.RunServices, plan: RunPlan, *, resumed: bool) -> None:
-        self.rt = rt
-        self.plan = plan
-        self.resumed = resumed
-        self.ended: list[str] | None = None
-        """Set when the final model step committed the run's completion: the runs it admitted."""
-
-    async def model_step(self, index: int) -> ModelStep:
-        done = await run_model_step(self.rt, self.plan, index, resumed=self.resumed)
-        self.ended = done.ended.admitted if done.ended else None
-        return done.step
-
-    async def tool_call(self, index: int, call: ToolCall) -> ToolResult:
-        return await run_tool_step(self.rt, self.plan, index, call, resumed=self.resumed)
+def run_settings(rt: services.RunServices, plan: RunPlan) -> RunSettings:
+    return RunSettings(
+        system_prompt=plan.system_prompt,
+        temperature=plan.temperature,
+        max_steps=plan.max_steps,
+        deadline=plan.deadline,
+        model_timeout_s=rt.settings.model_timeout_s,
+        tool_timeout_s=rt.settings.tool_timeout_s,
+    )
 
 
 @DBOS.workflow(name="loopwright.run")
@@ -109,14 +91,48 @@ async def run_workflow(store_id: str, run_id: str) -> str:
         if started is None:
             return "skipped"
         plan = started.plan
-        ports = _RecordedPorts(rt, plan, resumed=started.resumed)
-        try:
-            outcome = await run_turn(ports, max_steps=plan.max_steps)
-        except Exception as exc:  # a defect, not a model or tool failure: fail the run
-            logger.exception("run %s failed", run_id)
-            outcome = TurnOutcome("failed", "internal_error", f"{type(exc).__name__}: {exc}")
-        await finish_step(plan, outcome, admitted=ports.ended)
+        if started.parked and not await _wait_for_slot(rt, plan):
+            return "ended"
+        ports = run_ports(rt, plan, resumed=started.resumed)
+        while True:
+            outcome = await _turn(ports, run_settings(rt, plan), run_id)
+            if outcome.status != "waiting":
+                break
+            rt.admitter.start_detached(store_id, await children.park(rt, plan, outcome.waiting_on))
+            if not await _wait_for_slot(rt, plan):
+                return "ended"
+            assert isinstance(ports.steps, DbStepStore)
+            ports.steps.resume()
+        if not outcome.recorded:
+            ended = await lifecycle.finish(
+                rt.db,
+                store_id,
+                run_id,
+                outcome.status,
+                stop_reason=outcome.stop_reason,
+                error=outcome.error,
+                admit=rt.admitter.budget(),
+            )
+            rt.admitter.start_detached(store_id, ended.admitted if ended else [])
         return outcome.status
     finally:
         rt.local.forget(run_id)
         rt.admitter.running -= 1
+
+
+async def _turn(ports: Ports, settings: RunSettings, run_id: str) -> TurnOutcome:
+    try:
+        return await run_turn(ports, settings)
+    except Exception as exc:  # a defect, not a model or tool failure: fail the run
+        logger.exception("run %s failed", run_id)
+        return TurnOutcome("failed", "internal_error", f"{type(exc).__name__}: {exc}")
+
+
+async def _wait_for_slot(rt: services.RunServices, plan: RunPlan) -> bool:
+    """Parked: this worker does not count the run while it waits for a slot."""
+    rt.admitter.running -= 1
+    try:
+        woken = await children.wait_for_slot(rt, plan)
+    finally:
+        rt.admitter.running += 1
+    return woken.running

@@ -7,8 +7,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, bindparam, select, update
+from sqlalchemy import and_, bindparam, exists, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from loopwright.db.database import Database, core
 from loopwright.db.repos import conversations
@@ -39,6 +40,7 @@ _RUN_AND_AGENT = (
         RunRow.agent_id,
         RunRow.session_id,
         RunRow.started_at,
+        RunRow.read_only,
         AgentRow.id.label("found_agent"),
         AgentRow.model,
         AgentRow.fallback_models,
@@ -63,6 +65,7 @@ _START = (
 class Started:
     plan: RunPlan
     resumed: bool  # started before (a replay after a crash): steps may have records
+    parked: bool = False  # waiting for its children, or queued again after them: no slot
 
 
 async def start(db: Database, store_id: str, run_id: str) -> Started | None:
@@ -77,7 +80,8 @@ async def start(db: Database, store_id: str, run_id: str) -> Started | None:
         if run.status in TERMINAL_RUN_STATUSES:
             return None
         if run.plan is not None:
-            return Started(RunPlan.from_json(run.plan), resumed=True)
+            parked = run.status in ("waiting", "queued")
+            return Started(RunPlan.from_json(run.plan), resumed=True, parked=parked)
         if run.found_agent is None:
             raise NotFound.of("agent", run.agent_id)
         started: datetime = run.started_at or utcnow()
@@ -96,6 +100,7 @@ async def start(db: Database, store_id: str, run_id: str) -> Started | None:
             temperature=run.temperature,
             max_steps=run.max_steps,
             deadline=started.timestamp() + run.timeout_s,
+            read_only=run.read_only,
         )
         await core(
             session,
@@ -117,6 +122,7 @@ async def start(db: Database, store_id: str, run_id: str) -> Started | None:
         return Started(plan, resumed=False)
 
 
+_child = aliased(RunRow)
 _FINISH = (
     update(RunRow)
     .where(
@@ -130,7 +136,23 @@ _FINISH = (
         error=bindparam("new_error"),
         finished_at=bindparam("now"),
     )
-    .returning(RunRow.session_id, RunRow.input_tokens, RunRow.output_tokens)
+    .returning(RunRow.session_id, RunRow.parent_run_id, RunRow.input_tokens, RunRow.output_tokens)
+)
+# A parent waiting for its children is queued again (for a slot) once the last one ended.
+_WAKE_PARENT = (
+    update(RunRow)
+    .where(
+        RunRow.store_id == bindparam("store"),
+        RunRow.id == bindparam("parent"),
+        RunRow.status == "waiting",
+        ~exists().where(
+            _child.store_id == RunRow.store_id,
+            _child.parent_run_id == RunRow.id,
+            _child.status.not_in(sorted(TERMINAL_RUN_STATUSES)),
+        ),
+    )
+    .values(status="queued")
+    .returning(RunRow.session_id)
 )
 
 
@@ -198,7 +220,30 @@ async def end(
         store_id,
         [NewEvent(_FINAL_EVENT[status], payload, session_id=row.session_id, run_id=run_id)],
     )
+    if row.parent_run_id is not None:
+        await wake_if_children_done(session, store_id, row.parent_run_id)
     return Ended(await admit_in(session, store_id, admit) if admit else [])
+
+
+async def wake_if_children_done(session: AsyncSession, store_id: str, run_id: str) -> bool:
+    """A run waiting for its children goes back in the queue (``run.resumed``) once none is
+    unfinished; admission then gives it a slot like any queued run."""
+    woken = (await core(session, _WAKE_PARENT, {"store": store_id, "parent": run_id})).first()
+    if woken is None:
+        return False
+    await log.append(
+        session,
+        store_id,
+        [
+            NewEvent(
+                "run.resumed",
+                {"waited_on": "child_runs"},
+                session_id=woken.session_id,
+                run_id=run_id,
+            )
+        ],
+    )
+    return True
 
 
 async def wait_terminal(

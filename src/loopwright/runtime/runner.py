@@ -28,9 +28,18 @@ from loopwright.events.hub import EventHub
 
 # ``durable`` registers the run workflow with DBOS on import, before launch, so recovery at
 # launch finds it.
-from loopwright.runtime import admission, durable, failpoints, heap, lifecycle, services
+from loopwright.runtime import (
+    admission,
+    children,
+    durable,
+    failpoints,
+    heap,
+    lifecycle,
+    services,
+)
 from loopwright.runtime.local_runs import LocalRuns
 from loopwright.runtime.models import ModelResolver
+from loopwright.runtime.submit import Submission, Submitted, submit_message
 from loopwright.settings import Settings
 from loopwright.tools.http_tool import http_tool_client
 from loopwright.tools.mcp import McpPool
@@ -57,25 +66,24 @@ class Runtime:
         )
         self._tasks: list[asyncio.Task[None]] = []
         self._launched = False
+        self._services = services.RunServices(
+            settings=settings,
+            db=db,
+            hub=hub,
+            secrets=self.secrets,
+            egress=self.egress,
+            models=self.models,
+            local=self.local,
+            admitter=self.admitter,
+            mcp=self.mcp,
+            http=self.http,
+        )
 
     async def start(self) -> None:
         failpoints.arm(self.settings.failpoint)
         async with self.db.read() as session:
             await secrets_at_rest.verify(session, self.secrets)  # a wrong key fails loudly here
-        services.install(
-            services.RunServices(
-                settings=self.settings,
-                db=self.db,
-                hub=self.hub,
-                secrets=self.secrets,
-                egress=self.egress,
-                models=self.models,
-                local=self.local,
-                admitter=self.admitter,
-                mcp=self.mcp,
-                http=self.http,
-            )
-        )
+        services.install(self.services())
         system_url = self.settings.dbos_system_url
         if system_url.startswith("sqlite:///"):
             _enable_wal(Path(system_url[len("sqlite:///") :]))
@@ -99,6 +107,9 @@ class Runtime:
             asyncio.create_task(self._sweep()),
             asyncio.create_task(self._watch_cancels()),
         ]
+
+    def services(self) -> services.RunServices:
+        return self._services
 
     async def _adopt_orphans(self) -> None:
         """Runs left pending by a process of an earlier ``--processes`` larger than this one's
@@ -149,25 +160,33 @@ class Runtime:
     async def start_admitted(self, store_id: str, run_ids: list[str]) -> None:
         await self.admitter.start_all(store_id, run_ids)
 
+    async def submit(self, submission: Submission) -> Submitted:
+        """The one way in: commit the message and its queued run (with its admission if the
+        store has room), interrupt the session's active runs per its busy policy, start what
+        was admitted."""
+        submitted = await submit_message(self.db, submission, admit=self.admission_budget())
+        await self.cancel_many(submission.store_id, submitted.interrupted)
+        await self.start_admitted(submission.store_id, submitted.admitted)
+        return submitted
+
     async def cancel(self, store_id: str, run_id: str) -> RunRow:
-        """Record the cancellation (its slot goes to the store's next waiting run in the same
-        commit), stop DBOS from continuing it, interrupt a call in flight."""
-        ended = await lifecycle.finish(
-            self.db,
-            store_id,
-            run_id,
-            "cancelled",
-            stop_reason="cancelled",
-            admit=self.admission_budget(),
+        """Record the cancellation of the run and its unfinished descendants (their slots go
+        to the store's next waiting runs in the same commit), stop DBOS from continuing them,
+        interrupt their calls in flight in this process (other processes see ``run.cancelled``
+        through the relay, or their cancel watch)."""
+        async with self.db.read() as session:
+            await conversations.get_run(session, store_id, run_id)  # NotFound if missing
+        ended = await children.cancel_tree(
+            self.services(), store_id, run_id, admit=self.admission_budget()
         )
-        self.local.cancel(run_id)
-        if ended and self._launched:
-            with contextlib.suppress(Exception):
-                await DBOS.cancel_workflow_async(run_id)
+        for cancelled in ended.run_ids:
+            self.local.cancel(cancelled)
+            if self._launched:
+                with contextlib.suppress(Exception):
+                    await DBOS.cancel_workflow_async(cancelled)
         async with self.db.read() as session:
             run = await conversations.get_run(session, store_id, run_id)
-        if ended:
-            await self.start_admitted(store_id, ended.admitted)
+        await self.start_admitted(store_id, ended.admitted)
         return run
 
     async def cancel_many(self, store_id: str, run_ids: list[str]) -> None:

@@ -1,6 +1,10 @@
 """Accept a message: the user message row, ``chat.message_sent``, a queued run and
 ``run.queued`` are committed in one transaction, with the run's admission if its session and
-store have room (see ``admission``); the caller then starts what was admitted."""
+store have room (see ``admission``); the caller then starts what was admitted.
+
+Every way in (REST, WebSocket, triggers, a parent run starting a child) describes what it
+sends as a ``Submission``; ``Runtime.submit`` commits it, interrupts per the session's busy
+policy, admits and starts."""
 
 from __future__ import annotations
 
@@ -8,17 +12,32 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import and_, bindparam, insert, select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from loopwright.db.database import Database, core
 from loopwright.db.repos import conversations
 from loopwright.db.tables import AgentRow, MessageRow, RunRow, SessionRow
 from loopwright.db.tables.base import utcnow
 from loopwright.domain.events import NewEvent
-from loopwright.domain.vocabulary import Priority
+from loopwright.domain.vocabulary import Priority, RunTrigger
 from loopwright.errors import Conflict, NotFound
 from loopwright.events import log
 from loopwright.ids import new_id
 from loopwright.runtime.admission import Budget, admit_in
+
+
+@dataclass(frozen=True, slots=True)
+class Submission:
+    store_id: str
+    session_id: str
+    content: str
+    priority: Priority = "normal"
+    trigger: RunTrigger = "api"
+    parent_run_id: str | None = None
+    parent_call_id: str | None = None
+    """The parent's tool call that started this run (a child run)."""
+    read_only: bool = False
+    """The run is offered read-only tools only."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,92 +66,101 @@ _INSERT_RUN = insert(RunRow)
 
 
 async def submit_message(
-    db: Database,
-    store_id: str,
-    session_id: str,
-    content: str,
-    *,
-    priority: Priority = "normal",
-    trigger: str = "api",
-    admit: Budget | None = None,
+    db: Database, submission: Submission, *, admit: Budget | None = None
 ) -> Submitted:
-    """``admit``: this worker's admission budget; None (an API-only process) leaves the run
-    to a worker."""
+    """``submission`` in a transaction of its own. ``admit``: this worker's admission budget;
+    None (an API-only process) leaves the run to a worker."""
     async with db.write() as session:
-        chat = (
-            await core(session, _SESSION_AND_AGENT, {"store": store_id, "session": session_id})
-        ).first()
-        if chat is None:
-            raise NotFound.of("session", session_id)
-        agent_id: str = chat.agent_id
-        if chat.found_agent is None:
-            raise NotFound.of("agent", agent_id)
-        if chat.status != "active":
-            raise Conflict(f"agent {chat.name!r} is disabled", details={"agent_id": agent_id})
-        active = await conversations.active_run_ids(session, store_id, session_id)
-        if active and chat.busy_policy == "reject":
-            raise Conflict(
-                "a run is already active in this session",
-                details={"run_id": active[0], "busy_policy": "reject"},
-            )
-        interrupted = active if chat.busy_policy == "interrupt" else []
-        run_id, now = new_id("run"), utcnow()
-        message: dict[str, Any] = {
-            "session_id": session_id,
-            "run_id": run_id,
-            "kind": "user",
-            "content": content,
-            "data": {},
-            "provider": None,
-            "model": None,
-            "input_tokens": None,
-            "output_tokens": None,
-            "latency_ms": None,
-            "created_at": now,
-        }
-        message_id = await conversations.insert_message(session, store_id, **message)
-        run: dict[str, Any] = {
-            "id": run_id,
-            "store_id": store_id,
-            "session_id": session_id,
-            "agent_id": agent_id,
-            "trigger_message_id": message_id,
-            "parent_run_id": None,
-            "status": "queued",
-            "stop_reason": None,
-            "error": None,
-            "priority": priority,
-            "trigger": trigger,
-            "steps": 0,
-            "input_tokens": 0,
-            "output_tokens": 0,
-            "plan": None,
-            "created_at": now,
-            "started_at": None,
-            "finished_at": None,
-        }
-        # Core inserts: the rows are returned to the caller, not tracked by the session.
-        await core(session, _INSERT_RUN, run)
-        await log.append(
-            session,
-            store_id,
-            [
-                NewEvent(
-                    "chat.message_sent",
-                    {"message_id": message_id, "kind": "user", "content": content},
-                    session_id=session_id,
-                    run_id=run_id,
-                ),
-                NewEvent(
-                    "run.queued",
-                    {"agent_id": agent_id, "priority": priority, "trigger": trigger},
-                    session_id=session_id,
-                    run_id=run_id,
-                ),
-            ],
+        return await accept(session, submission, admit=admit)
+
+
+async def accept(
+    session: AsyncSession, submission: Submission, *, admit: Budget | None = None
+) -> Submitted:
+    """``submit_message`` in the caller's transaction (a parent's tool call starting a child)."""
+    store_id, session_id = submission.store_id, submission.session_id
+    content, priority, trigger = submission.content, submission.priority, submission.trigger
+    chat = (
+        await core(session, _SESSION_AND_AGENT, {"store": store_id, "session": session_id})
+    ).first()
+    if chat is None:
+        raise NotFound.of("session", session_id)
+    agent_id: str = chat.agent_id
+    if chat.found_agent is None:
+        raise NotFound.of("agent", agent_id)
+    if chat.status != "active":
+        raise Conflict(f"agent {chat.name!r} is disabled", details={"agent_id": agent_id})
+    active = await conversations.active_run_ids(session, store_id, session_id)
+    if active and chat.busy_policy == "reject":
+        raise Conflict(
+            "a run is already active in this session",
+            details={"run_id": active[0], "busy_policy": "reject"},
         )
-        # The session's earlier run ends first, and admits this one in its own commit.
-        admitted = await admit_in(session, store_id, admit) if admit and not active else []
+    interrupted = active if chat.busy_policy == "interrupt" else []
+    run_id, now = new_id("run"), utcnow()
+    message: dict[str, Any] = {
+        "session_id": session_id,
+        "run_id": run_id,
+        "kind": "user",
+        "content": content,
+        "data": {},
+        "provider": None,
+        "model": None,
+        "input_tokens": None,
+        "output_tokens": None,
+        "latency_ms": None,
+        "created_at": now,
+    }
+    message_id = await conversations.insert_message(session, store_id, **message)
+    run: dict[str, Any] = {
+        "id": run_id,
+        "store_id": store_id,
+        "session_id": session_id,
+        "agent_id": agent_id,
+        "trigger_message_id": message_id,
+        "parent_run_id": submission.parent_run_id,
+        "parent_call_id": submission.parent_call_id,
+        "read_only": submission.read_only,
+        "status": "queued",
+        "stop_reason": None,
+        "error": None,
+        "priority": priority,
+        "trigger": trigger,
+        "steps": 0,
+        "input_tokens": 0,
+        "output_tokens": 0,
+        "plan": None,
+        "created_at": now,
+        "started_at": None,
+        "finished_at": None,
+    }
+    # Core inserts: the rows are returned to the caller, not tracked by the session.
+    await core(session, _INSERT_RUN, run)
+    await log.append(
+        session,
+        store_id,
+        [
+            NewEvent(
+                "chat.message_sent",
+                {"message_id": message_id, "kind": "user", "content": content},
+                session_id=session_id,
+                run_id=run_id,
+            ),
+            NewEvent(
+                "run.queued",
+                {
+                    "agent_id": agent_id,
+                    "priority": priority,
+                    "trigger": trigger,
+                    "parent_run_id": submission.parent_run_id,
+                },
+                session_id=session_id,
+                run_id=run_id,
+            ),
+        ],
+    )
+    # The session's earlier run ends first, and admits this one in its own commit.
+    admitted = await admit_in(session, store_id, admit) if admit and not active else []
     return Submitted(
         message=MessageRow(id=message_id, store_id=store_id, **message),
         run=RunRow(**run),

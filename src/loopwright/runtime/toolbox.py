@@ -21,14 +21,15 @@ from loopwright.crypto import SecretBox
 from loopwright.db.database import Database
 from loopwright.db.repos import http_tools, mcp_servers
 from loopwright.db.tables import HttpToolRow, McpServerRow
-from loopwright.errors import LoopwrightError, NotFound
+from loopwright.errors import Conflict, LoopwrightError, NotFound
+from loopwright.tools.agents import AGENT_TOOLS
 from loopwright.tools.builtin import BUILTIN_TOOLS
 from loopwright.tools.dispatch import McpTarget, Target
 from loopwright.tools.http_tool import HttpToolDef, as_method
 from loopwright.tools.mcp import McpEndpoint, McpPool, McpTransport
 
 logger = logging.getLogger("loopwright.tools")
-ToolKind = Literal["builtin", "http", "mcp"]
+ToolKind = Literal["builtin", "http", "mcp", "child"]
 
 
 def wire_name(name: str) -> str:
@@ -85,6 +86,10 @@ async def resolve(
         if (spec := BUILTIN_TOOLS.get(name)) is not None:
             found[wire_name(name)] = RunTool(
                 name, "builtin", spec.read_only, spec.definition(), target=spec
+            )
+        elif (spec := AGENT_TOOLS.get(name)) is not None:
+            found[wire_name(name)] = RunTool(
+                name, "child", spec.read_only, spec.definition(), target=spec
             )
         else:
             others.append(name)
@@ -156,6 +161,11 @@ async def find(db: Database, store_id: str, name: str, *, secrets: SecretBox) ->
     listed first: the server answers for a tool it does not have)."""
     if (spec := BUILTIN_TOOLS.get(name)) is not None:
         return spec
+    if name in AGENT_TOOLS:
+        raise Conflict(
+            f"{name!r} starts a child run and can only be called inside a run",
+            details={"name": name, "kind": "agent"},
+        )
     server, dot, tool = name.partition(".")
     async with db.read() as session:
         if dot:
@@ -179,7 +189,7 @@ def canonical(assigned: Iterable[str], wire: str) -> str:
 async def known_tool_names(session: AsyncSession, store_id: str) -> set[str]:
     """Names an agent may be assigned without contacting MCP servers (``server.tool`` is
     accepted when the store has an MCP server of that name)."""
-    names = set(BUILTIN_TOOLS)
+    names = set(BUILTIN_TOOLS) | set(AGENT_TOOLS)
     names |= {row.name for row in await http_tools.list_all(session, store_id)}
     names |= {f"{row.name}.*" for row in await mcp_servers.list_all(session, store_id)}
     return names

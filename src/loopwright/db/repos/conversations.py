@@ -168,10 +168,13 @@ async def list_runs(
     status: str | None,
     limit: int,
     cursor: str | None,
+    parent_run_id: str | None = None,
 ) -> Page[RunRow]:
     query = select(RunRow).where(RunRow.store_id == store_id)
     if session_id:
         query = query.where(RunRow.session_id == session_id)
+    if parent_run_id:
+        query = query.where(RunRow.parent_run_id == parent_run_id)
     if status:
         query = query.where(RunRow.status == status)
     return await newest_first(session, query, RunRow.id, limit=limit, cursor=cursor)

@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    Boolean,
     Float,
     ForeignKey,
     Index,
@@ -14,6 +15,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
     text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
@@ -52,6 +54,8 @@ class RunRow(Base):
         # the run sweep's two questions (see runtime.admission), each over its status only
         Index("ix_runs_queued", "store_id", sqlite_where=_QUEUED, postgresql_where=_QUEUED),
         Index("ix_runs_running", "started_at", sqlite_where=_RUNNING, postgresql_where=_RUNNING),
+        # a parent's children, and the one child a parent's tool call started
+        Index("ix_runs_parent_call", "parent_run_id", "parent_call_id", unique=True),
     )
 
     id: Mapped[str] = id_column()
@@ -62,6 +66,8 @@ class RunRow(Base):
     agent_id: Mapped[str] = mapped_column(String(64))
     trigger_message_id: Mapped[str | None] = mapped_column(String(64), default=None)
     parent_run_id: Mapped[str | None] = mapped_column(String(64), default=None)
+    parent_call_id: Mapped[str | None] = mapped_column(String(128), default=None)
+    read_only: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     status: Mapped[str] = mapped_column(String(16), default="queued")
     stop_reason: Mapped[str | None] = mapped_column(String(32), default=None)
     error: Mapped[str | None] = mapped_column(Text, default=None)

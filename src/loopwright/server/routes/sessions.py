@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse
 from loopwright.db.repos import agents, conversations
 from loopwright.domain.events import NewEvent
 from loopwright.events import log
-from loopwright.runtime.submit import submit_message
+from loopwright.runtime.submit import Submission
 from loopwright.server.auth import Member, Reader, ServicesDep
 from loopwright.server.schemas.common import Cursor, Limit, ListOf
 from loopwright.server.schemas.conversations import (
@@ -117,16 +117,9 @@ async def list_messages(
 async def send_message(
     session_id: str, body: MessageCreate, access: Member, svc: ServicesDep
 ) -> JSONResponse:
-    submitted = await submit_message(
-        svc.db,
-        access.store_id,
-        session_id,
-        body.content,
-        priority=body.priority,
-        admit=svc.runtime.admission_budget(),
+    submitted = await svc.runtime.submit(
+        Submission(access.store_id, session_id, body.content, priority=body.priority)
     )
-    await svc.runtime.cancel_many(access.store_id, submitted.interrupted)
-    await svc.runtime.start_admitted(access.store_id, submitted.admitted)
     run = submitted.run
     status = 202
     if body.wait:

@@ -17,7 +17,7 @@ from pydantic import ValidationError
 from loopwright.db.repos import tenancy
 from loopwright.errors import LoopwrightError, NotFound, Unauthenticated
 from loopwright.events.follow import follow
-from loopwright.runtime.submit import submit_message
+from loopwright.runtime.submit import Submission
 from loopwright.server.auth import Principal, admit, resolve
 from loopwright.server.errors import error_body
 from loopwright.server.routes.events import parse_cursor, parse_filter
@@ -97,17 +97,15 @@ async def _handle_inbound(
         body = MessageCreate.model_validate(
             {"content": inbound.content, "priority": inbound.priority}
         )
-        submitted = await submit_message(
-            svc.db,
-            store_id,
-            inbound.session_id,
-            body.content,
-            priority=body.priority,
-            trigger="websocket",
-            admit=svc.runtime.admission_budget(),
+        submitted = await svc.runtime.submit(
+            Submission(
+                store_id,
+                inbound.session_id,
+                body.content,
+                priority=body.priority,
+                trigger="websocket",
+            )
         )
-        await svc.runtime.cancel_many(store_id, submitted.interrupted)
-        await svc.runtime.start_admitted(store_id, submitted.admitted)
     except ValidationError as exc:
         problems = [{"loc": list(e["loc"]), "message": e["msg"]} for e in exc.errors()]
         return {

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Literal
 
-from pydantic import Field, StringConstraints
+from pydantic import BeforeValidator, Field, StringConstraints
 
-from loopwright.domain.vocabulary import AgentMode, AgentStatus
+from loopwright.domain.vocabulary import AgentStatus
 from loopwright.server.schemas.common import Input, Output
 
 AgentName = Annotated[
@@ -21,6 +21,24 @@ ToolName = Annotated[
 ]
 
 
+def _no_team_yet(value: object) -> object:
+    if value == "team":
+        raise ValueError('team mode is not available yet: mode must be "single"')
+    return value
+
+
+def _no_memory_yet(value: object) -> object:
+    if value is True:
+        raise ValueError("long-term memory is not available yet: memory must be false")
+    return value
+
+
+# Accepted once their features exist (team mode, long-term memory); until then a request for
+# them is refused, not stored as a setting that does nothing.
+SingleMode = Annotated[Literal["single"], BeforeValidator(_no_team_yet)]
+NoMemory = Annotated[Literal[False], BeforeValidator(_no_memory_yet)]
+
+
 class AgentCreate(Input):
     name: AgentName
     description: Annotated[str, StringConstraints(max_length=2000)] = ""
@@ -32,8 +50,8 @@ class AgentCreate(Input):
     max_steps: Annotated[int, Field(ge=1, le=100)] = 15
     timeout_s: Annotated[float, Field(gt=0, le=3600)] = 300.0
     tools: Annotated[list[ToolName], Field(max_length=100)] = []
-    memory: bool = False
-    mode: AgentMode = "single"
+    memory: NoMemory = False
+    mode: SingleMode = "single"
     status: AgentStatus = "active"
 
 
@@ -48,8 +66,8 @@ class AgentUpdate(Input):
     max_steps: Annotated[int, Field(ge=1, le=100)] | None = None
     timeout_s: Annotated[float, Field(gt=0, le=3600)] | None = None
     tools: Annotated[list[ToolName], Field(max_length=100)] | None = None
-    memory: bool | None = None
-    mode: AgentMode | None = None
+    memory: NoMemory | None = None
+    mode: SingleMode | None = None
     status: AgentStatus | None = None
 
 

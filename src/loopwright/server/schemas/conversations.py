@@ -91,6 +91,7 @@ class RunPublic(BaseModel):
     steps: int
     usage: Usage
     parent_run_id: str | None
+    read_only: bool
     created_at: datetime
     started_at: datetime | None
     finished_at: datetime | None
@@ -109,6 +110,7 @@ class RunPublic(BaseModel):
             steps=row.steps,
             usage=Usage(input_tokens=row.input_tokens, output_tokens=row.output_tokens),
             parent_run_id=row.parent_run_id,
+            read_only=bool(row.read_only),
             created_at=row.created_at,
             started_at=row.started_at,
             finished_at=row.finished_at,
