@@ -19,6 +19,7 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.conftest import Store
 from tests.llm.fakes import Reply, ToolCall, openai_app, serve
 from tests.procs import OPERATOR_KEY, ServerProcess
 from tests.scripted import GatedLLM, Hold, tool_messages
@@ -239,3 +240,16 @@ async def test_a_parent_killed_while_its_children_run_resumes_without_restarting
         answers = " ".join(m["content"] for m in tool_messages(boss_llm.requests[-1].body))
         assert "Once" in answers and "thought hard" in answers
     slow_llm.reset()
+
+
+async def test_ask_agent_is_listed_and_runs_only_inside_a_run(store: Store) -> None:
+    tools = (await store.admin.get(f"{store.path}/tools")).json()["items"]
+    assert [t["read_only"] for t in tools if t["name"] == "ask_agent"] == [True]
+    r = await store.admin.post(
+        f"{store.path}/tools/ask_agent/test", json={"arguments": {"agent": "a", "message": "b"}}
+    )
+    assert r.status_code == 409, r.text
+    r = await store.admin.post(
+        f"{store.path}/tools", json={"name": "ask_agent", "url": "http://127.0.0.1:9/x"}
+    )
+    assert r.status_code == 409, r.text

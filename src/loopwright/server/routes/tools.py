@@ -18,11 +18,15 @@ from loopwright.server.schemas.common import ListOf
 from loopwright.server.schemas.tools import HttpToolCreate, ToolPublic, ToolTest, ToolTestResult
 from loopwright.server.services import Services
 from loopwright.tools import dispatch
+from loopwright.tools.agents import AGENT_TOOLS
 from loopwright.tools.builtin import BUILTIN_TOOLS
 from loopwright.tools.spec import ToolArgumentsInvalid, ToolSpec
 from loopwright.tools.workspace_port import ToolContext
 
 router = APIRouter(prefix="/v1/stores/{store_id}/tools", tags=["tools"])
+
+# Built into the server: not the store's to define or delete.
+_BUILT_IN = BUILTIN_TOOLS | AGENT_TOOLS
 
 
 async def extra_tools(svc: Services, store_id: str) -> list[ToolPublic]:
@@ -54,7 +58,7 @@ async def extra_tools(svc: Services, store_id: str) -> list[ToolPublic]:
 
 @router.get("")
 async def list_tools(access: Reader, svc: ServicesDep) -> ListOf[ToolPublic]:
-    items = [ToolPublic.builtin(spec) for spec in BUILTIN_TOOLS.values()]
+    items = [ToolPublic.builtin(spec) for spec in _BUILT_IN.values()]
     async with svc.db.read() as session:
         rows = await http_tools.list_all(session, access.store_id)
     secrets = svc.runtime.secrets
@@ -65,7 +69,7 @@ async def list_tools(access: Reader, svc: ServicesDep) -> ListOf[ToolPublic]:
 
 @router.post("", status_code=201)
 async def create_tool(body: HttpToolCreate, access: Admin, svc: ServicesDep) -> ToolPublic:
-    if body.name in BUILTIN_TOOLS:
+    if body.name in _BUILT_IN:
         raise Conflict(
             f"{body.name!r} is the name of a built-in tool; choose another",
             details={"field": "name"},
@@ -88,7 +92,7 @@ async def create_tool(body: HttpToolCreate, access: Admin, svc: ServicesDep) -> 
 
 @router.delete("/{name}", status_code=204)
 async def delete_tool(name: str, access: Admin, svc: ServicesDep) -> Response:
-    if name in BUILTIN_TOOLS:
+    if name in _BUILT_IN:
         raise Conflict(
             f"{name!r} is a built-in tool and cannot be deleted; unassign it from agents instead",
             details={"name": name, "kind": "builtin"},
