@@ -21,6 +21,7 @@ import uvicorn
 from httpx_ws import AsyncWebSocketSession, WebSocketDisconnect, aconnect_ws
 
 from loopwright.server.app import create_app
+from loopwright.server.key_cache import KeyCache, KeyRecord
 from tests.conftest import Live, Store, make_settings
 from tests.procs import OPERATOR_KEY
 from tests.sse import frames
@@ -260,3 +261,36 @@ async def test_garbage_frames_get_error_frames_and_socket_stays_usable(
     by_type = {f["type"]: f for f in replies}
     assert by_type["ack"]["request_id"] == request_id
     assert by_type["run.queued"]["run_id"] == by_type["ack"]["run_id"]
+
+
+async def test_streams_of_one_key_share_its_lookup() -> None:
+    """Many streams re-check one key when its entry expires: one load between them; a load
+    that ran across a deletion answers its callers but is not kept."""
+    cache = KeyCache(ttl_s=60)
+    loads = 0
+    loading = asyncio.Event()
+    release = asyncio.Event()
+
+    async def load() -> KeyRecord | None:
+        nonlocal loads
+        loads += 1
+        loading.set()
+        await release.wait()
+        return KeyRecord("st", "member", "key_1")
+
+    waiting = [asyncio.ensure_future(cache.lookup("h", load)) for _ in range(50)]
+    await loading.wait()  # the load starts after all 50 asked (they were scheduled first)
+    release.set()
+    found = await asyncio.gather(*waiting)
+    assert loads == 1 and {f.key_id for f in found if f is not None} == {"key_1"}
+    assert cache.get("h") is not None
+
+    cache.forget("key_1")
+    loading.clear()
+    release.clear()
+    pending = asyncio.ensure_future(cache.lookup("h", load))
+    await loading.wait()
+    cache.forget("key_1")  # deleted while the lookup read the row
+    release.set()
+    assert (await pending) is not None
+    assert cache.get("h") is None

@@ -60,15 +60,14 @@ class KeyCache:
             return entry
         pending = self._loading.get(key_hash)
         if pending is None:
-            pending = asyncio.ensure_future(self._load(key_hash, load))
+            pending = asyncio.ensure_future(self._load(key_hash, load, self._forgets))
             self._loading[key_hash] = pending
             pending.add_done_callback(lambda _: self._loading.pop(key_hash, None))
         return await asyncio.shield(pending)  # a caller that gives up does not cancel the rest
 
     async def _load(
-        self, key_hash: str, load: Callable[[], Awaitable[KeyRecord | None]]
+        self, key_hash: str, load: Callable[[], Awaitable[KeyRecord | None]], forgets: int
     ) -> CachedKey | None:
-        forgets = self._forgets
         found = await load()
         if found is None:
             return None
