@@ -12,6 +12,7 @@ from pathlib import Path
 import httpx
 
 OPERATOR_KEY = "operator-test-key"
+READY_TIMEOUT_S = 120  # importing the server takes ~25 s on two cores shared with other work
 
 
 def free_port() -> int:
@@ -25,9 +26,13 @@ STARTED: list[ServerProcess] = []
 
 
 class ServerProcess:
-    def __init__(self, data_dir: Path, env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, data_dir: Path, env: dict[str, str] | None = None, output: Path | None = None
+    ) -> None:
+        """``output``: a file for the process's stdout and stderr (default: the test's own)."""
         self.data_dir = data_dir
         self.env = env or {}
+        self.output = output
         self.proc: asyncio.subprocess.Process | None = None
         self.base_url = ""
         self.extra_args: list[str] = []
@@ -43,6 +48,7 @@ class ServerProcess:
             **self.env,
             **extra_env,
         }
+        sink = None if self.output is None else self.output.open("ab")
         self.proc = await asyncio.create_subprocess_exec(
             sys.executable,
             "-m",
@@ -54,10 +60,15 @@ class ServerProcess:
             str(self.data_dir),
             *self.extra_args,
             env=env,
+            stdout=sink,
+            stderr=sink,
         )
+        if sink is not None:
+            sink.close()  # the process has its own copy
         STARTED.append(self)
+        deadline = asyncio.get_running_loop().time() + READY_TIMEOUT_S
         async with httpx.AsyncClient() as client:
-            for _ in range(600):
+            while asyncio.get_running_loop().time() < deadline:
                 if self.proc.returncode is not None:
                     raise RuntimeError(f"server exited with {self.proc.returncode}")
                 try:

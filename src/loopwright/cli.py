@@ -92,6 +92,8 @@ def serve(
     --processes processes sharing the port."""
     import uvicorn
 
+    from loopwright.server.logs import configure
+
     settings = load_settings(data_dir, database_url, host=host, port=port, processes=processes)
     if fd is not None:  # one of the supervisor's processes (the first makes the demo store)
         from loopwright.server.app import create_app
@@ -104,7 +106,8 @@ def serve(
             run_worker=not no_worker,
             on_ready=None if ready_fd is None else lambda: signal_ready(ready_fd),
         )
-        server = uvicorn.Server(uvicorn.Config(app, log_level=settings.log_level))
+        config = uvicorn.Config(app, log_level=settings.log_level, log_config=configure(settings))
+        server = uvicorn.Server(config)
         server.run(sockets=[inherited_socket(fd)])
         return
     if settings.create_demo and settings.processes == 1:
@@ -123,6 +126,7 @@ def serve(
         host=settings.host,
         port=settings.port,
         log_level=settings.log_level,
+        log_config=configure(settings),
     )
 
 

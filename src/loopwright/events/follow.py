@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import enum
 import heapq
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 
 from loopwright.db.database import Database
 from loopwright.domain.events import Event, EventFilter
@@ -35,7 +35,7 @@ async def follow(
     where: EventFilter,
     *,
     poll_s: float,
-) -> AsyncIterator[Event]:
+) -> AsyncGenerator[Event, None]:
     with hub.subscribe(store_id, where) as sub:
         covered = after
         held: list[Event] = []  # token deltas held back when the reader went to the log

@@ -15,6 +15,7 @@ from fastapi import Depends, Request
 from loopwright.db.repos import tenancy
 from loopwright.domain.vocabulary import ROLE_RANK, Role
 from loopwright.errors import Forbidden, NotFound, Unauthenticated
+from loopwright.server.key_cache import CachedKey, KeyRecord
 from loopwright.server.services import Services
 
 
@@ -51,15 +52,21 @@ async def resolve(svc: Services, token: str | None) -> Principal:
     operator = svc.settings.operator_key
     if operator is not None and hmac.compare_digest(token, operator.get_secret_value()):
         return Principal(store_id=None, role="admin", key_id=None)
-    key_hash = tenancy.hash_key(token)
-    cached = svc.keys.get(key_hash)
+    cached = await lookup(svc, token)
     if cached is None:
+        raise Unauthenticated("invalid API key")
+    return Principal(store_id=cached.store_id, role=_role(cached.role), key_id=cached.key_id)
+
+
+async def lookup(svc: Services, token: str) -> CachedKey | None:
+    """A store key as the cache knows it (looked up when its entry expired); None if gone."""
+
+    async def load() -> KeyRecord | None:
         async with svc.db.read() as session:
             row = await tenancy.find_key(session, token)
-        if row is None:
-            raise Unauthenticated("invalid API key")
-        cached = svc.keys.put(key_hash, row.store_id, row.role, row.id)
-    return Principal(store_id=cached.store_id, role=_role(cached.role), key_id=cached.key_id)
+        return None if row is None else KeyRecord(row.store_id, row.role, row.id)
+
+    return await svc.keys.lookup(tenancy.hash_key(token), load)
 
 
 def _role(value: str) -> Role:

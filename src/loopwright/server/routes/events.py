@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+import re
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
@@ -15,10 +17,15 @@ from loopwright.domain.events import Event, EventFilter
 from loopwright.errors import ValidationFailed
 from loopwright.events import log
 from loopwright.events.follow import follow
-from loopwright.server.auth import Reader, ServicesDep
+from loopwright.server.auth import Reader, ServicesDep, bearer_token
+from loopwright.server.errors import error_body
+from loopwright.server.key_watch import cut_short, until_revoked
 from loopwright.server.schemas.events import EVENTS_DESCRIPTION, EVENTS_RESPONSES
 
 router = APIRouter(prefix="/v1/stores/{store_id}", tags=["events"])
+
+KEY_REVOKED = error_body("unauthenticated", "the API key was deleted")
+"""The last frame of a stream whose key was deleted while it was open."""
 
 
 def parse_filter(session_id: str | None, run_id: str | None, types: str | None) -> EventFilter:
@@ -30,20 +37,27 @@ def parse_filter(session_id: str | None, run_id: str | None, types: str | None) 
     return EventFilter(session_id=session_id, run_id=run_id, types=wanted)
 
 
+MAX_SEQ = 2**63 - 1
+"""The largest seq a cursor may name: seqs are signed 64-bit integers in the database."""
+
+_SEQ = re.compile(r"[0-9]{1,19}")
+
+
+def parse_seq(text: str, source: dict[str, str]) -> int:
+    """A cursor sent as text (a header, a WebSocket query): decimal digits, 0 to ``MAX_SEQ``.
+
+    ``source`` names where it came from, for the error's details."""
+    if _SEQ.fullmatch(text) is None or int(text) > MAX_SEQ:
+        raise ValidationFailed(
+            f"an event cursor is a seq: an integer from 0 to {MAX_SEQ}", details=source
+        )
+    return int(text)
+
+
 def parse_cursor(after: int | None, last_event_id: str | None) -> int:
     """``Last-Event-ID`` (sent by a reconnecting EventSource) wins over ``?after=``."""
     if last_event_id is not None and last_event_id.strip():
-        try:
-            cursor = int(last_event_id)
-        except ValueError as exc:
-            raise ValidationFailed(
-                "Last-Event-ID must be an event seq", details={"header": "Last-Event-ID"}
-            ) from exc
-        if cursor < 0:
-            raise ValidationFailed(
-                "Last-Event-ID must be >= 0", details={"header": "Last-Event-ID"}
-            )
-        return cursor
+        return parse_seq(last_event_id.strip(), {"header": "Last-Event-ID"})
     return after or 0
 
 
@@ -64,7 +78,7 @@ async def events(
     request: Request,
     access: Reader,
     svc: ServicesDep,
-    after: Annotated[int | None, Query(ge=0)] = None,
+    after: Annotated[int | None, Query(ge=0, le=MAX_SEQ)] = None,
     session_id: Annotated[str | None, Query(max_length=64)] = None,
     run_id: Annotated[str | None, Query(max_length=64)] = None,
     types: Annotated[str | None, Query(max_length=2000)] = None,
@@ -82,11 +96,20 @@ async def events(
             next_after = max(next_after, cursor)
             return JSONResponse({"items": [e.to_public() for e in items], "next_after": next_after})
 
+    token = bearer_token(request)
+
     async def frames() -> AsyncIterator[dict[str, Any]]:
-        async for event in follow(
-            svc.db, svc.hub, access.store_id, cursor, where, poll_s=svc.settings.event_poll_s
-        ):
-            yield sse_frame(event)
+        revoked = asyncio.ensure_future(until_revoked(svc, token))
+        try:
+            events = follow(
+                svc.db, svc.hub, access.store_id, cursor, where, poll_s=svc.settings.event_poll_s
+            )
+            async for event in cut_short(events, revoked):
+                yield sse_frame(event)
+            revoked.result()  # the key is gone (a watch that failed raises here)
+        finally:
+            revoked.cancel()
+        yield {"event": "stream.closed", "data": json.dumps(KEY_REVOKED)}
 
     return EventSourceResponse(
         frames(),
