@@ -250,6 +250,13 @@ async def test_ask_agent_is_listed_and_runs_only_inside_a_run(store: Store) -> N
     )
     assert r.status_code == 409, r.text
     r = await store.admin.post(
-        f"{store.path}/tools", json={"name": "ask_agent", "url": "http://127.0.0.1:9/x"}
+        f"{store.path}/tools",
+        json={
+            "name": "ask_agent",
+            "description": "d",
+            "url": "http://127.0.0.1:9/x",
+            "method": "GET",
+            "parameters": {"type": "object"},
+        },
     )
     assert r.status_code == 409, r.text
