@@ -25,6 +25,7 @@ from starlette.responses import JSONResponse, PlainTextResponse, RedirectRespons
 from starlette.routing import Route
 
 from loopwright.egress import EgressGuard
+from loopwright.tools.agents import AGENT_TOOLS
 from loopwright.tools.builtin import BUILTIN_TOOLS
 from loopwright.tools.http_tool import HttpMethod, HttpToolDef, call_http_tool
 from tests.conftest import Store
@@ -206,7 +207,7 @@ async def test_create_list_and_delete(store: Store, target: Target) -> None:
     assert r.status_code == 200
     assert "s3cret" not in r.text and API_KEY not in r.text
     listed = {t["name"]: t for t in r.json()["items"]}
-    assert set(BUILTIN_TOOLS) | {"lookup"} == set(listed)
+    assert set(BUILTIN_TOOLS) | set(AGENT_TOOLS) | {"lookup"} == set(listed)
     for name, spec in BUILTIN_TOOLS.items():
         assert listed[name]["kind"] == "builtin"
         assert listed[name]["read_only"] is spec.read_only
@@ -237,7 +238,7 @@ async def test_create_list_and_delete(store: Store, target: Target) -> None:
     r = await store.admin.delete(f"{store.path}/tools/create_project")
     assert r.status_code == 409 and "built-in" in r.json()["error"]["message"]
     r = await store.admin.get(f"{store.path}/tools")
-    assert {t["name"] for t in r.json()["items"]} == set(BUILTIN_TOOLS)
+    assert {t["name"] for t in r.json()["items"]} == set(BUILTIN_TOOLS) | set(AGENT_TOOLS)
     assert target.requests == []  # defining a tool sends nothing
 
 

@@ -147,7 +147,7 @@ class Runtime:
         if self._launched:
             DBOS.destroy()
             self._launched = False
-        services.install(None)
+        services.uninstall(self.services())
         await self.http.aclose()
         await self.models.aclose()
         heap.release()

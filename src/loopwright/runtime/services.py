@@ -35,9 +35,17 @@ class RunServices:
 _installed: RunServices | None = None
 
 
-def install(services: RunServices | None) -> None:
+def install(services: RunServices) -> None:
     global _installed
     _installed = services
+
+
+def uninstall(services: RunServices) -> None:
+    """Remove ``services`` if they are the ones installed: a runtime that never started (an
+    API-only app) or that another runtime replaced must not take the current one away."""
+    global _installed
+    if _installed is services:
+        _installed = None
 
 
 def current() -> RunServices:
