@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from loopwright.db.repos import tenancy
 from loopwright.domain.vocabulary import ROLE_RANK, Role
@@ -73,8 +74,18 @@ def _role(value: str) -> Role:
     return "admin" if value == "admin" else "member" if value == "member" else "readonly"
 
 
-async def caller(request: Request, svc: ServicesDep) -> Principal:
-    return await resolve(svc, bearer_token(request))
+BEARER = HTTPBearer(
+    auto_error=False,
+    description="An API key of a store (or the operator key): `Authorization: Bearer <key>`.",
+)
+"""Reads the key as ``bearer_token`` does; declaring it makes every route that needs a key
+carry the bearer security scheme in the OpenAPI document (and so `/docs` can authorize)."""
+
+BearerDep = Annotated[HTTPAuthorizationCredentials | None, Depends(BEARER)]
+
+
+async def caller(svc: ServicesDep, credentials: BearerDep) -> Principal:
+    return await resolve(svc, None if credentials is None else credentials.credentials)
 
 
 CallerDep = Annotated[Principal, Depends(caller)]

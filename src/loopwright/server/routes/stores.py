@@ -6,6 +6,7 @@ from fastapi import APIRouter, Response
 
 from loopwright.db.repos import tenancy
 from loopwright.server.auth import Admin, CallerDep, OperatorDep, ServicesDep, admit
+from loopwright.server.openapi import CONFLICT
 from loopwright.server.schemas.common import Cursor, Limit, ListOf
 from loopwright.server.schemas.tenancy import (
     KeyCreate,
@@ -18,7 +19,7 @@ from loopwright.server.schemas.tenancy import (
 router = APIRouter(prefix="/v1/stores", tags=["stores"])
 
 
-@router.post("", status_code=201)
+@router.post("", status_code=201, responses=CONFLICT)
 async def create_store(body: StoreCreate, _: OperatorDep, svc: ServicesDep) -> StorePublic:
     async with svc.db.write() as session:
         row = await tenancy.create_store(session, body.id, body.name or body.id)
