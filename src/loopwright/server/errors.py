@@ -13,7 +13,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.routing import Match, Route
+from starlette.routing import Match
 
 from loopwright.errors import LoopwrightError, RateLimited
 
@@ -38,6 +38,7 @@ ERROR_CODES: dict[int, tuple[str, ...]] = {
 document (``ErrorBody``) and the error table of docs/api.md are checked against."""
 
 _STATUS_CODES = {status: codes[0] for status, codes in ERROR_CODES.items()}
+PROBED_METHODS = ("DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT")
 
 
 def error_body(code: str, message: str, details: Any = None) -> dict[str, Any]:
@@ -83,15 +84,18 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
 
 
 def allowed_methods(request: Request) -> list[str]:
-    """Every method some route of the request's path answers (Starlette's own 405 names only
-    the methods of the first route whose path matched)."""
-    methods: set[str] = set()
-    for route in request.app.router.routes:
-        if isinstance(route, Route) and route.methods:
-            match, _ = route.matches(request.scope)
-            if match is not Match.NONE:
-                methods |= route.methods
-    return sorted(methods)
+    """Every method some route answers on the request's path. (Starlette's own 405 names only
+    the methods of the first route whose path matched.) Asked of each route through its public
+    ``matches``, so routers included in routers are covered."""
+    allowed = [
+        method
+        for method in PROBED_METHODS
+        if any(
+            route.matches({**request.scope, "method": method})[0] is Match.FULL
+            for route in request.app.router.routes
+        )
+    ]
+    return allowed
 
 
 async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
