@@ -46,6 +46,8 @@ from tests.procs import OPERATOR_KEY, free_port
 READY_TIMEOUT_S = 60
 REQUEST_TIMEOUT_S = 30
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
+MIN_CASES = 5
+"""Sent to every operation whatever the time budget says."""
 PARAM = re.compile(r"{(\w+)}")
 
 
@@ -160,7 +162,7 @@ def fuzz_operation(
     operation: Any, base_url: str, headers: dict[str, str], pins: dict[str, str], **run: Any
 ) -> tuple[Counter[int], list[dict[str, Any]]]:
     """Send up to ``run["examples"]`` cases to one operation, none after ``run["until"]`` (a
-    ``time.monotonic()``); the statuses it answered, and what failed."""
+    ``time.monotonic()``) once ``MIN_CASES`` were sent; the statuses answered, what failed."""
     label = operation.label
     names = PARAM.findall(operation.path)
     pinned = {name: pins[name] for name in names if name in pins}
@@ -172,6 +174,7 @@ def fuzz_operation(
     ]
     failures: dict[tuple[str, int | None], dict[str, Any]] = {}
     statuses: Counter[int] = Counter()
+    sent = [0]
 
     @settings(
         max_examples=run["examples"],
@@ -184,8 +187,9 @@ def fuzz_operation(
     @hypothesis_seed(run["seed"])
     @given(case=st.one_of(strategies))
     def send(case: Case) -> None:
-        if time.monotonic() > run["until"]:
+        if sent[0] >= MIN_CASES and time.monotonic() > run["until"]:
             return  # over this operation's share of the time budget
+        sent[0] += 1
         try:
             response = case.call(base_url=base_url, headers=headers, timeout=REQUEST_TIMEOUT_S)
         except Exception as exc:  # the server hung up or did not answer: a finding
