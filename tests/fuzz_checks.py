@@ -38,7 +38,7 @@ def error_problem(status: int, text: str) -> str | None:
 
 
 @schemathesis.check
-def error_shape(ctx: CheckContext, response: Response, case: Case) -> bool | None:
+def error_shape(ctx: CheckContext, response: Response, case: Case[Any]) -> bool | None:
     if response.status_code < 400:
         return None
     problem = error_problem(response.status_code, response.text)

@@ -11,8 +11,9 @@ path ids pinned to resources that exist or left to the generator, sent with a re
 a fresh store; every response goes through ``fuzz_checks.CHECKS``. Each path is also sent a
 method it does not document: 405 with every documented method in ``Allow``. The JSON report:
 ``{operations, cases, statuses: {operation: {status: count}}, failures: [{operation, check,
-status, message}], seed, seconds}``. An operation that answers the store's admin key only 403
-(the operator's) is fuzzed again with the operator key.
+status, message}], seed, seconds}``; the server's output goes beside it (``.server.log``). An
+operation that answers the store's admin key 403 and never 2xx (the operator's) is fuzzed again
+with the operator key.
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ from hypothesis import seed as hypothesis_seed
 from hypothesis import strategies as st
 from schemathesis import Case, GenerationMode
 from schemathesis.core.failures import FailureGroup
+from schemathesis.core.result import Ok
 
 from tests.fuzz_checks import CHECKS, error_problem
 from tests.procs import OPERATOR_KEY, free_port
@@ -60,17 +62,19 @@ def require_isolation() -> None:
 
 
 @contextmanager
-def server(data_dir: Path, plant_500: bool) -> Iterator[str]:
+def server(data_dir: Path, log: Path, plant_500: bool) -> Iterator[str]:
+    """The server, its output in ``log`` (the tracebacks of the 500s it answers, among it)."""
     port = free_port()
     command = [sys.executable, "-m", "tests.fuzz_server", "--port", str(port)]
     command += ["--data-dir", str(data_dir), *(["--plant-500"] if plant_500 else [])]
-    proc = subprocess.Popen(command)
+    with log.open("wb") as sink:
+        proc = subprocess.Popen(command, stdout=sink, stderr=subprocess.STDOUT)
     base_url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + READY_TIMEOUT_S
         while True:
             if proc.poll() is not None:
-                raise SystemExit(f"the server exited with {proc.returncode}")
+                raise SystemExit(f"the server exited with {proc.returncode}; see {log}")
             try:
                 if httpx.get(f"{base_url}/readyz").status_code == 200:
                     break
@@ -186,14 +190,14 @@ def fuzz_operation(
     )
     @hypothesis_seed(run["seed"])
     @given(case=st.one_of(strategies))
-    def send(case: Case) -> None:
+    def send(case: Case[Any]) -> None:
         if sent[0] >= MIN_CASES and time.monotonic() > run["until"]:
             return  # over this operation's share of the time budget
         sent[0] += 1
         try:
             response = case.call(base_url=base_url, headers=headers, timeout=REQUEST_TIMEOUT_S)
         except Exception as exc:  # the server hung up or did not answer: a finding
-            key = ("transport", None)
+            key: tuple[str, int | None] = ("transport", None)
             failures.setdefault(key, _failure(label, "transport", None, repr(exc)))
             return
         statuses[response.status_code] += 1
@@ -247,7 +251,13 @@ def fuzz(
     key, pins = seed_store(base_url)
     headers = {"Authorization": f"Bearer {key}", "Accept": "application/json"}
     schema = schemathesis.openapi.from_url(f"{base_url}/openapi.json")
-    operations = [result.ok() for result in schema.get_all_operations()]
+    operations = []
+    for result in schema.get_all_operations():
+        if not isinstance(result, Ok):
+            raise SystemExit(
+                f"the document has an operation Schemathesis cannot read: {result.err()}"
+            )
+        operations.append(result.ok())
     if only is not None:
         operations = [op for op in operations if only in op.path]
     # Deletions last, so that the other operations still find the pinned resources.
@@ -287,7 +297,11 @@ def main() -> None:
     args = parser.parse_args()
     require_isolation()
     seed = args.seed if args.seed is not None else random.randrange(2**32)
-    with tempfile.TemporaryDirectory() as data_dir, server(Path(data_dir), args.plant_500) as url:
+    log = args.report.with_suffix(".server.log")
+    with (
+        tempfile.TemporaryDirectory() as data_dir,
+        server(Path(data_dir), log, args.plant_500) as url,
+    ):
         report = fuzz(url, args.examples, args.budget_s, seed, args.only)
     args.report.write_text(json.dumps(report, indent=2))
 

@@ -85,7 +85,9 @@ def test_every_v1_operation_takes_the_bearer_key(document: dict[str, Any]) -> No
     scheme = document["components"]["securitySchemes"]["HTTPBearer"]
     assert (scheme["type"], scheme["scheme"]) == ("http", "bearer")
     for method, path, operation in operations(document):
-        wanted = [{"HTTPBearer": []}] if path.startswith("/v1/") else None
+        wanted: list[dict[str, list[str]]] | None = None
+        if path.startswith("/v1/"):
+            wanted = [{"HTTPBearer": []}]
         assert operation.get("security") == wanted, (method, path)
 
 
