@@ -44,7 +44,9 @@ def test_every_error_status_is_documented_with_the_error_body(document: dict[str
         params = operation.get("parameters", [])
         expected = set()
         if path.startswith("/v1/"):
-            expected |= {"401", "403"}
+            expected.add("401")
+        [role] = operation.get("security", [{"": ["readonly"]}])[0].values()
+        assert ("403" in responses) == (role != ["readonly"]), (method, path)
         if "{" in path:
             expected.add("404")
         if params or "requestBody" in operation:
@@ -81,14 +83,24 @@ def test_routes_that_raise_conflicts_document_409(document: dict[str, Any]) -> N
         assert ("409" in operation["responses"]) == ((method, path) in conflicting), (method, path)
 
 
-def test_every_v1_operation_takes_the_bearer_key(document: dict[str, Any]) -> None:
+def test_every_v1_operation_takes_the_bearer_key_and_names_its_role(
+    document: dict[str, Any],
+) -> None:
     scheme = document["components"]["securitySchemes"]["HTTPBearer"]
     assert (scheme["type"], scheme["scheme"]) == ("http", "bearer")
+    roles = {}
     for method, path, operation in operations(document):
-        wanted: list[dict[str, list[str]]] | None = None
-        if path.startswith("/v1/"):
-            wanted = [{"HTTPBearer": []}]
-        assert operation.get("security") == wanted, (method, path)
+        if not path.startswith("/v1/"):
+            assert "security" not in operation, (method, path)
+            continue
+        [requirement] = operation["security"]
+        [(name, [role])] = requirement.items()
+        assert name == "HTTPBearer"
+        roles[f"{method} {path}"] = role
+    assert roles["POST /v1/stores"] == "operator"
+    assert roles["GET /v1/stores/{store_id}/agents"] == "readonly"
+    assert roles["POST /v1/stores/{store_id}/sessions/{session_id}/messages"] == "member"
+    assert roles["PATCH /v1/stores/{store_id}/agents/{agent_id}"] == "admin"
 
 
 def _all_error_classes() -> list[type[LoopwrightError]]:

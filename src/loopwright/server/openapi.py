@@ -5,7 +5,8 @@ FastAPI documents a route's success and, for a route with inputs, a 422 in its o
 (the ``ErrorBody`` component), and which errors an operation can answer follows from what the
 operation has, so it is derived from the generated document:
 
-- a key (the bearer security scheme, declared by ``auth.BEARER``): 401, 403;
+- a key (the bearer security scheme, declared by ``auth.BEARER``): 401; and 403 where the
+  requirement names a role above the lowest (``readonly``), which any key of the store has;
 - path parameters: 404 (missing, or in another store);
 - parameters or a body: 422;
 - a body: 400 (not JSON) and 413 (over the size limit);
@@ -23,9 +24,12 @@ from typing import Any, Final
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
+from loopwright.domain.vocabulary import ROLE_RANK
 from loopwright.server.errors import ERROR_CODES
 
 ERROR_BODY_REF: Final = "#/components/schemas/ErrorBody"
+LOWEST_ROLE: Final = min(ROLE_RANK, key=ROLE_RANK.__getitem__)
+"""Every key of a store has it: an operation that needs no more never answers 403."""
 
 _WHEN: Final[dict[int, str]] = {
     400: "The body is not JSON (`malformed_json`).",
@@ -87,8 +91,14 @@ def derived_errors(operation: dict[str, Any]) -> set[int]:
     parameters = operation.get("parameters", [])
     has_body = "requestBody" in operation
     statuses: set[int] = set()
-    if operation.get("security"):
-        statuses |= {401, 403}
+    requirements: list[dict[str, list[str]]] = operation.get("security", [])
+    if requirements:
+        statuses.add(401)
+    roles = {
+        role for requirement in requirements for scopes in requirement.values() for role in scopes
+    }
+    if roles - {LOWEST_ROLE}:
+        statuses.add(403)
     if any(p.get("in") == "path" for p in parameters):
         statuses.add(404)
     if parameters or has_body:
