@@ -14,7 +14,7 @@ from loopwright.db.migrate import upgrade
 from loopwright.events.hub import EventHub
 from loopwright.events.relay import Relay, group_dir
 from loopwright.runtime.runner import Runtime
-from loopwright.server import errors
+from loopwright.server import errors, openapi
 from loopwright.server.body_limit import BodyLimit
 from loopwright.server.key_cache import KeyCache
 from loopwright.server.routes import (
@@ -76,6 +76,7 @@ def create_app(
         lifespan=lifespan,
     )
     errors.install(app)
+    openapi.install(app)
     routers = (
         ops,
         stores,
