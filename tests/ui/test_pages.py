@@ -51,7 +51,12 @@ async def seeded(ui_server: UiServer) -> AsyncIterator[dict[str, Any]]:
             json={"content": "create a task called **Review** the plan", "wait": True},
         )
         assert r.status_code == 200, r.text
-        yield {"key": key, "agent": agent["id"], "session": session["id"], "run": r.json()["run"]["id"]}
+        yield {
+            "key": key,
+            "agent": agent["id"],
+            "session": session["id"],
+            "run": r.json()["run"]["id"],
+        }
 
 
 @pytest.fixture(scope="module")
@@ -84,7 +89,9 @@ async def axe_violations(page: Page) -> list[dict[str, Any]]:
 
 
 @pytest.fixture(scope="module")
-async def signed_in(axe_context: BrowserContext, seeded: dict[str, Any]) -> AsyncIterator[dict[int, Page]]:
+async def signed_in(
+    axe_context: BrowserContext, seeded: dict[str, Any]
+) -> AsyncIterator[dict[int, Page]]:
     """One signed-in tab per width, moved from page to page by the client-side router."""
     pages: dict[int, Page] = {}
     for width in WIDTHS:
