@@ -9,7 +9,7 @@ from playwright.async_api import Page, Route, expect
 
 from tests.llm.fakes import Reply, ToolCall
 from tests.scripted import GatedLLM, Hold
-from tests.ui.conftest import UiStore
+from tests.ui.conftest import CONSOLES, UiStore
 
 WATCH_STREAMING = """() => {
   window.__streamed = [];
@@ -246,3 +246,30 @@ async def test_the_chat_at_phone_width_shows_one_column_at_a_time(
     await expect(page.locator(".chat-conv")).to_be_hidden()
     await page.get_by_role("button", name="Menu").click()
     await expect(page.get_by_role("navigation", name="Main")).to_be_visible()
+
+
+async def test_untrusted_text_is_never_run_as_html(
+    page: Page, ui_store: UiStore, fake: tuple[GatedLLM, str]
+) -> None:
+    llm, base_url = fake
+    agent = await fake_agent(ui_store, base_url)
+    hostile = '<img src=x onerror="window.__pwned=1"><script>window.__pwned=2</script>'
+    llm.push(Reply(text=[f"**bold** {hostile} [x](javascript:window.__pwned=3)"]))
+    await open_session(page, ui_store, str(agent["id"]), title=f"<b>{hostile}</b>")
+    await send(page, f"<i>{hostile}</i>")
+    answer = page.locator(".msg-assistant .bubble")
+    await expect(answer.locator("strong")).to_have_text("bold")  # markdown, sanitized
+    await expect(page.locator(".run-status")).to_have_attribute("data-status", "completed")
+    assert await page.locator(".conv-list img, .conv-list script, .conv-list i").count() == 0
+    await expect(page.locator(".msg-user .bubble")).to_have_text(f"<i>{hostile}</i>")
+    await expect(page.locator(".conv-title")).to_have_text(f"<b>{hostile}</b>")
+    link = answer.locator("a")
+    assert await link.count() == 0 or not str(await link.get_attribute("href")).startswith(
+        "javascript"
+    )
+    assert await page.evaluate("window.__pwned") is None
+    # The sanitizer's own (inert) parse of the hostile HTML makes Chrome report the inline
+    # handler it saw: the CSP is the second wall. Nothing else may have been refused.
+    csp = CONSOLES[page].csp_violations
+    assert csp and all("inline event handler" in e for e in csp), csp
+    CONSOLES[page].errors.clear()
