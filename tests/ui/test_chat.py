@@ -273,3 +273,30 @@ async def test_untrusted_text_is_never_run_as_html(
     csp = CONSOLES[page].csp_violations
     assert csp and all("inline event handler" in e for e in csp), csp
     CONSOLES[page].errors.clear()
+
+
+async def test_reasoning_is_collapsed_and_a_queued_message_says_it_waits(
+    page: Page, ui_store: UiStore, fake: tuple[GatedLLM, str]
+) -> None:
+    llm, base_url = fake
+    agent = await fake_agent(ui_store, base_url)
+    first = Hold(Reply(reasoning=["weighing ", "options"], text=["first answer"]))
+    llm.push(first, Reply(text=["second answer"]))
+    await open_session(page, ui_store, str(agent["id"]))  # busy policy: enqueue
+    await send(page, "one")
+    await llm.wait_for_requests(1)
+    await send(page, "two")
+    statuses = page.locator(".run-status")
+    await expect(statuses).to_have_count(2)
+    await expect(statuses.last).to_contain_text("waits for the run before it")
+    await expect(statuses.last).to_have_attribute("data-status", "queued")
+    first.gate.set()
+    await expect(statuses.last).to_have_attribute("data-status", "completed")
+    await expect(statuses.first).to_have_attribute("data-status", "completed")
+    reasoning = page.locator("details.reasoning")
+    await expect(reasoning).to_have_count(1)
+    await expect(reasoning).not_to_have_attribute("open", "")
+    await expect(reasoning).to_contain_text("weighing options")
+    blocks = page.locator(".run-block")  # each answer in its own run's block, in order
+    await expect(blocks.first.locator(".msg-assistant")).to_have_text("Assistant: first answer")
+    await expect(blocks.last.locator(".msg-assistant")).to_have_text("Assistant: second answer")
