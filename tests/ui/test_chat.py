@@ -77,6 +77,8 @@ async def test_chat_with_the_offline_agent_shows_the_tool_card_and_the_streamed_
     assert streamed[-1].startswith("[offline] Created task")
     assert await message_box(page).input_value() == ""
     await expect(page.locator(".session-item .status")).to_have_text("completed")
+    announced = page.locator(".chat-conv [aria-live=polite]")  # the answer, not its tokens
+    await expect(announced).to_have_text("Reply: [offline] Created task 'Water the plants'.")
 
     await card.get_by_text("Arguments").click()
     await expect(card.locator(".tool-args pre")).to_contain_text('"title": "Water the plants"')
@@ -300,3 +302,25 @@ async def test_reasoning_is_collapsed_and_a_queued_message_says_it_waits(
     blocks = page.locator(".run-block")  # each answer in its own run's block, in order
     await expect(blocks.first.locator(".msg-assistant")).to_have_text("Assistant: first answer")
     await expect(blocks.last.locator(".msg-assistant")).to_have_text("Assistant: second answer")
+
+
+async def test_rename_and_delete_a_session(page: Page, ui_store: UiStore) -> None:
+    agent = await ui_store.agent(name="Keeper")
+    kept = await ui_store.session(str(agent["id"]), title="Keep me")
+    doomed = await ui_store.session(str(agent["id"]), title="Old notes")
+    await page.goto(f"/chat/{doomed['id']}")
+    items = page.locator(".session-item")
+    await expect(items).to_have_count(2)
+    await expect(items.first).to_contain_text("Old notes")  # newest first
+    await page.get_by_role("button", name="Rename Old notes").click()
+    dialog = page.get_by_role("dialog", name="Rename session")
+    await dialog.get_by_label("Title").fill("Fresh notes")
+    await dialog.get_by_label("Title").press("Enter")
+    await expect(page.locator(".conv-title")).to_have_text("Fresh notes")
+    await expect(items.first).to_contain_text("Fresh notes")
+    await page.get_by_role("button", name="Delete Fresh notes").click()
+    await page.get_by_role("dialog").get_by_role("button", name="Delete").click()
+    await expect(items).to_have_count(1)
+    await expect(page).to_have_url("/chat")
+    r = await ui_store.admin.get(f"{ui_store.path}/sessions")
+    assert [(s["id"], s["title"]) for s in r.json()["items"]] == [(kept["id"], "Keep me")]
