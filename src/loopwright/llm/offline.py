@@ -65,8 +65,9 @@ class OfflineClient:
         settings: ModelSettings,
         on_delta: DeltaSink,
     ) -> ModelResponse:
-        # Reading the request and counting the conversation's words take time in proportion to
-        # the conversation (100 KB messages add up), so they run off the event loop.
+        # Reading the request and counting the whole conversation's words take time in
+        # proportion to the conversation (~15 ms per MB; 100 KB messages add up), so they run in
+        # a worker thread: the event loop then waits at most a GIL switch interval at a time.
         answer = await asyncio.to_thread(_answer, messages, tools)
         for chunk in answer.chunks:
             await on_delta(ModelDelta("text", chunk))
