@@ -93,8 +93,9 @@ def _project_tail(rest: str, anchored: bool) -> _Tail | None:
     Only the first preposition can end in "... X project" (a later one leaves X shorter), so
     after it only "in project X" is looked for, by one search.
     """
-    first = _PREPOSITION.match(rest, _run_end(_SPACES, rest)) if anchored else None
-    if not anchored:
+    if anchored:
+        first = _PREPOSITION.match(rest, _run_end(_SPACES, rest))
+    else:
         first = _PREPOSITION.search(rest)
     if first is None:
         return None
