@@ -28,6 +28,7 @@ from loopwright.server.routes import (
     sessions,
     stores,
     tools,
+    usage,
     workspace,
     ws,
 )
@@ -88,6 +89,7 @@ def create_app(
         tools,
         mcp_servers,
         audit,
+        usage,
     )
     for module in (*routers, ws):
         app.include_router(module.router)
