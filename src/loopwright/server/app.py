@@ -22,12 +22,14 @@ from loopwright.server.routes import (
     audit,
     events,
     mcp_servers,
+    me,
     ops,
     providers,
     runs,
     sessions,
     stores,
     tools,
+    ui,
     usage,
     workspace,
     ws,
@@ -75,10 +77,13 @@ def create_app(
         version=__version__,
         summary="A self-hostable, multi-tenant agent server.",
         lifespan=lifespan,
+        docs_url=None,  # served by routes.ui from vendored assets (works offline)
+        redoc_url=None,
     )
     errors.install(app)
     routers = (
         ops,
+        me,
         stores,
         providers,
         agents,
@@ -91,7 +96,7 @@ def create_app(
         audit,
         usage,
     )
-    for module in (*routers, ws):
+    for module in (*routers, ws, ui):
         app.include_router(module.router)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     return app
