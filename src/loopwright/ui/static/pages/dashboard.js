@@ -1,7 +1,8 @@
 // Dashboard: the store's runs, tokens and errors over time, per agent or model, from
 // GET /v1/stores/{s}/usage. Charts are SVG with a table of the same numbers beside each.
 import { h, fill } from "../lib/dom.js";
-import { ensureStyles, loadInto, emptyState, pageHeader, field } from "./parts/kit.js";
+import { field } from "../lib/forms.js";
+import { ensureStyles, loadInto, emptyState, pageHeader } from "./parts/kit.js";
 import { select } from "./parts/forms.js";
 import { stackedBars, compact } from "./parts/charts.js";
 
@@ -46,16 +47,15 @@ function tile(label, value, detail) {
 export function render(root, ctx) {
   ensureStyles();
   const { api } = ctx;
-  const query = new URLSearchParams(location.search);
+  const query = ctx.query;
   const range = select("range", Object.entries(RANGES).map(([k, r]) => [k, r.label]), RANGES[query.get("range")] ? query.get("range") : "24h");
   const groupBy = select("group_by", [["agent", "Per agent"], ["model", "Per model"]], query.get("group_by") === "model" ? "model" : "agent");
-  const controls = h("form.filters", { "aria-label": "Dashboard range" }, field("Range", range), field("Breakdown", groupBy));
+  const controls = h("form.filters", { "aria-label": "Dashboard range" }, field("Range", range, { name: "range" }), field("Breakdown", groupBy, { name: "group_by" }));
   const box = h("div.list-box", { id: "dashboard-body" });
-  fill(root, pageHeader("Dashboard", h("button.btn", { type: "button", onclick: () => load() }, "Refresh")), controls, box);
+  fill(root, pageHeader("Dashboard", h("button", { type: "button", onclick: () => load() }, "Refresh")), controls, box);
 
   const change = () => {
-    const params = new URLSearchParams({ range: range.value, group_by: groupBy.value });
-    history.replaceState(history.state, "", `/dashboard?${params}`);
+    ctx.router.setQuery({ range: range.value, group_by: groupBy.value });
     load();
   };
   range.addEventListener("change", change);
@@ -77,7 +77,7 @@ export function render(root, ctx) {
       tile("Output tokens", compact(t.output_tokens)),
       tile("Errors", compact(t.errors), `${t.failed_runs} failed runs · ${t.failed_tool_calls} failed tool calls`));
     if (!t.runs_total && !t.input_tokens && !t.errors) {
-      return [tiles, emptyState(`Nothing happened in the ${chosen.label.toLowerCase()} — send an agent a message in Chat and the numbers appear here.`, h("a.btn", { href: "/chat" }, "Open Chat"))];
+      return [tiles, emptyState(`Nothing happened in the ${chosen.label.toLowerCase()} — send an agent a message in Chat and the numbers appear here.`, h("a.button", { href: "/chat" }, "Open Chat"))];
     }
     const points = perBucket(data);
     const seen = RUN_STATUSES.filter((s) => points.some((p) => p.runs[s]));
@@ -105,7 +105,7 @@ export function render(root, ctx) {
     const breakdown = h("section.card", { "aria-labelledby": "breakdown-h" },
       h("h2", { id: "breakdown-h" }, `${what}s`),
       h("div.table-wrap", h("table.data.stack", { id: "usage-breakdown" },
-        h("caption.visually-hidden", `Usage per ${what.toLowerCase()} in the ${chosen.label.toLowerCase()}`),
+        h("caption.sr-only", `Usage per ${what.toLowerCase()} in the ${chosen.label.toLowerCase()}`),
         h("thead", h("tr", [what, "Runs", "Completed", "Failed runs", "Failed tool calls", "Tokens (in / out)"].map((x) => h("th", { scope: "col" }, x)))),
         h("tbody", data.series.map((s) => {
           const share = (s.totals.input_tokens + s.totals.output_tokens) / maxTokens;

@@ -1,10 +1,9 @@
 // Runs: the store's runs newest first with filters and paging; a run's detail with its model
 // steps, its tool-call audit and its child runs.
 import { h, fill, mono, fmtTime, fmtDuration } from "../lib/dom.js";
-import {
-  ensureStyles, can, gate, toast, loadInto, emptyState, errorState, skeleton, jsonDetails,
-  badge, statusBadge, pageHeader, field,
-} from "./parts/kit.js";
+import { field } from "../lib/forms.js";
+import { errorState, skeleton } from "../lib/states.js";
+import { ensureStyles, gate, loadInto, emptyState, jsonDetails, badge, statusBadge, pageHeader } from "./parts/kit.js";
 import { select, textInput } from "./parts/forms.js";
 
 const STATUSES = ["queued", "running", "waiting", "completed", "failed", "cancelled", "timed_out", "max_steps"];
@@ -35,34 +34,28 @@ async function agentNames(api) {
 
 export function render(root, ctx) {
   ensureStyles();
-  const match = /^\/runs\/([^/]+)/.exec(location.pathname);
-  const id = ctx.params?.id ?? (match ? decodeURIComponent(match[1]) : null);
-  if (id) return renderDetail(root, ctx, id);
+  if (ctx.params?.id) return renderDetail(root, ctx, ctx.params.id);
   return renderList(root, ctx);
 }
 
 function renderList(root, ctx) {
   const { api } = ctx;
-  const query = new URLSearchParams(location.search);
+  const query = ctx.query;
   const status = select("status", [["", "Any status"], ...STATUSES.map((s) => [s, s])], query.get("status") || "");
   const session = textInput("session_id", { placeholder: "ses_…", value: query.get("session_id") || "" });
   const filters = h(
     "form.filters", { role: "search", "aria-label": "Filter runs" },
-    field("Status", status),
-    field("Session", session),
-    h("div.form-actions", h("button.btn", { type: "submit" }, "Apply"),
-      h("button.btn", { type: "button", onclick: () => { status.value = ""; session.value = ""; apply(); } }, "Clear")),
+    field("Status", status, { name: "status" }),
+    field("Session", session, { name: "session_id" }),
+    h("div.filter-actions", h("button", { type: "submit" }, "Apply"),
+      h("button", { type: "button", onclick: () => { status.value = ""; session.value = ""; apply(); } }, "Clear")),
   );
   const box = h("div.list-box", { id: "runs-list" });
   fill(root, pageHeader("Runs"), filters, box);
   let names = new Map();
 
   const apply = () => {
-    const params = new URLSearchParams();
-    if (status.value) params.set("status", status.value);
-    if (session.value.trim()) params.set("session_id", session.value.trim());
-    const url = `/runs${params.toString() ? `?${params}` : ""}`;
-    history.replaceState(history.state, "", url);
+    ctx.router.setQuery({ status: status.value, session_id: session.value.trim() });
     load();
   };
   filters.addEventListener("submit", (e) => { e.preventDefault(); apply(); });
@@ -92,14 +85,14 @@ function renderList(root, ctx) {
       if (!page.items.length) {
         const filtered = q.status || q.session_id;
         return emptyState(filtered ? "No runs match these filters — clear them to see every run." : "No runs yet — send an agent a message in Chat to start one.",
-          filtered ? null : h("a.btn", { href: "/chat" }, "Open Chat"));
+          filtered ? null : h("a.button", { href: "/chat" }, "Open Chat"));
       }
       const body = h("tbody", page.items.map(row));
       const more = h("div.more");
       const addMore = (cursor) => {
         fill(more);
         if (!cursor) return;
-        const button = h("button.btn", { type: "button" }, "Load more");
+        const button = h("button", { type: "button" }, "Load more");
         button.addEventListener("click", async () => {
           button.disabled = true;
           try {
@@ -109,14 +102,14 @@ function renderList(root, ctx) {
             more.querySelector("button")?.focus();
           } catch (e) {
             button.disabled = false;
-            toast(ctx, `Could not load more runs: ${e.message}`, "error");
+            ctx.toast.error(`Could not load more runs: ${e.message}`);
           }
         });
         more.append(button);
       };
       addMore(page.next_cursor);
       return [
-        h("div.table-wrap", h("table.data.stack", h("caption.visually-hidden", "Runs, newest first"),
+        h("div.table-wrap", h("table.data.stack", h("caption.sr-only", "Runs, newest first"),
           h("thead", h("tr", ["Run", "Agent", "Status", "Stop reason", "Trigger", "Steps", "Tokens", "Duration", "Created"].map((t) => h("th", { scope: "col" }, t)))),
           body)),
         more,
@@ -144,16 +137,16 @@ function renderDetail(root, ctx, id) {
   const loadHead = () => {
     fill(head, skeleton(2));
     Promise.all([api.get(api.s(`/runs/${encodeURIComponent(id)}`)), agentNames(api)]).then(([run, names]) => {
-      const cancel = gate(ctx, h("button.btn.danger", { type: "button" }, "Cancel run"), "member");
+      const cancel = gate(ctx, h("button.danger", { type: "button" }, "Cancel run"), "member");
       cancel.addEventListener("click", async () => {
         cancel.disabled = true;
         try {
           const done = await api.post(api.s(`/runs/${encodeURIComponent(id)}/cancel`));
-          toast(ctx, `Run ${done.status}`, "success");
+          ctx.toast.ok(`Run ${done.status}`);
           refresh();
         } catch (e) {
           cancel.disabled = false;
-          toast(ctx, `Could not cancel: ${e.message}`, "error");
+          ctx.toast.error(`Could not cancel: ${e.message}`);
         }
       });
       const facts = [
@@ -175,10 +168,10 @@ function renderDetail(root, ctx, id) {
         h("header.page-head",
           h("h1", "Run ", h("span.mono", id)),
           h("div.page-actions", statusBadge(run.status),
-            h("button.btn", { type: "button", onclick: () => refresh() }, "Refresh"),
+            h("button", { type: "button", onclick: () => refresh() }, "Refresh"),
             ACTIVE.has(run.status) ? cancel : null)),
         run.error ? h("p.error-text", { role: "note" }, run.error) : null,
-        h("dl.facts", facts.map(([k, v]) => [h("dt", k), h("dd", v)])));
+        h("dl.props.facts", facts.map(([k, v]) => [h("dt", k), h("dd", v)])));
     }).catch((e) => fill(head, h("h1", "Run ", mono(id)), errorState(e, loadHead)));
   };
 

@@ -1,17 +1,21 @@
-// Form pieces shared by the Tools & MCP and Settings pages.
+// Form pieces shared by the Tools & MCP and Settings pages (labels and 422 details come from
+// the shell's lib/forms.js).
 import { h, nextId } from "../../lib/dom.js";
 
 /** Rows of secret headers (name + password-type value) with add/remove; `.value()` → object. */
 export function headersEditor(legend) {
   const rows = h("div.header-rows");
   const list = [];
+  let count = 0;
+  const addButton = h("button.small", { type: "button" }, "Add header");
   const add = () => {
-    const n = list.length + 1;
+    count += 1;
+    const n = count;
     const name = h("input", { type: "text", autocomplete: "off", spellcheck: false, "aria-label": `Header ${n} name`, placeholder: "Authorization" });
     const value = h("input", { type: "password", autocomplete: "new-password", "aria-label": `Header ${n} value`, placeholder: "value" });
     const row = h("div.header-row", name, value);
     const entry = { name, value, row };
-    const remove = h("button.btn.small", {
+    row.append(h("button.small", {
       type: "button",
       "aria-label": `Remove header ${n}`,
       onclick: () => {
@@ -19,21 +23,21 @@ export function headersEditor(legend) {
         row.remove();
         addButton.focus();
       },
-    }, "Remove");
-    row.append(remove);
+    }, "Remove"));
     list.push(entry);
     rows.append(row);
     name.focus();
   };
-  const addButton = h("button.btn.small", { type: "button", onclick: add }, "Add header");
+  addButton.addEventListener("click", add);
+  const hintId = nextId("hdr");
   const fieldset = h(
     "fieldset.field.headers",
-    { dataset: { field: "headers" } },
+    { dataset: { field: "headers" }, "aria-describedby": hintId },
     h("legend", legend),
-    h("p.hint", "Header values are encrypted at rest and never shown again — keep your own copy."),
+    h("p.hint", { id: hintId }, "Header values are encrypted at rest and never shown again — keep your own copy."),
     rows,
-    addButton,
-    h("p.field-error", { role: "alert" }),
+    h("div", addButton),
+    h("p.field-error", { hidden: true }),
   );
   fieldset.value = () => {
     const out = {};
@@ -50,17 +54,14 @@ export function textInput(name, attrs = {}) {
 }
 
 export function select(name, options, value) {
-  return h(
-    "select",
-    { name },
-    options.map(([v, label]) => h("option", { value: v, selected: v === value }, label)),
-  );
+  return h("select", { name }, options.map(([v, label]) => h("option", { value: v, selected: v === value }, label)));
 }
 
+/** A checkbox with its label beside it; the wrapper carries data-field for 422 details. */
 export function checkbox(name, labelText, checked = false) {
   const id = nextId("cb");
   const input = h("input", { type: "checkbox", name, id, checked });
-  return { input, el: h("div.field.check", { dataset: { field: name } }, input, h("label", { for: id }, labelText), h("p.field-error", { role: "alert" })) };
+  return { input, el: h("div.field.check", { dataset: { field: name } }, h("label", input, " ", labelText), h("p.field-error", { hidden: true })) };
 }
 
 export function jsonArea(name, value, rows = 6) {
