@@ -5,7 +5,7 @@ import { field, showErrors, clearErrors } from "../lib/forms.js";
 import { ensureStyles, gate, loadInto, emptyState, badge, pageHeader, copyText } from "./parts/kit.js";
 import { select, textInput } from "./parts/forms.js";
 
-const ROLES = [["readonly", "readonly — read everything, follow events"], ["member", "member — chat, send messages, cancel runs"], ["admin", "admin — manage agents, tools, keys"]];
+const ROLES = [["readonly", "readonly"], ["member", "member"], ["admin", "admin"]];
 
 export function render(root, ctx) {
   ensureStyles();
@@ -26,7 +26,8 @@ function renderKeys(section, ctx, admin) {
   const role = select("role", ROLES, "member");
   const name = textInput("name", { placeholder: "ci-bot", maxLength: 200 });
   const form = h("form.panel.inline-form", { "aria-label": "Create an API key", novalidate: true },
-    field("Role", role, { name: "role" }), field("Name (optional)", name, { name: "name" }),
+    field("Role", role, { name: "role", hint: "readonly reads; member also chats and cancels runs; admin also manages agents, tools and keys." }),
+    field("Name (optional)", name, { name: "name" }),
     h("div.filter-actions", gate(ctx, h("button.primary", { type: "submit" }, "Create key"), "admin")));
   fill(section, h("h2", { id: "keys-h" }, "API keys"), admin ? [form, issued, box] : h("p.muted", "Listing and creating keys needs the admin role."));
   if (!admin) return;

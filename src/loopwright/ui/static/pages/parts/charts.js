@@ -4,9 +4,9 @@
 import { h } from "../../lib/dom.js";
 
 const SVG = "http://www.w3.org/2000/svg";
-const WIDTH = 640;
-const HEIGHT = 180;
-const PAD = { top: 10, right: 8, bottom: 22, left: 44 };
+const WIDTH = 600;
+const PAD_TOP = 4;
+const PLOT_H = 160;
 
 function s(tag, attrs = {}, ...children) {
   const el = document.createElementNS(SVG, tag);
@@ -42,11 +42,9 @@ export function stackedBars({ title, buckets, label, series }) {
   const id = `chart-${Math.random().toString(36).slice(2, 9)}`;
   const totals = buckets.map((_, i) => series.reduce((sum, one) => sum + (one.values[i] || 0), 0));
   const top = niceTop(Math.max(0, ...totals));
-  const plotW = WIDTH - PAD.left - PAD.right;
-  const plotH = HEIGHT - PAD.top - PAD.bottom;
-  const slot = plotW / Math.max(1, buckets.length);
+  const slot = WIDTH / Math.max(1, buckets.length);
   const barW = Math.max(1, slot * 0.78);
-  const y = (v) => PAD.top + plotH - (v / top) * plotH;
+  const y = (v) => PAD_TOP + PLOT_H - (v / top) * PLOT_H;
   const grand = totals.reduce((a, b) => a + b, 0);
   const summary =
     `${title}: ${compact(grand)} in total over ${buckets.length} periods` +
@@ -54,8 +52,10 @@ export function stackedBars({ title, buckets, label, series }) {
     ". " +
     series.map((one) => `${one.label} ${compact(one.values.reduce((a, b) => a + b, 0))}`).join(", ");
 
+  // The SVG stretches to its box (preserveAspectRatio none), so it holds no text: the axis
+  // labels are HTML beside it and stay legible at any width.
   const svg = s("svg", {
-    viewBox: `0 0 ${WIDTH} ${HEIGHT}`,
+    viewBox: `0 0 ${WIDTH} ${PAD_TOP + PLOT_H}`,
     class: "chart-svg",
     role: "img",
     "aria-labelledby": `${id}-t ${id}-d`,
@@ -64,15 +64,11 @@ export function stackedBars({ title, buckets, label, series }) {
   svg.append(s("title", { id: `${id}-t` }, title), s("desc", { id: `${id}-d` }, summary));
   for (const frac of [0, 0.5, 1]) {
     const yy = y(top * frac);
-    svg.append(
-      s("line", { x1: PAD.left, x2: WIDTH - PAD.right, y1: yy, y2: yy, class: "chart-grid" }),
-      s("text", { x: PAD.left - 6, y: yy + 4, class: "chart-axis", "text-anchor": "end" },
-        compact(top * frac)),
-    );
+    svg.append(s("line", { x1: 0, x2: WIDTH, y1: yy, y2: yy, class: "chart-grid", "vector-effect": "non-scaling-stroke" }));
   }
   buckets.forEach((start, i) => {
     let base = 0;
-    const x = PAD.left + i * slot + (slot - barW) / 2;
+    const x = i * slot + (slot - barW) / 2;
     for (const one of series) {
       const v = one.values[i] || 0;
       if (v > 0) {
@@ -89,22 +85,18 @@ export function stackedBars({ title, buckets, label, series }) {
       base += v;
     }
   });
+  const mid = top / 2;
+  const yAxis = h("div.chart-y", { "aria-hidden": "true" },
+    h("span", compact(top)), h("span", Number.isInteger(mid) ? compact(mid) : ""), h("span", "0"));
   const ticks = buckets.length <= 1 ? [0] : [0, Math.floor((buckets.length - 1) / 2), buckets.length - 1];
-  for (const i of ticks) {
-    if (buckets[i] === undefined) continue;
-    const anchor = i === 0 ? "start" : i === buckets.length - 1 ? "end" : "middle";
-    const x = i === 0 ? PAD.left : i === buckets.length - 1 ? WIDTH - PAD.right : PAD.left + (i + 0.5) * slot;
-    svg.append(s("text", { x, y: HEIGHT - 6, class: "chart-axis", "text-anchor": anchor }, label(buckets[i])));
-  }
+  const xAxis = h("div.chart-x", { "aria-hidden": "true" }, ticks.map((i) => h("span", label(buckets[i]))));
 
   const legend = h(
     "ul.chart-legend",
     { "aria-hidden": "true" },
     series.map((one) => h("li", h(`span.chart-swatch.${one.cls}`), one.label)),
   );
-  const rows = buckets
-    .map((start, i) => ({ start, i }))
-    .filter(({ i }) => totals[i] > 0);
+  const rows = buckets.map((start, i) => ({ start, i })).filter(({ i }) => totals[i] > 0);
   const table = h(
     "table.chart-table",
     h("caption", `${title} per period (periods with none left out)`),
@@ -121,7 +113,8 @@ export function stackedBars({ title, buckets, label, series }) {
   return h(
     "figure.chart",
     h("figcaption.chart-title", title),
-    svg,
+    h("div.chart-plot", yAxis, svg),
+    xAxis,
     legend,
     h("details.chart-details", h("summary", `${title} as a table`), table),
   );

@@ -1,0 +1,332 @@
+"""The Tools & MCP, Runs, Dashboard and Settings pages in a real browser (Debian's chromium)
+against the session's real server, with real loopback targets: an HTTP server the HTTP tool
+calls, an MCP server (the SDK's) registered and checked from the page."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import re
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import pytest
+from playwright.async_api import Browser, Page, async_playwright, expect
+
+from tests.conftest import Live, Store
+from tests.llm.fakes import serve
+from tests.mcp_servers import demo_server, serve_mcp
+from tests.test_http_tools import Target, target_app
+
+CHROMIUM = "/usr/bin/chromium"
+
+
+@pytest.fixture(scope="session")
+async def browser() -> AsyncIterator[Browser]:
+    async with async_playwright() as playwright:
+        launched = await playwright.chromium.launch(executable_path=CHROMIUM)
+        yield launched
+        await launched.close()
+
+
+@pytest.fixture
+async def store(live: Live) -> AsyncIterator[Store]:
+    created = await live.new_store("ui")
+    yield created
+    await created.admin.aclose()
+
+
+def key_of(client: httpx.AsyncClient) -> str:
+    return str(client.headers["Authorization"].split()[1])
+
+
+@contextlib.asynccontextmanager
+async def signed_in(browser: Browser, live: Live, key: str, width: int = 1280) -> AsyncIterator[Page]:
+    """A fresh tab signed in with ``key`` (put in sessionStorage as the sign-in page does)."""
+    context = await browser.new_context(viewport={"width": width, "height": 900})
+    page = await context.new_page()
+    problems: list[str] = []
+    page.on("pageerror", lambda error: problems.append(str(error)))
+    await page.goto(f"{live.base_url}/signin")
+    await page.evaluate("key => sessionStorage.setItem('loopwright.key', key)", key)
+    try:
+        yield page
+        assert problems == [], problems
+    finally:
+        await context.close()
+
+
+async def run_offline(store: Store, agent_name: str, content: str) -> dict[str, Any]:
+    agent = await store.agent(name=agent_name, tools=["create_project", "create_task"])
+    chat = await store.session(agent["id"])
+    r = await store.admin.post(
+        f"{store.path}/sessions/{chat['id']}/messages", json={"content": content, "wait": True}
+    )
+    assert r.status_code == 200, r.text
+    return dict(r.json()["run"])
+
+
+async def test_http_tool_created_and_tested_from_the_page(
+    browser: Browser, live: Live, store: Store
+) -> None:
+    target = Target(asyncio.Event())
+    async with serve(target_app(target)) as target_url, signed_in(
+        browser, live, key_of(store.admin)
+    ) as page:
+        await page.goto(f"{live.base_url}/tools")
+        await page.get_by_role("button", name="New HTTP tool").first.click()
+        form = page.get_by_role("form", name="New HTTP tool")
+        await form.get_by_label("Name").fill("lookup")
+        await form.get_by_label("Description").fill("Look an item up")
+        await form.get_by_label("URL template").fill(f"{target_url}/echo/items/{{item}}")
+        await form.get_by_label("Method").select_option("GET")
+        schema = {"type": "object", "properties": {"item": {"type": "string"}}, "required": ["item"]}
+        await form.get_by_label("Parameters (JSON Schema)").fill(json.dumps(schema))
+        await form.get_by_role("button", name="Add header").click()
+        await form.get_by_label("Header 1 name").fill("Authorization")
+        await form.get_by_label("Header 1 value").fill("Bearer tool-secret-42")
+        await form.get_by_label("Read-only").check()
+        await form.get_by_role("button", name="Create tool").click()
+
+        item = page.locator("li[data-tool=lookup]")
+        await expect(item).to_contain_text("secret headers: Authorization")
+        await expect(item).to_contain_text("read-only")
+        await expect(page.locator("#toasts")).to_contain_text("Created lookup")
+        assert "tool-secret-42" not in await page.content()
+
+        await item.get_by_role("button", name="Test lookup").click()
+        dialog = page.get_by_role("dialog", name="Test lookup")
+        await dialog.get_by_label("Arguments (JSON)").fill('{"item": "42"}')
+        await dialog.get_by_role("button", name="Run").click()
+        await expect(dialog.locator(".test-outcome")).to_contain_text("ok")
+        await expect(dialog.locator("pre.json")).to_contain_text("/echo/items/42")
+        assert target.requests[-1]["raw_path"] == "/echo/items/42"
+        assert target.requests[-1]["authorization"] == "Bearer tool-secret-42"
+
+        # arguments that do not fit the schema: the API's 422 next to the field, nothing sent
+        sent = len(target.requests)
+        await dialog.get_by_label("Arguments (JSON)").fill('{"item": 7}')
+        await dialog.get_by_role("button", name="Run").click()
+        await expect(dialog.locator(".field-error")).to_contain_text(re.compile(r"\S"))
+        assert len(target.requests) == sent
+        await dialog.get_by_role("button", name="Close").click()
+
+        await item.get_by_role("button", name="Delete lookup").click()
+        await page.get_by_role("dialog").get_by_role("button", name="Delete").click()
+        await expect(page.locator("li[data-tool=lookup]")).to_have_count(0)
+    tools = (await store.admin.get(f"{store.path}/tools")).json()["items"]
+    assert "lookup" not in {t["name"] for t in tools}
+
+
+async def test_a_bad_http_tool_shows_the_api_details_next_to_the_field(
+    browser: Browser, live: Live, store: Store
+) -> None:
+    async with signed_in(browser, live, key_of(store.admin)) as page:
+        await page.goto(f"{live.base_url}/tools")
+        await page.get_by_role("button", name="New HTTP tool").first.click()
+        form = page.get_by_role("form", name="New HTTP tool")
+        await form.get_by_label("Name").fill("bad name!")
+        await form.get_by_label("Description").fill("x")
+        await form.get_by_label("URL template").fill("http://127.0.0.1:9/x")
+        await form.get_by_role("button", name="Create tool").click()
+        name_field = form.locator(".field[data-field=name]")
+        await expect(name_field.locator(".field-error")).to_contain_text(re.compile(r"\S"))
+        await expect(name_field.locator("input")).to_have_attribute("aria-invalid", "true")
+        await form.get_by_label("Parameters (JSON Schema)").fill("{not json")
+        await form.get_by_role("button", name="Create tool").click()
+        await expect(form.locator(".field[data-field=parameters] .field-error")).to_contain_text(
+            "not valid JSON"
+        )
+
+
+async def test_mcp_server_registered_and_checked_from_the_page(
+    browser: Browser, live: Live, store: Store
+) -> None:
+    async with serve_mcp(demo_server(), "streamable_http") as mcp_url, signed_in(
+        browser, live, key_of(store.admin)
+    ) as page:
+        await page.goto(f"{live.base_url}/tools")
+        await expect(page.locator("#mcp-list")).to_contain_text("No MCP servers yet")
+        await page.get_by_role("button", name="Register MCP server").first.click()
+        form = page.get_by_role("form", name="Register MCP server")
+        await form.get_by_label("Name").fill("calc")
+        await form.get_by_label("Transport").select_option("streamable_http")
+        await form.get_by_label("URL").fill(mcp_url)
+        await form.get_by_role("button", name="Add header").click()
+        await form.get_by_label("Header 1 name").fill("X-Api-Key")
+        await form.get_by_label("Header 1 value").fill("mcp-secret-7")
+        await form.get_by_role("button", name="Register").click()
+
+        server = page.locator("li[data-server=calc]")
+        await expect(server).to_contain_text("secret headers: X-Api-Key")
+        assert "mcp-secret-7" not in await page.content()
+        await server.get_by_role("button", name="Check health of calc").click()
+        health = server.locator(".health")
+        await expect(health).to_contain_text("healthy")
+        await expect(health).to_contain_text("4 tools")
+        await expect(health.locator(".chips")).to_contain_text("add")
+        await expect(health).to_contain_text(re.compile(r"\d+ ms"))
+
+        add = page.locator('li[data-tool="calc.add"]')
+        await expect(add).to_contain_text("read-only")
+        await add.get_by_role("button", name="Test calc.add").click()
+        dialog = page.get_by_role("dialog", name="Test calc.add")
+        await dialog.get_by_label("Arguments (JSON)").fill('{"a": 2, "b": 3}')
+        await dialog.get_by_role("button", name="Run").click()
+        await expect(dialog.locator(".test-outcome")).to_contain_text("ok")
+        await expect(dialog.locator("pre.json")).to_contain_text("5")
+        await page.keyboard.press("Escape")
+        await expect(dialog).to_have_count(0)
+
+
+async def test_mcp_health_of_a_server_that_is_down_says_so(
+    browser: Browser, live: Live, store: Store
+) -> None:
+    r = await store.admin.post(
+        f"{store.path}/mcp-servers",
+        json={"name": "gone", "transport": "streamable_http", "url": "http://127.0.0.1:9/mcp"},
+    )
+    assert r.status_code == 201, r.text
+    async with signed_in(browser, live, key_of(store.admin)) as page:
+        await page.goto(f"{live.base_url}/tools")
+        server = page.locator("li[data-server=gone]")
+        await server.get_by_role("button", name="Check health of gone").click()
+        await expect(server.locator(".health")).to_contain_text("unhealthy")
+        await expect(page.locator("#toasts")).to_contain_text("gone: unhealthy")
+
+
+async def test_a_key_created_shown_once_then_revoked_gets_401(
+    browser: Browser, live: Live, store: Store
+) -> None:
+    async with signed_in(browser, live, key_of(store.admin)) as page:
+        await page.goto(f"{live.base_url}/settings")
+        form = page.get_by_role("form", name="Create an API key")
+        await form.get_by_label("Role").select_option("readonly")
+        await form.get_by_label("Name (optional)").fill("ci-bot")
+        await form.get_by_role("button", name="Create key").click()
+        shown = page.get_by_label("The new API key")
+        await expect(shown).to_have_value(re.compile(r"^lw_"))
+        new_key = await shown.input_value()
+        await expect(page.get_by_role("button", name="Copy key")).to_be_focused()
+        async with live.client(new_key) as client:
+            me = (await client.get("/v1/me")).json()
+            assert (me["store_id"], me["role"]) == (store.id, "readonly")
+
+        row = page.locator("#keys-table tr", has_text="ci-bot")
+        await expect(row).to_contain_text("readonly")
+        await page.reload()  # shown once: gone after a reload, only its prefix listed
+        await expect(page.locator("#keys-table")).to_contain_text("ci-bot")
+        assert new_key not in await page.content()
+
+        await page.get_by_role("button", name="Revoke key ci-bot").click()
+        confirm = page.get_by_role("dialog")
+        await expect(confirm).to_contain_text("401")
+        await confirm.get_by_role("button", name="Revoke").click()
+        await expect(page.locator("#toasts")).to_contain_text("Revoked ci-bot")
+        await expect(page.locator("#keys-table tr", has_text="ci-bot")).to_have_count(0)
+    async with live.client(new_key) as client:
+        assert (await client.get("/v1/me")).status_code == 401
+
+
+async def test_a_provider_registered_with_a_key_never_shown_again(
+    browser: Browser, live: Live, store: Store
+) -> None:
+    async with signed_in(browser, live, key_of(store.admin)) as page:
+        await page.goto(f"{live.base_url}/settings")
+        form = page.get_by_role("form", name="Register a provider")
+        await form.get_by_label("Name").fill("local-llm")
+        await form.get_by_label("Base URL").fill("http://127.0.0.1:9/v1")
+        await form.get_by_label("API key").fill("sk-never-shown-9")
+        await form.get_by_role("button", name="Register provider").click()
+        item = page.locator("li[data-provider=local-llm]")
+        await expect(item).to_contain_text("key stored")
+        await expect(item).to_contain_text("http://127.0.0.1:9/v1")
+        assert "sk-never-shown-9" not in await page.content()
+        await expect(form.get_by_label("API key")).to_have_value("")
+
+        await form.get_by_label("Name").fill("openai")  # reserved: the API's 409 on the field
+        await form.get_by_role("button", name="Register provider").click()
+        await expect(form.locator(".field[data-field=name] .field-error")).to_contain_text(
+            "server-wide"
+        )
+
+        await item.get_by_role("button", name="Delete provider local-llm").click()
+        await page.get_by_role("dialog").get_by_role("button", name="Delete").click()
+        await expect(page.locator("#providers-list")).to_contain_text("No providers")
+    assert (await store.admin.get(f"{store.path}/providers")).json()["items"] == []
+
+
+async def test_runs_list_and_a_runs_steps_and_tool_calls(
+    browser: Browser, live: Live, store: Store
+) -> None:
+    run = await run_offline(store, "builder", "Create a project called Home")
+    async with signed_in(browser, live, key_of(store.admin)) as page:
+        await page.goto(f"{live.base_url}/runs")
+        row = page.locator(f"tr[data-run={run['id']}]")
+        await expect(row).to_contain_text("completed")
+        await expect(row).to_contain_text("final_answer")
+        await expect(row).to_contain_text("builder")
+        usage = run["usage"]
+        await expect(row).to_contain_text(f"{usage['input_tokens']} in / {usage['output_tokens']} out")
+
+        await row.get_by_role("link", name=run["id"]).click()
+        await expect(page).to_have_url(f"{live.base_url}/runs/{run['id']}")
+        await expect(page.get_by_role("heading", level=1)).to_contain_text(run["id"])
+        steps = page.locator("#run-steps li.step")
+        await expect(steps).to_have_count(2)
+        await expect(steps.first).to_contain_text("offline:default")
+        await expect(steps.first).to_contain_text("create_project")
+        call = page.locator("#run-tool-calls li.item")
+        await expect(call).to_have_count(1)
+        await expect(call).to_contain_text("create_project")
+        await expect(call).to_contain_text("ok")
+        await call.get_by_text("Arguments").click()
+        await expect(call.locator("pre.json").first).to_contain_text("Home")
+        await expect(page.locator("#run-children")).to_contain_text("No child runs")
+
+        await page.go_back()  # the back button returns to the list
+        await expect(page).to_have_url(f"{live.base_url}/runs")
+        await page.get_by_label("Status").select_option("failed")
+        await page.get_by_role("button", name="Apply").click()
+        await expect(page).to_have_url(f"{live.base_url}/runs?status=failed")
+        await expect(page.locator("#runs-list")).to_contain_text("No runs match these filters")
+
+
+async def test_dashboard_shows_the_store_numbers_after_a_run(
+    browser: Browser, live: Live, store: Store
+) -> None:
+    async with signed_in(browser, live, key_of(store.admin)) as page:
+        await page.goto(f"{live.base_url}/dashboard")
+        await expect(page.locator("#dashboard-body")).to_contain_text("Nothing happened")
+    run = await run_offline(store, "builder", "Create a project called Home")
+    async with signed_in(browser, live, key_of(store.admin)) as page:
+        await page.goto(f"{live.base_url}/dashboard")
+        await expect(page.locator('[data-metric="Runs"]')).to_have_text("1")
+        tokens = str(run["usage"]["input_tokens"])
+        await expect(page.locator('[data-metric="Input tokens"]')).to_have_text(tokens)
+        breakdown = page.locator("#usage-breakdown")
+        await expect(breakdown).to_contain_text("builder")
+        await page.get_by_label("Breakdown").select_option("model")
+        await expect(page).to_have_url(re.compile(r"group_by=model"))
+        await expect(page.locator("#usage-breakdown")).to_contain_text("offline:default")
+        chart = page.get_by_role("img", name=re.compile("Runs by status"))
+        await expect(chart).to_have_count(1)
+        await page.get_by_text("Runs by status as a table").click()
+        await expect(page.locator("table.chart-table").first).to_contain_text("1")
+
+
+async def test_a_readonly_key_sees_the_pages_without_the_actions(
+    browser: Browser, live: Live, store: Store
+) -> None:
+    reader = await store.key("readonly")
+    async with signed_in(browser, live, reader) as page:
+        await page.goto(f"{live.base_url}/tools")
+        create = page.get_by_role("button", name="New HTTP tool")
+        await expect(create).to_be_disabled()
+        await expect(create).to_have_attribute("title", re.compile("admin"))
+        await expect(page.get_by_role("button", name="Test create_project")).to_be_disabled()
+        await expect(page.get_by_role("navigation", name="Main")).not_to_contain_text("Settings")
+        await page.goto(f"{live.base_url}/dashboard")
+        await expect(page.locator('[data-metric="Runs"]')).to_have_text("0")
