@@ -19,6 +19,7 @@ from tests.conftest import Live, Store
 from tests.llm.fakes import serve
 from tests.mcp_servers import demo_server, serve_mcp
 from tests.test_http_tools import Target, target_app
+from tests.test_usage import failing_agent, send
 
 CHROMIUM = "/usr/bin/chromium"
 
@@ -301,13 +302,17 @@ async def test_dashboard_shows_the_store_numbers_after_a_run(
         await page.goto(f"{live.base_url}/dashboard")
         await expect(page.locator("#dashboard-body")).to_contain_text("Nothing happened")
     run = await run_offline(store, "builder", "Create a project called Home")
+    failed = await send(store, (await store.session((await failing_agent(store))["id"]))["id"], "hi")
+    assert failed["status"] == "failed"
     async with signed_in(browser, live, key_of(store.admin)) as page:
         await page.goto(f"{live.base_url}/dashboard")
-        await expect(page.locator('[data-metric="Runs"]')).to_have_text("1")
+        await expect(page.locator('[data-metric="Runs"]')).to_have_text("2")
         tokens = str(run["usage"]["input_tokens"])
         await expect(page.locator('[data-metric="Input tokens"]')).to_have_text(tokens)
+        await expect(page.locator('[data-metric="Errors"]')).to_have_text("1")
         breakdown = page.locator("#usage-breakdown")
-        await expect(breakdown).to_contain_text("builder")
+        await expect(breakdown.locator("tr", has_text="builder")).to_contain_text(tokens)
+        await expect(breakdown.locator("tr", has_text="doomed")).to_contain_text("1")
         await page.get_by_label("Breakdown").select_option("model")
         await expect(page).to_have_url(re.compile(r"group_by=model"))
         await expect(page.locator("#usage-breakdown")).to_contain_text("offline:default")
