@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Response
 from fastapi.responses import JSONResponse
@@ -99,11 +99,15 @@ async def list_messages(
     svc: ServicesDep,
     limit: Limit = 100,
     cursor: Cursor = None,
+    order: Annotated[
+        Literal["oldest", "newest"],
+        Query(description="oldest first (default), or newest first to page back from the end"),
+    ] = "oldest",
 ) -> ListOf[MessagePublic]:
     async with svc.db.read() as session:
         await conversations.get_session(session, access.store_id, session_id)
         page = await conversations.list_messages(
-            session, access.store_id, session_id, limit=limit, cursor=cursor
+            session, access.store_id, session_id, limit=limit, cursor=cursor, newest=order == "newest"
         )
     return ListOf(items=[MessagePublic.of(m) for m in page.items], next_cursor=page.next_cursor)
 

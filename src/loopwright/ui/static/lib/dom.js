@@ -69,3 +69,19 @@ export function nextId(prefix = "lw") {
   uid += 1;
   return `${prefix}-${uid}`;
 }
+
+/**
+ * An action the role may not take: the control is disabled and a tooltip (and a screen-reader
+ * note) says why. Returns what to insert in place of the control.
+ */
+export function guard(control, allowed, reason) {
+  if (allowed) return control;
+  control.disabled = true;
+  const note = h("span.sr-only", ` (${reason})`);
+  control.append(note);
+  return h("span.guarded", { title: reason }, control);
+}
+
+export function statusBadge(status) {
+  return h(`span.status.status-${String(status).replace(/[^a-z_]/g, "")}`, String(status));
+}

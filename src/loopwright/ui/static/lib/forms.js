@@ -17,7 +17,7 @@ export function field(label, control, { name, hint, required } = {}) {
   return h(
     "div.field",
     { dataset: { field: name || "" } },
-    h("label", { for: id }, label, required ? h("span.req", { "aria-hidden": "true" }, " *") : null),
+    h(`label${required ? ".required" : ""}`, { for: id }, label),
     control,
     hint ? h("p.hint", { id: hintId }, hint) : null,
     h("p.field-error", { id: errorId, hidden: true }),
