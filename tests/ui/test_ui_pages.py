@@ -44,7 +44,9 @@ def key_of(client: httpx.AsyncClient) -> str:
 
 
 @contextlib.asynccontextmanager
-async def signed_in(browser: Browser, live: Live, key: str, width: int = 1280) -> AsyncIterator[Page]:
+async def signed_in(
+    browser: Browser, live: Live, key: str, width: int = 1280
+) -> AsyncIterator[Page]:
     """A fresh tab signed in with ``key`` (put in sessionStorage as the sign-in page does)."""
     context = await browser.new_context(viewport={"width": width, "height": 900})
     page = await context.new_page()
@@ -73,9 +75,10 @@ async def test_http_tool_created_and_tested_from_the_page(
     browser: Browser, live: Live, store: Store
 ) -> None:
     target = Target(asyncio.Event())
-    async with serve(target_app(target)) as target_url, signed_in(
-        browser, live, key_of(store.admin)
-    ) as page:
+    async with (
+        serve(target_app(target)) as target_url,
+        signed_in(browser, live, key_of(store.admin)) as page,
+    ):
         await page.goto(f"{live.base_url}/tools")
         await page.get_by_role("button", name="New HTTP tool").first.click()
         form = page.get_by_role("form", name="New HTTP tool")
@@ -83,7 +86,11 @@ async def test_http_tool_created_and_tested_from_the_page(
         await form.get_by_label("Description").fill("Look an item up")
         await form.get_by_label("URL template").fill(f"{target_url}/echo/items/{{item}}")
         await form.get_by_label("Method").select_option("GET")
-        schema = {"type": "object", "properties": {"item": {"type": "string"}}, "required": ["item"]}
+        schema = {
+            "type": "object",
+            "properties": {"item": {"type": "string"}},
+            "required": ["item"],
+        }
         await form.get_by_label("Parameters (JSON Schema)").fill(json.dumps(schema))
         await form.get_by_role("button", name="Add header").click()
         await form.get_by_label("Header 1 name").fill("Authorization")
@@ -145,9 +152,10 @@ async def test_a_bad_http_tool_shows_the_api_details_next_to_the_field(
 async def test_mcp_server_registered_and_checked_from_the_page(
     browser: Browser, live: Live, store: Store
 ) -> None:
-    async with serve_mcp(demo_server(), "streamable_http") as mcp_url, signed_in(
-        browser, live, key_of(store.admin)
-    ) as page:
+    async with (
+        serve_mcp(demo_server(), "streamable_http") as mcp_url,
+        signed_in(browser, live, key_of(store.admin)) as page,
+    ):
         await page.goto(f"{live.base_url}/tools")
         await expect(page.locator("#mcp-list")).to_contain_text("No MCP servers yet")
         await page.get_by_role("button", name="Register MCP server").first.click()
@@ -270,7 +278,9 @@ async def test_runs_list_and_a_runs_steps_and_tool_calls(
         await expect(row).to_contain_text("final_answer")
         await expect(row).to_contain_text("builder")
         usage = run["usage"]
-        await expect(row).to_contain_text(f"{usage['input_tokens']} in / {usage['output_tokens']} out")
+        await expect(row).to_contain_text(
+            f"{usage['input_tokens']} in / {usage['output_tokens']} out"
+        )
 
         await row.get_by_role("link", name=run["id"]).click()
         await expect(page).to_have_url(f"{live.base_url}/runs/{run['id']}")
@@ -302,7 +312,9 @@ async def test_dashboard_shows_the_store_numbers_after_a_run(
         await page.goto(f"{live.base_url}/dashboard")
         await expect(page.locator("#dashboard-body")).to_contain_text("Nothing happened")
     run = await run_offline(store, "builder", "Create a project called Home")
-    failed = await send(store, (await store.session((await failing_agent(store))["id"]))["id"], "hi")
+    failed = await send(
+        store, (await store.session((await failing_agent(store))["id"]))["id"], "hi"
+    )
     assert failed["status"] == "failed"
     async with signed_in(browser, live, key_of(store.admin)) as page:
         await page.goto(f"{live.base_url}/dashboard")
