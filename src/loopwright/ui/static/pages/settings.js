@@ -62,7 +62,7 @@ function renderKeys(section, ctx, admin) {
     if (!items.length) return emptyState("No keys — create one above.");
     return h("div.table-wrap", h("table.data.stack", { id: "keys-table" },
       h("caption.sr-only", "API keys, newest first"),
-      h("thead", h("tr", ["Name", "Role", "Starts with", "Created", ""].map((t) => h("th", { scope: "col" }, t)))),
+      h("thead", h("tr", ["Name", "Role", "Starts with", "Created", "Actions"].map((t) => h("th", { scope: "col" }, t)))),
       h("tbody", items.map((key) => {
         const mine = key.id === ctx.me?.key_id;
         const revoke = h("button.small.danger", { type: "button", "aria-label": `Revoke key ${key.name || key.prefix}` }, "Revoke");

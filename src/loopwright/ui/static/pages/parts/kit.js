@@ -1,10 +1,10 @@
 // What the Tools & MCP, Runs, Dashboard and Settings pages share, on top of the shell's pieces
 // (lib/states.js, lib/forms.js, ctx.toast/confirm/modal): a race-free loader, role gating,
 // JSON blocks, badges and the pages' stylesheet.
-import { h } from "../../lib/dom.js";
+import { h, statusBadge } from "../../lib/dom.js";
 import { skeleton, emptyState, errorState } from "../../lib/states.js";
 
-export { emptyState };
+export { emptyState, statusBadge };
 
 let styled = false;
 /** The pages' own stylesheet, added once (a <link>, so the CSP needs no inline styles). */
@@ -14,11 +14,16 @@ export function ensureStyles() {
   document.head.append(h("link", { rel: "stylesheet", href: "/ui/pages/parts/pages.css", "data-pages-css": "" }));
 }
 
-/** Disable a control the key's role may not use, with a tooltip that says why. */
+/**
+ * Disable a control the key's role may not use, with a tooltip and a screen-reader note that
+ * say why (like lib/dom.js `guard`, but the control itself is returned, to wire up as usual).
+ */
 export function gate(ctx, el, needed) {
   if (!ctx.can(needed)) {
+    const reason = `needs the ${needed} role; this key is ${ctx.role}`;
     el.disabled = true;
-    el.title = `Needs the ${needed} role (this key is ${ctx.role})`;
+    el.title = reason;
+    el.append(h("span.sr-only", ` (${reason})`));
   }
   return el;
 }
@@ -76,11 +81,6 @@ export function localProblem(name, message) {
 
 export function badge(text, kind = "") {
   return h(`span.badge${kind ? `.badge-${kind}` : ""}`, text);
-}
-
-/** A run status: a dot and the word (colour is never the only signal). */
-export function statusBadge(status) {
-  return h(`span.status.status-${status}`, status);
 }
 
 export async function copyText(ctx, text, what = "Copied") {
