@@ -347,3 +347,20 @@ async def test_a_readonly_key_sees_the_pages_without_the_actions(
         await expect(page.get_by_role("navigation", name="Main")).not_to_contain_text("Settings")
         await page.goto(f"{live.base_url}/dashboard")
         await expect(page.locator('[data-metric="Runs"]')).to_have_text("0")
+
+
+async def test_the_runs_list_shows_a_new_run_as_it_happens(
+    browser: Browser, live: Live, store: Store
+) -> None:
+    async with signed_in(browser, live, key_of(store.admin)) as page:
+        await page.goto(f"{live.base_url}/runs")
+        await expect(page.locator("#runs-list")).to_contain_text("No runs yet")
+        await run_offline(store, "first", "Create a project called Home")
+        await page.reload()  # the list now has a table to add rows to
+        await expect(page.locator("tr[data-run]")).to_have_count(1)
+        await expect(page.get_by_text("Live", exact=True)).to_be_visible()
+        run = await run_offline(store, "second", "Create a project called Garden")
+        row = page.locator(f"tr[data-run={run['id']}]")
+        await expect(row).to_contain_text("completed")  # from the store's events, no reload
+        await expect(row).to_contain_text("second")
+        await expect(page.locator("tr[data-run]").first).to_have_attribute("data-run", run["id"])

@@ -75,7 +75,29 @@ function renderList(root, ctx) {
     );
   }
 
+  let tbody = null; // the table body while a list is shown
+  const live = new Set(); // runs refreshed from events, one request each at a time
+  const off = ctx.events.subscribe(async (event) => {
+    if (!event.type.startsWith("run.") || !event.run_id || !tbody || live.has(event.run_id)) return;
+    const shown = tbody.querySelector(`tr[data-run="${CSS.escape(event.run_id)}"]`);
+    const filtered = status.value || session.value.trim();
+    if (!shown && (filtered || event.type !== "run.queued")) return;
+    live.add(event.run_id);
+    try {
+      const run = await api.get(api.s(`/runs/${encodeURIComponent(event.run_id)}`));
+      if (!names.has(run.agent_id)) names = await agentNames(api);
+      const current = tbody?.querySelector(`tr[data-run="${CSS.escape(run.id)}"]`);
+      if (current) current.replaceWith(row(run));
+      else tbody?.prepend(row(run));
+    } catch {
+      // a run deleted with its session meanwhile: nothing to show
+    } finally {
+      live.delete(event.run_id);
+    }
+  });
+
   const load = () => {
+    tbody = null;
     const q = { status: status.value || undefined, session_id: session.value.trim() || undefined, limit: 50 };
     loadInto(box, async () => {
       const [page, found] = await Promise.all([api.get(api.s("/runs"), q), agentNames(api)]);
@@ -88,6 +110,7 @@ function renderList(root, ctx) {
           filtered ? null : h("a.button", { href: "/chat" }, "Open Chat"));
       }
       const body = h("tbody", page.items.map(row));
+      tbody = body;
       const more = h("div.more");
       const addMore = (cursor) => {
         fill(more);
@@ -117,6 +140,7 @@ function renderList(root, ctx) {
     });
   };
   load();
+  return off;
 }
 
 function renderDetail(root, ctx, id) {
@@ -211,5 +235,17 @@ function renderDetail(root, ctx, id) {
 
   const refresh = () => { loadHead(); loadSteps(); loadCalls(); loadChildren(); };
   refresh();
-  return undefined;
+  let timer = null;
+  const children = new Set();
+  const off = ctx.events.subscribe((event) => {
+    if (!event.type.startsWith("run.")) return;
+    if (event.payload?.parent_run_id === id && event.run_id) children.add(event.run_id);
+    if (event.run_id !== id && !children.has(event.run_id)) return;
+    clearTimeout(timer);
+    timer = setTimeout(refresh, 250); // one refresh for a burst of events
+  });
+  return () => {
+    clearTimeout(timer);
+    off();
+  };
 }
