@@ -402,6 +402,7 @@ class ChatPage {
         this.interrupting = this.interrupting || new Set();
         this.interrupting.add(active.id);
         conv.run(active.id).interrupted = true;
+        conv.renderStatus(active.id);
         run.note = "interrupted the run before it";
       }
       conv.runUpdate(sent.run.id, { status: sent.run.status });
