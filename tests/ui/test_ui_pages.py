@@ -1,85 +1,57 @@
-"""The Tools & MCP, Runs, Dashboard and Settings pages in a real browser (Debian's chromium)
-against the session's real server, with real loopback targets: an HTTP server the HTTP tool
-calls, an MCP server (the SDK's) registered and checked from the page."""
+"""The Tools & MCP, Runs, Dashboard and Settings pages in a real browser (the session's
+chromium and server, tests/ui/conftest.py), with real loopback targets: an HTTP server the HTTP
+tool calls and an MCP server (the SDK's) registered and checked from the page."""
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import re
-from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
-import pytest
-from playwright.async_api import Browser, Page, async_playwright, expect
+from playwright.async_api import BrowserContext, Page, expect
 
-from tests.conftest import Live, Store
 from tests.llm.fakes import serve
 from tests.mcp_servers import demo_server, serve_mcp
 from tests.test_http_tools import Target, target_app
-from tests.test_usage import failing_agent, send
-
-CHROMIUM = "/usr/bin/chromium"
+from tests.ui.conftest import UiServer, UiStore, sign_in
 
 
-@pytest.fixture(scope="session")
-async def browser() -> AsyncIterator[Browser]:
-    async with async_playwright() as playwright:
-        launched = await playwright.chromium.launch(executable_path=CHROMIUM)
-        yield launched
-        await launched.close()
-
-
-@pytest.fixture
-async def store(live: Live) -> AsyncIterator[Store]:
-    created = await live.new_store("ui")
-    yield created
-    await created.admin.aclose()
-
-
-def key_of(client: httpx.AsyncClient) -> str:
-    return str(client.headers["Authorization"].split()[1])
-
-
-@contextlib.asynccontextmanager
-async def signed_in(
-    browser: Browser, live: Live, key: str, width: int = 1280
-) -> AsyncIterator[Page]:
-    """A fresh tab signed in with ``key`` (put in sessionStorage as the sign-in page does)."""
-    context = await browser.new_context(viewport={"width": width, "height": 900})
-    page = await context.new_page()
-    problems: list[str] = []
-    page.on("pageerror", lambda error: problems.append(str(error)))
-    await page.goto(f"{live.base_url}/signin")
-    await page.evaluate("key => sessionStorage.setItem('loopwright.key', key)", key)
-    try:
-        yield page
-        assert problems == [], problems
-    finally:
-        await context.close()
-
-
-async def run_offline(store: Store, agent_name: str, content: str) -> dict[str, Any]:
-    agent = await store.agent(name=agent_name, tools=["create_project", "create_task"])
-    chat = await store.session(agent["id"])
+async def send(store: UiStore, session_id: str, content: str) -> dict[str, Any]:
     r = await store.admin.post(
-        f"{store.path}/sessions/{chat['id']}/messages", json={"content": content, "wait": True}
+        f"{store.path}/sessions/{session_id}/messages", json={"content": content, "wait": True}
     )
     assert r.status_code == 200, r.text
     return dict(r.json()["run"])
 
 
-async def test_http_tool_created_and_tested_from_the_page(
-    browser: Browser, live: Live, store: Store
-) -> None:
+async def run_offline(store: UiStore, agent_name: str, content: str) -> dict[str, Any]:
+    agent = await store.agent(name=agent_name, tools=["create_project", "create_task"])
+    return await send(store, (await store.session(agent["id"]))["id"], content)
+
+
+async def failed_run(store: UiStore) -> dict[str, Any]:
+    """A run of an agent whose provider is gone: it fails before any model step."""
+    r = await store.admin.post(f"{store.path}/providers", json={"name": "gone", "kind": "openai"})
+    assert r.status_code == 201, r.text
+    agent = await store.agent(name="doomed", model="gone:m")
+    assert (await store.admin.delete(f"{store.path}/providers/{r.json()['id']}")).status_code == 204
+    run = await send(store, (await store.session(agent["id"]))["id"], "hi")
+    assert run["status"] == "failed"
+    return run
+
+
+async def me_status(server: UiServer, key: str) -> int:
+    async with httpx.AsyncClient(base_url=server.base_url, timeout=30) as client:
+        r = await client.get("/v1/me", headers={"Authorization": f"Bearer {key}"})
+        return r.status_code
+
+
+async def test_http_tool_created_and_tested_from_the_page(page: Page, ui_store: UiStore) -> None:
     target = Target(asyncio.Event())
-    async with (
-        serve(target_app(target)) as target_url,
-        signed_in(browser, live, key_of(store.admin)) as page,
-    ):
-        await page.goto(f"{live.base_url}/tools")
+    async with serve(target_app(target)) as target_url:
+        await page.goto("/tools")
         await page.get_by_role("button", name="New HTTP tool").first.click()
         form = page.get_by_role("form", name="New HTTP tool")
         await form.get_by_label("Name").fill("lookup")
@@ -113,7 +85,7 @@ async def test_http_tool_created_and_tested_from_the_page(
         assert target.requests[-1]["raw_path"] == "/echo/items/42"
         assert target.requests[-1]["authorization"] == "Bearer tool-secret-42"
 
-        # arguments that do not fit the schema: the API's 422 next to the field, nothing sent
+        # arguments that miss the schema: the API's 422 next to the field, nothing sent
         sent = len(target.requests)
         await dialog.get_by_label("Arguments (JSON)").fill('{"item": 7}')
         await dialog.get_by_role("button", name="Run").click()
@@ -124,39 +96,31 @@ async def test_http_tool_created_and_tested_from_the_page(
         await item.get_by_role("button", name="Delete lookup").click()
         await page.get_by_role("dialog").get_by_role("button", name="Delete").click()
         await expect(page.locator("li[data-tool=lookup]")).to_have_count(0)
-    tools = (await store.admin.get(f"{store.path}/tools")).json()["items"]
+    tools = (await ui_store.admin.get(f"{ui_store.path}/tools")).json()["items"]
     assert "lookup" not in {t["name"] for t in tools}
 
 
-async def test_a_bad_http_tool_shows_the_api_details_next_to_the_field(
-    browser: Browser, live: Live, store: Store
-) -> None:
-    async with signed_in(browser, live, key_of(store.admin)) as page:
-        await page.goto(f"{live.base_url}/tools")
-        await page.get_by_role("button", name="New HTTP tool").first.click()
-        form = page.get_by_role("form", name="New HTTP tool")
-        await form.get_by_label("Name").fill("bad name!")
-        await form.get_by_label("Description").fill("x")
-        await form.get_by_label("URL template").fill("http://127.0.0.1:9/x")
-        await form.get_by_role("button", name="Create tool").click()
-        name_field = form.locator(".field[data-field=name]")
-        await expect(name_field.locator(".field-error")).to_contain_text(re.compile(r"\S"))
-        await expect(name_field.locator("input")).to_have_attribute("aria-invalid", "true")
-        await form.get_by_label("Parameters (JSON Schema)").fill("{not json")
-        await form.get_by_role("button", name="Create tool").click()
-        await expect(form.locator(".field[data-field=parameters] .field-error")).to_contain_text(
-            "not valid JSON"
-        )
+async def test_a_bad_http_tool_shows_the_api_details_next_to_the_field(page: Page) -> None:
+    await page.goto("/tools")
+    await page.get_by_role("button", name="New HTTP tool").first.click()
+    form = page.get_by_role("form", name="New HTTP tool")
+    await form.get_by_label("Name").fill("bad name!")
+    await form.get_by_label("Description").fill("x")
+    await form.get_by_label("URL template").fill("http://127.0.0.1:9/x")
+    await form.get_by_role("button", name="Create tool").click()
+    name_field = form.locator(".field[data-field=name]")
+    await expect(name_field.locator(".field-error")).to_contain_text(re.compile(r"\S"))
+    await expect(name_field.locator("input")).to_have_attribute("aria-invalid", "true")
+    await form.get_by_label("Parameters (JSON Schema)").fill("{not json")
+    await form.get_by_role("button", name="Create tool").click()
+    await expect(form.locator(".field[data-field=parameters] .field-error")).to_contain_text(
+        "not valid JSON"
+    )
 
 
-async def test_mcp_server_registered_and_checked_from_the_page(
-    browser: Browser, live: Live, store: Store
-) -> None:
-    async with (
-        serve_mcp(demo_server(), "streamable_http") as mcp_url,
-        signed_in(browser, live, key_of(store.admin)) as page,
-    ):
-        await page.goto(f"{live.base_url}/tools")
+async def test_mcp_server_registered_and_checked_from_the_page(page: Page) -> None:
+    async with serve_mcp(demo_server(), "streamable_http") as mcp_url:
+        await page.goto("/tools")
         await expect(page.locator("#mcp-list")).to_contain_text("No MCP servers yet")
         await page.get_by_role("button", name="Register MCP server").first.click()
         form = page.get_by_role("form", name="Register MCP server")
@@ -190,177 +154,153 @@ async def test_mcp_server_registered_and_checked_from_the_page(
         await expect(dialog).to_have_count(0)
 
 
-async def test_mcp_health_of_a_server_that_is_down_says_so(
-    browser: Browser, live: Live, store: Store
-) -> None:
-    r = await store.admin.post(
-        f"{store.path}/mcp-servers",
+async def test_mcp_health_of_a_server_that_is_down_says_so(page: Page, ui_store: UiStore) -> None:
+    r = await ui_store.admin.post(
+        f"{ui_store.path}/mcp-servers",
         json={"name": "gone", "transport": "streamable_http", "url": "http://127.0.0.1:9/mcp"},
     )
     assert r.status_code == 201, r.text
-    async with signed_in(browser, live, key_of(store.admin)) as page:
-        await page.goto(f"{live.base_url}/tools")
-        server = page.locator("li[data-server=gone]")
-        await server.get_by_role("button", name="Check health of gone").click()
-        await expect(server.locator(".health")).to_contain_text("unhealthy")
-        await expect(page.locator("#toasts")).to_contain_text("gone: unhealthy")
+    await page.goto("/tools")
+    server = page.locator("li[data-server=gone]")
+    await server.get_by_role("button", name="Check health of gone").click()
+    await expect(server.locator(".health")).to_contain_text("unhealthy")
+    await expect(page.locator("#toasts")).to_contain_text("gone: unhealthy")
 
 
 async def test_a_key_created_shown_once_then_revoked_gets_401(
-    browser: Browser, live: Live, store: Store
+    page: Page, ui_store: UiStore, ui_server: UiServer
 ) -> None:
-    async with signed_in(browser, live, key_of(store.admin)) as page:
-        await page.goto(f"{live.base_url}/settings")
-        form = page.get_by_role("form", name="Create an API key")
-        await form.get_by_label("Role").select_option("readonly")
-        await form.get_by_label("Name (optional)").fill("ci-bot")
-        await form.get_by_role("button", name="Create key").click()
-        shown = page.get_by_label("The new API key")
-        await expect(shown).to_have_value(re.compile(r"^lw_"))
-        new_key = await shown.input_value()
-        await expect(page.get_by_role("button", name="Copy key")).to_be_focused()
-        async with live.client(new_key) as client:
-            me = (await client.get("/v1/me")).json()
-            assert (me["store_id"], me["role"]) == (store.id, "readonly")
+    await page.goto("/settings")
+    form = page.get_by_role("form", name="Create an API key")
+    await form.get_by_label("Role").select_option("readonly")
+    await form.get_by_label("Name (optional)").fill("ci-bot")
+    await form.get_by_role("button", name="Create key").click()
+    shown = page.get_by_label("The new API key")
+    await expect(shown).to_have_value(re.compile(r"^lw_"))
+    new_key = await shown.input_value()
+    await expect(page.get_by_role("button", name="Copy key")).to_be_focused()
+    assert await me_status(ui_server, new_key) == 200
 
-        row = page.locator("#keys-table tr", has_text="ci-bot")
-        await expect(row).to_contain_text("readonly")
-        await page.reload()  # shown once: gone after a reload, only its prefix listed
-        await expect(page.locator("#keys-table")).to_contain_text("ci-bot")
-        assert new_key not in await page.content()
+    row = page.locator("#keys-table tr", has_text="ci-bot")
+    await expect(row).to_contain_text("readonly")
+    await page.reload()  # shown once: gone after a reload, only its prefix listed
+    await expect(page.locator("#keys-table")).to_contain_text("ci-bot")
+    assert new_key not in await page.content()
 
-        await page.get_by_role("button", name="Revoke key ci-bot").click()
-        confirm = page.get_by_role("dialog")
-        await expect(confirm).to_contain_text("401")
-        await confirm.get_by_role("button", name="Revoke").click()
-        await expect(page.locator("#toasts")).to_contain_text("Revoked ci-bot")
-        await expect(page.locator("#keys-table tr", has_text="ci-bot")).to_have_count(0)
-    async with live.client(new_key) as client:
-        assert (await client.get("/v1/me")).status_code == 401
+    await page.get_by_role("button", name="Revoke key ci-bot").click()
+    confirm = page.get_by_role("dialog")
+    await expect(confirm).to_contain_text("401")
+    await confirm.get_by_role("button", name="Revoke").click()
+    await expect(page.locator("#toasts")).to_contain_text("Revoked ci-bot")
+    await expect(page.locator("#keys-table tr", has_text="ci-bot")).to_have_count(0)
+    assert await me_status(ui_server, new_key) == 401
 
 
 async def test_a_provider_registered_with_a_key_never_shown_again(
-    browser: Browser, live: Live, store: Store
+    page: Page, ui_store: UiStore
 ) -> None:
-    async with signed_in(browser, live, key_of(store.admin)) as page:
-        await page.goto(f"{live.base_url}/settings")
-        form = page.get_by_role("form", name="Register a provider")
-        await form.get_by_label("Name").fill("local-llm")
-        await form.get_by_label("Base URL").fill("http://127.0.0.1:9/v1")
-        await form.get_by_label("API key").fill("sk-never-shown-9")
-        await form.get_by_role("button", name="Register provider").click()
-        item = page.locator("li[data-provider=local-llm]")
-        await expect(item).to_contain_text("key stored")
-        await expect(item).to_contain_text("http://127.0.0.1:9/v1")
-        assert "sk-never-shown-9" not in await page.content()
-        await expect(form.get_by_label("API key")).to_have_value("")
+    await page.goto("/settings")
+    form = page.get_by_role("form", name="Register a provider")
+    await form.get_by_label("Name").fill("local-llm")
+    await form.get_by_label("Base URL").fill("http://127.0.0.1:9/v1")
+    await form.get_by_label("API key").fill("sk-never-shown-9")
+    await form.get_by_role("button", name="Register provider").click()
+    item = page.locator("li[data-provider=local-llm]")
+    await expect(item).to_contain_text("key stored")
+    await expect(item).to_contain_text("http://127.0.0.1:9/v1")
+    assert "sk-never-shown-9" not in await page.content()
+    await expect(form.get_by_label("API key")).to_have_value("")
 
-        await form.get_by_label("Name").fill("openai")  # reserved: the API's 409 on the field
-        await form.get_by_role("button", name="Register provider").click()
-        await expect(form.locator(".field[data-field=name] .field-error")).to_contain_text(
-            "server-wide"
-        )
-
-        await item.get_by_role("button", name="Delete provider local-llm").click()
-        await page.get_by_role("dialog").get_by_role("button", name="Delete").click()
-        await expect(page.locator("#providers-list")).to_contain_text("No providers")
-    assert (await store.admin.get(f"{store.path}/providers")).json()["items"] == []
-
-
-async def test_runs_list_and_a_runs_steps_and_tool_calls(
-    browser: Browser, live: Live, store: Store
-) -> None:
-    run = await run_offline(store, "builder", "Create a project called Home")
-    async with signed_in(browser, live, key_of(store.admin)) as page:
-        await page.goto(f"{live.base_url}/runs")
-        row = page.locator(f"tr[data-run={run['id']}]")
-        await expect(row).to_contain_text("completed")
-        await expect(row).to_contain_text("final_answer")
-        await expect(row).to_contain_text("builder")
-        usage = run["usage"]
-        await expect(row).to_contain_text(
-            f"{usage['input_tokens']} in / {usage['output_tokens']} out"
-        )
-
-        await row.get_by_role("link", name=run["id"]).click()
-        await expect(page).to_have_url(f"{live.base_url}/runs/{run['id']}")
-        await expect(page.get_by_role("heading", level=1)).to_contain_text(run["id"])
-        steps = page.locator("#run-steps li.step")
-        await expect(steps).to_have_count(2)
-        await expect(steps.first).to_contain_text("offline:default")
-        await expect(steps.first).to_contain_text("create_project")
-        call = page.locator("#run-tool-calls li.item")
-        await expect(call).to_have_count(1)
-        await expect(call).to_contain_text("create_project")
-        await expect(call).to_contain_text("ok")
-        await call.get_by_text("Arguments").click()
-        await expect(call.locator("pre.json").first).to_contain_text("Home")
-        await expect(page.locator("#run-children")).to_contain_text("No child runs")
-
-        await page.go_back()  # the back button returns to the list
-        await expect(page).to_have_url(f"{live.base_url}/runs")
-        await page.get_by_label("Status").select_option("failed")
-        await page.get_by_role("button", name="Apply").click()
-        await expect(page).to_have_url(f"{live.base_url}/runs?status=failed")
-        await expect(page.locator("#runs-list")).to_contain_text("No runs match these filters")
-
-
-async def test_dashboard_shows_the_store_numbers_after_a_run(
-    browser: Browser, live: Live, store: Store
-) -> None:
-    async with signed_in(browser, live, key_of(store.admin)) as page:
-        await page.goto(f"{live.base_url}/dashboard")
-        await expect(page.locator("#dashboard-body")).to_contain_text("Nothing happened")
-    run = await run_offline(store, "builder", "Create a project called Home")
-    failed = await send(
-        store, (await store.session((await failing_agent(store))["id"]))["id"], "hi"
+    await form.get_by_label("Name").fill("openai")  # reserved: the API's 409 on the field
+    await form.get_by_role("button", name="Register provider").click()
+    await expect(form.locator(".field[data-field=name] .field-error")).to_contain_text(
+        "server-wide"
     )
-    assert failed["status"] == "failed"
-    async with signed_in(browser, live, key_of(store.admin)) as page:
-        await page.goto(f"{live.base_url}/dashboard")
-        await expect(page.locator('[data-metric="Runs"]')).to_have_text("2")
-        tokens = str(run["usage"]["input_tokens"])
-        await expect(page.locator('[data-metric="Input tokens"]')).to_have_text(tokens)
-        await expect(page.locator('[data-metric="Errors"]')).to_have_text("1")
-        breakdown = page.locator("#usage-breakdown")
-        await expect(breakdown.locator("tr", has_text="builder")).to_contain_text(tokens)
-        await expect(breakdown.locator("tr", has_text="doomed")).to_contain_text("1")
-        await page.get_by_label("Breakdown").select_option("model")
-        await expect(page).to_have_url(re.compile(r"group_by=model"))
-        await expect(page.locator("#usage-breakdown")).to_contain_text("offline:default")
-        chart = page.get_by_role("img", name=re.compile("Runs by status"))
-        await expect(chart).to_have_count(1)
-        await page.get_by_text("Runs by status as a table").click()
-        await expect(page.locator("table.chart-table").first).to_contain_text("1")
+
+    await item.get_by_role("button", name="Delete provider local-llm").click()
+    await page.get_by_role("dialog").get_by_role("button", name="Delete").click()
+    await expect(page.locator("#providers-list")).to_contain_text("No providers")
+    assert (await ui_store.admin.get(f"{ui_store.path}/providers")).json()["items"] == []
+
+
+async def test_runs_list_and_a_runs_steps_and_tool_calls(page: Page, ui_store: UiStore) -> None:
+    run = await run_offline(ui_store, "builder", "Create a project called Home")
+    await page.goto("/runs")
+    row = page.locator(f"tr[data-run={run['id']}]")
+    await expect(row).to_contain_text("completed")
+    await expect(row).to_contain_text("final_answer")
+    await expect(row).to_contain_text("builder")
+    usage = run["usage"]
+    await expect(row).to_contain_text(f"{usage['input_tokens']} in / {usage['output_tokens']} out")
+
+    await row.get_by_role("link", name=run["id"]).click()
+    await expect(page).to_have_url(re.compile(f"/runs/{run['id']}$"))
+    await expect(page.get_by_role("heading", level=1)).to_contain_text(run["id"])
+    steps = page.locator("#run-steps li.step")
+    await expect(steps).to_have_count(2)
+    await expect(steps.first).to_contain_text("offline:default")
+    await expect(steps.first).to_contain_text("create_project")
+    call = page.locator("#run-tool-calls li.item")
+    await expect(call).to_have_count(1)
+    await expect(call).to_contain_text("create_project")
+    await expect(call).to_contain_text("ok")
+    await call.get_by_text("Arguments").click()
+    await expect(call.locator("pre.json").first).to_contain_text("Home")
+    await expect(page.locator("#run-children")).to_contain_text("No child runs")
+
+    await page.go_back()  # the back button returns to the list
+    await expect(page).to_have_url(re.compile("/runs$"))
+    await page.get_by_label("Status").select_option("failed")
+    await page.get_by_role("button", name="Apply").click()
+    await expect(page).to_have_url(re.compile(r"/runs\?status=failed$"))
+    await expect(page.locator("#runs-list")).to_contain_text("No runs match these filters")
+
+
+async def test_the_runs_list_shows_a_new_run_as_it_happens(page: Page, ui_store: UiStore) -> None:
+    await run_offline(ui_store, "first", "Create a project called Home")
+    await page.goto("/runs")
+    await expect(page.locator("tr[data-run]")).to_have_count(1)
+    await expect(page.locator(".topbar .live")).to_have_attribute("data-state", "live")
+    run = await run_offline(ui_store, "second", "Create a project called Garden")
+    row = page.locator(f"tr[data-run={run['id']}]")
+    await expect(row).to_contain_text("completed")  # from the store's events, no reload
+    await expect(row).to_contain_text("second")
+    await expect(page.locator("tr[data-run]").first).to_have_attribute("data-run", run["id"])
+
+
+async def test_dashboard_shows_the_store_numbers_after_runs(page: Page, ui_store: UiStore) -> None:
+    await page.goto("/dashboard")
+    await expect(page.locator("#dashboard-body")).to_contain_text("Nothing happened")
+    run = await run_offline(ui_store, "builder", "Create a project called Home")
+    await failed_run(ui_store)
+    await page.get_by_role("button", name="Refresh").click()
+    await expect(page.locator('[data-metric="Runs"]')).to_have_text("2")
+    tokens = str(run["usage"]["input_tokens"])
+    await expect(page.locator('[data-metric="Input tokens"]')).to_have_text(tokens)
+    await expect(page.locator('[data-metric="Errors"]')).to_have_text("1")
+    breakdown = page.locator("#usage-breakdown")
+    await expect(breakdown.locator("tr", has_text="builder")).to_contain_text(tokens)
+    await expect(breakdown.locator("tr", has_text="doomed")).to_contain_text("1")
+    await page.get_by_label("Breakdown").select_option("model")
+    await expect(page).to_have_url(re.compile(r"group_by=model"))
+    await expect(page.locator("#usage-breakdown")).to_contain_text("offline:default")
+    await expect(page.get_by_role("img", name=re.compile("Runs by status"))).to_have_count(1)
+    await page.get_by_text("Runs by status as a table").click()
+    await expect(page.locator("table.chart-table").first).to_contain_text("completed")
 
 
 async def test_a_readonly_key_sees_the_pages_without_the_actions(
-    browser: Browser, live: Live, store: Store
+    context: BrowserContext, ui_store: UiStore
 ) -> None:
-    reader = await store.key("readonly")
-    async with signed_in(browser, live, reader) as page:
-        await page.goto(f"{live.base_url}/tools")
-        create = page.get_by_role("button", name="New HTTP tool")
-        await expect(create).to_be_disabled()
-        await expect(create).to_have_attribute("title", re.compile("admin"))
-        await expect(page.get_by_role("button", name="Test create_project")).to_be_disabled()
-        await expect(page.get_by_role("navigation", name="Main")).not_to_contain_text("Settings")
-        await page.goto(f"{live.base_url}/dashboard")
-        await expect(page.locator('[data-metric="Runs"]')).to_have_text("0")
-
-
-async def test_the_runs_list_shows_a_new_run_as_it_happens(
-    browser: Browser, live: Live, store: Store
-) -> None:
-    async with signed_in(browser, live, key_of(store.admin)) as page:
-        await page.goto(f"{live.base_url}/runs")
-        await expect(page.locator("#runs-list")).to_contain_text("No runs yet")
-        await run_offline(store, "first", "Create a project called Home")
-        await page.reload()  # the list now has a table to add rows to
-        await expect(page.locator("tr[data-run]")).to_have_count(1)
-        await expect(page.get_by_text("Live", exact=True)).to_be_visible()
-        run = await run_offline(store, "second", "Create a project called Garden")
-        row = page.locator(f"tr[data-run={run['id']}]")
-        await expect(row).to_contain_text("completed")  # from the store's events, no reload
-        await expect(row).to_contain_text("second")
-        await expect(page.locator("tr[data-run]").first).to_have_attribute("data-run", run["id"])
+    page = await context.new_page()
+    await sign_in(page, await ui_store.key_of("readonly"), "/tools")
+    create = page.get_by_role("button", name="New HTTP tool")
+    await expect(create).to_be_disabled()
+    await expect(create).to_have_attribute("title", re.compile("admin"))
+    await expect(page.get_by_role("button", name="Test create_project")).to_be_disabled()
+    await expect(page.get_by_role("navigation", name="Main")).not_to_contain_text("Settings")
+    await page.goto("/settings")
+    await expect(page.locator("main")).to_contain_text("may not open this page")
+    await expect(page.locator("#keys-list")).to_have_count(0)
+    await page.goto("/dashboard")
+    await expect(page.locator('[data-metric="Runs"]')).to_have_text("0")
