@@ -10,12 +10,13 @@ import re
 from typing import Any
 
 import httpx
-from playwright.async_api import BrowserContext, Page, expect
+import pytest
+from playwright.async_api import Browser, BrowserContext, Page, expect
 
 from tests.llm.fakes import serve
 from tests.mcp_servers import demo_server, serve_mcp
 from tests.test_http_tools import Target, target_app
-from tests.ui.conftest import UiServer, UiStore, sign_in
+from tests.ui.conftest import AXE_JS, UiServer, UiStore, sign_in
 
 
 async def send(store: UiStore, session_id: str, content: str) -> dict[str, Any]:
@@ -304,3 +305,57 @@ async def test_a_readonly_key_sees_the_pages_without_the_actions(
     await expect(page.locator("#keys-list")).to_have_count(0)
     await page.goto("/dashboard")
     await expect(page.locator('[data-metric="Runs"]')).to_have_text("0")
+
+
+# Each page with its data loaded (what "loaded" looks like), checked by axe-core with every
+# disclosure open (the JSON blocks, the chart tables); test_pages.py covers the first paint.
+LOADED = {
+    "/tools": "li[data-tool=create_project]",
+    "/runs": "tr[data-run]",
+    "/runs/{run}": "#run-tool-calls li.item",
+    "/dashboard?group_by=model": "#usage-breakdown",
+    "/settings": "#keys-table",
+}
+
+
+@pytest.mark.parametrize("width", [1280, 390])
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+async def test_loaded_pages_have_no_serious_accessibility_violations(
+    browser: Browser, ui_server: UiServer, ui_store: UiStore, scheme: str, width: int
+) -> None:
+    run = await run_offline(ui_store, "builder", "Create a project called Home")
+    await ui_store.admin.post(
+        f"{ui_store.path}/mcp-servers",
+        json={"name": "gone", "transport": "sse", "url": "http://127.0.0.1:9/sse"},
+    )
+    # The CSP rightly refuses an injected script: this context alone bypasses it to load axe.
+    context = await browser.new_context(
+        base_url=ui_server.base_url,
+        bypass_csp=True,
+        color_scheme=scheme,  # type: ignore[arg-type]
+        viewport={"width": width, "height": 900},
+    )
+    try:
+        page = await context.new_page()
+        await sign_in(page, ui_store.key, "/tools")
+        for route, loaded in LOADED.items():
+            await page.goto(route.format(run=run["id"]))
+            await expect(page.locator(loaded).first).to_be_visible()
+            await expect(page.locator("main [aria-busy=true]")).to_have_count(0)
+            await page.evaluate(
+                "document.querySelectorAll('main details').forEach(d => d.open = true)"
+            )
+            await page.add_script_tag(path=str(AXE_JS))
+            found = await page.evaluate(
+                """async () => {
+                  const r = await axe.run(document, {resultTypes: ['violations']});
+                  return {checked: r.passes.length + r.violations.length,
+                    bad: r.violations
+                      .filter(v => ['serious', 'critical'].includes(v.impact))
+                      .map(v => [v.id, v.nodes.slice(0, 3).map(n => n.target.join(' '))])};
+                }"""
+            )
+            assert found["checked"] > 10, route  # axe really ran its rules
+            assert found["bad"] == [], (route, found["bad"])
+    finally:
+        await context.close()
