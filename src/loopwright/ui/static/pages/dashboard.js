@@ -19,7 +19,7 @@ function bucketLabel(bucket) {
     const d = new Date(iso);
     return bucket === "hour"
       ? d.toLocaleString(undefined, { month: "short", day: "numeric", hour: "2-digit", minute: "2-digit" })
-      : d.toLocaleDateString(undefined, { month: "short", day: "numeric" });
+      : d.toLocaleDateString(undefined, { month: "short", day: "numeric", timeZone: "UTC" }); // days are UTC days
   };
 }
 
