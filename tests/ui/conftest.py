@@ -113,12 +113,17 @@ async def ui_store(ui_server: UiServer) -> AsyncIterator[UiStore]:
     await admin.aclose()
 
 
-@pytest.fixture(scope="session")
-async def browser() -> AsyncIterator[Browser]:
+def chromium() -> str:
     if not Path(CHROMIUM).exists():
         raise RuntimeError(f"{CHROMIUM} is missing: apt-get install -y chromium (.ci/run does)")
+    return CHROMIUM
+
+
+@pytest.fixture(scope="session")
+async def browser() -> AsyncIterator[Browser]:
+    executable = chromium()
     async with async_playwright() as pw:
-        found = await pw.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        found = await pw.chromium.launch(executable_path=executable, args=["--no-sandbox"])
         yield found
         await found.close()
 
@@ -142,7 +147,9 @@ class Console:
 
 @pytest.fixture
 async def context(browser: Browser, ui_server: UiServer) -> AsyncIterator[BrowserContext]:
-    found = await browser.new_context(base_url=ui_server.base_url, viewport={"width": 1280, "height": 800})
+    found = await browser.new_context(
+        base_url=ui_server.base_url, viewport={"width": 1280, "height": 800}
+    )
     found.set_default_timeout(15_000)
     yield found
     await found.close()
@@ -170,5 +177,3 @@ async def page(context: BrowserContext, ui_store: UiStore) -> AsyncIterator[Page
 def screenshot_path(name: str) -> Path:
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     return SCREENSHOTS / name
-
-

@@ -147,10 +147,10 @@ async def test_a_cut_stream_reconnects_from_its_last_seq_with_nothing_lost_or_do
     await llm.wait_for_requests(1)
     await expect(page.locator(".run-status")).to_have_attribute("data-status", "running")
 
-    refused: list[str] = []
+    refused = asyncio.Event()
 
     async def refuse(route: Route) -> None:
-        refused.append(route.request.url)
+        refused.set()
         await route.fulfill(status=503, body="down")
 
     await page.route("**/events?*", refuse)  # the network is down: every reconnect fails
@@ -159,8 +159,7 @@ async def test_a_cut_stream_reconnects_from_its_last_seq_with_nothing_lost_or_do
     call.gate.set()  # meanwhile the run goes on: a tool call, its task, the next model call
     await llm.wait_for_requests(2)
     assert await page.locator(".tool-card").count() == 0  # not seen yet
-    while not refused:
-        await asyncio.sleep(0.05)  # wait for a refused reconnect (polling a condition)
+    await asyncio.wait_for(refused.wait(), 15)  # a reconnect was tried and refused
     await page.unroute("**/events?*")
     await expect(page.locator(".topbar .live")).to_have_attribute("data-state", "live")
     card = page.locator(".tool-card")

@@ -107,7 +107,12 @@ async def list_messages(
     async with svc.db.read() as session:
         await conversations.get_session(session, access.store_id, session_id)
         page = await conversations.list_messages(
-            session, access.store_id, session_id, limit=limit, cursor=cursor, newest=order == "newest"
+            session,
+            access.store_id,
+            session_id,
+            limit=limit,
+            cursor=cursor,
+            newest=order == "newest",
         )
     return ListOf(items=[MessagePublic.of(m) for m in page.items], next_cursor=page.next_cursor)
 

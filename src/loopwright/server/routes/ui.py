@@ -43,7 +43,12 @@ SECTIONS = ("agents", "chat", "runs", "tools", "dashboard", "settings", "signin"
 """Top-level paths the client-side router owns: each (and anything below it) answers the
 single page, so a bookmarked or reloaded URL opens the same view."""
 
-_TYPES = {".js": "text/javascript", ".css": "text/css", ".html": "text/html", ".svg": "image/svg+xml"}
+_TYPES = {
+    ".js": "text/javascript",
+    ".css": "text/css",
+    ".html": "text/html",
+    ".svg": "image/svg+xml",
+}
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,7 +2,7 @@
 import { h } from "./dom.js";
 
 export function skeleton(rows = 4) {
-  const list = h("div.skeleton", { "aria-busy": "true", "aria-label": "Loading" });
+  const list = h("div.skeleton", { role: "status", "aria-busy": "true", "aria-label": "Loading" });
   for (let i = 0; i < rows; i += 1) list.append(h("div.skeleton-row"));
   return list;
 }
