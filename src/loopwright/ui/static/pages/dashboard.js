@@ -102,7 +102,7 @@ export function render(root, ctx) {
       }));
     const what = data.group_by === "model" ? "Model" : "Agent";
     const maxTokens = Math.max(1, ...data.series.map((s) => s.totals.input_tokens + s.totals.output_tokens));
-    const breakdown = h("section.card", { "aria-labelledby": "breakdown-h" },
+    const breakdown = h("section.card.section", { "aria-labelledby": "breakdown-h" },
       h("h2", { id: "breakdown-h" }, `${what}s`),
       h("div.table-wrap", h("table.data.stack", { id: "usage-breakdown" },
         h("caption.sr-only", `Usage per ${what.toLowerCase()} in the ${chosen.label.toLowerCase()}`),

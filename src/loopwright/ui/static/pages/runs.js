@@ -153,9 +153,9 @@ function renderDetail(root, ctx, id) {
     root,
     h("nav.crumbs", { "aria-label": "Breadcrumb" }, h("a", { href: "/runs" }, "Runs"), " / ", mono(id)),
     head,
-    h("section.card", { "aria-labelledby": "steps-h" }, h("h2", { id: "steps-h" }, "Model steps"), stepsBox),
-    h("section.card", { "aria-labelledby": "calls-h" }, h("h2", { id: "calls-h" }, "Tool calls"), callsBox),
-    h("section.card", { "aria-labelledby": "children-h" }, h("h2", { id: "children-h" }, "Child runs"), childrenBox),
+    h("section.card.section", { "aria-labelledby": "steps-h" }, h("h2", { id: "steps-h" }, "Model steps"), stepsBox),
+    h("section.card.section", { "aria-labelledby": "calls-h" }, h("h2", { id: "calls-h" }, "Tool calls"), callsBox),
+    h("section.card.section", { "aria-labelledby": "children-h" }, h("h2", { id: "children-h" }, "Child runs"), childrenBox),
   );
 
   const loadHead = () => {

@@ -10,8 +10,8 @@ const ROLES = [["readonly", "readonly"], ["member", "member"], ["admin", "admin"
 export function render(root, ctx) {
   ensureStyles();
   const admin = ctx.can("admin");
-  const keysSection = h("section.card", { "aria-labelledby": "keys-h" });
-  const providersSection = h("section.card", { "aria-labelledby": "providers-h" });
+  const keysSection = h("section.card.section", { "aria-labelledby": "keys-h" });
+  const providersSection = h("section.card.section", { "aria-labelledby": "providers-h" });
   fill(root, pageHeader("Settings"),
     admin ? null : h("p.notice", { role: "note" }, `Settings are managed with an admin key; this key is ${ctx.me?.role ?? "unknown"}.`),
     keysSection, providersSection);
