@@ -33,11 +33,16 @@ AGENTS = 5
 BATCH = 2000
 
 
-async def seed(db: Database, store_id: str, runs: int, now: datetime) -> None:
+async def seed(
+    db: Database, store_id: str, runs: int, now: datetime, *, new_store: bool = True
+) -> list[str]:
+    """Insert ``runs`` runs (and their steps and tool calls) into ``store_id``; their ids."""
     agents = [new_id("agt") for _ in range(AGENTS)]
     sessions = [new_id("ses") for _ in range(AGENTS)]
+    run_ids: list[str] = []
     async with db.write() as session:
-        await session.execute(insert(StoreRow), [{"id": store_id, "name": store_id}])
+        if new_store:
+            await session.execute(insert(StoreRow), [{"id": store_id, "name": store_id}])
         await session.execute(
             insert(AgentRow),
             [
@@ -60,6 +65,7 @@ async def seed(db: Database, store_id: str, runs: int, now: datetime) -> None:
         for i in range(first, min(first + BATCH, runs)):
             at = now - i * span
             run_id = new_id("run")
+            run_ids.append(run_id)
             run_rows.append(
                 {
                     "id": run_id,
@@ -67,7 +73,12 @@ async def seed(db: Database, store_id: str, runs: int, now: datetime) -> None:
                     "session_id": sessions[i % AGENTS],
                     "agent_id": agents[i % AGENTS],
                     "status": "failed" if i % 10 == 0 else "completed",
+                    "steps": 2,
+                    "input_tokens": 200,
+                    "output_tokens": 40,
                     "created_at": at,
+                    "started_at": at,
+                    "finished_at": at + timedelta(seconds=1),
                 }
             )
             for index in (0, 1):
@@ -101,6 +112,7 @@ async def seed(db: Database, store_id: str, runs: int, now: datetime) -> None:
             await session.execute(insert(RunRow), run_rows)
             await session.execute(insert(RunStepRow), step_rows)
             await session.execute(insert(ToolCallRow), call_rows)
+    return run_ids
 
 
 async def main() -> None:
