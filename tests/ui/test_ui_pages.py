@@ -11,7 +11,7 @@ from typing import Any
 
 import httpx
 import pytest
-from playwright.async_api import Browser, BrowserContext, Page, expect
+from playwright.async_api import Browser, BrowserContext, Page, Route, expect
 
 from tests.llm.fakes import serve
 from tests.mcp_servers import demo_server, serve_mcp
@@ -267,6 +267,47 @@ async def test_the_runs_list_shows_a_new_run_as_it_happens(page: Page, ui_store:
     await expect(row).to_contain_text("completed")  # from the store's events, no reload
     await expect(row).to_contain_text("second")
     await expect(page.locator("tr[data-run]").first).to_have_attribute("data-run", run["id"])
+
+
+async def test_runs_page_through_the_list_filtered_by_session(
+    page: Page, ui_store: UiStore
+) -> None:
+    agent = await ui_store.agent(name="pager")
+    chat = await ui_store.session(agent["id"])
+    other = await ui_store.session(agent["id"])
+    for n in range(51):  # one more than a page
+        r = await ui_store.admin.post(
+            f"{ui_store.path}/sessions/{chat['id']}/messages", json={"content": f"hello {n}"}
+        )
+        assert r.status_code == 202, r.text
+    await send(ui_store, other["id"], "elsewhere")
+    await page.goto(f"/runs?session_id={chat['id']}")
+    rows = page.locator("tr[data-run]")
+    await expect(rows).to_have_count(50)
+    await page.get_by_role("button", name="Load more").click()
+    await expect(rows).to_have_count(51)
+    await expect(page.get_by_role("button", name="Load more")).to_have_count(0)
+    await page.get_by_role("button", name="Clear").click()
+    await expect(rows).to_have_count(50)  # every session now: a first page again
+    await expect(page).to_have_url(re.compile("/runs$"))
+
+
+async def test_a_list_that_fails_to_load_says_why_and_retries(
+    page: Page, ui_store: UiStore
+) -> None:
+    await run_offline(ui_store, "builder", "Create a project called Home")
+    failure = {"error": {"code": "unavailable", "message": "the database is restarting"}}
+
+    async def unavailable(route: Route) -> None:
+        await route.fulfill(status=503, json=failure)
+
+    await page.route("**/v1/stores/*/runs?*", unavailable)
+    await page.goto("/runs")
+    box = page.locator("#runs-list")
+    await expect(box.get_by_role("alert")).to_contain_text("the database is restarting")
+    await page.unroute("**/v1/stores/*/runs?*", unavailable)
+    await box.get_by_role("button", name="Retry").click()
+    await expect(page.locator("tr[data-run]")).to_have_count(1)
 
 
 async def test_dashboard_shows_the_store_numbers_after_runs(page: Page, ui_store: UiStore) -> None:
