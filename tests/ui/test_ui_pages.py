@@ -179,7 +179,12 @@ async def test_a_key_created_shown_once_then_revoked_gets_401(
     shown = page.get_by_label("The new API key")
     await expect(shown).to_have_value(re.compile(r"^lw_"))
     new_key = await shown.input_value()
-    await expect(page.get_by_role("button", name="Copy key")).to_be_focused()
+    copy = page.get_by_role("button", name="Copy key")
+    await expect(copy).to_be_focused()
+    await page.context.grant_permissions(["clipboard-read", "clipboard-write"])
+    await copy.click()
+    await expect(page.locator("#toasts")).to_contain_text("Key copied")
+    assert await page.evaluate("navigator.clipboard.readText()") == new_key
     assert await me_status(ui_server, new_key) == 200
 
     row = page.locator("#keys-table tr", has_text="ci-bot")
