@@ -13,8 +13,9 @@ import httpx
 import pytest
 from playwright.async_api import Browser, BrowserContext, Page, Route, expect
 
-from tests.llm.fakes import serve
+from tests.llm.fakes import Reply, ToolCall, serve
 from tests.mcp_servers import demo_server, serve_mcp
+from tests.scripted import GatedLLM
 from tests.test_http_tools import Target, target_app
 from tests.ui.conftest import AXE_JS, UiServer, UiStore, sign_in
 
@@ -272,6 +273,35 @@ async def test_the_runs_list_shows_a_new_run_as_it_happens(page: Page, ui_store:
     await expect(row).to_contain_text("completed")  # from the store's events, no reload
     await expect(row).to_contain_text("second")
     await expect(page.locator("tr[data-run]").first).to_have_attribute("data-run", run["id"])
+
+
+async def test_a_runs_page_lists_its_child_runs(
+    page: Page, ui_store: UiStore, fake: tuple[GatedLLM, str]
+) -> None:
+    llm, base_url = fake
+    r = await ui_store.admin.post(
+        f"{ui_store.path}/providers",
+        json={"name": "fake", "kind": "openai", "base_url": f"{base_url}/v1", "api_key": "sk-t"},
+    )
+    assert r.status_code == 201, r.text
+    await ui_store.agent(name="kid", tools=["create_task"])
+    boss = await ui_store.agent(name="boss", model="fake:m", tools=["ask_agent"])
+    ask = {"agent": "kid", "message": "create a task called Alpha"}
+    llm.push(Reply(tool_calls=[ToolCall("ask_agent", ask, id="c1")]), Reply(text=["Done."]))
+    parent = await send(ui_store, (await ui_store.session(boss["id"]))["id"], "delegate")
+    assert parent["status"] == "completed", parent
+
+    await page.goto(f"/runs/{parent['id']}")
+    child = page.locator("#run-children li.item")
+    await expect(child).to_have_count(1)
+    await expect(child).to_contain_text("completed")
+    await expect(page.locator("#run-tool-calls")).to_contain_text("ask_agent")
+    await child.get_by_role("link").click()
+    await expect(page.locator("dl.facts")).to_contain_text("Parent run")
+    await expect(page.locator("dl.facts")).to_contain_text("kid")
+    await expect(page.locator("#run-tool-calls")).to_contain_text("create_task")
+    await page.get_by_role("link", name=parent["id"]).click()
+    await expect(page).to_have_url(re.compile(f"/runs/{parent['id']}$"))
 
 
 async def test_runs_page_through_the_list_filtered_by_session(
