@@ -145,6 +145,10 @@ class Console:
         return [e for e in self.errors if "Content Security Policy" in e]
 
 
+CONSOLES: dict[Page, Console] = {}
+"""The console of each page the ``page`` fixture opened (a test may look at what it said)."""
+
+
 @pytest.fixture
 async def context(browser: Browser, ui_server: UiServer) -> AsyncIterator[BrowserContext]:
     found = await browser.new_context(
@@ -168,8 +172,10 @@ async def page(context: BrowserContext, ui_store: UiStore) -> AsyncIterator[Page
     """A page signed in with the store's admin key; fails the test on any CSP violation."""
     found = await context.new_page()
     console = Console(found)
+    CONSOLES[found] = console
     await sign_in(found, ui_store.key)
     yield found
+    del CONSOLES[found]
     assert not console.csp_violations, console.csp_violations
     assert not [e for e in console.errors if e.startswith("pageerror")], console.errors
 

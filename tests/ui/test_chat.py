@@ -9,7 +9,7 @@ from playwright.async_api import Page, Route, expect
 
 from tests.llm.fakes import Reply, ToolCall
 from tests.scripted import GatedLLM, Hold
-from tests.ui.conftest import UiStore
+from tests.ui.conftest import CONSOLES, UiStore
 
 WATCH_STREAMING = """() => {
   window.__streamed = [];
@@ -77,6 +77,8 @@ async def test_chat_with_the_offline_agent_shows_the_tool_card_and_the_streamed_
     assert streamed[-1].startswith("[offline] Created task")
     assert await message_box(page).input_value() == ""
     await expect(page.locator(".session-item .status")).to_have_text("completed")
+    announced = page.locator(".chat-conv [aria-live=polite]")  # the answer, not its tokens
+    await expect(announced).to_have_text("Reply: [offline] Created task 'Water the plants'.")
 
     await card.get_by_text("Arguments").click()
     await expect(card.locator(".tool-args pre")).to_contain_text('"title": "Water the plants"')
@@ -246,3 +248,79 @@ async def test_the_chat_at_phone_width_shows_one_column_at_a_time(
     await expect(page.locator(".chat-conv")).to_be_hidden()
     await page.get_by_role("button", name="Menu").click()
     await expect(page.get_by_role("navigation", name="Main")).to_be_visible()
+
+
+async def test_untrusted_text_is_never_run_as_html(
+    page: Page, ui_store: UiStore, fake: tuple[GatedLLM, str]
+) -> None:
+    llm, base_url = fake
+    agent = await fake_agent(ui_store, base_url)
+    hostile = '<img src=x onerror="window.__pwned=1"><script>window.__pwned=2</script>'
+    llm.push(Reply(text=[f"**bold** {hostile} [x](javascript:window.__pwned=3)"]))
+    await open_session(page, ui_store, str(agent["id"]), title=f"<b>{hostile}</b>")
+    await send(page, f"<i>{hostile}</i>")
+    answer = page.locator(".msg-assistant .bubble")
+    await expect(answer.locator("strong")).to_have_text("bold")  # markdown, sanitized
+    await expect(page.locator(".run-status")).to_have_attribute("data-status", "completed")
+    assert await page.locator(".conv-list img, .conv-list script, .conv-list i").count() == 0
+    await expect(page.locator(".msg-user .bubble")).to_have_text(f"<i>{hostile}</i>")
+    await expect(page.locator(".conv-title")).to_have_text(f"<b>{hostile}</b>")
+    link = answer.locator("a")
+    assert await link.count() == 0 or not str(await link.get_attribute("href")).startswith(
+        "javascript"
+    )
+    assert await page.evaluate("window.__pwned") is None
+    # The sanitizer's own (inert) parse of the hostile HTML makes Chrome report the inline
+    # handler it saw: the CSP is the second wall. Nothing else may have been refused.
+    csp = CONSOLES[page].csp_violations
+    assert csp and all("inline event handler" in e for e in csp), csp
+    CONSOLES[page].errors.clear()
+
+
+async def test_reasoning_is_collapsed_and_a_queued_message_says_it_waits(
+    page: Page, ui_store: UiStore, fake: tuple[GatedLLM, str]
+) -> None:
+    llm, base_url = fake
+    agent = await fake_agent(ui_store, base_url)
+    first = Hold(Reply(reasoning=["weighing ", "options"], text=["first answer"]))
+    llm.push(first, Reply(text=["second answer"]))
+    await open_session(page, ui_store, str(agent["id"]))  # busy policy: enqueue
+    await send(page, "one")
+    await llm.wait_for_requests(1)
+    await send(page, "two")
+    statuses = page.locator(".run-status")
+    await expect(statuses).to_have_count(2)
+    await expect(statuses.last).to_contain_text("waits for the run before it")
+    await expect(statuses.last).to_have_attribute("data-status", "queued")
+    first.gate.set()
+    await expect(statuses.last).to_have_attribute("data-status", "completed")
+    await expect(statuses.first).to_have_attribute("data-status", "completed")
+    reasoning = page.locator("details.reasoning")
+    await expect(reasoning).to_have_count(1)
+    await expect(reasoning).not_to_have_attribute("open", "")
+    await expect(reasoning).to_contain_text("weighing options")
+    blocks = page.locator(".run-block")  # each answer in its own run's block, in order
+    await expect(blocks.first.locator(".msg-assistant")).to_have_text("Assistant: first answer")
+    await expect(blocks.last.locator(".msg-assistant")).to_have_text("Assistant: second answer")
+
+
+async def test_rename_and_delete_a_session(page: Page, ui_store: UiStore) -> None:
+    agent = await ui_store.agent(name="Keeper")
+    kept = await ui_store.session(str(agent["id"]), title="Keep me")
+    doomed = await ui_store.session(str(agent["id"]), title="Old notes")
+    await page.goto(f"/chat/{doomed['id']}")
+    items = page.locator(".session-item")
+    await expect(items).to_have_count(2)
+    await expect(items.first).to_contain_text("Old notes")  # newest first
+    await page.get_by_role("button", name="Rename Old notes").click()
+    dialog = page.get_by_role("dialog", name="Rename session")
+    await dialog.get_by_label("Title").fill("Fresh notes")
+    await dialog.get_by_label("Title").press("Enter")
+    await expect(page.locator(".conv-title")).to_have_text("Fresh notes")
+    await expect(items.first).to_contain_text("Fresh notes")
+    await page.get_by_role("button", name="Delete Fresh notes").click()
+    await page.get_by_role("dialog").get_by_role("button", name="Delete").click()
+    await expect(items).to_have_count(1)
+    await expect(page).to_have_url("/chat")
+    r = await ui_store.admin.get(f"{ui_store.path}/sessions")
+    assert [(s["id"], s["title"]) for s in r.json()["items"]] == [(kept["id"], "Keep me")]

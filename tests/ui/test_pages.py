@@ -10,9 +10,9 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from playwright.async_api import Browser, BrowserContext, Page, expect
+from playwright.async_api import Browser, BrowserContext, Page, Route, expect
 
-from tests.ui.conftest import AXE_JS, UiServer, UiStore, screenshot_path, sign_in
+from tests.ui.conftest import AXE_JS, Console, UiServer, UiStore, screenshot_path, sign_in
 
 ROUTES = [
     "/signin",
@@ -137,3 +137,22 @@ async def test_page_screenshot_and_accessibility(
     if route == "/signin":
         await page.close()
     assert violations == [], violations
+
+
+async def test_docs_render_offline_under_the_csp(context: BrowserContext) -> None:
+    """/docs is Swagger UI from the server's own files: it renders the API with no CSP
+    violation (the context blocks every request that leaves this server)."""
+    outside: list[str] = []
+
+    async def refuse(route: Route) -> None:
+        outside.append(route.request.url)
+        await route.abort()
+
+    page = await context.new_page()
+    console = Console(page)
+    await page.route(lambda url: not url.startswith("http://127.0.0.1:"), refuse)
+    await page.goto("/docs")
+    await expect(page.locator(".swagger-ui .info .title")).to_contain_text("Loopwright")
+    await expect(page.locator(".opblock-summary-path").first).to_be_visible()
+    assert outside == []
+    assert console.csp_violations == []

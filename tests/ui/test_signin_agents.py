@@ -27,6 +27,16 @@ async def test_sign_in_shows_the_store_and_role_and_sign_out_forgets_the_key(
     stored = await page.evaluate("Object.values(sessionStorage)")
     assert ui_store.key in stored
     assert ui_store.key not in page.url
+    await page.locator("main").press("?")  # the shortcut list; Esc closes it
+    shortcuts = page.get_by_role("dialog", name="Keyboard shortcuts")
+    await expect(shortcuts).to_contain_text("Shift+Enter")
+    await page.keyboard.press("Escape")
+    await expect(shortcuts).to_be_hidden()
+    await page.keyboard.press("g")
+    await page.keyboard.press("c")
+    await expect(page).to_have_url("/chat")
+    await page.go_back()
+    await expect(page).to_have_url("/agents")
     await page.get_by_role("button", name="Sign out").click()
     await expect(page.get_by_label("API key")).to_be_visible()
     assert await page.evaluate("sessionStorage.getItem('loopwright.key')") is None

@@ -113,9 +113,22 @@ class ChatPage {
         this.lastRuns.clear();
         for (const r of runs.items) if (!this.lastRuns.has(r.session_id)) this.lastRuns.set(r.session_id, r);
         this.drawSessions();
+        if (runs.next_cursor) this.fillLastRuns();
       },
       { rows: 5 },
     );
+  }
+
+  /** Sessions whose last run is older than the store's newest 200 runs: ask for each. */
+  async fillLastRuns() {
+    const missing = this.sessions.filter((s) => !this.lastRuns.has(s.id));
+    await Promise.all(
+      missing.map(async (s) => {
+        const page = await this.api.get(this.api.s("/runs"), { session_id: s.id, limit: 1 }).catch(() => null);
+        if (page?.items.length) this.lastRuns.set(s.id, page.items[0]);
+      }),
+    );
+    if (missing.length) this.drawSessions();
   }
 
   drawSessions() {
