@@ -124,3 +124,16 @@ async def test_usage_parameters_are_validated(store: Store) -> None:
         assert (await reader.get(base)).status_code == 200
     async with store.live.client(None) as anonymous:
         assert (await anonymous.get(base)).status_code == 401
+
+
+async def test_the_range_is_widened_to_whole_utc_buckets(store: Store) -> None:
+    body = await usage(store, since="2026-03-01T00:30:00", until="2026-03-01T03:00:00")
+    assert body["since"] == "2026-03-01T00:00:00Z" and body["until"] == "2026-03-01T03:00:00Z"
+    assert body["buckets"] == [f"2026-03-01T0{h}:00:00Z" for h in range(3)]
+    body = await usage(store, since="2026-03-01T00:30:00", until="2026-03-01T03:10:00")
+    assert len(body["buckets"]) == 4 and body["until"] == "2026-03-01T04:00:00Z"
+    # another zone is converted to UTC first: 01:30+02:00 is 23:30 the day before
+    body = await usage(
+        store, since="2026-03-01T01:30:00+02:00", until="2026-03-02T00:00:00Z", bucket="day"
+    )
+    assert body["buckets"] == ["2026-02-28T00:00:00Z", "2026-03-01T00:00:00Z"]
