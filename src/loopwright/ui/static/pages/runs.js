@@ -87,7 +87,8 @@ function renderList(root, ctx) {
       const run = await api.get(api.s(`/runs/${encodeURIComponent(event.run_id)}`));
       if (!names.has(run.agent_id)) names = await agentNames(api);
       const current = tbody?.querySelector(`tr[data-run="${CSS.escape(run.id)}"]`);
-      if (current) current.replaceWith(row(run));
+      if (status.value && run.status !== status.value) current?.remove(); // left the filter
+      else if (current) current.replaceWith(row(run));
       else tbody?.prepend(row(run));
     } catch {
       // a run deleted with its session meanwhile: nothing to show
