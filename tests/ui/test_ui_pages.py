@@ -15,7 +15,7 @@ from playwright.async_api import Browser, BrowserContext, Page, Route, expect
 
 from tests.llm.fakes import Reply, ToolCall, serve
 from tests.mcp_servers import demo_server, serve_mcp
-from tests.scripted import GatedLLM
+from tests.scripted import GatedLLM, Hold
 from tests.test_http_tools import Target, target_app
 from tests.ui.conftest import AXE_JS, UiServer, UiStore, sign_in
 
@@ -302,6 +302,43 @@ async def test_a_runs_page_lists_its_child_runs(
     await expect(page.locator("#run-tool-calls")).to_contain_text("create_task")
     await page.get_by_role("link", name=parent["id"]).click()
     await expect(page).to_have_url(re.compile(f"/runs/{parent['id']}$"))
+
+
+async def test_a_running_run_settles_in_the_list_and_on_its_page(
+    context: BrowserContext, page: Page, ui_store: UiStore, fake: tuple[GatedLLM, str]
+) -> None:
+    llm, base_url = fake
+    r = await ui_store.admin.post(
+        f"{ui_store.path}/providers",
+        json={"name": "fake", "kind": "openai", "base_url": f"{base_url}/v1", "api_key": "sk-t"},
+    )
+    assert r.status_code == 201, r.text
+    agent = await ui_store.agent(name="slow", model="fake:m")
+    chat = await ui_store.session(agent["id"])
+    held = Hold(Reply(text=["finally"]))
+    llm.push(held)
+    r = await ui_store.admin.post(
+        f"{ui_store.path}/sessions/{chat['id']}/messages", json={"content": "take your time"}
+    )
+    run_id = r.json()["run"]["id"]
+    await llm.wait_for_requests(1)
+
+    await page.goto("/runs?status=running")
+    row = page.locator(f"tr[data-run={run_id}]")
+    await expect(row).to_contain_text("running")
+    detail = await context.new_page()  # a second tab (its own sessionStorage: sign in again)
+    await sign_in(detail, ui_store.key, f"/runs/{run_id}")
+    await expect(detail.locator(".page-head .status")).to_have_text("running")
+    await expect(detail.get_by_role("button", name="Cancel run")).to_be_visible()
+    await expect(page.locator(".topbar .live")).to_have_attribute("data-state", "live")
+    await expect(detail.locator(".topbar .live")).to_have_attribute("data-state", "live")
+
+    held.gate.set()
+    await expect(row).to_have_count(0)  # completed: it left the "running" filter, no reload
+    await expect(detail.locator(".page-head .status")).to_have_text("completed")
+    await expect(detail.locator("#run-steps li.step")).to_have_count(1)
+    await expect(detail.get_by_role("button", name="Cancel run")).to_have_count(0)
+    await detail.close()
 
 
 async def test_runs_page_through_the_list_filtered_by_session(
