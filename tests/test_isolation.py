@@ -37,6 +37,7 @@ BODIES: dict[tuple[str, str], dict[str, Any] | None] = {
     ("POST", "/v1/stores/{store_id}/runs/{run_id}/wait"): None,
     ("GET", "/v1/stores/{store_id}/events"): None,
     ("GET", "/v1/stores/{store_id}/tool-calls"): None,
+    ("GET", "/v1/stores/{store_id}/usage"): None,
     ("POST", "/v1/stores/{store_id}/mcp-servers"): {
         "name": "mine",
         "transport": "streamable_http",

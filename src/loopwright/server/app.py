@@ -30,6 +30,7 @@ from loopwright.server.routes import (
     stores,
     tools,
     ui,
+    usage,
     workspace,
     ws,
 )
@@ -94,6 +95,7 @@ def create_app(
         tools,
         mcp_servers,
         audit,
+        usage,
     )
     for module in (*routers, ws, ui):
         app.include_router(module.router)

@@ -13,11 +13,11 @@ export const routes = [
   { path: "/agents/:id/edit", load: () => import("./agent-edit.js"), role: "admin", title: "Edit agent" },
   { path: "/chat", load: () => import("./chat.js"), nav: "Chat", title: "Chat" },
   { path: "/chat/:session", load: () => import("./chat.js"), title: "Chat" },
-  { path: "/runs", load: placeholder, nav: "Runs", title: "Runs" },
-  { path: "/runs/:id", load: placeholder, title: "Run" },
-  { path: "/tools", load: placeholder, nav: "Tools & MCP", title: "Tools & MCP" },
-  { path: "/dashboard", load: placeholder, nav: "Dashboard", title: "Dashboard" },
-  { path: "/settings", load: placeholder, nav: "Settings", role: "admin", title: "Settings" },
+  { path: "/runs", load: () => import("./runs.js"), nav: "Runs", title: "Runs" },
+  { path: "/runs/:id", load: () => import("./runs.js"), title: "Run" },
+  { path: "/tools", load: () => import("./tools.js"), nav: "Tools & MCP", title: "Tools & MCP" },
+  { path: "/dashboard", load: () => import("./dashboard.js"), nav: "Dashboard", title: "Dashboard" },
+  { path: "/settings", load: () => import("./settings.js"), nav: "Settings", role: "admin", title: "Settings" },
 ];
 
 /** Where "/" leads. */
