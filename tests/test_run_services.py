@@ -19,11 +19,12 @@ async def test_an_api_only_runtime_stopping_leaves_the_running_ones_services(
     settings = make_settings(tmp_path)
     db = Database(settings.app_database_url)
     running, idle = Runtime(settings, db, EventHub()), Runtime(settings, db, EventHub())
+    session_server = services._installed  # the suite's in-process server, given back below
     services.install(running.services())
     try:
         await idle.stop()
         assert services.current() is running.services()
     finally:
-        services.uninstall(running.services())
         await running.stop()
+        services._installed = session_server
         await db.dispose()
