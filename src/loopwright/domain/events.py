@@ -16,6 +16,7 @@ EventType = Literal[
     "tool.executing",
     "tool.completed",
     "tool.failed",
+    "analysis",
     "plan.created",
     "plan.step_started",
     "plan.step_completed",
