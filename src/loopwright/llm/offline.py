@@ -28,6 +28,7 @@ from pydantic_ai.usage import RequestUsage
 
 from loopwright.llm._offline_phrases import match_request
 from loopwright.llm._offline_summary import summarize
+from loopwright.llm._offline_team import team_reply
 from loopwright.llm.client import DeltaSink, ModelDelta
 
 PREFIX = "[offline] "
@@ -61,10 +62,15 @@ class OfflineClient:
         settings: ModelSettings,
         on_delta: DeltaSink,
     ) -> ModelResponse:
+        team = team_reply(messages, tools)
+        if team is not None and team.call is not None:
+            return self._response([team.call], messages, _call_words(team.call))
         request = next((m for m in reversed(messages) if isinstance(m, ModelRequest)), None)
         parts = list(request.parts) if request is not None else []
         returns = [part for part in parts if isinstance(part, ToolReturnPart)]
-        if returns:
+        if team is not None:
+            text = PREFIX + (team.text or _help(tools))
+        elif returns:
             calls = _call_args(messages)
             text = PREFIX + " ".join(summarize(r, calls.get(r.tool_call_id, {})) for r in returns)
         else:
