@@ -20,8 +20,8 @@ import pytest
 
 from tests.conftest import Live, Store, make_settings, new_pg_database
 from tests.event_audit import EventAudit
-from tests.procs import OPERATOR_KEY, STARTED, ServerProcess
 from tests.llm.fakes import Fail, Reply, ToolCall, openai_app, serve
+from tests.procs import OPERATOR_KEY, STARTED, ServerProcess
 from tests.scripted import GatedLLM
 from tests.team_fakes import (
     ExecutorLLM,

@@ -10,8 +10,8 @@ from sqlalchemy import func, select
 
 from loopwright.db.database import Database
 from loopwright.db.repos import agents, tenancy
-from loopwright.runtime import workspace
 from loopwright.db.tables import StoreRow
+from loopwright.runtime import workspace
 from loopwright.tools.builtin import BUILTIN_TOOLS
 
 DEMO_STORE = "demo"
