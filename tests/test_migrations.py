@@ -46,10 +46,12 @@ def test_the_latest_migration_steps_down_and_up(tmp_path: Path) -> None:
     command.downgrade(config, "-1")
     engine = create_engine(url)
     try:
-        names = {i["name"] for i in inspect(engine).get_indexes("runs")}
-        columns = {c["name"] for c in inspect(engine).get_columns("runs")}
-        assert "ix_runs_parent_call" not in names
-        assert not {"parent_call_id", "read_only"} & columns
+        names = {i["name"] for i in inspect(engine).get_indexes("plan_steps")}
+        columns = {c["name"] for c in inspect(engine).get_columns("plan_steps")}
+        assert not {"ix_plan_steps_plan_key", "ix_plan_steps_run_status"} & names
+        assert not {"key", "run_id", "attempts"} & columns
+        assert "team_step" not in {c["name"] for c in inspect(engine).get_columns("runs")}
+        assert "executor_model" not in {c["name"] for c in inspect(engine).get_columns("agents")}
     finally:
         engine.dispose()
     upgrade(url)
