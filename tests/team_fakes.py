@@ -56,6 +56,8 @@ class ExecutorLLM(FakeLLM):
         self.in_flight = 0
         self.most_in_flight = 0
         self.abandoned = 0
+        self.held: Callable[[dict[str, Any]], bool] = lambda body: True
+        """Which requests wait while the gate is closed (default: all)."""
         self._changed = asyncio.Condition()
 
     def hold(self) -> None:
@@ -75,13 +77,13 @@ class ExecutorLLM(FakeLLM):
             self.most_in_flight = max(self.most_in_flight, self.in_flight)
             self._changed.notify_all()
         try:
-            if not gate.is_set():
+            if not gate.is_set() and self.held(body):
                 opened = asyncio.ensure_future(gate.wait())
                 gone = asyncio.ensure_future(_hang_up(request))
                 await asyncio.wait({opened, gone}, return_when=asyncio.FIRST_COMPLETED)
                 opened.cancel()
                 gone.cancel()
-                if not gate.is_set():
+                if not gate.is_set() and self.held(body):
                     self.abandoned += 1
         finally:
             async with self._changed:
@@ -92,6 +94,10 @@ class ExecutorLLM(FakeLLM):
     async def wait_until(self, check: Callable[[], bool], timeout_s: float = 30) -> None:
         async with asyncio.timeout(timeout_s), self._changed:
             await self._changed.wait_for(check)
+
+
+class _HungUp(Exception):
+    """The client left while its request was held: nobody reads an answer."""
 
 
 def echo_step(body: dict[str, Any]) -> Step:

@@ -141,9 +141,9 @@ async def _victim(live: Live) -> tuple[Store, dict[str, str]]:
     ).json()["run"]["id"]
     waited = await victim.admin.post(f"{victim.path}/runs/{team_run}/wait")
     assert waited.json()["status"] == "completed", waited.text
-    plan = (
-        await victim.admin.get(f"{victim.path}/plans", params={"run_id": team_run})
-    ).json()["items"][0]
+    plan = (await victim.admin.get(f"{victim.path}/plans", params={"run_id": team_run})).json()[
+        "items"
+    ][0]
     executor = (
         await victim.admin.get(f"{victim.path}/runs", params={"parent_run_id": team_run})
     ).json()["items"][0]

@@ -347,3 +347,25 @@ async def test_the_offline_model_compares_projects_with_a_plan(team_live: Live) 
     final = [m for m in messages if m["kind"] == "assistant"][-1]["content"]
     assert final.startswith("[offline] Here is what the team found")
     assert "Project Work: 2 tasks" in final and "Project Home: 1 tasks" in final
+
+
+async def test_a_step_starts_as_soon_as_its_dependencies_end(
+    team_live: Live, fake: tuple[GatedLLM, str], executors: tuple[ExecutorLLM, str]
+) -> None:
+    """c needs only a: it runs while b is still held (the planner resumes per executor)."""
+    planner, url = fake
+    executor_llm, executor_url = executors
+    team = await team_on(team_live, url, executor_url)
+    plan = {"steps": [step("a"), step("b"), step("c", ["a"])]}
+    planner.push(Reply(tool_calls=[decide("complex", "three", plan)]), Reply(text=["Done."]))
+    executor_llm.held = lambda body: last_user(body).startswith("step b")
+    executor_llm.hold()
+    run_id = await team.send("three things")
+
+    def c_asked() -> bool:
+        return any(last_user(r.body).startswith("step c") for r in executor_llm.requests)
+
+    await executor_llm.wait_until(c_asked)
+    assert executor_llm.in_flight >= 1  # b is still held
+    executor_llm.release()
+    assert (await team.wait(run_id))["status"] == "completed"
