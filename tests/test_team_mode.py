@@ -369,3 +369,22 @@ async def test_a_step_starts_as_soon_as_its_dependencies_end(
     assert executor_llm.in_flight >= 1  # b is still held
     executor_llm.release()
     assert (await team.wait(run_id))["status"] == "completed"
+
+
+async def test_the_planner_timeout_bounds_its_executors(
+    team_live: Live, fake: tuple[GatedLLM, str], executors: tuple[ExecutorLLM, str]
+) -> None:
+    planner, url = fake
+    executor_llm, executor_url = executors
+    team = await team_on(team_live, url, executor_url, timeout_s=2)
+    planner.push(
+        Reply(tool_calls=[decide("complex", "two", {"steps": [step("a"), step("b")]})])
+    )
+    executor_llm.hold()  # never answered: only the planner's deadline ends them
+    started = time.monotonic()
+    run_id = await team.send("two endless things")
+    done = await team.wait(run_id)
+    assert (done["status"], done["stop_reason"]) == ("timed_out", "timeout"), done
+    assert time.monotonic() - started < 6
+    kids = await team.children(run_id)
+    assert kids and all(k["status"] in ("timed_out", "cancelled") for k in kids), kids

@@ -18,7 +18,13 @@ from typing import Literal, Protocol
 
 from loopwright.domain.vocabulary import TERMINAL_RUN_STATUSES
 from loopwright.engine.history import HistoryItem
-from loopwright.engine.loop import Ports, model_step_or_stop, run_turn, tool_calls_or_stop
+from loopwright.engine.loop import (
+    PAST_DEADLINE,
+    Ports,
+    model_step_or_stop,
+    run_turn,
+    tool_calls_or_stop,
+)
 from loopwright.engine.ports import ToolInfo, ToolRoute, Toolset
 from loopwright.engine.team_plan import (
     DECIDE_DEFINITION,
@@ -164,6 +170,8 @@ async def run_team_turn(
     if content["route"] == "tool":
         return await run_turn(ports, run, first=index + 1)
     plan_id = str(content["plan_id"])
+    if ports.clock.now() >= run.deadline:  # start no executor that could not run
+        return TurnOutcome("timed_out", "timeout", PAST_DEADLINE)
     budget = executor_budget(run.max_steps, index + 1)
     running = await advance_plan(plans, plan_id, team, budget)
     if running:
