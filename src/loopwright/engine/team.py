@@ -60,6 +60,16 @@ class StepState:
     reserved: int = 0  # model steps allotted to its running executor
 
 
+@dataclass(frozen=True, slots=True)
+class StepStart:
+    """An executor to start: the step, its attempt, its message and its share of steps."""
+
+    step: StepState
+    attempt: int
+    message: str
+    max_steps: int
+
+
 class PlanPort(Protocol):
     """Where plans live and executors start (the runtime: tables, child runs, events)."""
 
@@ -70,10 +80,9 @@ class PlanPort(Protocol):
 
     async def steps(self, plan_id: str) -> list[StepState]: ...
 
-    async def start_step(
-        self, plan_id: str, step: StepState, attempt: int, message: str, max_steps: int
-    ) -> None:
-        """Start the step's executor (attempt ``attempt``) unless that attempt started."""
+    async def start_steps(self, plan_id: str, starts: Sequence[StepStart]) -> None:
+        """Start each step's executor (its attempt ``attempt``) unless that attempt started,
+        all in one commit."""
         ...
 
     async def end_attempt(self, plan_id: str, step: StepState, verdict: Verdict) -> None:
@@ -256,29 +265,34 @@ async def _end_finished(
 async def _start_ready(
     plans: PlanPort, plan_id: str, steps: list[StepState], team: TeamSettings, budget: int
 ) -> bool:
+    """Skip one step that can no longer run, or start every step whose dependencies
+    completed (in one commit), each with an equal share of the steps left."""
     by_key = {s.key: s for s in steps}
-    for step in steps:
-        if step.status != "pending":
-            continue
+    pending = [s for s in steps if s.status == "pending"]
+    ready: list[tuple[StepState, list[StepState]]] = []
+    for step in pending:
         deps = [by_key[k] for k in step.depends_on if k in by_key]
         blocked = next((d for d in deps if d.status in ("failed", "skipped")), None)
         if blocked is not None:
-            await plans.skip_step(
-                plan_id, step, f"step {blocked.key!r} it depends on {blocked.status}"
-            )
+            reason = f"step {blocked.key!r} it depends on {blocked.status}"
+            await plans.skip_step(plan_id, step, reason)
             return True
-        if any(d.status != "completed" for d in deps):
-            continue
-        waiting = sum(1 for s in steps if s.status == "pending")
-        allot = min(team.executor_max_steps, _left(steps, budget) // max(1, waiting))
-        if allot < 1:
-            await plans.skip_step(plan_id, step, "the team run's model steps are spent")
-            return True
-        await plans.start_step(
-            plan_id, step, step.attempts + 1, executor_message(step, deps), allot
-        )
+        if all(d.status == "completed" for d in deps):
+            ready.append((step, deps))
+    if not ready:
+        return False
+    allot = min(team.executor_max_steps, _left(steps, budget) // len(pending))
+    if allot < 1:
+        await plans.skip_step(plan_id, ready[0][0], "the team run's model steps are spent")
         return True
-    return False
+    await plans.start_steps(
+        plan_id,
+        [
+            StepStart(step, step.attempts + 1, executor_message(step, deps), allot)
+            for step, deps in ready
+        ],
+    )
+    return True
 
 
 def _left(steps: Sequence[StepState], budget: int) -> int:

@@ -11,6 +11,7 @@ lets a replay find the executor it started instead of starting another.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import bindparam, insert, select, update
@@ -22,7 +23,7 @@ from loopwright.db.tables import MessageRow, PlanRow, PlanStepRow, RunRow
 from loopwright.db.tables.base import utcnow
 from loopwright.domain.events import NewEvent
 from loopwright.domain.vocabulary import TERMINAL_RUN_STATUSES
-from loopwright.engine.team import StepState, Verdict
+from loopwright.engine.team import StepStart, StepState, Verdict
 from loopwright.engine.team_plan import Decision
 from loopwright.engine.types import CallContext
 from loopwright.events import log
@@ -209,62 +210,67 @@ class DbPlans:
             )
         return states
 
-    async def start_step(
-        self, plan_id: str, step: StepState, attempt: int, message: str, max_steps: int
-    ) -> None:
-        run, store = self.run, self.run.store_id
-        call_id = executor_call_id(plan_id, step.key, attempt)
+    async def start_steps(self, plan_id: str, starts: Sequence[StepStart]) -> None:
+        store = self.run.store_id
         admitted: list[str] = []
         async with self.rt.db.write() as session:
-            params = {"store": store, "parent": run.run_id, "call": call_id}
-            child = (await core(session, _CHILD_OF_CALL, params)).first()
-            if child is not None:
-                child_id, child_session = child.id, child.session_id
-            else:
-                child_id, child_session, admitted = await self._start_executor(
-                    session, plan_id, step, attempt, message, max_steps, call_id
-                )
-            moved = await session.execute(
-                update(PlanStepRow)
-                .where(
-                    PlanStepRow.store_id == store,
-                    PlanStepRow.plan_id == plan_id,
-                    PlanStepRow.key == step.key,
-                    PlanStepRow.status == "pending",
-                    PlanStepRow.attempts == attempt - 1,
-                )
-                .values(status="running", attempts=attempt, executor_run_id=child_id, error=None)
-            )
-            if getattr(moved, "rowcount", 0):
-                await log.append(
-                    session,
-                    store,
-                    [
-                        self._event(
-                            "plan.step_started",
-                            {
-                                "plan_id": plan_id,
-                                "step_id": step.key,
-                                "executor_run_id": child_id,
-                                "attempt": attempt,
-                            },
-                        ),
-                        self._event(
-                            "executor.spawned",
-                            {
-                                "child_run_id": child_id,
-                                "child_session_id": child_session,
-                                "agent_id": run.agent_id,
-                                "instruction": message,
-                                "max_steps": max_steps,
-                                "plan_id": plan_id,
-                                "step_id": step.key,
-                                "attempt": attempt,
-                            },
-                        ),
-                    ],
-                )
+            for start in starts:
+                admitted += await self._start_step(session, plan_id, start)
         self.rt.admitter.start_detached(store, admitted)
+
+    async def _start_step(self, session: AsyncSession, plan_id: str, start: StepStart) -> list[str]:
+        run, store, step, attempt = self.run, self.run.store_id, start.step, start.attempt
+        call_id = executor_call_id(plan_id, step.key, attempt)
+        admitted: list[str] = []
+        params = {"store": store, "parent": run.run_id, "call": call_id}
+        child = (await core(session, _CHILD_OF_CALL, params)).first()
+        if child is not None:
+            child_id, child_session = child.id, child.session_id
+        else:
+            child_id, child_session, admitted = await self._start_executor(
+                session, plan_id, step, attempt, start.message, start.max_steps, call_id
+            )
+        moved = await session.execute(
+            update(PlanStepRow)
+            .where(
+                PlanStepRow.store_id == store,
+                PlanStepRow.plan_id == plan_id,
+                PlanStepRow.key == step.key,
+                PlanStepRow.status == "pending",
+                PlanStepRow.attempts == attempt - 1,
+            )
+            .values(status="running", attempts=attempt, executor_run_id=child_id, error=None)
+        )
+        if getattr(moved, "rowcount", 0):
+            await log.append(
+                session,
+                store,
+                [
+                    self._event(
+                        "plan.step_started",
+                        {
+                            "plan_id": plan_id,
+                            "step_id": step.key,
+                            "executor_run_id": child_id,
+                            "attempt": attempt,
+                        },
+                    ),
+                    self._event(
+                        "executor.spawned",
+                        {
+                            "child_run_id": child_id,
+                            "child_session_id": child_session,
+                            "agent_id": run.agent_id,
+                            "instruction": start.message,
+                            "max_steps": start.max_steps,
+                            "plan_id": plan_id,
+                            "step_id": step.key,
+                            "attempt": attempt,
+                        },
+                    ),
+                ],
+            )
+        return admitted
 
     async def _start_executor(
         self,
