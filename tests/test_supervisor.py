@@ -213,7 +213,10 @@ async def test_the_first_process_makes_the_demo_store_once(tmp_path: Path) -> No
             plans = await client.get(f"{demo}/plans", params={"run_id": sent.json()["run"]["id"]})
             plan = await client.get(f"{demo}/plans/{plans.json()['items'][0]['id']}")
             steps = plan.json()["steps"]
-            assert sorted(s["title"] for s in steps) == ["Review project Home", "Review project Work"]
+            assert sorted(s["title"] for s in steps) == [
+                "Review project Home",
+                "Review project Work",
+            ]
             assert {s["status"] for s in steps} == {"completed"}
     finally:
         proc.terminate()

@@ -377,9 +377,7 @@ async def test_the_planner_timeout_bounds_its_executors(
     planner, url = fake
     executor_llm, executor_url = executors
     team = await team_on(team_live, url, executor_url, timeout_s=2)
-    planner.push(
-        Reply(tool_calls=[decide("complex", "two", {"steps": [step("a"), step("b")]})])
-    )
+    planner.push(Reply(tool_calls=[decide("complex", "two", {"steps": [step("a"), step("b")]})]))
     executor_llm.hold()  # never answered: only the planner's deadline ends them
     started = time.monotonic()
     run_id = await team.send("two endless things")
@@ -388,3 +386,29 @@ async def test_the_planner_timeout_bounds_its_executors(
     assert time.monotonic() - started < 6
     kids = await team.children(run_id)
     assert kids and all(k["status"] in ("timed_out", "cancelled") for k in kids), kids
+
+
+async def test_a_planner_may_ask_another_agent_before_it_plans(
+    team_live: Live, fake: tuple[GatedLLM, str], executors: tuple[ExecutorLLM, str]
+) -> None:
+    """A child run that is no executor (``ask_agent`` while planning) is neither a step's
+    executor nor counted in the plan."""
+    planner, url = fake
+    _, executor_url = executors
+    team = await team_on(team_live, url, executor_url, tools=["ask_agent", "list_tasks"])
+    await team.store.agent(name="helper", tools=["list_tasks"])
+    planner.push(
+        Reply(tool_calls=[ToolCall("ask_agent", {"agent": "helper", "message": "list my tasks"})]),
+        Reply(tool_calls=[decide("complex", "one", {"steps": [step("a")]})]),
+        Reply(text=["Done."]),
+    )
+    run_id = await team.send("look, then plan")
+    done = await team.wait(run_id)
+    assert done["status"] == "completed", done
+    shown = await team.plan_of(run_id)
+    assert [s["status"] for s in shown["steps"]] == ["completed"]
+    assert [len(s["executors"]) for s in shown["steps"]] == [1]
+    kids = await team.children(run_id)
+    assert sorted(k["plan_step"] is None for k in kids) == [False, True]
+    executor_tokens = shown["steps"][0]["usage"]["input_tokens"]
+    assert shown["usage"]["executors"]["input_tokens"] == executor_tokens

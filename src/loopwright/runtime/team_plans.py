@@ -50,7 +50,7 @@ _EXECUTORS = select(
 ).where(
     RunRow.store_id == bindparam("store"),
     RunRow.parent_run_id == bindparam("parent"),
-    RunRow.team_step.is_not(None),
+    RunRow.parent_call_id.like(bindparam("calls")),  # see ``executor_call_id``
 )
 _CHILD_OF_CALL = select(RunRow.id, RunRow.session_id).where(
     RunRow.store_id == bindparam("store"),
@@ -167,8 +167,9 @@ class DbPlans:
         store = self.run.store_id
         async with self.rt.db.read() as session:
             rows = list((await session.scalars(_STEPS, {"store": store, "plan": plan_id})).all())
-            found = await core(session, _EXECUTORS, {"store": store, "parent": self.run.run_id})
-            executors = [e for e in found if e.team_step.get("plan_id") == plan_id]
+            params = {"store": store, "parent": self.run.run_id, "calls": f"plan:{plan_id}:%"}
+            found = await core(session, _EXECUTORS, params)
+            executors = [e for e in found if (e.team_step or {}).get("plan_id") == plan_id]
             answers: dict[str, str | None] = {}
             current = {r.executor_run_id for r in rows if r.executor_run_id}
             for e in executors:

@@ -58,7 +58,7 @@ async def get_plan(session: AsyncSession, store_id: str, plan_id: str) -> PlanVi
         .where(
             RunRow.store_id == store_id,
             RunRow.parent_run_id == plan.run_id,
-            RunRow.team_step.is_not(None),
+            RunRow.parent_call_id.like(f"plan:{plan_id}:%"),  # an executor's call
         )
         .order_by(RunRow.id)
     )
