@@ -329,7 +329,9 @@ async def test_the_offline_model_compares_projects_with_a_plan(team_live: Live) 
             body = {"title": title, "project_id": project["id"]}
             assert (await store.admin.post(f"{store.path}/tasks", json=body)).status_code == 201
     agent = await store.agent(
-        mode="team", model="offline:default", tools=["list_projects", "read_project"]
+        mode="team",
+        model="offline:default",
+        tools=["list_projects", "read_project", "create_task"],
     )
     team = Team(store, agent)
     run_id = await team.send("compare my projects")
@@ -347,6 +349,20 @@ async def test_the_offline_model_compares_projects_with_a_plan(team_live: Live) 
     final = [m for m in messages if m["kind"] == "assistant"][-1]["content"]
     assert final.startswith("[offline] Here is what the team found")
     assert "Project Work: 2 tasks" in final and "Project Home: 1 tasks" in final
+
+    # a workspace request is routed to the planner's own tools, anything else answered
+    tool = await team.wait(await team.send("create a task called Call mum"))
+    assert tool["status"] == "completed", tool
+    tasks = (await team.http.get(team.url("/tasks"))).json()["items"]
+    assert "Call mum" in {t["title"] for t in tasks}
+    simple = await team.wait(await team.send("hello there"))
+    routes = [
+        e["payload"]["route"]
+        for run in (tool, simple)
+        for e in await team.events(run["id"])
+        if e["type"] == "analysis"
+    ]
+    assert routes == ["tool", "simple"]
 
 
 async def test_a_step_starts_as_soon_as_its_dependencies_end(

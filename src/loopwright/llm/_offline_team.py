@@ -58,18 +58,19 @@ def team_reply(messages: list[ModelMessage], tools: list[ToolDefinition]) -> Tea
     names = {tool.name for tool in tools}
     prompt = _last_prompt(messages)
     returns = _last_returns(messages)
+    latest = _latest_returns(messages)
     if prompt.startswith(RESULTS_HEADER):
         return TeamReply(text="Here is what the team found.\n\n" + prompt[len(RESULTS_HEADER) :])
     if DECIDE in names:
         return _plan(messages, names, prompt, returns)
-    decided = next((r for r in returns if r.tool_name == DECIDE), None)
+    decided = next((r for r in latest if r.tool_name == DECIDE), None)
     if decided is not None:
         route = _content(decided).get("route")
         intent = match_request(prompt, names) if route == "tool" else None
         if intent is None:
             return TeamReply()
         return TeamReply(call=_call(messages, intent.tool, intent.args))
-    read = next((r for r in returns if r.tool_name == "read_project"), None)
+    read = next((r for r in latest if r.tool_name == "read_project"), None)
     if read is not None:
         return TeamReply(text=_project_report(_content(read)))
     found = _READ_PROJECT.search(prompt)
@@ -169,6 +170,13 @@ def _last_returns(messages: Sequence[ModelMessage]) -> list[ToolReturnPart]:
                 if isinstance(part, ToolReturnPart):
                     found.append(part)
     return found
+
+
+def _latest_returns(messages: Sequence[ModelMessage]) -> list[ToolReturnPart]:
+    """The tool results the model reads now (its last request's)."""
+    request = next((m for m in reversed(messages) if isinstance(m, ModelRequest)), None)
+    parts = request.parts if request is not None else []
+    return [part for part in parts if isinstance(part, ToolReturnPart)]
 
 
 def _content(part: ToolReturnPart) -> dict[str, Any]:
