@@ -10,6 +10,7 @@ executors to another that answers by what each request asks.
 
 from __future__ import annotations
 
+import asyncio
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -23,6 +24,7 @@ from tests.event_audit import EventAudit
 from tests.llm.fakes import Fail, Reply, ToolCall, openai_app, serve
 from tests.procs import OPERATOR_KEY, STARTED, ServerProcess
 from tests.scripted import GatedLLM
+from tests.sse import frames
 from tests.team_fakes import (
     ExecutorLLM,
     decide,
@@ -428,3 +430,39 @@ async def test_a_planner_may_ask_another_agent_before_it_plans(
     assert sorted(k["plan_step"] is None for k in kids) == [False, True]
     executor_tokens = shown["steps"][0]["usage"]["input_tokens"]
     assert shown["usage"]["executors"]["input_tokens"] == executor_tokens
+
+
+async def test_one_stream_follows_every_executor_of_a_planner(
+    team_live: Live, fake: tuple[GatedLLM, str], executors: tuple[ExecutorLLM, str]
+) -> None:
+    """``parent_run_id`` on the event stream: the executors that ran before it opened (from
+    the log) and the one started after (live), with their token deltas, and nothing else."""
+    planner, url = fake
+    executor_llm, executor_url = executors
+    team = await team_on(team_live, url, executor_url)
+    plan = {"steps": [step("a"), step("b"), step("c", ["a"])]}
+    planner.push(Reply(tool_calls=[decide("complex", "three", plan)]), Reply(text=["Done."]))
+    executor_llm.hold()
+    run_id = await team.send("three things")
+    await executor_llm.wait_until(lambda: executor_llm.in_flight == 2)
+    seen: list[dict[str, Any]] = []
+    headers = {"Accept": "text/event-stream"}
+    params = {"parent_run_id": run_id}
+    async with (
+        asyncio.timeout(60),
+        team.http.stream("GET", team.url("/events"), params=params, headers=headers) as response,
+    ):
+        async for frame in frames(response):
+            seen.append(frame.data)
+            started = {e["run_id"] for e in seen if e["type"] == "run.started"}
+            if len(started) == 2 and not executor_llm.gate.is_set():
+                executor_llm.release()  # a and b are in the stream's backlog: go on
+            if sum(1 for e in seen if e["type"] == "run.completed") == 3:
+                break
+    kids = {k["id"]: k["plan_step"]["step_id"] for k in await team.children(run_id)}
+    assert {e["run_id"] for e in seen} == set(kids)  # the executors', not the planner's
+    deltas = {kids[e["run_id"]] for e in seen if e["type"] == "llm.text_delta"}
+    assert "c" in deltas  # live, from an executor queued after the stream opened
+    assert (await team.wait(run_id))["status"] == "completed"
+    page = await team.http.get(team.url("/events"), params={"parent_run_id": run_id})
+    assert {e["run_id"] for e in page.json()["items"]} == set(kids)
