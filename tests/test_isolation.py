@@ -225,6 +225,10 @@ async def test_ids_from_another_store_in_bodies_and_filters(live: Live) -> None:
     assert r.json()["items"] == []
     r = await intruder.admin.get(f"{intruder.path}/sessions", params={"agent_id": ids["agent_id"]})
     assert r.json()["items"] == []
+    r = await intruder.admin.get(
+        f"{intruder.path}/events", params={"parent_run_id": ids["team_run_id"]}
+    )
+    assert r.json()["items"] == []
     r = await intruder.admin.get(f"{intruder.path}/plans", params={"run_id": ids["team_run_id"]})
     assert r.json()["items"] == []
     r = await intruder.admin.get(f"{intruder.path}/plans/{ids['plan_id']}")
