@@ -255,7 +255,12 @@ async def _end_finished(
             continue
         verdict: Verdict = "completed"
         if step.executor_status != "completed":
-            retry = step.attempts <= team.max_retries and _left(steps, budget) >= 1
+            # an executor that ran out of the run's time would run out again
+            retry = (
+                step.attempts <= team.max_retries
+                and step.executor_status != "timed_out"
+                and _left(steps, budget) >= 1
+            )
             verdict = "retry" if retry else "failed"
         await plans.end_attempt(plan_id, step, verdict)
         acted = True

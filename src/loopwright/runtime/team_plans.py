@@ -10,6 +10,7 @@ lets a replay find the executor it started instead of starting another.
 
 from __future__ import annotations
 
+import time
 from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any
@@ -73,6 +74,16 @@ _LAST_ANSWER = (
 _RUN_USAGE = select(RunRow.status, RunRow.error, RunRow.input_tokens, RunRow.output_tokens).where(
     RunRow.store_id == bindparam("store"), RunRow.id == bindparam("run")
 )
+
+
+SYNTHESIS_RESERVE_S = 5.0
+
+
+def executor_deadline(planner_deadline: float, now: float) -> float:
+    """Executors end a little before their planner (a tenth of the time left, at most
+    ``SYNTHESIS_RESERVE_S``): it can still write what they found, and a planner ending at its
+    deadline does not race its executors ending at the same instant."""
+    return planner_deadline - min(SYNTHESIS_RESERVE_S, 0.1 * max(0.0, planner_deadline - now))
 
 
 def executor_call_id(plan_id: str, key: str, attempt: int) -> str:
@@ -308,7 +319,7 @@ class DbPlans:
                     "step_key": step.key,
                     "attempt": attempt,
                     "max_steps": max_steps,
-                    "deadline": run.deadline,
+                    "deadline": executor_deadline(run.deadline, time.time()),
                     "tools": list(step.tools),
                 },
             ),
