@@ -6,6 +6,7 @@ STAMP := $(VENV)/.installed
 .PHONY: run install test lint typecheck unit bench fmt
 
 run: install
+	@echo "The web UI will be at http://127.0.0.1:8080/ (paste the admin key printed below)"
 	$(VENV)/bin/loopwright serve
 
 install: $(STAMP)
@@ -38,3 +39,4 @@ bench: install
 	$(PY) -m bench.api_throughput
 	$(PY) -m bench.turn_overhead
 	$(PY) -m bench.mcp_overhead
+	$(PY) -m bench.ui_latency

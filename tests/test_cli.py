@@ -6,6 +6,9 @@ import asyncio
 import json
 import sys
 import uuid
+from pathlib import Path
+
+import pytest
 
 from tests.conftest import Live
 
@@ -55,3 +58,21 @@ async def test_cli_refuses_bad_input_clearly(live: Live) -> None:
     assert (await cli(live, "store", "create", store_id))[0] == 0
     code, _, err = await cli(live, "store", "create", store_id)
     assert code == 1 and "already exists" in err
+
+
+def test_first_start_prints_the_key_and_later_starts_say_how_to_make_one(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from loopwright.cli import _create_demo, load_settings
+
+    settings = load_settings(tmp_path / "data", None)
+    _create_demo(settings)
+    first = capsys.readouterr().out
+    assert "admin key: lw_" in first
+    assert "paste the key" in first
+    _create_demo(settings)
+    later = capsys.readouterr().out
+    assert "lw_" not in later
+    assert (
+        f"loopwright key create --store demo --role admin --data-dir {settings.data_dir}" in later
+    )

@@ -39,6 +39,7 @@ BODIES: dict[tuple[str, str], dict[str, Any] | None] = {
     ("GET", "/v1/stores/{store_id}/plans"): None,
     ("GET", "/v1/stores/{store_id}/plans/{plan_id}"): None,
     ("GET", "/v1/stores/{store_id}/tool-calls"): None,
+    ("GET", "/v1/stores/{store_id}/usage"): None,
     ("POST", "/v1/stores/{store_id}/mcp-servers"): {
         "name": "mine",
         "transport": "streamable_http",

@@ -39,7 +39,7 @@ async def test_the_migrated_schema_is_the_models_schema(
     assert await asyncio.to_thread(drift, url) == []
 
 
-def test_the_latest_migration_steps_down_and_up(tmp_path: Path) -> None:
+def test_the_latest_migrations_step_down_and_up(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'app.db'}"
     upgrade(url)
     config = alembic_config(url)
@@ -52,6 +52,24 @@ def test_the_latest_migration_steps_down_and_up(tmp_path: Path) -> None:
         assert not {"key", "run_id", "attempts"} & columns
         assert "team_step" not in {c["name"] for c in inspect(engine).get_columns("runs")}
         assert "executor_model" not in {c["name"] for c in inspect(engine).get_columns("agents")}
+    finally:
+        engine.dispose()
+    command.downgrade(config, "-1")
+    engine = create_engine(url)
+    try:
+        names = {i["name"] for i in inspect(engine).get_indexes("runs")}
+        step_names = {i["name"] for i in inspect(engine).get_indexes("run_steps")}
+        assert "ix_runs_store_created" not in names
+        assert step_names == {"ix_run_steps_store_id"}
+    finally:
+        engine.dispose()
+    command.downgrade(config, "-1")
+    engine = create_engine(url)
+    try:
+        names = {i["name"] for i in inspect(engine).get_indexes("runs")}
+        columns = {c["name"] for c in inspect(engine).get_columns("runs")}
+        assert "ix_runs_parent_call" not in names
+        assert not {"parent_call_id", "read_only"} & columns
     finally:
         engine.dispose()
     upgrade(url)

@@ -79,7 +79,6 @@ async def test_a_provider_with_a_malformed_base_url_is_422(store: Store, url: st
         {"url": f"http://{'a' * 64}.example/"},
         {"url": "http://10.0.0.1/mcp"},
         {"transport": "stdio"},
-        {"name": None},
     ],
 )
 async def test_updating_a_missing_mcp_server_is_404(store: Store, changes: dict[str, Any]) -> None:

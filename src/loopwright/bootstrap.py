@@ -59,3 +59,10 @@ async def create_demo_if_empty(db: Database) -> Demo | None:
             for title in tasks:
                 await workspace.create_task(session, DEMO_STORE, title=title, project_id=project.id)
     return Demo(store_id=DEMO_STORE, admin_key=issued.key, agent_id=agent.id)
+
+
+async def first_store(db: Database) -> str | None:
+    """The oldest store's id (a later start tells how to make a new admin key for it)."""
+    async with db.read() as session:
+        found: str | None = await session.scalar(select(StoreRow.id).order_by(StoreRow.id).limit(1))
+    return found

@@ -113,7 +113,8 @@ def serve(
     if settings.create_demo and settings.processes == 1:
         _create_demo(settings)
     typer.echo(
-        f"Loopwright on http://{settings.host}:{settings.port}/  (data: {settings.data_dir})"
+        f"Loopwright on http://{settings.host}:{settings.port}/  (web UI; API reference at /docs;"
+        f" data: {settings.data_dir})"
     )
     if settings.processes > 1:
         from loopwright.server.supervisor import Supervisor
@@ -131,12 +132,23 @@ def serve(
 
 
 def _create_demo(settings: Settings) -> None:
-    from loopwright.bootstrap import create_demo_if_empty
+    """First start: create the demo store and print its admin key (shown only this once).
+    Later starts: say how to make a new admin key, since the first one is not shown again."""
+    from loopwright.bootstrap import create_demo_if_empty, first_store
 
     demo = with_database(settings, create_demo_if_empty)
     if demo is not None:
         typer.echo(f"Created store '{demo.store_id}' with an offline agent.")
         typer.echo(f"  admin key: {demo.admin_key}")
+        typer.echo("  open the address below in a browser and paste the key")
+        return
+    store = with_database(settings, first_store) or "<store>"
+    default_dir = Path(".loopwright").resolve()
+    data_dir = "" if settings.data_dir == default_dir else f" --data-dir {settings.data_dir}"
+    typer.echo(
+        "Sign in with an admin key; to make a new one: "
+        f"loopwright key create --store {store} --role admin{data_dir}"
+    )
 
 
 @app.command()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import pytest
@@ -18,6 +19,8 @@ from pydantic_ai.messages import (
 )
 
 from loopwright.llm import OfflineClient
+from loopwright.llm._offline_phrases import OPENING_CHARS, match_request
+from loopwright.llm.offline import MAX_DELTAS
 from tests.llm.helpers import Deltas, ask
 
 
@@ -279,3 +282,68 @@ async def test_is_deterministic() -> None:
 
     assert first.parts == second.parts
     assert first_deltas.received == second_deltas.received
+
+
+LONGEST = 100_000  # the longest message content the API accepts
+MATCH_BOUND_S = 1.0  # linear matching takes milliseconds; the old patterns took minutes or more
+
+
+def longest(opening: str, filler: str, ending: str = "") -> str:
+    """``opening``, then ``filler`` repeated, then ``ending``: the longest accepted message."""
+    body = (opening + filler * LONGEST)[: LONGEST - len(ending)]
+    return body + ending
+
+
+@pytest.mark.parametrize(
+    ("text", "tool_name"),
+    [
+        # Each "in" after a title started a lazy scan to the end of the text: quadratic.
+        (longest("create a task called Pack ", "in "), "create_task"),
+        (longest("create a task called Pack ", "in a project ", "x"), "create_task"),
+        # A whitespace run before a splitting or trailing phrase: cubic and quadratic.
+        (longest("create a document called Notes", " ", "x"), "create_document"),
+        (longest("create a task 'Pack' in", " ", "x"), "create_task"),
+        (longest("x", " ", "y"), None),
+        # Many "search"es, each scanning to the end for "... in documents".
+        (longest("", "search "), None),
+    ],
+    ids=lambda value: value[:24] if isinstance(value, str) else str(value),
+)
+def test_matching_the_longest_message_takes_linear_time(text: str, tool_name: str | None) -> None:
+    assert len(text) == LONGEST
+    started = time.perf_counter()
+    intent = match_request(text, {tool.name for tool in TOOLS})
+    elapsed = time.perf_counter() - started
+
+    assert elapsed < MATCH_BOUND_S, f"{elapsed:.1f} s"
+    assert (intent.tool if intent else None) == tool_name
+
+
+def test_a_long_document_body_is_kept_whole() -> None:
+    body = longest("", "The board met and agreed. ")[: LONGEST - 60].strip()
+
+    intent = match_request(
+        f"create a document called Minutes with content {body}", {"create_document"}
+    )
+
+    assert intent is not None
+    assert intent.args == {"title": "Minutes", "content": body}
+
+
+def test_a_request_must_open_within_the_first_characters() -> None:
+    padding = "x " * (OPENING_CHARS // 2)
+
+    assert match_request(padding[:-40] + "create a task called Pack", {"create_task"}) is not None
+    assert match_request(padding + "create a task called Pack", {"create_task"}) is None
+
+
+async def test_a_long_reply_streams_in_a_bounded_number_of_deltas() -> None:
+    title = " ".join(f"word{i}" for i in range(20_000))
+    messages = after_call("create_task", {"title": title}, {"title": title})
+
+    response, deltas = await complete(messages)
+
+    text = only_text(response)
+    assert text == f"[offline] Created task '{title}'."
+    assert 1 < len(deltas.received) <= MAX_DELTAS
+    assert deltas.text() == text

@@ -6,9 +6,11 @@ with ``[offline] ``, so nobody mistakes it for a real model.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from pydantic_ai import ToolDefinition
@@ -16,7 +18,6 @@ from pydantic_ai.messages import (
     ModelMessage,
     ModelRequest,
     ModelResponse,
-    ModelResponsePart,
     SystemPromptPart,
     TextPart,
     ToolCallPart,
@@ -33,6 +34,9 @@ from loopwright.llm.client import DeltaSink, ModelDelta
 
 PREFIX = "[offline] "
 _WORDS_PER_CHUNK = 3
+MAX_DELTAS = 64
+"""A reply streams in at most this many text deltas: chunks grow with its length, so echoing a
+long title costs a few events, not thousands."""
 _EXAMPLES = {
     "create_task": ("create a task", "create a task called Buy milk in project Home"),
     "list_tasks": ("list your tasks", "list my tasks"),
@@ -62,45 +66,58 @@ class OfflineClient:
         settings: ModelSettings,
         on_delta: DeltaSink,
     ) -> ModelResponse:
-        team = team_reply(messages, tools)
-        if team is not None and team.call is not None:
-            return self._response([team.call], messages, _call_words(team.call))
-        request = next((m for m in reversed(messages) if isinstance(m, ModelRequest)), None)
-        parts = list(request.parts) if request is not None else []
-        returns = [part for part in parts if isinstance(part, ToolReturnPart)]
-        if team is not None:
-            text = PREFIX + (team.text or _help(tools))
-        elif returns:
-            calls = _call_args(messages)
-            text = PREFIX + " ".join(summarize(r, calls.get(r.tool_call_id, {})) for r in returns)
-        else:
-            prompt = _prompt_text(parts)
-            by_name = {tool.name: tool for tool in tools}
-            intent = match_request(prompt, set(by_name)) if prompt else None
-            if intent is not None:
-                call = ToolCallPart(
-                    intent.tool,
-                    _fit(by_name[intent.tool], intent.args),
-                    tool_call_id=f"offline-call-{len(_call_args(messages)) + 1}",
-                )
-                return self._response([call], messages, _call_words(call))
-            text = PREFIX + _help(tools)
-        for chunk in _chunks(text):
+        # Reading the request and counting the whole conversation's words take time in
+        # proportion to the conversation (~15 ms per MB; 100 KB messages add up), so they run in
+        # a worker thread: the event loop then waits at most a GIL switch interval at a time.
+        answer = await asyncio.to_thread(_answer, messages, tools)
+        for chunk in answer.chunks:
             await on_delta(ModelDelta("text", chunk))
-        return self._response([TextPart(text)], messages, _count_words(text))
-
-    def _response(
-        self, parts: list[ModelResponsePart], messages: list[ModelMessage], output_words: int
-    ) -> ModelResponse:
         return ModelResponse(
-            parts=parts,
-            usage=RequestUsage(input_tokens=_prompt_words(messages), output_tokens=output_words),
+            parts=[answer.part],
+            usage=RequestUsage(input_tokens=answer.input_words, output_tokens=answer.output_words),
             model_name=self.model,
             provider_name=self.provider,
-            finish_reason="tool_call"
-            if any(isinstance(p, ToolCallPart) for p in parts)
-            else "stop",
+            finish_reason="tool_call" if isinstance(answer.part, ToolCallPart) else "stop",
         )
+
+
+@dataclass(frozen=True, slots=True)
+class _Answer:
+    part: TextPart | ToolCallPart
+    chunks: list[str]
+    """The text deltas to stream (none for a tool call)."""
+    input_words: int
+    output_words: int
+
+
+def _answer(messages: list[ModelMessage], tools: list[ToolDefinition]) -> _Answer:
+    """What the offline model says to ``messages``: a tool call, a summary of tool results, or
+    its help text (or, in a team, what ``_offline_team`` says)."""
+    team = team_reply(messages, tools)
+    if team is not None:
+        if team.call is not None:
+            return _Answer(team.call, [], _prompt_words(messages), _call_words(team.call))
+        text = PREFIX + (team.text or _help(tools))
+        return _Answer(TextPart(text), _chunks(text), _prompt_words(messages), _count_words(text))
+    request = next((m for m in reversed(messages) if isinstance(m, ModelRequest)), None)
+    parts = list(request.parts) if request is not None else []
+    returns = [part for part in parts if isinstance(part, ToolReturnPart)]
+    if returns:
+        calls = _call_args(messages)
+        text = PREFIX + " ".join(summarize(r, calls.get(r.tool_call_id, {})) for r in returns)
+    else:
+        prompt = _prompt_text(parts)
+        by_name = {tool.name: tool for tool in tools}
+        intent = match_request(prompt, set(by_name)) if prompt else None
+        if intent is not None:
+            call = ToolCallPart(
+                intent.tool,
+                _fit(by_name[intent.tool], intent.args),
+                tool_call_id=f"offline-call-{len(_call_args(messages)) + 1}",
+            )
+            return _Answer(call, [], _prompt_words(messages), _call_words(call))
+        text = PREFIX + _help(tools)
+    return _Answer(TextPart(text), _chunks(text), _prompt_words(messages), _count_words(text))
 
 
 def _prompt_text(parts: Sequence[object]) -> str:
@@ -155,9 +172,8 @@ def _help(tools: list[ToolDefinition]) -> str:
 
 def _chunks(text: str) -> list[str]:
     words = re.findall(r"\S+\s*", text)
-    return [
-        "".join(words[i : i + _WORDS_PER_CHUNK]) for i in range(0, len(words), _WORDS_PER_CHUNK)
-    ]
+    size = max(_WORDS_PER_CHUNK, -(-len(words) // MAX_DELTAS))
+    return ["".join(words[i : i + size]) for i in range(0, len(words), size)]
 
 
 def _prompt_words(messages: list[ModelMessage]) -> int:

@@ -14,7 +14,7 @@ from loopwright.db.migrate import upgrade
 from loopwright.events.hub import EventHub
 from loopwright.events.relay import Relay, group_dir
 from loopwright.runtime.runner import Runtime
-from loopwright.server import errors
+from loopwright.server import errors, openapi
 from loopwright.server.body_limit import BodyLimit
 from loopwright.server.key_cache import KeyCache
 from loopwright.server.routes import (
@@ -22,6 +22,7 @@ from loopwright.server.routes import (
     audit,
     events,
     mcp_servers,
+    me,
     ops,
     plans,
     providers,
@@ -29,6 +30,8 @@ from loopwright.server.routes import (
     sessions,
     stores,
     tools,
+    ui,
+    usage,
     workspace,
     ws,
 )
@@ -75,10 +78,14 @@ def create_app(
         version=__version__,
         summary="A self-hostable, multi-tenant agent server.",
         lifespan=lifespan,
+        docs_url=None,  # served by routes.ui from vendored assets (works offline)
+        redoc_url=None,
     )
     errors.install(app)
+    openapi.install(app)
     routers = (
         ops,
+        me,
         stores,
         providers,
         agents,
@@ -90,8 +97,9 @@ def create_app(
         tools,
         mcp_servers,
         audit,
+        usage,
     )
-    for module in (*routers, ws):
+    for module in (*routers, ws, ui):
         app.include_router(module.router)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     return app

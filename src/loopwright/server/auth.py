@@ -10,7 +10,8 @@ import hmac
 from dataclasses import dataclass
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Request, Security
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from loopwright.db.repos import tenancy
 from loopwright.domain.vocabulary import ROLE_RANK, Role
@@ -73,8 +74,20 @@ def _role(value: str) -> Role:
     return "admin" if value == "admin" else "member" if value == "member" else "readonly"
 
 
-async def caller(request: Request, svc: ServicesDep) -> Principal:
-    return await resolve(svc, bearer_token(request))
+BEARER = HTTPBearer(
+    auto_error=False,
+    description="An API key of a store (or the operator key): `Authorization: Bearer <key>`. "
+    "An operation's requirement names the role it needs (`readonly`, `member`, `admin`, "
+    "`operator`); a key below it gets 403.",
+)
+"""Reads the key as ``bearer_token`` does; declaring it makes every route that needs a key
+carry the bearer security scheme in the OpenAPI document (and so `/docs` can authorize)."""
+
+BearerDep = Annotated[HTTPAuthorizationCredentials | None, Depends(BEARER)]
+
+
+async def caller(svc: ServicesDep, credentials: BearerDep) -> Principal:
+    return await resolve(svc, None if credentials is None else credentials.credentials)
 
 
 CallerDep = Annotated[Principal, Depends(caller)]
@@ -100,7 +113,9 @@ def _access(needed: Role) -> object:
         admit(principal, store_id, needed)
         return StoreAccess(store_id=store_id, principal=principal)
 
-    return Depends(dependency)
+    # The role, as a "scope" of the bearer requirement: OpenAPI 3.1 lets a non-OAuth scheme name
+    # the roles an operation needs (and so the document knows which operations can answer 403).
+    return Security(dependency, scopes=[needed])
 
 
 Reader = Annotated[StoreAccess, _access("readonly")]
@@ -114,4 +129,4 @@ async def require_operator(principal: CallerDep) -> Principal:
     return principal
 
 
-OperatorDep = Annotated[Principal, Depends(require_operator)]
+OperatorDep = Annotated[Principal, Security(require_operator, scopes=["operator"])]

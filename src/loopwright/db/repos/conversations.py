@@ -82,12 +82,20 @@ _INSERT_MESSAGE = insert(MessageRow)
 
 
 async def list_messages(
-    session: AsyncSession, store_id: str, session_id: str, *, limit: int, cursor: str | None
+    session: AsyncSession,
+    store_id: str,
+    session_id: str,
+    *,
+    limit: int,
+    cursor: str | None,
+    newest: bool = False,
 ) -> Page[MessageRow]:
+    """Oldest first, or newest first (a chat opens on its latest page and pages back)."""
     query = select(MessageRow).where(
         MessageRow.store_id == store_id, MessageRow.session_id == session_id
     )
-    return await oldest_first(session, query, MessageRow.id, limit=limit, cursor=cursor)
+    page = newest_first if newest else oldest_first
+    return await page(session, query, MessageRow.id, limit=limit, cursor=cursor)
 
 
 async def history(

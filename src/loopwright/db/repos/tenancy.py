@@ -65,6 +65,14 @@ async def find_key(session: AsyncSession, key: str) -> ApiKeyRow | None:
     return await session.scalar(select(ApiKeyRow).where(ApiKeyRow.key_hash == hash_key(key)))
 
 
+async def key_name(session: AsyncSession, store_id: str, key_id: str) -> str | None:
+    """The name a key was given; None when it has none or is gone."""
+    name = await session.scalar(
+        select(ApiKeyRow.name).where(ApiKeyRow.store_id == store_id, ApiKeyRow.id == key_id)
+    )
+    return name or None
+
+
 async def list_keys(
     session: AsyncSession, store_id: str, *, limit: int, cursor: str | None
 ) -> Page[ApiKeyRow]:

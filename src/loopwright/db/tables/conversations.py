@@ -51,6 +51,8 @@ class RunRow(Base):
     __table_args__ = (
         Index("ix_runs_store_session", "store_id", "session_id"),
         Index("ix_runs_store_status", "store_id", "status"),
+        # the usage dashboard's range over a store's runs
+        Index("ix_runs_store_created", "store_id", "created_at"),
         # the run sweep's two questions (see runtime.admission), each over its status only
         Index("ix_runs_queued", "store_id", sqlite_where=_QUEUED, postgresql_where=_QUEUED),
         Index("ix_runs_running", "started_at", sqlite_where=_RUNNING, postgresql_where=_RUNNING),
@@ -110,10 +112,14 @@ class RunStepRow(Base):
     """One model request inside a run, with the tool calls it produced."""
 
     __tablename__ = "run_steps"
-    __table_args__ = (UniqueConstraint("run_id", "index"),)
+    __table_args__ = (
+        UniqueConstraint("run_id", "index"),
+        # the usage dashboard's range over a store's model steps (and any store-wide lookup)
+        Index("ix_run_steps_store_created", "store_id", "created_at"),
+    )
 
     id: Mapped[str] = id_column()
-    store_id: Mapped[str] = store_column()
+    store_id: Mapped[str] = store_column(indexed=False)
     run_id: Mapped[str] = mapped_column(String(64), ForeignKey("runs.id", ondelete="CASCADE"))
     index: Mapped[int] = mapped_column(Integer)
     provider: Mapped[str | None] = mapped_column(String(64), default=None)

@@ -14,6 +14,7 @@ from loopwright.errors import ValidationFailed
 from loopwright.events import log
 from loopwright.runtime import toolbox
 from loopwright.server.auth import Admin, Reader, ServicesDep
+from loopwright.server.openapi import CONFLICT
 from loopwright.server.schemas.agents import AgentCreate, AgentPublic, AgentUpdate
 from loopwright.server.schemas.common import Cursor, Limit, ListOf
 from loopwright.settings import Settings
@@ -46,7 +47,7 @@ async def _check_tools(session: AsyncSession, store_id: str, names: list[str]) -
         )
 
 
-@router.post("", status_code=201)
+@router.post("", status_code=201, responses=CONFLICT)
 async def create_agent(body: AgentCreate, access: Admin, svc: ServicesDep) -> AgentPublic:
     async with svc.db.write() as session:
         await _check_models(
@@ -95,24 +96,11 @@ async def get_agent(agent_id: str, access: Reader, svc: ServicesDep) -> AgentPub
     return AgentPublic.model_validate(row)
 
 
-@router.patch("/{agent_id}")
+@router.patch("/{agent_id}", responses=CONFLICT)
 async def update_agent(
     agent_id: str, body: AgentUpdate, access: Admin, svc: ServicesDep
 ) -> AgentPublic:
     changes = body.model_dump(exclude_unset=True)
-    for field in (
-        "name",
-        "model",
-        "max_steps",
-        "timeout_s",
-        "mode",
-        "status",
-        "memory",
-        "tools",
-        "executor_system_prompt",
-    ):
-        if field in changes and changes[field] is None:
-            raise ValidationFailed(f"{field} cannot be null", details={"field": field})
     async with svc.db.write() as session:
         models = [changes["model"]] if "model" in changes else []
         models += changes.get("fallback_models") or []

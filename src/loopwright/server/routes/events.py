@@ -47,7 +47,8 @@ def parse_filter(
 MAX_SEQ = 2**63 - 1
 """The largest seq a cursor may name: seqs are signed 64-bit integers in the database."""
 
-_SEQ = re.compile(r"[0-9]{1,19}")
+SEQ_PATTERN = r"^[0-9]{1,19}$"
+_SEQ = re.compile(SEQ_PATTERN)
 
 
 def parse_seq(text: str, source: dict[str, str]) -> int:
@@ -91,7 +92,14 @@ async def events(
     parent_run_id: Annotated[str | None, Query(max_length=64)] = None,
     types: Annotated[str | None, Query(max_length=2000)] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,
-    last_event_id: Annotated[str | None, Header(alias="Last-Event-ID")] = None,
+    last_event_id: Annotated[
+        str | None,
+        Header(
+            alias="Last-Event-ID",
+            pattern=SEQ_PATTERN,
+            description=f"resume after this seq (0 to {MAX_SEQ}); wins over `after`",
+        ),
+    ] = None,
 ) -> Response:
     where = parse_filter(session_id, run_id, types, parent_run_id)
     cursor = parse_cursor(after, last_event_id)

@@ -9,6 +9,7 @@ from loopwright.db.tables import McpServerRow
 from loopwright.errors import ValidationFailed
 from loopwright.runtime import toolbox
 from loopwright.server.auth import Admin, Reader, ServicesDep
+from loopwright.server.openapi import CONFLICT
 from loopwright.server.schemas.common import ListOf
 from loopwright.server.schemas.mcp import (
     McpHealth,
@@ -36,7 +37,7 @@ def _public(row: McpServerRow, svc: Services) -> McpServerPublic:
     return McpServerPublic.of(row, names)
 
 
-@router.post("", status_code=201)
+@router.post("", status_code=201, responses=CONFLICT)
 async def create_mcp_server(
     body: McpServerCreate, access: Admin, svc: ServicesDep
 ) -> McpServerPublic:
@@ -68,20 +69,17 @@ async def get_mcp_server(server_id: str, access: Reader, svc: ServicesDep) -> Mc
     return _public(row, svc)
 
 
-@router.patch("/{server_id}")
+@router.patch("/{server_id}", responses=CONFLICT)
 async def update_mcp_server(
     server_id: str, body: McpServerUpdate, access: Admin, svc: ServicesDep
 ) -> McpServerPublic:
     async with svc.db.read() as session:
         await mcp_servers.get(session, access.store_id, server_id)  # 404 before judging the body
     changes = body.model_dump(exclude_unset=True)
-    for field in ("name", "transport", "url", "enabled"):
-        if field in changes and changes[field] is None:
-            raise ValidationFailed(f"{field} cannot be null", details={"field": field})
-    _check_transport(body.transport)
-    if body.url is not None:
-        require_usable(body.url)
-        await svc.runtime.egress.check_url(body.url)
+    _check_transport(changes.get("transport"))
+    if "url" in changes:
+        require_usable(changes["url"])
+        await svc.runtime.egress.check_url(changes["url"])
     if "headers" in changes:
         headers = changes.pop("headers") or {}
         changes["headers_enc"] = mcp_servers.encrypt_headers(headers, svc.runtime.secrets)

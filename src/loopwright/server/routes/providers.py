@@ -7,6 +7,7 @@ from fastapi import APIRouter, Response
 from loopwright.db.repos import providers
 from loopwright.errors import Conflict
 from loopwright.server.auth import Admin, Reader, ServicesDep
+from loopwright.server.openapi import CONFLICT
 from loopwright.server.schemas.common import ListOf
 from loopwright.server.schemas.providers import ProviderCreate, ProviderPublic
 
@@ -14,7 +15,7 @@ router = APIRouter(prefix="/v1/stores/{store_id}/providers", tags=["providers"])
 RESERVED = frozenset({"openai", "anthropic", "google", "offline"})
 
 
-@router.post("", status_code=201)
+@router.post("", status_code=201, responses=CONFLICT)
 async def create_provider(body: ProviderCreate, access: Admin, svc: ServicesDep) -> ProviderPublic:
     if body.name in RESERVED:
         raise Conflict(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Response
 from fastapi.responses import JSONResponse
@@ -12,6 +12,7 @@ from loopwright.domain.events import NewEvent
 from loopwright.events import log
 from loopwright.runtime.submit import Submission
 from loopwright.server.auth import Member, Reader, ServicesDep
+from loopwright.server.openapi import declared
 from loopwright.server.schemas.common import Cursor, Limit, ListOf
 from loopwright.server.schemas.conversations import (
     MessageCreate,
@@ -69,7 +70,7 @@ async def get_session(session_id: str, access: Reader, svc: ServicesDep) -> Sess
 async def update_session(
     session_id: str, body: SessionUpdate, access: Member, svc: ServicesDep
 ) -> SessionPublic:
-    changes = {k: v for k, v in body.model_dump(exclude_unset=True).items() if v is not None}
+    changes = body.model_dump(exclude_unset=True)
     async with svc.db.write() as session:
         row = await conversations.update_session(session, access.store_id, session_id, changes)
         await log.append(
@@ -99,11 +100,20 @@ async def list_messages(
     svc: ServicesDep,
     limit: Limit = 100,
     cursor: Cursor = None,
+    order: Annotated[
+        Literal["oldest", "newest"],
+        Query(description="oldest first (default), or newest first to page back from the end"),
+    ] = "oldest",
 ) -> ListOf[MessagePublic]:
     async with svc.db.read() as session:
         await conversations.get_session(session, access.store_id, session_id)
         page = await conversations.list_messages(
-            session, access.store_id, session_id, limit=limit, cursor=cursor
+            session,
+            access.store_id,
+            session_id,
+            limit=limit,
+            cursor=cursor,
+            newest=order == "newest",
         )
     return ListOf(items=[MessagePublic.of(m) for m in page.items], next_cursor=page.next_cursor)
 
@@ -112,7 +122,10 @@ async def list_messages(
     "/{session_id}/messages",
     status_code=202,
     response_model=SentMessage,
-    responses={200: {"model": SentMessage, "description": "the finished run (wait=true)"}},
+    responses={
+        200: {"model": SentMessage, "description": "the finished run (wait=true)"},
+        **declared(409, "The agent is disabled, or a run is active and the policy is `reject`."),
+    },
 )
 async def send_message(
     session_id: str, body: MessageCreate, access: Member, svc: ServicesDep

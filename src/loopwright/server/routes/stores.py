@@ -5,7 +5,8 @@ from __future__ import annotations
 from fastapi import APIRouter, Response
 
 from loopwright.db.repos import tenancy
-from loopwright.server.auth import Admin, CallerDep, OperatorDep, ServicesDep, admit
+from loopwright.server.auth import Admin, OperatorDep, Reader, ServicesDep
+from loopwright.server.openapi import CONFLICT
 from loopwright.server.schemas.common import Cursor, Limit, ListOf
 from loopwright.server.schemas.tenancy import (
     KeyCreate,
@@ -18,7 +19,7 @@ from loopwright.server.schemas.tenancy import (
 router = APIRouter(prefix="/v1/stores", tags=["stores"])
 
 
-@router.post("", status_code=201)
+@router.post("", status_code=201, responses=CONFLICT)
 async def create_store(body: StoreCreate, _: OperatorDep, svc: ServicesDep) -> StorePublic:
     async with svc.db.write() as session:
         row = await tenancy.create_store(session, body.id, body.name or body.id)
@@ -26,10 +27,9 @@ async def create_store(body: StoreCreate, _: OperatorDep, svc: ServicesDep) -> S
 
 
 @router.get("/{store_id}")
-async def get_store(store_id: str, principal: CallerDep, svc: ServicesDep) -> StorePublic:
-    admit(principal, store_id, "readonly")
+async def get_store(access: Reader, svc: ServicesDep) -> StorePublic:
     async with svc.db.read() as session:
-        row = await tenancy.get_store(session, store_id)
+        row = await tenancy.get_store(session, access.store_id)
     return StorePublic.model_validate(row)
 
 

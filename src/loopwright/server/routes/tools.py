@@ -14,6 +14,7 @@ from loopwright.errors import Conflict, LoopwrightError, ValidationFailed
 from loopwright.runtime import toolbox
 from loopwright.runtime.workspace import SessionWorkspace
 from loopwright.server.auth import Admin, Reader, ServicesDep
+from loopwright.server.openapi import CONFLICT
 from loopwright.server.schemas.common import ListOf
 from loopwright.server.schemas.tools import HttpToolCreate, ToolPublic, ToolTest, ToolTestResult
 from loopwright.server.services import Services
@@ -67,7 +68,7 @@ async def list_tools(access: Reader, svc: ServicesDep) -> ListOf[ToolPublic]:
     return ListOf(items=items, next_cursor=None)
 
 
-@router.post("", status_code=201)
+@router.post("", status_code=201, responses=CONFLICT)
 async def create_tool(body: HttpToolCreate, access: Admin, svc: ServicesDep) -> ToolPublic:
     if body.name in _BUILT_IN:
         raise Conflict(
@@ -90,7 +91,7 @@ async def create_tool(body: HttpToolCreate, access: Admin, svc: ServicesDep) -> 
     return ToolPublic.of_http(row, list(body.headers))
 
 
-@router.delete("/{name}", status_code=204)
+@router.delete("/{name}", status_code=204, responses=CONFLICT)
 async def delete_tool(name: str, access: Admin, svc: ServicesDep) -> Response:
     if name in _BUILT_IN:
         raise Conflict(
@@ -102,7 +103,7 @@ async def delete_tool(name: str, access: Admin, svc: ServicesDep) -> Response:
     return Response(status_code=204)
 
 
-@router.post("/{name}/test")
+@router.post("/{name}/test", responses=CONFLICT)
 async def run_tool_once(
     name: str, body: ToolTest, access: Admin, svc: ServicesDep
 ) -> ToolTestResult:

@@ -3,16 +3,15 @@ the repository; changes go through ``runtime.workspace``, which appends their ev
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
-from pydantic import BaseModel
 
 from loopwright.db.repos import workspace as stored
 from loopwright.domain.vocabulary import TaskStatus
-from loopwright.errors import ValidationFailed
 from loopwright.runtime import workspace
 from loopwright.server.auth import Member, Reader, ServicesDep
+from loopwright.server.openapi import CONFLICT
 from loopwright.server.schemas.common import Cursor, Limit, ListOf
 from loopwright.server.schemas.workspace import (
     DocumentCreate,
@@ -34,19 +33,10 @@ SearchQuery = Annotated[
 ProjectFilter = Annotated[str | None, Query(max_length=64, description="only this project's")]
 
 
-def _changes(body: BaseModel, nullable: frozenset[str] = frozenset()) -> dict[str, Any]:
-    """The fields a PATCH body sets; ``null`` is refused except where it means "detach"."""
-    changes = body.model_dump(exclude_unset=True)
-    for field, value in changes.items():
-        if value is None and field not in nullable:
-            raise ValidationFailed(f"{field} cannot be null", details={"field": field})
-    return changes
-
-
 # -- projects -----------------------------------------------------------------------------------
 
 
-@router.post("/projects", status_code=201)
+@router.post("/projects", status_code=201, responses=CONFLICT)
 async def create_project(body: ProjectCreate, access: Member, svc: ServicesDep) -> ProjectPublic:
     async with svc.db.write() as session:
         row = await workspace.create_project(
@@ -77,11 +67,11 @@ async def get_project(project_id: str, access: Reader, svc: ServicesDep) -> Proj
     return ProjectPublic.model_validate(row)
 
 
-@router.patch("/projects/{project_id}")
+@router.patch("/projects/{project_id}", responses=CONFLICT)
 async def update_project(
     project_id: str, body: ProjectUpdate, access: Member, svc: ServicesDep
 ) -> ProjectPublic:
-    changes = _changes(body)
+    changes = body.model_dump(exclude_unset=True)
     async with svc.db.write() as session:
         row = await workspace.update_project(session, access.store_id, project_id, changes)
     return ProjectPublic.model_validate(row)
@@ -148,7 +138,7 @@ async def get_task(task_id: str, access: Reader, svc: ServicesDep) -> TaskPublic
 async def update_task(
     task_id: str, body: TaskUpdate, access: Member, svc: ServicesDep
 ) -> TaskPublic:
-    changes = _changes(body, nullable=frozenset({"project_id"}))
+    changes = body.model_dump(exclude_unset=True)  # project_id: null detaches
     async with svc.db.write() as session:
         row = await workspace.update_task(session, access.store_id, task_id, changes)
     return TaskPublic.model_validate(row)
@@ -206,7 +196,7 @@ async def get_document(document_id: str, access: Reader, svc: ServicesDep) -> Do
 async def update_document(
     document_id: str, body: DocumentUpdate, access: Member, svc: ServicesDep
 ) -> DocumentPublic:
-    changes = _changes(body, nullable=frozenset({"project_id"}))
+    changes = body.model_dump(exclude_unset=True)  # project_id: null detaches
     async with svc.db.write() as session:
         row = await workspace.update_document(session, access.store_id, document_id, changes)
     return DocumentPublic.model_validate(row)

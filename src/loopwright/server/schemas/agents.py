@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import BeforeValidator, Field, StringConstraints
+from pydantic import MISSING, BeforeValidator, Field, StringConstraints
 
 from loopwright.domain.vocabulary import AgentMode, AgentStatus
 from loopwright.server.schemas.common import Input, Output
@@ -51,21 +51,24 @@ class AgentCreate(Input):
 
 
 class AgentUpdate(Input):
-    name: AgentName | None = None
-    description: Annotated[str, StringConstraints(max_length=2000)] | None = None
-    goal: Annotated[str, StringConstraints(max_length=4000)] | None = None
-    system_prompt: Annotated[str, StringConstraints(max_length=50_000)] | None = None
-    model: ModelName | None = None
-    fallback_models: Annotated[list[ModelName], Field(max_length=5)] | None = None
-    temperature: Annotated[float, Field(ge=0, le=2)] | None = None
-    max_steps: Annotated[int, Field(ge=1, le=100)] | None = None
-    timeout_s: Annotated[float, Field(gt=0, le=3600)] | None = None
-    tools: Annotated[list[ToolName], Field(max_length=100)] | None = None
-    memory: NoMemory | None = None
-    mode: AgentMode | None = None
-    executor_model: ModelName | None = None
-    executor_system_prompt: Annotated[str, StringConstraints(max_length=50_000)] | None = None
-    status: AgentStatus | None = None
+    """A field left out is left as it is; only ``temperature`` (the model's own) and
+    ``executor_model`` (the planner's) may be ``null``."""
+
+    name: AgentName | MISSING = MISSING
+    description: Annotated[str, StringConstraints(max_length=2000)] | MISSING = MISSING
+    goal: Annotated[str, StringConstraints(max_length=4000)] | MISSING = MISSING
+    system_prompt: Annotated[str, StringConstraints(max_length=50_000)] | MISSING = MISSING
+    model: ModelName | MISSING = MISSING
+    fallback_models: Annotated[list[ModelName], Field(max_length=5)] | MISSING = MISSING
+    temperature: Annotated[float, Field(ge=0, le=2)] | MISSING | None = MISSING
+    max_steps: Annotated[int, Field(ge=1, le=100)] | MISSING = MISSING
+    timeout_s: Annotated[float, Field(gt=0, le=3600)] | MISSING = MISSING
+    tools: Annotated[list[ToolName], Field(max_length=100)] | MISSING = MISSING
+    memory: NoMemory | MISSING = MISSING
+    mode: AgentMode | MISSING = MISSING
+    executor_model: ModelName | MISSING | None = MISSING
+    executor_system_prompt: Annotated[str, StringConstraints(max_length=50_000)] | MISSING = MISSING
+    status: AgentStatus | MISSING = MISSING
 
 
 class AgentPublic(Output):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from pydantic import BaseModel, Field, StringConstraints
+from pydantic import MISSING, BaseModel, Field, StringConstraints
 
 from loopwright.db.tables import MessageRow, RunRow
 from loopwright.domain.vocabulary import BusyPolicy, Priority
@@ -21,8 +21,8 @@ class SessionCreate(Input):
 
 
 class SessionUpdate(Input):
-    title: Title | None = None
-    busy_policy: BusyPolicy | None = None
+    title: Title | MISSING = MISSING
+    busy_policy: BusyPolicy | MISSING = MISSING
 
 
 class SessionPublic(Output):

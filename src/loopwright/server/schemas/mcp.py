@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, Field, StringConstraints
+from pydantic import MISSING, AfterValidator, Field, StringConstraints
 
 from loopwright.db.tables import McpServerRow
 from loopwright.server.schemas.common import Input, Output
@@ -51,13 +51,15 @@ class McpServerCreate(Input):
 
 
 class McpServerUpdate(Input):
-    name: McpServerName | None = None
-    transport: McpTransportIn | None = None
-    url: UncheckedUrl | None = None
+    """A field left out is left as it is."""
+
+    name: McpServerName | MISSING = MISSING
+    transport: McpTransportIn | MISSING = MISSING
+    url: UncheckedUrl | MISSING = MISSING
     """Judged after the server is found: a missing server is a 404 whatever the body says."""
-    headers: Annotated[Headers | None, AfterValidator(_no_reserved)] = None
+    headers: Annotated[Headers | None, AfterValidator(_no_reserved)] | MISSING = MISSING
     """Replaces every header; ``{}`` or ``null`` removes them all."""
-    enabled: bool | None = None
+    enabled: bool | MISSING = MISSING
 
 
 class McpServerPublic(Output):

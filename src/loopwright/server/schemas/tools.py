@@ -22,6 +22,7 @@ ToolName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
 HeaderName = Annotated[str, StringConstraints(pattern=r"^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,100}$")]
 HeaderValue = Annotated[str, StringConstraints(pattern=r"^[^\r\n\x00]*$", max_length=8000)]
 MAX_HEADERS = 50
+NO_ARGUMENTS: dict[str, Any] = {"type": "object", "properties": {}}
 
 # Headers the HTTP client owns: framing, routing and the idempotency key the server sends.
 RESERVED_HEADERS = frozenset(
@@ -46,13 +47,21 @@ class HttpToolCreate(Input):
     description: Annotated[str, StringConstraints(min_length=1, max_length=4000)]
     url: OutboundUrl
     method: HttpMethod
-    parameters: dict[str, Any]
+    parameters: Annotated[
+        dict[str, Any],
+        Field(
+            description='A JSON Schema of the arguments object (`"type": "object"`); `{}` for a '
+            "tool that takes no arguments."
+        ),
+    ]
     headers: dict[HeaderName, HeaderValue] = Field(default_factory=dict)
     read_only: bool = False
 
     @field_validator("parameters")
     @classmethod
     def _a_schema_of_an_object(cls, value: dict[str, Any]) -> dict[str, Any]:
+        if not value:  # the empty schema: a tool without arguments
+            return dict(NO_ARGUMENTS)
         problems = schema_problems(value)
         if problems:
             raise ValueError("; ".join(problems))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated
 
-from pydantic import AfterValidator, StringConstraints
+from pydantic import MISSING, AfterValidator, StringConstraints
 
 from loopwright.domain.vocabulary import TaskStatus
 from loopwright.server.schemas.common import Input, Output
@@ -34,8 +34,8 @@ class ProjectCreate(Input):
 
 
 class ProjectUpdate(Input):
-    name: ProjectName | None = None
-    description: Description | None = None
+    name: ProjectName | MISSING = MISSING
+    description: Description | MISSING = MISSING
 
 
 class ProjectPublic(Output):
@@ -56,10 +56,10 @@ class TaskCreate(Input):
 class TaskUpdate(Input):
     """``project_id: null`` takes the task out of its project."""
 
-    title: Title | None = None
-    description: Description | None = None
-    status: TaskStatus | None = None
-    project_id: ProjectId | None = None
+    title: Title | MISSING = MISSING
+    description: Description | MISSING = MISSING
+    status: TaskStatus | MISSING = MISSING
+    project_id: ProjectId | MISSING | None = MISSING
 
 
 class TaskPublic(Output):
@@ -81,9 +81,9 @@ class DocumentCreate(Input):
 class DocumentUpdate(Input):
     """``project_id: null`` takes the document out of its project."""
 
-    title: Title | None = None
-    content: Content | None = None
-    project_id: ProjectId | None = None
+    title: Title | MISSING = MISSING
+    content: Content | MISSING = MISSING
+    project_id: ProjectId | MISSING | None = MISSING
 
 
 class DocumentPublic(Output):

@@ -1,0 +1,84 @@
+// One agent: its settings, and the actions an admin may take (edit, disable, delete).
+import { fmtTime, guard, h, mono, statusBadge } from "../lib/dom.js";
+import { load } from "../lib/states.js";
+
+export function render(root, ctx) {
+  const { api, params } = ctx;
+  const path = api.s(`/agents/${encodeURIComponent(params.id)}`);
+  const body = h("div");
+  root.append(body);
+  const refresh = () => load(body, () => api.get(path), (agent) => show(agent), { rows: 6 });
+
+  function show(agent) {
+    const admin = ctx.can("admin");
+    const why = "Needs the admin role";
+    const toggle = guard(
+      h("button", { type: "button", onclick: () => setStatus(agent.status === "active" ? "disabled" : "active") }, agent.status === "active" ? "Disable" : "Enable"),
+      admin,
+      why,
+    );
+    const del = guard(h("button.danger", { type: "button", onclick: () => remove(agent) }, "Delete"), admin, why);
+    const edit = guard(h("a.button", { href: `/agents/${encodeURIComponent(agent.id)}/edit` }, "Edit"), admin, why);
+    if (!admin) edit.firstChild.removeAttribute("href");
+    body.append(
+      h(
+        "header.page-head",
+        h("div", h("h1", agent.name), h("p.muted", mono(agent.id))),
+        h(
+          "div.actions",
+          h("a.button.primary", { href: `/chat?agent=${encodeURIComponent(agent.id)}` }, "Chat"),
+          edit,
+          toggle,
+          del,
+        ),
+      ),
+      h(
+        "section.card",
+        h(
+          "dl.props",
+          prop("Status", statusBadge(agent.status)),
+          prop("Description", agent.description || "—"),
+          prop("Goal", agent.goal || "—"),
+          prop("Model", mono(agent.model)),
+          prop("Fallback models", agent.fallback_models.length ? agent.fallback_models.map((m) => mono(m)) : "—"),
+          prop("Temperature", agent.temperature ?? "model default"),
+          prop("Max steps", agent.max_steps),
+          prop("Timeout", `${agent.timeout_s} s`),
+          prop("Mode", agent.mode),
+          prop("Tools", agent.tools.length ? h("ul.plain", agent.tools.map((t) => h("li", mono(t)))) : "none"),
+          prop("System prompt", agent.system_prompt ? h("pre", agent.system_prompt) : "—"),
+          prop("Created", fmtTime(agent.created_at)),
+          prop("Updated", fmtTime(agent.updated_at)),
+        ),
+      ),
+    );
+  }
+
+  async function setStatus(status) {
+    try {
+      const agent = await api.patch(path, { status });
+      ctx.toast.ok(`${agent.name} is ${agent.status}`);
+      refresh();
+    } catch (err) {
+      ctx.toast.error(err.message);
+    }
+  }
+
+  async function remove(agent) {
+    const ok = await ctx.confirm("Delete agent", `Delete ${agent.name}? Its sessions stop working. This cannot be undone.`, { confirmLabel: "Delete", danger: true });
+    if (!ok) return;
+    try {
+      await api.del(path);
+      ctx.toast.ok(`Deleted ${agent.name}`);
+      ctx.router.go("/agents");
+    } catch (err) {
+      ctx.toast.error(err.message);
+    }
+  }
+
+  refresh();
+}
+
+function prop(label, value) {
+  return [h("dt", label), h("dd", value)];
+}

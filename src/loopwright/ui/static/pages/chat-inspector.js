@@ -1,0 +1,46 @@
+// The run inspector beside the chat: the selected run's status, usage, and each model step
+// (model, tokens, latency, tool calls), with a link to the run's own page.
+import { fmtDuration, fmtTime, h, mono, statusBadge } from "../lib/dom.js";
+import { errorState, skeleton } from "../lib/states.js";
+
+export async function renderInspector(pane, api, runId, describe) {
+  pane.replaceChildren(h("h2.pane-title", "Run details"), skeleton(3));
+  try {
+    const [run, steps] = await Promise.all([
+      api.get(api.s(`/runs/${encodeURIComponent(runId)}`)),
+      api.get(api.s(`/runs/${encodeURIComponent(runId)}/steps`)).then((s) => s.items || s).catch(() => []),
+    ]);
+    const duration = run.started_at && run.finished_at ? fmtDuration(new Date(run.finished_at) - new Date(run.started_at)) : "—";
+    pane.replaceChildren(
+      h("h2.pane-title", "Run details"),
+      h(
+        "dl.props",
+        h("dt", "Run"), h("dd", h("a.mono", { href: `/runs/${encodeURIComponent(run.id)}` }, run.id)),
+        h("dt", "Status"), h("dd", statusBadge(run.status), run.stop_reason ? ` · ${run.stop_reason}` : ""),
+        h("dt", "Trigger"), h("dd", run.trigger),
+        h("dt", "Steps"), h("dd", String(run.steps)),
+        h("dt", "Tokens"), h("dd", `${run.usage.input_tokens} in · ${run.usage.output_tokens} out`),
+        h("dt", "Duration"), h("dd", duration),
+        h("dt", "Queued"), h("dd", fmtTime(run.created_at)),
+        run.error ? [h("dt", "Error"), h("dd.error-text", run.error)] : null,
+        run.parent_run_id ? [h("dt", "Parent"), h("dd", mono(run.parent_run_id))] : null,
+      ),
+      h("h3", "Model steps"),
+      steps.length
+        ? h(
+            "ol.steps",
+            steps.map((s) =>
+              h(
+                "li",
+                mono(s.model || s.provider || "model"),
+                h("span.muted.small", ` · ${s.input_tokens + s.output_tokens} tokens · ${fmtDuration(s.latency_ms)}`),
+                s.tool_calls?.length ? h("ul.plain.small", s.tool_calls.map((c) => h("li", "⚙ ", mono(c.name)))) : null,
+              ),
+            ),
+          )
+        : h("p.muted", "No model step yet."),
+    );
+  } catch (err) {
+    pane.replaceChildren(h("h2.pane-title", "Run details"), errorState(err, () => renderInspector(pane, api, runId, describe)));
+  }
+}

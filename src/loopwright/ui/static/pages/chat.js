@@ -1,0 +1,473 @@
+// The chat: sessions | conversation | run inspector (one at a time on a phone). The
+// conversation opens on its newest page of messages, pages back on scroll, and follows the
+// session's events from the store's high-water mark taken before the messages were read, so a
+// reload resumes the stream and nothing in between is missed or shown twice.
+import { ApiError } from "../lib/api.js";
+import { Conversation, describeStatus } from "../lib/conversation.js";
+import { fill, fmtTime, guard, h, mono, statusBadge } from "../lib/dom.js";
+import { EventStream, highWater } from "../lib/sse.js";
+import { emptyState, errorState, load, skeleton } from "../lib/states.js";
+import { renderInspector } from "./chat-inspector.js";
+
+const PAGE = 50;
+const POLICIES = { enqueue: "queue it", reject: "refuse it", interrupt: "interrupt the run" };
+
+export function render(root, ctx) {
+  const chat = new ChatPage(root, ctx);
+  chat.mount();
+  current = chat;
+  return () => {
+    chat.destroy();
+    current = null;
+  };
+}
+
+let current = null;
+
+export function update(ctx) {
+  if (!current) return false;
+  current.ctx = ctx;
+  current.open(ctx.params.session || null);
+  return true;
+}
+
+class ChatPage {
+  constructor(root, ctx) {
+    this.root = root;
+    this.ctx = ctx;
+    this.agents = [];
+    this.sessions = [];
+    this.lastRuns = new Map();
+    this.readOnlyTools = new Map();
+    this.session = null;
+    this.stream = null;
+    this.conversation = null;
+    this.generation = 0;
+  }
+
+  get api() {
+    return this.ctx.api;
+  }
+
+  mount() {
+    const { ctx } = this;
+    this.agentSelect = h("select", { "aria-label": "Agent" });
+    this.agentSelect.addEventListener("change", () => {
+      ctx.router.setQuery({ agent: this.agentSelect.value });
+      this.loadSessions();
+    });
+    const newButton = guard(h("button.primary", { type: "button", onclick: () => this.newSession() }, "New session"), ctx.can("member"), "Starting sessions needs the member role");
+    this.sessionList = h("div.session-list");
+    this.sessionsPane = h(
+      "aside.chat-sessions",
+      { "aria-label": "Sessions" },
+      h("h1.pane-title", "Chat"),
+      h("label.agent-pick", "Agent", this.agentSelect),
+      newButton,
+      h("h2.sr-only", "Sessions"),
+      this.sessionList,
+    );
+    this.convPane = h("section.chat-conv", { "aria-label": "Conversation" });
+    this.inspectorPane = h("aside.chat-inspector", { "aria-label": "Run details" });
+    this.layout = h("div.chat", this.sessionsPane, this.convPane, this.inspectorPane);
+    this.root.classList.add("main-chat");
+    this.root.append(this.layout);
+    this.offEvents = ctx.events.subscribe((e) => this.onStoreEvent(e));
+    this.boot();
+  }
+
+  async boot() {
+    this.sessionList.replaceChildren(skeleton(5));
+    try {
+      const [agents, tools] = await Promise.all([
+        this.api.all(this.api.s("/agents"), {}, 500),
+        this.api.get(this.api.s("/tools")).then((t) => t.items).catch(() => []),
+      ]);
+      this.agents = agents;
+      for (const t of tools) this.readOnlyTools.set(t.name, t.read_only);
+    } catch (err) {
+      this.sessionList.replaceChildren(errorState(err, () => this.boot()));
+      return;
+    }
+    const wanted = this.ctx.query.get("agent");
+    fill(
+      this.agentSelect,
+      h("option", { value: "" }, "All agents"),
+      this.agents.map((a) => h("option", { value: a.id, selected: a.id === wanted }, a.status === "active" ? a.name : `${a.name} (disabled)`)),
+    );
+    await this.loadSessions();
+    this.open(this.ctx.params.session || null);
+  }
+
+  async loadSessions() {
+    const list = this.sessionList;
+    await load(
+      list,
+      () =>
+        Promise.all([
+          this.api.get(this.api.s("/sessions"), { agent_id: this.agentSelect.value, limit: 100 }),
+          this.api.get(this.api.s("/runs"), { limit: 200 }).catch(() => ({ items: [] })),
+        ]),
+      ([sessions, runs]) => {
+        this.sessions = sessions.items;
+        this.lastRuns.clear();
+        for (const r of runs.items) if (!this.lastRuns.has(r.session_id)) this.lastRuns.set(r.session_id, r);
+        this.drawSessions();
+        if (runs.next_cursor) this.fillLastRuns();
+      },
+      { rows: 5 },
+    );
+  }
+
+  /** Sessions whose last run is older than the store's newest 200 runs: ask for each. */
+  async fillLastRuns() {
+    const missing = this.sessions.filter((s) => !this.lastRuns.has(s.id));
+    await Promise.all(
+      missing.map(async (s) => {
+        const page = await this.api.get(this.api.s("/runs"), { session_id: s.id, limit: 1 }).catch(() => null);
+        if (page?.items.length) this.lastRuns.set(s.id, page.items[0]);
+      }),
+    );
+    if (missing.length) this.drawSessions();
+  }
+
+  drawSessions() {
+    const list = this.sessionList;
+    if (!this.sessions.length) {
+      list.replaceChildren(emptyState(this.agents.length ? "No sessions yet — start one with New session." : "No agents yet — create one first.", this.agents.length ? null : h("a.button", { href: "/agents/new" }, "Create an agent")));
+      return;
+    }
+    const member = this.ctx.can("member");
+    list.replaceChildren(
+      h(
+        "ul.sessions",
+        this.sessions.map((s) => {
+          const run = this.lastRuns.get(s.id);
+          const agent = this.agents.find((a) => a.id === s.agent_id);
+          const link = h(
+            "a.session-link",
+            { href: `/chat/${encodeURIComponent(s.id)}`, "aria-current": this.session?.id === s.id ? "page" : null },
+            h("span.session-title", s.title || "Untitled session"),
+            h("span.session-meta", agent ? agent.name : mono(s.agent_id), " · ", fmtTime(s.created_at)),
+            run ? statusBadge(run.status) : h("span.status", "no runs"),
+          );
+          return h(
+            "li.session-item",
+            { dataset: { session: s.id } },
+            link,
+            h(
+              "div.session-actions",
+              guard(h("button.icon", { type: "button", "aria-label": `Rename ${s.title || "session"}`, title: "Rename", onclick: () => this.rename(s) }, "✎"), member, "Needs the member role"),
+              guard(h("button.icon", { type: "button", "aria-label": `Delete ${s.title || "session"}`, title: "Delete", onclick: () => this.remove(s) }, "✕"), member, "Needs the member role"),
+            ),
+          );
+        }),
+      ),
+    );
+  }
+
+  async newSession() {
+    let agentId = this.agentSelect.value;
+    if (!agentId) {
+      const active = this.agents.filter((a) => a.status === "active");
+      if (active.length !== 1) {
+        this.ctx.toast.error(active.length ? "Pick an agent first." : "No active agent: create one first.");
+        this.agentSelect.focus();
+        return;
+      }
+      agentId = active[0].id;
+    }
+    try {
+      const s = await this.api.post(this.api.s("/sessions"), { agent_id: agentId, title: `Chat ${new Date().toLocaleString()}` });
+      this.sessions.unshift(s);
+      this.drawSessions();
+      this.ctx.router.go(`/chat/${encodeURIComponent(s.id)}`);
+    } catch (err) {
+      this.ctx.toast.error(err.message);
+    }
+  }
+
+  async rename(s) {
+    const title = await this.ctx.prompt("Rename session", "Title", s.title);
+    if (title === undefined) return;
+    try {
+      const updated = await this.api.patch(this.api.s(`/sessions/${encodeURIComponent(s.id)}`), { title });
+      Object.assign(s, updated);
+      this.drawSessions();
+      if (this.session?.id === s.id) {
+        this.session = updated;
+        this.titleEl.textContent = updated.title || "Untitled session";
+      }
+      this.ctx.toast.ok("Renamed");
+    } catch (err) {
+      this.ctx.toast.error(err.message);
+    }
+  }
+
+  async remove(s) {
+    const ok = await this.ctx.confirm("Delete session", `Delete "${s.title || "Untitled session"}" with its messages and runs?`, { confirmLabel: "Delete", danger: true });
+    if (!ok) return;
+    try {
+      await this.api.del(this.api.s(`/sessions/${encodeURIComponent(s.id)}`));
+      this.sessions = this.sessions.filter((x) => x.id !== s.id);
+      this.drawSessions();
+      this.ctx.toast.ok("Session deleted");
+      if (this.session?.id === s.id) this.ctx.router.go("/chat");
+    } catch (err) {
+      this.ctx.toast.error(err.message);
+    }
+  }
+
+  onStoreEvent(e) {
+    if (e.type.startsWith("run.") && e.session_id) {
+      const prev = this.lastRuns.get(e.session_id);
+      if (!prev || prev.id <= e.run_id) {
+        const status = e.payload.status || { "run.queued": "queued", "run.started": "running", "run.waiting": "waiting", "run.resumed": "queued" }[e.type];
+        this.lastRuns.set(e.session_id, { id: e.run_id, status, session_id: e.session_id });
+        const item = this.sessionList.querySelector(`[data-session="${CSS.escape(e.session_id)}"] .status`);
+        if (item) item.replaceWith(statusBadge(status));
+      }
+    }
+    if (e.type === "session.created" || e.type === "session.deleted") this.loadSessions();
+  }
+
+  // -- the conversation -------------------------------------------------------------------------
+
+  open(sessionId) {
+    this.generation += 1;
+    const generation = this.generation;
+    if (this.stream) this.stream.stop();
+    this.stream = null;
+    this.conversation = null;
+    this.layout.dataset.view = sessionId ? "conversation" : "sessions";
+    for (const a of this.sessionList.querySelectorAll(".session-link")) {
+      a.toggleAttribute("aria-current", a.getAttribute("href") === `/chat/${encodeURIComponent(sessionId)}`);
+      if (a.hasAttribute("aria-current")) a.setAttribute("aria-current", "page");
+    }
+    this.inspectorPane.replaceChildren();
+    if (!sessionId) {
+      this.session = null;
+      this.convPane.replaceChildren(emptyState("Pick a session, or start a new one."));
+      return;
+    }
+    this.convPane.replaceChildren(skeleton(6));
+    this.loadConversation(sessionId, generation).catch((err) => {
+      if (generation !== this.generation) return;
+      this.convPane.replaceChildren(errorState(err, () => this.open(sessionId)));
+    });
+  }
+
+  async loadConversation(sessionId, generation) {
+    const api = this.api;
+    const base = api.s(`/sessions/${encodeURIComponent(sessionId)}`);
+    const after = await highWater(api);
+    const [session, page, runs] = await Promise.all([
+      api.get(base),
+      api.get(`${base}/messages`, { order: "newest", limit: PAGE }),
+      api.get(api.s("/runs"), { session_id: sessionId, limit: 200 }),
+    ]);
+    if (generation !== this.generation) return;
+    this.session = session;
+    this.agent = this.agents.find((a) => a.id === session.agent_id) || null;
+    this.buildConversation(session);
+    const conv = this.conversation;
+    conv.addMessages([...page.items].reverse());
+    conv.setRuns(runs.items);
+    this.olderCursor = page.next_cursor;
+    this.olderButton.hidden = !this.olderCursor;
+    this.scrollToEnd();
+    this.updateComposer();
+    this.stream = new EventStream(api, {
+      label: "chat",
+      after,
+      query: { session_id: sessionId },
+      onEvent: (e) => {
+        if (generation !== this.generation) return;
+        conv.onEvent(e);
+        if (e.type === "run.cancelled" && this.interrupting?.has(e.run_id)) {
+          conv.run(e.run_id).interrupted = true;
+          conv.renderStatus(e.run_id);
+        }
+        if (e.type.startsWith("run.")) this.refreshInspector(e.run_id, e.type);
+      },
+    });
+    this.refreshInspector(runs.items[0]?.id);
+  }
+
+  buildConversation(session) {
+    const { ctx } = this;
+    this.titleEl = h("h2.conv-title", session.title || "Untitled session");
+    const back = h("button.back", { type: "button", onclick: () => ctx.router.go("/chat") }, "← Sessions");
+    const policy = h(
+      "select",
+      { "aria-label": "When a message arrives during a run", disabled: !ctx.can("member") },
+      Object.entries(POLICIES).map(([value, label]) => h("option", { value, selected: session.busy_policy === value }, `busy: ${label}`)),
+    );
+    policy.addEventListener("change", async () => {
+      try {
+        this.session = await this.api.patch(this.api.s(`/sessions/${encodeURIComponent(session.id)}`), { busy_policy: policy.value });
+        ctx.toast.ok(`A message sent during a run will ${POLICIES[policy.value]}`);
+      } catch (err) {
+        ctx.toast.error(err.message);
+      }
+    });
+    const inspectToggle = h("button", { type: "button", "aria-controls": "inspector", onclick: () => (this.layout.dataset.view = this.layout.dataset.view === "inspector" ? "conversation" : "inspector") }, "Run details");
+    const header = h(
+      "header.conv-head",
+      back,
+      h("div.conv-heading", this.titleEl, h("p.muted.small", this.agent ? this.agent.name : mono(session.agent_id), " · ", mono(session.id))),
+      h("div.conv-tools", policy, inspectToggle),
+    );
+    this.list = h("div.conv-list");
+    this.olderButton = h("button.older", { type: "button", onclick: () => this.loadOlder() }, "Load older messages");
+    this.scroller = h("div.conv-scroll", { tabindex: "0", role: "log", "aria-label": "Messages", "aria-live": "off" }, this.olderButton, this.list);
+    this.jump = h("button.jump", { type: "button", hidden: true, onclick: () => this.scrollToEnd(true) }, "↓ Jump to latest");
+    this.live = h("div.sr-only", { "aria-live": "polite", role: "status" });
+    this.pinned = true;
+    this.scroller.addEventListener("scroll", () => {
+      const gap = this.scroller.scrollHeight - this.scroller.scrollTop - this.scroller.clientHeight;
+      this.pinned = gap < 48;
+      if (this.pinned) this.jump.hidden = true;
+      if (this.scroller.scrollTop < 40 && this.olderCursor && !this.loadingOlder) this.loadOlder();
+    });
+    this.input = h("textarea", { rows: 2, placeholder: "Message (Enter sends, Shift+Enter new line)", "aria-label": "Message" });
+    this.sendButton = h("button.primary", { type: "submit" }, "Send");
+    this.cancelButton = h("button.danger", { type: "button", hidden: true, onclick: () => this.cancel() }, "Cancel run");
+    this.input.addEventListener("keydown", (e) => {
+      if (e.key === "Enter" && !e.shiftKey && !e.isComposing) {
+        e.preventDefault();
+        this.send();
+      }
+    });
+    const composer = h(
+      "form.composer",
+      { onsubmit: (e) => { e.preventDefault(); this.send(); } },
+      this.input,
+      h("div.composer-actions", this.cancelButton, guard(this.sendButton, ctx.can("member"), "Sending needs the member role")),
+    );
+    if (!ctx.can("member")) this.input.disabled = true;
+    this.convPane.replaceChildren(header, h("div.conv-body", this.scroller, this.jump), composer, this.live);
+    this.inspectorPane.id = "inspector";
+    this.conversation = new Conversation(this.list, {
+      readOnlyTools: this.readOnlyTools,
+      maxSteps: () => this.agent?.max_steps,
+      announce: (text) => (this.live.textContent = text),
+      onScroll: () => this.afterContent(),
+      onRunState: () => this.updateComposer(),
+    });
+    this.input.focus();
+  }
+
+  afterContent() {
+    if (this.pinned) this.scrollToEnd();
+    else if (this.jump) this.jump.hidden = false;
+  }
+
+  scrollToEnd(focus = false) {
+    if (!this.scroller) return;
+    this.scroller.scrollTop = this.scroller.scrollHeight;
+    this.pinned = true;
+    this.jump.hidden = true;
+    if (focus) this.input.focus();
+  }
+
+  async loadOlder() {
+    if (!this.olderCursor || this.loadingOlder) return;
+    this.loadingOlder = true;
+    const generation = this.generation;
+    try {
+      const base = this.api.s(`/sessions/${encodeURIComponent(this.session.id)}`);
+      const page = await this.api.get(`${base}/messages`, { order: "newest", limit: PAGE, cursor: this.olderCursor });
+      if (generation !== this.generation) return;
+      const before = this.scroller.scrollHeight;
+      this.conversation.addMessages([...page.items].reverse(), { prepend: true });
+      this.scroller.scrollTop += this.scroller.scrollHeight - before;
+      this.olderCursor = page.next_cursor;
+      this.olderButton.hidden = !this.olderCursor;
+    } catch (err) {
+      this.ctx.toast.error(err.message);
+    } finally {
+      this.loadingOlder = false;
+    }
+  }
+
+  updateComposer() {
+    if (!this.conversation) return;
+    const active = this.conversation.activeRun();
+    this.cancelButton.hidden = !active || !this.ctx.can("member");
+    this.cancelButton.dataset.run = active ? active.id : "";
+  }
+
+  async send() {
+    const content = this.input.value;
+    if (!content.trim() || !this.session) return;
+    const conv = this.conversation;
+    const active = conv.activeRun();
+    const policy = this.session.busy_policy;
+    this.sendButton.disabled = true;
+    try {
+      const sent = await this.api.post(this.api.s(`/sessions/${encodeURIComponent(this.session.id)}/messages`), { content });
+      this.input.value = "";
+      conv.addMessage(sent.message);
+      const run = conv.run(sent.run.id);
+      if (active && policy === "enqueue") run.note = "waits for the run before it";
+      if (active && policy === "interrupt") {
+        this.interrupting = this.interrupting || new Set();
+        this.interrupting.add(active.id);
+        conv.run(active.id).interrupted = true;
+        conv.renderStatus(active.id);
+        run.note = "interrupted the run before it";
+      }
+      conv.runUpdate(sent.run.id, { status: sent.run.status });
+      this.scrollToEnd();
+    } catch (err) {
+      if (err instanceof ApiError && err.status === 409) {
+        const runId = err.details?.run_id;
+        this.notice(`Not sent: a run is still active${runId ? ` (${runId})` : ""} and this session refuses messages during a run. Wait for it or cancel it, then send again.`);
+      } else {
+        this.ctx.toast.error(err.message);
+      }
+    } finally {
+      this.sendButton.disabled = false;
+      this.input.focus();
+    }
+  }
+
+  notice(text) {
+    const el = h("p.conv-notice", { role: "alert" }, text);
+    this.list.append(el);
+    this.scrollToEnd();
+  }
+
+  async cancel() {
+    const runId = this.cancelButton.dataset.run;
+    if (!runId) return;
+    this.cancelButton.disabled = true;
+    try {
+      await this.api.post(this.api.s(`/runs/${encodeURIComponent(runId)}/cancel`), {});
+      this.ctx.toast.ok("Cancelling the run");
+    } catch (err) {
+      this.ctx.toast.error(err.message);
+    } finally {
+      this.cancelButton.disabled = false;
+    }
+  }
+
+  refreshInspector(runId, type) {
+    if (!runId) {
+      this.inspectorPane.replaceChildren(h("h2.pane-title", "Run details"), h("p.muted", "No runs in this session yet."));
+      return;
+    }
+    if (type && !["run.started", "run.completed", "run.failed", "run.cancelled", "run.queued"].includes(type)) return;
+    clearTimeout(this.inspectTimer);
+    this.inspectTimer = setTimeout(() => renderInspector(this.inspectorPane, this.api, runId, describeStatus), 150);
+  }
+
+  destroy() {
+    this.generation += 1;
+    if (this.stream) this.stream.stop();
+    clearTimeout(this.inspectTimer);
+    this.offEvents();
+    this.root.classList.remove("main-chat");
+  }
+}

@@ -1,0 +1,24 @@
+// The page registry: one line per route. A page module exports
+//   render(root, ctx) → optional cleanup function (called when the page is left)
+// and optionally update(ctx) → true when it handled a change of params in place.
+// `nav` puts the route in the left navigation; `role` is the least role that may open it
+// (readonly < member < admin < operator); `title` names the browser tab. See docs/ui.md.
+
+const placeholder = () => import("./placeholder.js");
+
+export const routes = [
+  { path: "/agents", load: () => import("./agents.js"), nav: "Agents", title: "Agents" },
+  { path: "/agents/new", load: () => import("./agent-edit.js"), role: "admin", title: "New agent" },
+  { path: "/agents/:id", load: () => import("./agent-detail.js"), title: "Agent" },
+  { path: "/agents/:id/edit", load: () => import("./agent-edit.js"), role: "admin", title: "Edit agent" },
+  { path: "/chat", load: () => import("./chat.js"), nav: "Chat", title: "Chat" },
+  { path: "/chat/:session", load: () => import("./chat.js"), title: "Chat" },
+  { path: "/runs", load: () => import("./runs.js"), nav: "Runs", title: "Runs" },
+  { path: "/runs/:id", load: () => import("./runs.js"), title: "Run" },
+  { path: "/tools", load: () => import("./tools.js"), nav: "Tools & MCP", title: "Tools & MCP" },
+  { path: "/dashboard", load: () => import("./dashboard.js"), nav: "Dashboard", title: "Dashboard" },
+  { path: "/settings", load: () => import("./settings.js"), nav: "Settings", role: "admin", title: "Settings" },
+];
+
+/** Where "/" leads. */
+export const home = "/chat";
