@@ -37,6 +37,9 @@ class GatedLLM(FakeLLM):
         super().reset()
 
     async def take(self, request: Request) -> tuple[Step, dict[str, Any]]:
+        # The body first (starlette keeps it): no await between looking at the script's head
+        # and taking it, or two requests at once could take each other's steps.
+        await request.body()
         head = self.script[0] if self.script else None
         if isinstance(head, Hold):
             self.script.popleft()

@@ -45,20 +45,33 @@ async def test_list_search_filter_paginate(store: Store) -> None:
     assert seen == ["planner", "bot-4", "bot-3", "bot-2", "bot-1", "bot-0"]  # newest first
 
 
-@pytest.mark.parametrize(
-    ("field", "value", "says"),
-    [("mode", "team", "team mode is not available yet"), ("memory", True, "memory is not")],
-)
-async def test_features_that_do_not_exist_yet_are_refused(
-    store: Store, field: str, value: object, says: str
-) -> None:
-    """Team mode and memory would be stored and silently do nothing: refused until they exist."""
-    r = await store.admin.post(f"{store.path}/agents", json={"name": "x", field: value})
+async def test_memory_is_refused_until_it_exists(store: Store) -> None:
+    """Memory would be stored and silently do nothing: refused until it exists."""
+    r = await store.admin.post(f"{store.path}/agents", json={"name": "x", "memory": True})
     assert r.status_code == 422, r.text
-    assert says in r.text
+    assert "memory is not" in r.text
     agent = await store.agent()
-    r = await store.admin.patch(f"{store.path}/agents/{agent['id']}", json={field: value})
-    assert r.status_code == 422 and says in r.text
+    r = await store.admin.patch(f"{store.path}/agents/{agent['id']}", json={"memory": True})
+    assert r.status_code == 422 and "memory is not" in r.text
+
+
+async def test_team_agents_with_executor_settings(store: Store) -> None:
+    agent = await store.agent(
+        name="crew", mode="team", executor_model="offline:default", executor_system_prompt="Dig."
+    )
+    assert (agent["mode"], agent["executor_model"]) == ("team", "offline:default")
+    assert agent["executor_system_prompt"] == "Dig."
+    plain = await store.agent(name="solo")
+    assert (plain["executor_model"], plain["executor_system_prompt"]) == (None, "")
+    url = f"{store.path}/agents/{plain['id']}"
+    r = await store.admin.patch(url, json={"mode": "team", "executor_model": "nowhere:x"})
+    assert r.status_code == 422, r.text  # an executor model must exist like any model
+    r = await store.admin.patch(url, json={"mode": "team", "executor_system_prompt": "Read."})
+    assert r.status_code == 200 and r.json()["mode"] == "team"
+    r = await store.admin.patch(url, json={"executor_model": None})
+    assert r.status_code == 200 and r.json()["executor_model"] is None
+    r = await store.admin.get(f"{store.path}/agents", params={"mode": "team"})
+    assert sorted(a["name"] for a in r.json()["items"]) == ["crew", "solo"]
 
 
 async def test_duplicate_name_is_409_on_create_and_rename(store: Store) -> None:

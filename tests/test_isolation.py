@@ -36,6 +36,8 @@ BODIES: dict[tuple[str, str], dict[str, Any] | None] = {
     ("POST", "/v1/stores/{store_id}/runs/{run_id}/cancel"): None,
     ("POST", "/v1/stores/{store_id}/runs/{run_id}/wait"): None,
     ("GET", "/v1/stores/{store_id}/events"): None,
+    ("GET", "/v1/stores/{store_id}/plans"): None,
+    ("GET", "/v1/stores/{store_id}/plans/{plan_id}"): None,
     ("GET", "/v1/stores/{store_id}/tool-calls"): None,
     ("GET", "/v1/stores/{store_id}/usage"): None,
     ("POST", "/v1/stores/{store_id}/mcp-servers"): {
@@ -127,6 +129,25 @@ async def _victim(live: Live) -> tuple[Store, dict[str, str]]:
     document = await victim.admin.post(
         f"{victim.path}/documents", json={"title": "private", "project_id": project.json()["id"]}
     )
+    # a team run on the offline model: a plan, its executor child runs
+    team = await victim.agent(
+        name="secret-team", mode="team", tools=["list_projects", "read_project"]
+    )
+    team_chat = await victim.session(team["id"])
+    team_run = (
+        await victim.admin.post(
+            f"{victim.path}/sessions/{team_chat['id']}/messages",
+            json={"content": "compare my projects"},
+        )
+    ).json()["run"]["id"]
+    waited = await victim.admin.post(f"{victim.path}/runs/{team_run}/wait")
+    assert waited.json()["status"] == "completed", waited.text
+    plan = (await victim.admin.get(f"{victim.path}/plans", params={"run_id": team_run})).json()[
+        "items"
+    ][0]
+    executor = (
+        await victim.admin.get(f"{victim.path}/runs", params={"parent_run_id": team_run})
+    ).json()["items"][0]
     hook = await victim.admin.post(  # never called: no request is made to its URL
         f"{victim.path}/tools",
         json={
@@ -151,6 +172,9 @@ async def _victim(live: Live) -> tuple[Store, dict[str, str]]:
         "provider_id": provider.json()["id"],
         "server_id": mcp.json()["id"],
         "name": "victim-hook",
+        "plan_id": plan["id"],
+        "team_run_id": team_run,
+        "executor_run_id": executor["id"],
     }
     return victim, ids
 
@@ -202,6 +226,20 @@ async def test_ids_from_another_store_in_bodies_and_filters(live: Live) -> None:
     assert r.json()["items"] == []
     r = await intruder.admin.get(f"{intruder.path}/sessions", params={"agent_id": ids["agent_id"]})
     assert r.json()["items"] == []
+    r = await intruder.admin.get(
+        f"{intruder.path}/events", params={"parent_run_id": ids["team_run_id"]}
+    )
+    assert r.json()["items"] == []
+    r = await intruder.admin.get(f"{intruder.path}/plans", params={"run_id": ids["team_run_id"]})
+    assert r.json()["items"] == []
+    r = await intruder.admin.get(f"{intruder.path}/plans/{ids['plan_id']}")
+    assert r.status_code == 404
+    r = await intruder.admin.get(
+        f"{intruder.path}/runs", params={"parent_run_id": ids["team_run_id"]}
+    )
+    assert r.json()["items"] == []
+    r = await intruder.admin.get(f"{intruder.path}/runs/{ids['executor_run_id']}")
+    assert r.status_code == 404
 
 
 async def test_websocket_of_another_store_is_not_found(live: Live) -> None:

@@ -46,6 +46,17 @@ def test_the_latest_migrations_step_down_and_up(tmp_path: Path) -> None:
     command.downgrade(config, "-1")
     engine = create_engine(url)
     try:
+        names = {i["name"] for i in inspect(engine).get_indexes("plan_steps")}
+        columns = {c["name"] for c in inspect(engine).get_columns("plan_steps")}
+        assert not {"ix_plan_steps_plan_key", "ix_plan_steps_run_status"} & names
+        assert not {"key", "run_id", "attempts"} & columns
+        assert "team_step" not in {c["name"] for c in inspect(engine).get_columns("runs")}
+        assert "executor_model" not in {c["name"] for c in inspect(engine).get_columns("agents")}
+    finally:
+        engine.dispose()
+    command.downgrade(config, "-1")
+    engine = create_engine(url)
+    try:
         names = {i["name"] for i in inspect(engine).get_indexes("runs")}
         step_names = {i["name"] for i in inspect(engine).get_indexes("run_steps")}
         assert "ix_runs_store_created" not in names

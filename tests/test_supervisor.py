@@ -171,7 +171,8 @@ async def test_a_childs_inherited_socket_gets_tcp_connections_without_nagle() ->
 
 async def test_the_first_process_makes_the_demo_store_once(tmp_path: Path) -> None:
     """The supervisor leaves the demo store to its first process (it loads no database code):
-    one admin key is printed, and it works on either process."""
+    one admin key is printed, and it works on either process. Its team agent compares the
+    demo projects with a plan."""
     port = free_port()
     env = {**os.environ, "LOOPWRIGHT_CREATE_DEMO": "true", "LOOPWRIGHT_LOG_LEVEL": "warning"}
     proc = await asyncio.create_subprocess_exec(
@@ -198,7 +199,25 @@ async def test_the_first_process_makes_the_demo_store_once(tmp_path: Path) -> No
                     headers={"Connection": "close"},
                 )
                 assert r.status_code == 200
-                assert [a["model"] for a in r.json()["items"]] == ["offline:default"]
+                agents = {a["name"]: a for a in r.json()["items"]}
+                assert sorted(agents) == ["assistant", "team"]
+                assert {a["model"] for a in agents.values()} == {"offline:default"}
+            # the demo team agent plans one step per demo project
+            demo = f"http://127.0.0.1:{port}/v1/stores/demo"
+            chat = await client.post(f"{demo}/sessions", json={"agent_id": agents["team"]["id"]})
+            sent = await client.post(
+                f"{demo}/sessions/{chat.json()['id']}/messages",
+                json={"content": "compare my projects", "wait": True, "wait_timeout_s": 30},
+            )
+            assert sent.json()["run"]["status"] == "completed", sent.text
+            plans = await client.get(f"{demo}/plans", params={"run_id": sent.json()["run"]["id"]})
+            plan = await client.get(f"{demo}/plans/{plans.json()['items'][0]['id']}")
+            steps = plan.json()["steps"]
+            assert sorted(s["title"] for s in steps) == [
+                "Review project Home",
+                "Review project Work",
+            ]
+            assert {s["status"] for s in steps} == {"completed"}
     finally:
         proc.terminate()
         await proc.wait()

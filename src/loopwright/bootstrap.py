@@ -1,4 +1,6 @@
-"""First start: a ``demo`` store with an offline agent and an admin key."""
+"""First start: a ``demo`` store with an offline agent, an offline team agent, two projects to
+compare ("compare my projects" to the team agent plans one step per project) and an admin
+key."""
 
 from __future__ import annotations
 
@@ -9,6 +11,7 @@ from sqlalchemy import func, select
 from loopwright.db.database import Database
 from loopwright.db.repos import agents, tenancy
 from loopwright.db.tables import StoreRow
+from loopwright.runtime import workspace
 from loopwright.tools.builtin import BUILTIN_TOOLS
 
 DEMO_STORE = "demo"
@@ -19,6 +22,20 @@ DEMO_AGENT = {
     "system_prompt": "You are a helpful assistant for a small workspace.",
     "model": "offline:default",
     "tools": sorted(BUILTIN_TOOLS),
+}
+
+DEMO_TEAM_AGENT = {
+    "name": "team",
+    "description": "Demo team agent on the offline model: try 'compare my projects'.",
+    "goal": "Answer questions about the workspace, researching with read-only executors.",
+    "system_prompt": "You are the planner of a small team for a workspace.",
+    "model": "offline:default",
+    "tools": sorted(BUILTIN_TOOLS),
+    "mode": "team",
+}
+DEMO_PROJECTS = {
+    "Home": ["Buy milk", "Fix the bike"],
+    "Work": ["Write the report", "Book the train", "Call the bank"],
 }
 
 
@@ -36,6 +53,11 @@ async def create_demo_if_empty(db: Database) -> Demo | None:
         await tenancy.create_store(session, DEMO_STORE, "Demo")
         issued = await tenancy.issue_key(session, DEMO_STORE, "admin", "demo admin")
         agent = await agents.create(session, DEMO_STORE, dict(DEMO_AGENT))
+        await agents.create(session, DEMO_STORE, dict(DEMO_TEAM_AGENT))
+        for name, tasks in DEMO_PROJECTS.items():
+            project = await workspace.create_project(session, DEMO_STORE, name=name)
+            for title in tasks:
+                await workspace.create_task(session, DEMO_STORE, title=title, project_id=project.id)
     return Demo(store_id=DEMO_STORE, admin_key=issued.key, agent_id=agent.id)
 
 

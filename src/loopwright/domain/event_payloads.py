@@ -83,7 +83,7 @@ class RunCompletedPayload(EventPayload):
 
 class RunFailedPayload(EventPayload):
     status: Literal["failed", "timed_out"]
-    stop_reason: Literal["model_error", "timeout", "internal_error"]
+    stop_reason: Literal["model_error", "timeout", "internal_error", "invalid_plan"]
     usage: TokenUsage
     error: str
 

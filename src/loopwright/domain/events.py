@@ -16,6 +16,7 @@ EventType = Literal[
     "tool.executing",
     "tool.completed",
     "tool.failed",
+    "analysis",
     "plan.created",
     "plan.step_started",
     "plan.step_completed",
@@ -85,15 +86,29 @@ class Event:
 
 @dataclass(frozen=True, slots=True)
 class EventFilter:
-    """Which events a reader wants: one session, one run, some types (None: any)."""
+    """Which events a reader wants: one session, one run, the child runs of one run (a team
+    planner's executors), some types (None: any)."""
 
     session_id: str | None = None
     run_id: str | None = None
     types: frozenset[str] | None = None
+    parent_run_id: str | None = None
+    children: set[str] = field(default_factory=set, compare=False, hash=False)
+    """With ``parent_run_id``: its child runs known so far. A reader fills it with those that
+    exist when it subscribes; ``matches`` adds each one whose ``run.queued`` it sees."""
 
     def matches(self, event: Event) -> bool:
         if self.session_id is not None and event.session_id != self.session_id:
             return False
         if self.run_id is not None and event.run_id != self.run_id:
             return False
+        if self.parent_run_id is not None:
+            if (
+                event.type == "run.queued"
+                and event.run_id is not None
+                and event.payload.get("parent_run_id") == self.parent_run_id
+            ):
+                self.children.add(event.run_id)
+            if event.run_id not in self.children:
+                return False
         return self.types is None or event.type in self.types

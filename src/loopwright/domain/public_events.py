@@ -122,6 +122,11 @@ class RunCancelledEvent(StoredEvent):
     payload: runs.RunCancelledPayload
 
 
+class AnalysisEvent(StoredEvent):
+    type: Literal["analysis"]
+    payload: team.AnalysisPayload
+
+
 class PlanCreatedEvent(StoredEvent):
     type: Literal["plan.created"]
     payload: team.PlanCreatedPayload
@@ -244,6 +249,7 @@ EventEnvelope = (
     | RunCompletedEvent
     | RunFailedEvent
     | RunCancelledEvent
+    | AnalysisEvent
     | PlanCreatedEvent
     | PlanStepStartedEvent
     | PlanStepCompletedEvent

@@ -27,6 +27,8 @@ AgentField = Literal[
     "tools",
     "memory",
     "mode",
+    "executor_model",
+    "executor_system_prompt",
     "status",
 ]
 

@@ -1,6 +1,5 @@
-"""Payloads of team mode and memory events. None is emitted yet: they are the contract the
-planner, its executors and memory suggestions will emit (see ``event_payloads`` for the rules
-every payload follows)."""
+"""Payloads of team mode and memory events (see ``event_payloads`` for the rules every payload
+follows). Memory suggestions are not emitted yet."""
 
 from __future__ import annotations
 
@@ -12,56 +11,79 @@ from loopwright.domain.event_payloads import Count, EventPayload, PayloadModel, 
 from loopwright.domain.vocabulary import MemoryType
 
 
+class AnalysisPayload(EventPayload):
+    """A team agent's planner routed the message: ``simple`` (it answers directly), ``tool``
+    (the ordinary loop with its tools) or ``complex`` (``plan_id`` names its plan)."""
+
+    route: Literal["simple", "tool", "complex"]
+    reason: str
+    plan_id: str | None = None
+
+
 class PlanStep(PayloadModel):
-    step_id: str
+    step_id: str = Field(description="the planner's name for the step, unique in its plan")
     index: Count
-    description: str
+    title: str
+    description: str = Field(description="the executor's instructions")
     depends_on: list[str] = Field(description="the step_ids this step waits for")
+    tools: list[str] = Field(description="the read-only tools its executor may use (empty: all)")
 
 
 class PlanCreatedPayload(EventPayload):
-    """Not emitted yet. A team agent's planner made a plan."""
+    """A team agent's planner made a plan (readable at ``/plans/{plan_id}``)."""
 
     plan_id: str
     goal: str
+    reason: str
     steps: list[PlanStep]
 
 
 class PlanStepStartedPayload(EventPayload):
-    """Not emitted yet. An executor run took up one step of the plan."""
+    """An executor run took up one step of the plan (``attempt`` 2 and up: a retry)."""
 
     plan_id: str
     step_id: str
     executor_run_id: str
+    attempt: Annotated[int, Field(ge=1)]
 
 
 class PlanStepCompletedPayload(EventPayload):
-    """Not emitted yet. A plan step ended with its executor's answer (or error) as ``result``."""
+    """A plan step ended: ``completed`` with its executor's answer as ``result``, ``failed``
+    after its last attempt, or ``skipped`` (a step it depends on did not complete)."""
 
     plan_id: str
     step_id: str
-    status: Literal["completed", "failed"]
+    status: Literal["completed", "failed", "skipped"]
+    attempts: Count
     result: str | None = None
+    error: str | None = None
 
 
 class ExecutorSpawnedPayload(EventPayload):
-    """Not emitted yet. A child run started for an executor (``run_id`` is its parent)."""
+    """A child run started as a plan step's executor (``run_id`` is the planner's run); its
+    own events (deltas, tool calls) carry ``child_run_id`` and ``child_session_id``."""
 
     child_run_id: str
+    child_session_id: str
     agent_id: str
     instruction: str
+    max_steps: Annotated[int, Field(ge=1)]
     plan_id: str | None = None
     step_id: str | None = None
+    attempt: Annotated[int, Field(ge=1)] = 1
 
 
 class ExecutorResultPayload(EventPayload):
-    """Not emitted yet. A child run ended; its answer flows back to the parent run."""
+    """An executor run ended; its answer flows back to the planner's run."""
 
     child_run_id: str
     status: Literal["completed", "failed", "cancelled", "timed_out", "max_steps"]
     text: str
     usage: TokenUsage
     error: str | None = None
+    plan_id: str | None = None
+    step_id: str | None = None
+    retry: bool = Field(False, description="the step gets another attempt")
 
 
 class MemorySuggestedPayload(EventPayload):

@@ -51,37 +51,53 @@ class _TimedOut(Exception):
     pass
 
 
-async def run_turn(ports: Ports, run: RunSettings) -> TurnOutcome:
-    for index in range(run.max_steps):
-        try:
-            step = await _model_step(ports, run, index)
-        except _TimedOut:
-            return TurnOutcome("timed_out", "timeout", PAST_DEADLINE)
-        except Cancelled:
-            return CANCELLED
-        except ProviderError as exc:
-            return TurnOutcome("failed", "model_error", f"{exc.provider}: {exc.message}")
-        except LoopwrightError as exc:  # the model cannot be had (unknown, removed)
-            return TurnOutcome("failed", "model_error", exc.message)
-        except TimeoutError:
-            return TurnOutcome(
-                "failed",
-                "model_error",
-                f"the model did not answer within {run.model_timeout_s:.0f} s",
-            )
+async def run_turn(ports: Ports, run: RunSettings, *, first: int = 0) -> TurnOutcome:
+    """The loop from model request ``first`` (team mode plans with the requests before it)."""
+    for index in range(first, run.max_steps):
+        step = await model_step_or_stop(ports, run, index)
+        if isinstance(step, TurnOutcome):
+            return step
         if not step.tool_calls:
             return TurnOutcome(FINAL_ANSWER.status, FINAL_ANSWER.stop_reason, recorded=True)
-        results = await asyncio.gather(
-            *(_tool_call(ports, run, index, call) for call in step.tool_calls)
-        )
-        if _STOPPED_BY_DEADLINE in results:
-            return TurnOutcome("timed_out", "timeout", PAST_DEADLINE)
-        if _STOPPED_BY_CANCEL in results:
-            return CANCELLED
-        waiting = tuple(i for r in results if isinstance(r, ToolResult) for i in r.waiting_on)
+        results = await tool_calls_or_stop(ports, run, index, step.tool_calls)
+        if isinstance(results, TurnOutcome):
+            return results
+        waiting = tuple(i for r in results for i in r.waiting_on)
         if waiting:
             return TurnOutcome("waiting", "waiting", waiting_on=waiting)
     return TurnOutcome("max_steps", "max_steps", f"stopped after {run.max_steps} model steps")
+
+
+async def model_step_or_stop(ports: Ports, run: RunSettings, index: int) -> ModelStep | TurnOutcome:
+    """Request ``index`` answered (or its record), or how the run ends instead."""
+    try:
+        return await _model_step(ports, run, index)
+    except _TimedOut:
+        return TurnOutcome("timed_out", "timeout", PAST_DEADLINE)
+    except Cancelled:
+        return CANCELLED
+    except ProviderError as exc:
+        return TurnOutcome("failed", "model_error", f"{exc.provider}: {exc.message}")
+    except LoopwrightError as exc:  # the model cannot be had (unknown, removed)
+        return TurnOutcome("failed", "model_error", exc.message)
+    except TimeoutError:
+        return TurnOutcome(
+            "failed",
+            "model_error",
+            f"the model did not answer within {run.model_timeout_s:.0f} s",
+        )
+
+
+async def tool_calls_or_stop(
+    ports: Ports, run: RunSettings, index: int, calls: Sequence[ToolCall]
+) -> list[ToolResult] | TurnOutcome:
+    """The results of a step's calls (run concurrently), or how the run ends instead."""
+    results = await asyncio.gather(*(_tool_call(ports, run, index, call) for call in calls))
+    if _STOPPED_BY_DEADLINE in results:
+        return TurnOutcome("timed_out", "timeout", PAST_DEADLINE)
+    if _STOPPED_BY_CANCEL in results:
+        return CANCELLED
+    return [r for r in results if isinstance(r, ToolResult)]
 
 
 async def _model_step(ports: Ports, run: RunSettings, index: int) -> ModelStep:

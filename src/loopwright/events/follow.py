@@ -37,6 +37,11 @@ async def follow(
     poll_s: float,
 ) -> AsyncGenerator[Event, None]:
     with hub.subscribe(store_id, where) as sub:
+        if where.parent_run_id is not None:
+            # after subscribing: a child queued since is seen by ``matches``, and every
+            # event before this read is in the log the first page reads
+            async with db.read() as session:
+                where.children.update(await log.children_of(session, store_id, where.parent_run_id))
         covered = after
         held: list[Event] = []  # token deltas held back when the reader went to the log
         while True:

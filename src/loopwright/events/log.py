@@ -11,11 +11,11 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import Select, bindparam, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from loopwright.db.database import PENDING_EVENTS, core
-from loopwright.db.tables import EventRow, StoreRow
+from loopwright.db.tables import EventRow, RunRow, StoreRow
 from loopwright.db.tables.base import utcnow
 from loopwright.domain.events import Event, EventFilter, NewEvent
 from loopwright.errors import NotFound
@@ -127,8 +127,21 @@ async def read_range(
         query = query.where(EventRow.run_id == where.run_id)
     if where.types is not None:
         query = query.where(EventRow.type.in_(sorted(where.types)))
+    if where.parent_run_id is not None:
+        query = query.where(EventRow.run_id.in_(_children(store_id, where.parent_run_id)))
     rows = (await session.scalars(query)).all()
     return [_from_row(row) for row in rows]
+
+
+def _children(store_id: str, parent_run_id: str) -> Select[str]:
+    return select(RunRow.id).where(
+        RunRow.store_id == store_id, RunRow.parent_run_id == parent_run_id
+    )
+
+
+async def children_of(session: AsyncSession, store_id: str, parent_run_id: str) -> set[str]:
+    """The child runs a ``parent_run_id`` filter starts with."""
+    return set(await session.scalars(_children(store_id, parent_run_id)))
 
 
 def _from_row(row: EventRow) -> Event:

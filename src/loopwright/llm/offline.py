@@ -29,6 +29,7 @@ from pydantic_ai.usage import RequestUsage
 
 from loopwright.llm._offline_phrases import match_request
 from loopwright.llm._offline_summary import summarize
+from loopwright.llm._offline_team import team_reply
 from loopwright.llm.client import DeltaSink, ModelDelta
 
 PREFIX = "[offline] "
@@ -91,7 +92,13 @@ class _Answer:
 
 def _answer(messages: list[ModelMessage], tools: list[ToolDefinition]) -> _Answer:
     """What the offline model says to ``messages``: a tool call, a summary of tool results, or
-    its help text."""
+    its help text (or, in a team, what ``_offline_team`` says)."""
+    team = team_reply(messages, tools)
+    if team is not None:
+        if team.call is not None:
+            return _Answer(team.call, [], _prompt_words(messages), _call_words(team.call))
+        text = PREFIX + (team.text or _help(tools))
+        return _Answer(TextPart(text), _chunks(text), _prompt_words(messages), _count_words(text))
     request = next((m for m in reversed(messages) if isinstance(m, ModelRequest)), None)
     parts = list(request.parts) if request is not None else []
     returns = [part for part in parts if isinstance(part, ToolReturnPart)]

@@ -20,6 +20,7 @@ from dbos import DBOS, SetWorkflowID
 
 from loopwright.engine.loop import Ports, run_turn
 from loopwright.engine.ports import Toolset
+from loopwright.engine.team import TeamSettings, run_team_turn
 from loopwright.engine.toolsets import AssignedOnly, RateLimited, ReadOnlyTools
 from loopwright.engine.types import RunSettings, TurnOutcome
 from loopwright.runtime import children, failpoints, lifecycle, services
@@ -32,6 +33,7 @@ from loopwright.runtime.run_ports import (
     SystemClock,
 )
 from loopwright.runtime.step_store import DbStepStore
+from loopwright.runtime.team_plans import DbPlans
 
 logger = logging.getLogger("loopwright.runtime")
 
@@ -95,7 +97,7 @@ async def run_workflow(store_id: str, run_id: str) -> str:
             return "ended"
         ports = run_ports(rt, plan, resumed=started.resumed)
         while True:
-            outcome = await _turn(ports, run_settings(rt, plan), run_id)
+            outcome = await _turn(rt, plan, ports)
             if outcome.status != "waiting":
                 break
             rt.admitter.start_detached(store_id, await children.park(rt, plan, outcome.waiting_on))
@@ -120,11 +122,14 @@ async def run_workflow(store_id: str, run_id: str) -> str:
         rt.admitter.running -= 1
 
 
-async def _turn(ports: Ports, settings: RunSettings, run_id: str) -> TurnOutcome:
+async def _turn(rt: services.RunServices, plan: RunPlan, ports: Ports) -> TurnOutcome:
+    settings = run_settings(rt, plan)
     try:
+        if plan.mode == "team":
+            return await run_team_turn(ports, settings, DbPlans(rt, plan), TeamSettings())
         return await run_turn(ports, settings)
     except Exception as exc:  # a defect, not a model or tool failure: fail the run
-        logger.exception("run %s failed", run_id)
+        logger.exception("run %s failed", plan.run_id)
         return TurnOutcome("failed", "internal_error", f"{type(exc).__name__}: {exc}")
 
 

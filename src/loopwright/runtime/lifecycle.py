@@ -7,13 +7,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, bindparam, exists, select, update
+from sqlalchemy import and_, bindparam, exists, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from loopwright.db.database import Database, core
 from loopwright.db.repos import conversations
-from loopwright.db.tables import AgentRow, RunRow
+from loopwright.db.tables import AgentRow, PlanStepRow, RunRow
 from loopwright.db.tables.base import utcnow
 from loopwright.domain.events import EventFilter, EventType, NewEvent
 from loopwright.domain.vocabulary import TERMINAL_RUN_STATUSES, RunStatus
@@ -41,7 +41,11 @@ _RUN_AND_AGENT = (
         RunRow.session_id,
         RunRow.started_at,
         RunRow.read_only,
+        RunRow.team_step,
         AgentRow.id.label("found_agent"),
+        AgentRow.mode,
+        AgentRow.executor_model,
+        AgentRow.executor_system_prompt,
         AgentRow.model,
         AgentRow.fallback_models,
         AgentRow.system_prompt,
@@ -85,22 +89,10 @@ async def start(db: Database, store_id: str, run_id: str) -> Started | None:
         if run.found_agent is None:
             raise NotFound.of("agent", run.agent_id)
         started: datetime = run.started_at or utcnow()
-        plan = RunPlan(
-            store_id=store_id,
-            run_id=run_id,
-            session_id=run.session_id,
-            agent_id=run.agent_id,
-            models=(run.model, *run.fallback_models),
-            system_prompt="\n\n".join(
-                part
-                for part in (run.system_prompt, f"Goal: {run.goal}" if run.goal else "")
-                if part
-            ),
-            tools=tuple(run.tools),
-            temperature=run.temperature,
-            max_steps=run.max_steps,
-            deadline=started.timestamp() + run.timeout_s,
-            read_only=run.read_only,
+        plan = (
+            _executor_plan(store_id, run_id, run)
+            if run.team_step
+            else _agent_plan(store_id, run_id, run, started)
         )
         await core(
             session,
@@ -113,13 +105,59 @@ async def start(db: Database, store_id: str, run_id: str) -> Started | None:
             [
                 NewEvent(
                     "run.started",
-                    {"agent_id": run.agent_id, "model": run.model},
+                    {"agent_id": run.agent_id, "model": plan.models[0]},
                     session_id=run.session_id,
                     run_id=run_id,
                 )
             ],
         )
         return Started(plan, resumed=False)
+
+
+EXECUTOR_PROMPT = (
+    "You are an executor in a team: do the one step of a plan you are given, using only the "
+    "read-only tools you have, and answer with what you found, briefly and completely. You "
+    "cannot change anything; if the step needs a change, say what should change."
+)
+
+
+def _agent_plan(store_id: str, run_id: str, run: Any, started: datetime) -> RunPlan:
+    return RunPlan(
+        store_id=store_id,
+        run_id=run_id,
+        session_id=run.session_id,
+        agent_id=run.agent_id,
+        models=(run.model, *run.fallback_models),
+        system_prompt="\n\n".join(
+            part for part in (run.system_prompt, f"Goal: {run.goal}" if run.goal else "") if part
+        ),
+        tools=tuple(run.tools),
+        temperature=run.temperature,
+        max_steps=run.max_steps,
+        deadline=started.timestamp() + run.timeout_s,
+        read_only=run.read_only,
+        mode="team" if run.mode == "team" and not run.read_only else "single",
+    )
+
+
+def _executor_plan(store_id: str, run_id: str, run: Any) -> RunPlan:
+    """A team plan step's executor: the agent's executor model and prompt, the step's tools
+    (read-only), and the share of the planner's limits it was given."""
+    step: dict[str, Any] = run.team_step
+    model = run.executor_model or run.model
+    return RunPlan(
+        store_id=store_id,
+        run_id=run_id,
+        session_id=run.session_id,
+        agent_id=run.agent_id,
+        models=(model, *run.fallback_models),
+        system_prompt=run.executor_system_prompt or EXECUTOR_PROMPT,
+        tools=tuple(step.get("tools") or run.tools),
+        temperature=run.temperature,
+        max_steps=int(step["max_steps"]),
+        deadline=float(step["deadline"]),
+        read_only=True,
+    )
 
 
 _child = aliased(RunRow)
@@ -138,17 +176,29 @@ _FINISH = (
     )
     .returning(RunRow.session_id, RunRow.parent_run_id, RunRow.input_tokens, RunRow.output_tokens)
 )
-# A parent waiting for its children is queued again (for a slot) once the last one ended.
+_executor = aliased(RunRow)
+# A parent waiting for its children is queued again (for a slot) once the last one ended; a
+# team planner as soon as one of its plan's executors ended (it starts the steps that waited
+# for it): a step still ``running`` whose executor run is terminal.
 _WAKE_PARENT = (
     update(RunRow)
     .where(
         RunRow.store_id == bindparam("store"),
         RunRow.id == bindparam("parent"),
         RunRow.status == "waiting",
-        ~exists().where(
-            _child.store_id == RunRow.store_id,
-            _child.parent_run_id == RunRow.id,
-            _child.status.not_in(sorted(TERMINAL_RUN_STATUSES)),
+        or_(
+            ~exists().where(
+                _child.store_id == RunRow.store_id,
+                _child.parent_run_id == RunRow.id,
+                _child.status.not_in(sorted(TERMINAL_RUN_STATUSES)),
+            ),
+            exists().where(
+                PlanStepRow.run_id == RunRow.id,
+                PlanStepRow.status == "running",
+                _executor.store_id == RunRow.store_id,
+                _executor.id == PlanStepRow.executor_run_id,
+                _executor.status.in_(sorted(TERMINAL_RUN_STATUSES)),
+            ),
         ),
     )
     .values(status="queued")

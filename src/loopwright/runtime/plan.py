@@ -20,6 +20,7 @@ class RunPlan:
     max_steps: int
     deadline: float  # epoch seconds; the run times out after this
     read_only: bool = False  # team-mode executors: read-only tools only
+    mode: str = "single"  # "team": the planner's turn (``engine.team``)
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)

@@ -38,6 +38,9 @@ class Submission:
     """The parent's tool call that started this run (a child run)."""
     read_only: bool = False
     """The run is offered read-only tools only."""
+    team_step: dict[str, Any] | None = None
+    """The run executes a team plan's step: ``{plan_id, step_key, attempt, max_steps,
+    deadline, tools}`` (see ``runtime.team_plans``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,6 +124,7 @@ async def accept(
         "parent_run_id": submission.parent_run_id,
         "parent_call_id": submission.parent_call_id,
         "read_only": submission.read_only,
+        "team_step": submission.team_step,
         "status": "queued",
         "stop_reason": None,
         "error": None,

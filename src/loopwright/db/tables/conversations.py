@@ -80,6 +80,8 @@ class RunRow(Base):
     output_tokens: Mapped[int] = mapped_column(Integer, default=0)
     # What the run executes with (``runtime.plan.RunPlan``), fixed when it starts.
     plan: Mapped[dict[str, Any] | None] = mapped_column(default=None)
+    # A team plan's executor: {plan_id, step_key, attempt, max_steps, deadline, tools}.
+    team_step: Mapped[dict[str, Any] | None] = mapped_column(default=None)
     created_at: Mapped[datetime] = created_column()
     started_at: Mapped[datetime | None] = mapped_column(default=None)
     finished_at: Mapped[datetime | None] = mapped_column(default=None)

@@ -51,7 +51,14 @@ async def _check_tools(session: AsyncSession, store_id: str, names: list[str]) -
 async def create_agent(body: AgentCreate, access: Admin, svc: ServicesDep) -> AgentPublic:
     async with svc.db.write() as session:
         await _check_models(
-            session, svc.settings, access.store_id, [body.model, *body.fallback_models]
+            session,
+            svc.settings,
+            access.store_id,
+            [
+                body.model,
+                *body.fallback_models,
+                *([body.executor_model] if body.executor_model else []),
+            ],
         )
         await _check_tools(session, access.store_id, body.tools)
         row = await agents.create(session, access.store_id, body.model_dump())
@@ -97,6 +104,7 @@ async def update_agent(
     async with svc.db.write() as session:
         models = [changes["model"]] if "model" in changes else []
         models += changes.get("fallback_models") or []
+        models += [changes["executor_model"]] if changes.get("executor_model") else []
         await _check_models(session, svc.settings, access.store_id, models)
         await _check_tools(session, access.store_id, changes.get("tools") or [])
         row = await agents.update(session, access.store_id, agent_id, changes)

@@ -28,13 +28,20 @@ KEY_REVOKED = error_body("unauthenticated", "the API key was deleted")
 """The last frame of a stream whose key was deleted while it was open."""
 
 
-def parse_filter(session_id: str | None, run_id: str | None, types: str | None) -> EventFilter:
+def parse_filter(
+    session_id: str | None,
+    run_id: str | None,
+    types: str | None,
+    parent_run_id: str | None = None,
+) -> EventFilter:
     wanted = None
     if types:
         wanted = frozenset(t.strip() for t in types.split(",") if t.strip())
         if not wanted:
             raise ValidationFailed("types is empty", details={"field": "types"})
-    return EventFilter(session_id=session_id, run_id=run_id, types=wanted)
+    return EventFilter(
+        session_id=session_id, run_id=run_id, types=wanted, parent_run_id=parent_run_id
+    )
 
 
 MAX_SEQ = 2**63 - 1
@@ -82,6 +89,7 @@ async def events(
     after: Annotated[int | None, Query(ge=0, le=MAX_SEQ)] = None,
     session_id: Annotated[str | None, Query(max_length=64)] = None,
     run_id: Annotated[str | None, Query(max_length=64)] = None,
+    parent_run_id: Annotated[str | None, Query(max_length=64)] = None,
     types: Annotated[str | None, Query(max_length=2000)] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,
     last_event_id: Annotated[
@@ -93,7 +101,7 @@ async def events(
         ),
     ] = None,
 ) -> Response:
-    where = parse_filter(session_id, run_id, types)
+    where = parse_filter(session_id, run_id, types, parent_run_id)
     cursor = parse_cursor(after, last_event_id)
     async with svc.db.read() as session:
         await tenancy.get_store(session, access.store_id)

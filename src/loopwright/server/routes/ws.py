@@ -57,7 +57,9 @@ async def websocket_events(websocket: WebSocket, store_id: str) -> None:
     try:
         await _authenticate(svc, token, store_id)
         q = websocket.query_params
-        where = parse_filter(q.get("session_id"), q.get("run_id"), q.get("types"))
+        where = parse_filter(
+            q.get("session_id"), q.get("run_id"), q.get("types"), q.get("parent_run_id")
+        )
         after = q.get("after")
         cursor = 0 if after is None else parse_seq(after, {"query": "after"})
     except LoopwrightError as exc:

@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 
 from pydantic import MISSING, BeforeValidator, Field, StringConstraints
 
-from loopwright.domain.vocabulary import AgentStatus
+from loopwright.domain.vocabulary import AgentMode, AgentStatus
 from loopwright.server.schemas.common import Input, Output
 
 AgentName = Annotated[
@@ -21,21 +21,14 @@ ToolName = Annotated[
 ]
 
 
-def _no_team_yet(value: object) -> object:
-    if value == "team":
-        raise ValueError('team mode is not available yet: mode must be "single"')
-    return value
-
-
 def _no_memory_yet(value: object) -> object:
     if value is True:
         raise ValueError("long-term memory is not available yet: memory must be false")
     return value
 
 
-# Accepted once their features exist (team mode, long-term memory); until then a request for
-# them is refused, not stored as a setting that does nothing.
-SingleMode = Annotated[Literal["single"], BeforeValidator(_no_team_yet)]
+# Accepted once the feature exists (long-term memory); until then a request for it is refused,
+# not stored as a setting that does nothing.
 NoMemory = Annotated[Literal[False], BeforeValidator(_no_memory_yet)]
 
 
@@ -51,12 +44,15 @@ class AgentCreate(Input):
     timeout_s: Annotated[float, Field(gt=0, le=3600)] = 300.0
     tools: Annotated[list[ToolName], Field(max_length=100)] = []
     memory: NoMemory = False
-    mode: SingleMode = "single"
+    mode: AgentMode = "single"
+    executor_model: ModelName | None = None
+    executor_system_prompt: Annotated[str, StringConstraints(max_length=50_000)] = ""
     status: AgentStatus = "active"
 
 
 class AgentUpdate(Input):
-    """A field left out is left as it is; only ``temperature`` may be ``null`` (the model's own)."""
+    """A field left out is left as it is; only ``temperature`` (the model's own) and
+    ``executor_model`` (the planner's) may be ``null``."""
 
     name: AgentName | MISSING = MISSING
     description: Annotated[str, StringConstraints(max_length=2000)] | MISSING = MISSING
@@ -69,7 +65,9 @@ class AgentUpdate(Input):
     timeout_s: Annotated[float, Field(gt=0, le=3600)] | MISSING = MISSING
     tools: Annotated[list[ToolName], Field(max_length=100)] | MISSING = MISSING
     memory: NoMemory | MISSING = MISSING
-    mode: SingleMode | MISSING = MISSING
+    mode: AgentMode | MISSING = MISSING
+    executor_model: ModelName | MISSING | None = MISSING
+    executor_system_prompt: Annotated[str, StringConstraints(max_length=50_000)] | MISSING = MISSING
     status: AgentStatus | MISSING = MISSING
 
 
@@ -87,6 +85,8 @@ class AgentPublic(Output):
     tools: list[str]
     memory: bool
     mode: str
+    executor_model: str | None
+    executor_system_prompt: str
     status: str
     created_at: datetime
     updated_at: datetime

@@ -79,6 +79,24 @@ class MessagePublic(BaseModel):
         )
 
 
+class PlanStepRef(BaseModel):
+    """The team plan step a run executes (an executor run)."""
+
+    plan_id: str
+    step_id: str
+    attempt: int
+
+    @classmethod
+    def of(cls, team_step: dict[str, Any] | None) -> PlanStepRef | None:
+        if not team_step:
+            return None
+        return cls(
+            plan_id=str(team_step["plan_id"]),
+            step_id=str(team_step["step_key"]),
+            attempt=int(team_step.get("attempt", 1)),
+        )
+
+
 class RunPublic(BaseModel):
     id: str
     session_id: str
@@ -92,6 +110,7 @@ class RunPublic(BaseModel):
     usage: Usage
     parent_run_id: str | None
     read_only: bool
+    plan_step: PlanStepRef | None = None
     created_at: datetime
     started_at: datetime | None
     finished_at: datetime | None
@@ -110,6 +129,7 @@ class RunPublic(BaseModel):
             steps=row.steps,
             usage=Usage(input_tokens=row.input_tokens, output_tokens=row.output_tokens),
             parent_run_id=row.parent_run_id,
+            plan_step=PlanStepRef.of(row.team_step),
             read_only=bool(row.read_only),
             created_at=row.created_at,
             started_at=row.started_at,
