@@ -141,7 +141,7 @@ def test_patch_schemas_are_nullable_only_where_null_clears(document: dict[str, A
         if name.endswith("Update")
     }
     assert nullable == {
-        "AgentUpdate": ["temperature"],
+        "AgentUpdate": ["executor_model", "temperature"],
         "DocumentUpdate": ["project_id"],
         "McpServerUpdate": ["headers"],
         "ProjectUpdate": [],

@@ -76,15 +76,12 @@ function renderList(root, ctx) {
   }
 
   let tbody = null; // the table body while a list is shown
-  const live = new Set(); // runs refreshed from events, one request each at a time
-  const off = ctx.events.subscribe(async (event) => {
-    if (!event.type.startsWith("run.") || !event.run_id || !tbody || live.has(event.run_id)) return;
-    const shown = tbody.querySelector(`tr[data-run="${CSS.escape(event.run_id)}"]`);
-    const filtered = status.value || session.value.trim();
-    if (!shown && (filtered || event.type !== "run.queued")) return;
-    live.add(event.run_id);
+  const live = new Set(); // runs being refreshed from events, one request each at a time
+  const again = new Set(); // runs that changed while their refresh was in flight
+  const refreshRow = async (runId) => {
+    live.add(runId);
     try {
-      const run = await api.get(api.s(`/runs/${encodeURIComponent(event.run_id)}`));
+      const run = await api.get(api.s(`/runs/${encodeURIComponent(runId)}`));
       if (!names.has(run.agent_id)) names = await agentNames(api);
       const current = tbody?.querySelector(`tr[data-run="${CSS.escape(run.id)}"]`);
       if (status.value && run.status !== status.value) current?.remove(); // left the filter
@@ -93,8 +90,20 @@ function renderList(root, ctx) {
     } catch {
       // a run deleted with its session meanwhile: nothing to show
     } finally {
-      live.delete(event.run_id);
+      live.delete(runId);
     }
+    if (again.delete(runId) && tbody) await refreshRow(runId); // read what changed meanwhile
+  };
+  const off = ctx.events.subscribe(async (event) => {
+    if (!event.type.startsWith("run.") || !event.run_id || !tbody) return;
+    if (live.has(event.run_id)) {
+      again.add(event.run_id);
+      return;
+    }
+    const shown = tbody.querySelector(`tr[data-run="${CSS.escape(event.run_id)}"]`);
+    const filtered = status.value || session.value.trim();
+    if (!shown && (filtered || event.type !== "run.queued")) return;
+    await refreshRow(event.run_id);
   });
 
   const load = () => {
