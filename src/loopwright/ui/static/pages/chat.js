@@ -6,6 +6,7 @@ import { ApiError } from "../lib/api.js";
 import { Conversation, describeStatus } from "../lib/conversation.js";
 import { fill, fmtTime, guard, h, mono, statusBadge } from "../lib/dom.js";
 import { EventStream, highWater } from "../lib/sse.js";
+import { PLAN_EVENTS, PlanView } from "../lib/plan.js";
 import { emptyState, errorState, load, skeleton } from "../lib/states.js";
 import { renderInspector } from "./chat-inspector.js";
 
@@ -43,6 +44,8 @@ class ChatPage {
     this.stream = null;
     this.conversation = null;
     this.generation = 0;
+    this.plans = new Map(); // planner run id → PlanView
+    this.childStreams = new Map(); // planner run id → EventStream of its executors
   }
 
   get api() {
@@ -238,6 +241,7 @@ class ChatPage {
     const generation = this.generation;
     if (this.stream) this.stream.stop();
     this.stream = null;
+    this.stopPlans();
     this.conversation = null;
     this.layout.dataset.view = sessionId ? "conversation" : "sessions";
     for (const a of this.sessionList.querySelectorAll(".session-link")) {
@@ -284,6 +288,8 @@ class ChatPage {
       onEvent: (e) => {
         if (generation !== this.generation) return;
         conv.onEvent(e);
+        if (PLAN_EVENTS.has(e.type)) this.planEvent(e, generation);
+        if (["run.completed", "run.failed", "run.cancelled"].includes(e.type)) this.stopChildStream(e.run_id);
         if (e.type === "run.cancelled" && this.interrupting?.has(e.run_id)) {
           conv.run(e.run_id).interrupted = true;
           conv.renderStatus(e.run_id);
@@ -292,6 +298,67 @@ class ChatPage {
       },
     });
     this.refreshInspector(runs.items[0]?.id);
+    if (this.agent?.mode === "team") await this.loadPlans(runs.items, after, generation);
+  }
+
+  // -- team plans -------------------------------------------------------------------------------
+
+  /** The plans of the team runs shown (history), and the executors' streams of active ones. */
+  async loadPlans(runs, after, generation) {
+    const shown = runs.filter((r) => this.conversation.blocks.has(r.id));
+    await Promise.all(
+      shown.map(async (r) => {
+        const page = await this.api.get(this.api.s("/plans"), { run_id: r.id }).catch(() => ({ items: [] }));
+        if (!page.items.length || generation !== this.generation) return;
+        const plan = await this.api.get(this.api.s(`/plans/${encodeURIComponent(page.items[0].id)}`)).catch(() => null);
+        if (!plan || generation !== this.generation) return;
+        this.planView(r.id).fromPlan(plan);
+        if (["queued", "running", "waiting"].includes(r.status)) this.openChildStream(r.id, after, generation);
+      }),
+    );
+  }
+
+  planView(runId) {
+    let view = this.plans.get(runId);
+    if (!view) {
+      view = new PlanView(runId, { onScroll: () => this.afterContent() });
+      this.plans.set(runId, view);
+      this.conversation.statusLine(runId).after(view.el);
+    }
+    return view;
+  }
+
+  planEvent(e, generation) {
+    this.planView(e.run_id).onEvent(e);
+    if (e.type === "plan.created") this.openChildStream(e.run_id, e.seq - 1, generation);
+  }
+
+  openChildStream(runId, after, generation) {
+    if (this.childStreams.has(runId) || generation !== this.generation) return;
+    const view = this.planView(runId);
+    this.childStreams.set(
+      runId,
+      new EventStream(this.api, {
+        label: "executors",
+        after,
+        query: { parent_run_id: runId },
+        onEvent: (e) => {
+          if (generation === this.generation && e.run_id !== runId) view.childEvent(e);
+        },
+      }),
+    );
+  }
+
+  stopChildStream(runId) {
+    const stream = this.childStreams.get(runId);
+    if (stream) stream.stop();
+    this.childStreams.delete(runId);
+  }
+
+  stopPlans() {
+    for (const stream of this.childStreams.values()) stream.stop();
+    this.childStreams.clear();
+    this.plans.clear();
   }
 
   buildConversation(session) {
@@ -466,6 +533,7 @@ class ChatPage {
   destroy() {
     this.generation += 1;
     if (this.stream) this.stream.stop();
+    this.stopPlans();
     clearTimeout(this.inspectTimer);
     this.offEvents();
     this.root.classList.remove("main-chat");
