@@ -68,3 +68,37 @@ async def test_team_chat_shows_the_plan_its_executors_and_the_answer_and_survive
     plan = page.locator("#run-plan")
     await expect(plan.locator(".plan-step")).to_have_count(2)
     await expect(plan).to_contain_text("Total")
+
+
+async def test_the_agent_form_shows_the_executor_fields_for_a_team_and_saves_them(
+    page: Page, ui_store: UiStore
+) -> None:
+    await page.goto("/agents/new")
+    executor_model = page.get_by_label("Executor model", exact=True)
+    await expect(executor_model).to_be_hidden()  # a single agent has no executors
+    await page.get_by_label("Name", exact=True).fill("Planner")
+    await page.get_by_label("Mode", exact=True).select_option("team")
+    await expect(executor_model).to_be_visible()
+    await executor_model.fill("nope")
+    await page.get_by_label("Executor system prompt").fill("Be brief.")
+    await page.get_by_role("button", name="Create agent").click()
+    error = page.locator('.field[data-field="executor_model"] .field-error')
+    await expect(error).to_be_visible()
+    await executor_model.fill("offline:default")
+    await page.get_by_role("button", name="Create agent").click()
+    await expect(page.locator("h1")).to_have_text("Planner")
+    await expect(page.locator("dl.props")).to_contain_text("Be brief.")
+    agents = (await ui_store.admin.get(f"{ui_store.path}/agents")).json()["items"]
+    assert [(a["mode"], a["executor_model"], a["executor_system_prompt"]) for a in agents] == [
+        ("team", "offline:default", "Be brief.")
+    ]
+
+    await page.goto(f"/agents/{agents[0]['id']}/edit")
+    await expect(page.get_by_label("Mode", exact=True)).to_have_value("team")
+    await expect(executor_model).to_have_value("offline:default")
+    await page.get_by_label("Mode", exact=True).select_option("single")
+    await expect(executor_model).to_be_hidden()
+    await page.get_by_role("button", name="Save").click()
+    await expect(page.locator("h1")).to_have_text("Planner")
+    r = await ui_store.admin.get(f"{ui_store.path}/agents/{agents[0]['id']}")
+    assert r.json()["mode"] == "single"

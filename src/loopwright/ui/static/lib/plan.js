@@ -98,7 +98,8 @@ export class PlanView {
       const text = h("p.executor-text");
       const summary = h("summary");
       const tools = h("ul.executor-tools");
-      const el = h("details.executor", { open: true, dataset: { run: runId } }, summary, tools, text);
+      const link = h("p.executor-run.small", "Run ", h("a.mono", { href: `/runs/${encodeURIComponent(runId)}` }, runId));
+      const el = h("details.executor", { open: true, dataset: { run: runId } }, summary, link, tools, text);
       ex = { runId, stepId, attempt, el, summary, text, tools, status: "queued", usage: null, error: null };
       this.executors.set(runId, ex);
       step.execs.append(el);
@@ -112,7 +113,7 @@ export class PlanView {
   drawExecutor(ex) {
     ex.el.dataset.status = ex.status;
     const tokens = ex.usage ? ` · ${ex.usage.input_tokens + ex.usage.output_tokens} tokens` : "";
-    fill(ex.summary, `Executor · attempt ${ex.attempt} · `, h("span.executor-status", ex.status), tokens, " ", h("a.mono.small", { href: `/runs/${encodeURIComponent(ex.runId)}` }, ex.runId));
+    fill(ex.summary, `Executor · attempt ${ex.attempt} · `, h("span.executor-status", ex.status), tokens);
     if (ex.error) ex.summary.append(h("span.run-error", ` — ${ex.error}`));
   }
 
