@@ -8,8 +8,10 @@ from typing import Any
 
 from playwright.async_api import Page, expect
 
+from tests.llm.fakes import Reply, ToolCall
+from tests.scripted import GatedLLM, Hold
 from tests.ui.conftest import UiStore
-from tests.ui.test_chat import open_session, send
+from tests.ui.test_chat import fake_agent, open_session, send
 
 TEAM = {"mode": "team", "tools": ["list_projects", "read_project", "list_tasks"]}
 
@@ -44,6 +46,8 @@ async def test_team_chat_shows_the_plan_its_executors_and_the_answer_and_survive
     outputs = steps.locator(".executor-text")
     await expect(outputs.filter(has_text="Project Home")).to_have_count(1)
     await expect(outputs.filter(has_text="Project Work")).to_have_count(1)
+    # the executors' own tool calls come only on their stream (parent_run_id)
+    await expect(steps.locator(".executor-tools li")).to_have_text(["⚙ read_project"] * 2)
     answer = page.locator(".msg-assistant .bubble").last
     await expect(answer).to_contain_text("Home")
     await expect(answer).to_contain_text("Work")
@@ -102,3 +106,45 @@ async def test_the_agent_form_shows_the_executor_fields_for_a_team_and_saves_the
     await expect(page.locator("h1")).to_have_text("Planner")
     r = await ui_store.admin.get(f"{ui_store.path}/agents/{agents[0]['id']}")
     assert r.json()["mode"] == "single"
+
+
+async def test_a_reload_mid_plan_rebuilds_the_panel_and_streams_the_executor_from_there(
+    page: Page, ui_store: UiStore, fake: tuple[GatedLLM, str]
+) -> None:
+    llm, base_url = fake
+    agent = await fake_agent(ui_store, base_url, mode="team", tools=["list_projects"])
+    plan = {
+        "route": "complex",
+        "reason": "one thing to look up",
+        "plan": {
+            "goal": "look",
+            "steps": [{"id": "s1", "title": "Look it up", "instructions": "Look."}],
+        },
+    }
+    executor = Hold(Reply(tool_calls=[ToolCall("list_projects", {}, id="call_x")]))
+    llm.push(
+        Reply(tool_calls=[ToolCall("team_decide", plan)]),
+        executor,
+        Reply(text=["found ", "it"]),
+        Reply(text=["All done."]),
+    )
+    await open_session(page, ui_store, str(agent["id"]))
+    await send(page, "look it up")
+    await llm.wait_for_requests(2)  # the executor's request, held
+    step = page.locator(".plan-panel .plan-step")
+    await expect(step).to_have_attribute("data-status", "running")
+    await expect(step.locator(".executor-status")).to_have_text("running")
+
+    await page.reload()
+    await expect(step).to_have_count(1)
+    await expect(step).to_have_attribute("data-status", "running")
+    await expect(step.locator("details.executor")).to_have_count(1)
+    executor.gate.set()
+    # its tool call comes only on the executors' stream, reopened by the reload
+    await expect(step.locator(".executor-tools li")).to_have_text(["⚙ list_projects"])
+    await expect(step.locator(".executor-text")).to_have_text("found it")
+    await expect(step).to_have_attribute("data-status", "completed")
+    await expect(page.locator(".run-status").last).to_have_attribute("data-status", "completed")
+    await expect(page.locator(".msg-assistant .bubble")).to_have_text(["All done."])
+    await expect(page.locator(".plan-panel")).to_have_count(1)
+    await expect(step.locator("details.executor")).to_have_count(1)
