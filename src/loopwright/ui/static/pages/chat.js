@@ -272,6 +272,7 @@ class ChatPage {
     ]);
     if (generation !== this.generation) return;
     this.session = session;
+    this.openedAfter = after;
     this.agent = this.agents.find((a) => a.id === session.agent_id) || null;
     this.buildConversation(session);
     const conv = this.conversation;
@@ -448,6 +449,11 @@ class ChatPage {
       if (generation !== this.generation) return;
       const before = this.scroller.scrollHeight;
       this.conversation.addMessages([...page.items].reverse(), { prepend: true });
+      if (this.agent?.mode === "team") {
+        const ids = new Set(page.items.map((m) => m.run_id).filter((id) => id && !this.plans.has(id)));
+        await this.loadPlans([...ids].map((id) => ({ id, status: this.conversation.run(id).status })), this.openedAfter, generation);
+        if (generation !== this.generation) return;
+      }
       this.scroller.scrollTop += this.scroller.scrollHeight - before;
       this.olderCursor = page.next_cursor;
       this.olderButton.hidden = !this.olderCursor;
