@@ -72,6 +72,9 @@ async def test_team_chat_shows_the_plan_its_executors_and_the_answer_and_survive
     plan = page.locator("#run-plan")
     await expect(plan.locator(".plan-step")).to_have_count(2)
     await expect(plan).to_contain_text("Total")
+    await plan.locator(".plan-step").first.locator("td a").click()  # its executor's run
+    await expect(page.locator("dl.facts")).to_contain_text("Plan step")
+    await expect(page.locator("dl.facts")).to_contain_text("attempt 1")
 
 
 async def test_the_agent_form_shows_the_executor_fields_for_a_team_and_saves_them(

@@ -191,6 +191,7 @@ function renderDetail(root, ctx, id) {
         ["Finished", fmtTime(run.finished_at) || "—"],
       ];
       if (run.parent_run_id) facts.splice(2, 0, ["Parent run", runLink(run.parent_run_id)]);
+      if (run.plan_step) facts.splice(3, 0, ["Plan step", [mono(run.plan_step.step_id), ` · attempt ${run.plan_step.attempt} · plan `, mono(run.plan_step.plan_id)]]);
       if (run.read_only) facts.push(["Tools", "read-only"]);
       fill(head,
         h("header.page-head",
