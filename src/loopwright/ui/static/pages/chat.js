@@ -350,10 +350,23 @@ class ChatPage {
     );
   }
 
-  stopChildStream(runId) {
+  /** The planner ended (its executors before it): stop the stream, then read what it had not
+   *  delivered yet (it may still have been connecting) as pages, so nothing stored is missed. */
+  async stopChildStream(runId) {
     const stream = this.childStreams.get(runId);
-    if (stream) stream.stop();
+    if (!stream) return;
+    stream.stop();
     this.childStreams.delete(runId);
+    const view = this.plans.get(runId);
+    const generation = this.generation;
+    let after = stream.lastSeq;
+    for (;;) {
+      const page = await this.api.get(this.api.s("/events"), { parent_run_id: runId, after, limit: 200 }).catch(() => null);
+      if (!page || generation !== this.generation) return;
+      for (const e of page.items) if (e.run_id !== runId) view.childEvent(e);
+      if (page.items.length < 200) return;
+      after = page.next_after;
+    }
   }
 
   stopPlans() {
