@@ -1,8 +1,8 @@
 """Every page at 1280 and 390 px: a screenshot saved to artifacts/screenshots/ (git-ignored),
 and axe-core in the page with no serious or critical violation.
 
-Add a page by adding its route to ROUTES ({agent}, {session}, {run} are filled from a seeded
-store)."""
+Add a page by adding its route to ROUTES ({agent}, {session}, {run}, and a team agent's
+{team_agent}, {team_session}, {team_run} with a finished plan, are filled from a seeded store)."""
 
 from __future__ import annotations
 
@@ -22,8 +22,11 @@ ROUTES = [
     "/agents/{agent}/edit",
     "/chat",
     "/chat/{session}",
+    "/chat/{team_session}",
     "/runs",
     "/runs/{run}",
+    "/runs/{team_run}",
+    "/agents/{team_agent}/edit",
     "/tools",
     "/dashboard",
     "/settings",
@@ -51,11 +54,26 @@ async def seeded(ui_server: UiServer) -> AsyncIterator[dict[str, Any]]:
             json={"content": "create a task called **Review** the plan", "wait": True},
         )
         assert r.status_code == 200, r.text
+        run = r.json()["run"]["id"]
+        for name in ("Home", "Work"):
+            r = await admin.post(f"{store.path}/projects", json={"name": name})
+            assert r.status_code == 201, r.text
+        team = await store.agent(name="Team", mode="team", tools=["list_projects", "read_project"])
+        team_session = await store.session(team["id"], title="Compare")
+        r = await admin.post(
+            f"{store.path}/sessions/{team_session['id']}/messages",
+            json={"content": "compare my projects", "wait": True},
+        )
+        assert r.status_code == 200, r.text
+        assert r.json()["run"]["status"] == "completed", r.text
         yield {
             "key": key,
             "agent": agent["id"],
             "session": session["id"],
-            "run": r.json()["run"]["id"],
+            "run": run,
+            "team_agent": team["id"],
+            "team_session": team_session["id"],
+            "team_run": r.json()["run"]["id"],
         }
 
 
@@ -131,6 +149,11 @@ async def test_page_screenshot_and_accessibility(
         await expect(page.locator("main :is(h1, h2):visible").first).to_be_visible()
         if route == "/chat/{session}":
             await expect(page.locator(".run-status")).to_have_attribute("data-status", "completed")
+        if route == "/chat/{team_session}":
+            completed = page.locator(".plan-panel .plan-step[data-status=completed]")
+            await expect(completed).to_have_count(2)
+        if route == "/runs/{team_run}":
+            await expect(page.locator("#run-plan .plan-step")).to_have_count(2)
     name = route.strip("/").replace("/", "_").replace("{", "").replace("}", "")
     await page.screenshot(path=str(screenshot_path(f"{name}-{width}.png")), full_page=True)
     violations = await axe_violations(page)

@@ -45,6 +45,8 @@ export function render(root, ctx) {
           prop("Max steps", agent.max_steps),
           prop("Timeout", `${agent.timeout_s} s`),
           prop("Mode", agent.mode),
+          agent.mode === "team" ? prop("Executor model", agent.executor_model ? mono(agent.executor_model) : "the planner's") : null,
+          agent.mode === "team" ? prop("Executor system prompt", agent.executor_system_prompt ? h("pre", agent.executor_system_prompt) : "built-in") : null,
           prop("Tools", agent.tools.length ? h("ul.plain", agent.tools.map((t) => h("li", mono(t)))) : "none"),
           prop("System prompt", agent.system_prompt ? h("pre", agent.system_prompt) : "—"),
           prop("Created", fmtTime(agent.created_at)),

@@ -50,6 +50,21 @@ function form(ctx, agent, providers, tools) {
   const temperature = h("input", { type: "number", min: "0", max: "2", step: "0.1", value: a.temperature ?? "" });
   const maxSteps = h("input", { type: "number", min: "1", max: "100", step: "1", value: a.max_steps ?? 15 });
   const timeout = h("input", { type: "number", min: "1", max: "3600", step: "1", value: a.timeout_s ?? 300 });
+  const mode = h(
+    "select",
+    [["single", "single — one agent answers"], ["team", "team — a planner with read-only executors"]].map(([value, label]) => h("option", { value, selected: value === (a.mode || "single") }, label)),
+  );
+  const executorModel = h("input.mono", { type: "text", value: a.executor_model || "", placeholder: "empty: the planner's model" });
+  const executorPrompt = h("textarea.mono", { rows: 4 }, a.executor_system_prompt || "");
+  const teamFields = h(
+    "fieldset.team-fields",
+    h("legend", "Team executors"),
+    field("Executor model", executorModel, { name: "executor_model", hint: "provider:model for the executors; empty uses the planner's model." }),
+    field("Executor system prompt", executorPrompt, { name: "executor_system_prompt", hint: "Empty: a built-in executor prompt." }),
+  );
+  const showTeam = () => (teamFields.hidden = mode.value !== "team");
+  mode.addEventListener("change", showTeam);
+  showTeam();
   const chosen = new Set(a.tools || []);
   const toolBoxes = tools.map((t) => {
     const box = h("input", { type: "checkbox", value: t.name, checked: chosen.has(t.name) });
@@ -78,6 +93,8 @@ function form(ctx, agent, providers, tools) {
       field("Max steps", maxSteps, { name: "max_steps", hint: "1–100" }),
       field("Timeout (s)", timeout, { name: "timeout_s", hint: "up to 3600" }),
     ),
+    field("Mode", mode, { name: "mode", hint: "Team: the agent plans, runs read-only executors per step and writes the answer from their results." }),
+    teamFields,
     field("Tools", toolPicker, { name: "tools" }),
     h("div.actions", h("a.button", { href: agent ? `/agents/${encodeURIComponent(agent.id)}` : "/agents" }, "Cancel"), submit),
   );
@@ -97,6 +114,11 @@ function form(ctx, agent, providers, tools) {
       timeout_s: numberOr(timeout.value),
       tools: toolBoxes.map((l) => l.querySelector("input")).filter((b) => b.checked).map((b) => b.value),
     };
+    payload.mode = mode.value;
+    if (mode.value === "team") {
+      payload.executor_model = executorModel.value.trim() || null;
+      payload.executor_system_prompt = executorPrompt.value;
+    }
     if (temperature.value !== "") payload.temperature = numberOr(temperature.value);
     submit.disabled = true;
     try {

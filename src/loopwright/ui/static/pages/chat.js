@@ -6,6 +6,7 @@ import { ApiError } from "../lib/api.js";
 import { Conversation, describeStatus } from "../lib/conversation.js";
 import { fill, fmtTime, guard, h, mono, statusBadge } from "../lib/dom.js";
 import { EventStream, highWater } from "../lib/sse.js";
+import { PLAN_EVENTS, PlanView } from "../lib/plan.js";
 import { emptyState, errorState, load, skeleton } from "../lib/states.js";
 import { renderInspector } from "./chat-inspector.js";
 
@@ -43,6 +44,8 @@ class ChatPage {
     this.stream = null;
     this.conversation = null;
     this.generation = 0;
+    this.plans = new Map(); // planner run id → PlanView
+    this.childStreams = new Map(); // planner run id → EventStream of its executors
   }
 
   get api() {
@@ -238,6 +241,7 @@ class ChatPage {
     const generation = this.generation;
     if (this.stream) this.stream.stop();
     this.stream = null;
+    this.stopPlans();
     this.conversation = null;
     this.layout.dataset.view = sessionId ? "conversation" : "sessions";
     for (const a of this.sessionList.querySelectorAll(".session-link")) {
@@ -268,6 +272,7 @@ class ChatPage {
     ]);
     if (generation !== this.generation) return;
     this.session = session;
+    this.openedAfter = after;
     this.agent = this.agents.find((a) => a.id === session.agent_id) || null;
     this.buildConversation(session);
     const conv = this.conversation;
@@ -284,6 +289,8 @@ class ChatPage {
       onEvent: (e) => {
         if (generation !== this.generation) return;
         conv.onEvent(e);
+        if (PLAN_EVENTS.has(e.type)) this.planEvent(e, generation);
+        if (["run.completed", "run.failed", "run.cancelled"].includes(e.type)) this.stopChildStream(e.run_id);
         if (e.type === "run.cancelled" && this.interrupting?.has(e.run_id)) {
           conv.run(e.run_id).interrupted = true;
           conv.renderStatus(e.run_id);
@@ -292,6 +299,80 @@ class ChatPage {
       },
     });
     this.refreshInspector(runs.items[0]?.id);
+    if (this.agent?.mode === "team") await this.loadPlans(runs.items, after, generation);
+  }
+
+  // -- team plans -------------------------------------------------------------------------------
+
+  /** The plans of the team runs shown (history), and the executors' streams of active ones. */
+  async loadPlans(runs, after, generation) {
+    const shown = runs.filter((r) => this.conversation.blocks.has(r.id));
+    await Promise.all(
+      shown.map(async (r) => {
+        const page = await this.api.get(this.api.s("/plans"), { run_id: r.id }).catch(() => ({ items: [] }));
+        if (!page.items.length || generation !== this.generation) return;
+        const plan = await this.api.get(this.api.s(`/plans/${encodeURIComponent(page.items[0].id)}`)).catch(() => null);
+        if (!plan || generation !== this.generation) return;
+        this.planView(r.id).fromPlan(plan);
+        if (["queued", "running", "waiting"].includes(r.status)) this.openChildStream(r.id, after, generation);
+      }),
+    );
+  }
+
+  planView(runId) {
+    let view = this.plans.get(runId);
+    if (!view) {
+      view = new PlanView(runId, { onScroll: () => this.afterContent() });
+      this.plans.set(runId, view);
+      this.conversation.statusLine(runId).after(view.el);
+    }
+    return view;
+  }
+
+  planEvent(e, generation) {
+    this.planView(e.run_id).onEvent(e);
+    if (e.type === "plan.created") this.openChildStream(e.run_id, e.seq - 1, generation);
+  }
+
+  openChildStream(runId, after, generation) {
+    if (this.childStreams.has(runId) || generation !== this.generation) return;
+    const view = this.planView(runId);
+    this.childStreams.set(
+      runId,
+      new EventStream(this.api, {
+        label: "executors",
+        after,
+        query: { parent_run_id: runId },
+        onEvent: (e) => {
+          if (generation === this.generation && e.run_id !== runId) view.childEvent(e);
+        },
+      }),
+    );
+  }
+
+  /** The planner ended (its executors before it): stop the stream, then read what it had not
+   *  delivered yet (it may still have been connecting) as pages, so nothing stored is missed. */
+  async stopChildStream(runId) {
+    const stream = this.childStreams.get(runId);
+    if (!stream) return;
+    stream.stop();
+    this.childStreams.delete(runId);
+    const view = this.plans.get(runId);
+    const generation = this.generation;
+    let after = stream.lastSeq;
+    for (;;) {
+      const page = await this.api.get(this.api.s("/events"), { parent_run_id: runId, after, limit: 200 }).catch(() => null);
+      if (!page || generation !== this.generation) return;
+      for (const e of page.items) if (e.run_id !== runId) view.childEvent(e);
+      if (page.items.length < 200) return;
+      after = page.next_after;
+    }
+  }
+
+  stopPlans() {
+    for (const stream of this.childStreams.values()) stream.stop();
+    this.childStreams.clear();
+    this.plans.clear();
   }
 
   buildConversation(session) {
@@ -381,6 +462,11 @@ class ChatPage {
       if (generation !== this.generation) return;
       const before = this.scroller.scrollHeight;
       this.conversation.addMessages([...page.items].reverse(), { prepend: true });
+      if (this.agent?.mode === "team") {
+        const ids = new Set(page.items.map((m) => m.run_id).filter((id) => id && !this.plans.has(id)));
+        await this.loadPlans([...ids].map((id) => ({ id, status: this.conversation.run(id).status })), this.openedAfter, generation);
+        if (generation !== this.generation) return;
+      }
       this.scroller.scrollTop += this.scroller.scrollHeight - before;
       this.olderCursor = page.next_cursor;
       this.olderButton.hidden = !this.olderCursor;
@@ -466,6 +552,7 @@ class ChatPage {
   destroy() {
     this.generation += 1;
     if (this.stream) this.stream.stop();
+    this.stopPlans();
     clearTimeout(this.inspectTimer);
     this.offEvents();
     this.root.classList.remove("main-chat");

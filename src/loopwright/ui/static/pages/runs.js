@@ -159,10 +159,13 @@ function renderDetail(root, ctx, id) {
   const stepsBox = h("div.list-box", { id: "run-steps" });
   const callsBox = h("div.list-box", { id: "run-tool-calls" });
   const childrenBox = h("div.list-box", { id: "run-children" });
+  const planBox = h("div.list-box", { id: "run-plan" });
+  const planSection = h("section.card.section", { "aria-labelledby": "plan-h", hidden: true }, h("h2", { id: "plan-h" }, "Plan"), planBox);
   fill(
     root,
     h("nav.crumbs", { "aria-label": "Breadcrumb" }, h("a", { href: "/runs" }, "Runs"), " / ", mono(id)),
     head,
+    planSection,
     h("section.card.section", { "aria-labelledby": "steps-h" }, h("h2", { id: "steps-h" }, "Model steps"), stepsBox),
     h("section.card.section", { "aria-labelledby": "calls-h" }, h("h2", { id: "calls-h" }, "Tool calls"), callsBox),
     h("section.card.section", { "aria-labelledby": "children-h" }, h("h2", { id: "children-h" }, "Child runs"), childrenBox),
@@ -197,6 +200,7 @@ function renderDetail(root, ctx, id) {
         ["Finished", fmtTime(run.finished_at) || "—"],
       ];
       if (run.parent_run_id) facts.splice(2, 0, ["Parent run", runLink(run.parent_run_id)]);
+      if (run.plan_step) facts.splice(3, 0, ["Plan step", [mono(run.plan_step.step_id), ` · attempt ${run.plan_step.attempt} · plan `, mono(run.plan_step.plan_id)]]);
       if (run.read_only) facts.push(["Tools", "read-only"]);
       fill(head,
         h("header.page-head",
@@ -243,7 +247,14 @@ function renderDetail(root, ctx, id) {
     )));
   });
 
-  const refresh = () => { loadHead(); loadSteps(); loadCalls(); loadChildren(); };
+  const loadPlan = async () => {
+    const page = await api.get(api.s("/plans"), { run_id: id }).catch(() => ({ items: [] }));
+    if (!page.items.length) return;
+    planSection.hidden = false;
+    loadInto(planBox, () => api.get(api.s(`/plans/${encodeURIComponent(page.items[0].id)}`)), planTable);
+  };
+
+  const refresh = () => { loadHead(); loadSteps(); loadCalls(); loadChildren(); loadPlan(); };
   refresh();
   let timer = null;
   const children = new Set();
@@ -258,4 +269,25 @@ function renderDetail(root, ctx, id) {
     clearTimeout(timer);
     off();
   };
+}
+
+/** A team planner's plan: its steps with dependencies, status, attempts, executor runs and
+ * token totals per step, then the planner's, the executors' and the plan's totals. */
+function planTable(plan) {
+  const u = plan.usage;
+  return [
+    h("p", statusBadge(plan.status), " ", plan.goal ? h("strong", plan.goal) : null, plan.reason ? h("span.muted", ` — ${plan.reason}`) : null),
+    h("div.table-wrap", h("table.data.stack", h("caption.sr-only", "Plan steps"),
+      h("thead", h("tr", ["Step", "Depends on", "Status", "Attempts", "Executor runs", "Tokens"].map((t) => h("th", { scope: "col" }, t)))),
+      h("tbody", plan.steps.map((s) => h(
+        "tr.plan-step", { dataset: { step: s.step_id, status: s.status } },
+        h("td", { dataset: { label: "Step" } }, h("strong", s.title), " ", mono(s.step_id), s.error ? h("p.error-text", s.error) : null),
+        h("td", { dataset: { label: "Depends on" } }, s.depends_on.length ? s.depends_on.join(", ") : "—"),
+        h("td", { dataset: { label: "Status" } }, statusBadge(s.status)),
+        h("td.num", { dataset: { label: "Attempts" } }, String(s.attempts)),
+        h("td", { dataset: { label: "Executor runs" } }, s.executors.length ? s.executors.map((x) => h("div", runLink(x.run_id), " ", statusBadge(x.status))) : "—"),
+        h("td.num", { dataset: { label: "Tokens" } }, s.usage ? tokens(s.usage) : "—"),
+      ))))),
+    u ? h("dl.props.facts", [["Planner", u.planner], ["Executors", u.executors], ["Total", u.total]].map(([k, v]) => [h("dt", k), h("dd", v ? tokens(v) : "—")])) : null,
+  ];
 }
