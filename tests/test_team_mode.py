@@ -351,6 +351,17 @@ async def test_the_offline_model_compares_projects_with_a_plan(team_live: Live) 
     final = [m for m in messages if m["kind"] == "assistant"][-1]["content"]
     assert final.startswith("[offline] Here is what the team found")
     assert "Project Work: 2 tasks" in final and "Project Home: 1 tasks" in final
+    sessions = {  # the executors' sessions are told apart from the user's
+        child: {
+            s["id"]
+            for s in (await team.http.get(team.url("/sessions"), params={"child": child})).json()[
+                "items"
+            ]
+        }
+        for child in ("true", "false")
+    }
+    assert sessions["false"] == {done["session_id"]}
+    assert len(sessions["true"]) == 2
 
     # a workspace request is routed to the planner's own tools, anything else answered
     tool = await team.wait(await team.send("create a task called Call mum"))

@@ -66,6 +66,9 @@ async def test_team_chat_shows_the_plan_its_executors_and_the_answer_and_survive
     await expect(outputs.filter(has_text="Project Work")).to_have_count(1)
     await expect(panel.locator(".plan-usage")).to_contain_text("Plan tokens")
     await expect(page.locator(".msg-assistant .bubble")).to_have_count(1)
+    # the executors' sessions are the team's own, not the user's to pick from
+    await expect(page.locator(".session-list li.session-item")).to_have_count(1)
+    await expect(page.locator(".session-list li.session-item")).to_contain_text("Compare")
 
     run_link = page.locator(".run-status .run-link").last
     await run_link.click()

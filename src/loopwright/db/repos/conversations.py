@@ -44,12 +44,26 @@ async def list_sessions(
     store_id: str,
     *,
     agent_id: str | None,
+    child: bool | None = None,
     limit: int,
     cursor: str | None,
 ) -> Page[SessionRow]:
+    """``child``: only the sessions made for child runs (``True``: ``ask_agent`` answers, team
+    executors), only the others (``False``), or both (``None``)."""
     query = select(SessionRow).where(SessionRow.store_id == store_id)
     if agent_id:
         query = query.where(SessionRow.agent_id == agent_id)
+    if child is not None:
+        of_child = (
+            select(RunRow.id)
+            .where(
+                RunRow.store_id == store_id,
+                RunRow.session_id == SessionRow.id,
+                RunRow.parent_run_id.is_not(None),
+            )
+            .exists()
+        )
+        query = query.where(of_child if child else ~of_child)
     return await newest_first(session, query, SessionRow.id, limit=limit, cursor=cursor)
 
 

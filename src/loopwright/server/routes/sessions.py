@@ -47,12 +47,19 @@ async def list_sessions(
     access: Reader,
     svc: ServicesDep,
     agent_id: Annotated[str | None, Query(max_length=64)] = None,
+    child: Annotated[
+        bool | None,
+        Query(
+            description="true: only the sessions of child runs (ask_agent, team executors); "
+            "false: only the others; absent: all"
+        ),
+    ] = None,
     limit: Limit = 50,
     cursor: Cursor = None,
 ) -> ListOf[SessionPublic]:
     async with svc.db.read() as session:
         page = await conversations.list_sessions(
-            session, access.store_id, agent_id=agent_id, limit=limit, cursor=cursor
+            session, access.store_id, agent_id=agent_id, child=child, limit=limit, cursor=cursor
         )
     return ListOf(
         items=[SessionPublic.model_validate(s) for s in page.items], next_cursor=page.next_cursor

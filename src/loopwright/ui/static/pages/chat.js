@@ -108,7 +108,7 @@ class ChatPage {
       list,
       () =>
         Promise.all([
-          this.api.get(this.api.s("/sessions"), { agent_id: this.agentSelect.value, limit: 100 }),
+          this.api.get(this.api.s("/sessions"), { agent_id: this.agentSelect.value, child: false, limit: 100 }),
           this.api.get(this.api.s("/runs"), { limit: 200 }).catch(() => ({ items: [] })),
         ]),
       ([sessions, runs]) => {
