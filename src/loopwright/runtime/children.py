@@ -24,7 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from loopwright.db.database import core
 from loopwright.db.repos import agents, conversations
-from loopwright.db.tables import MessageRow, RunRow
+from loopwright.db.tables import RunRow
 from loopwright.domain.events import EventFilter, NewEvent
 from loopwright.domain.vocabulary import TERMINAL_RUN_STATUSES
 from loopwright.engine.types import ToolCall, ToolOutcome
@@ -41,19 +41,6 @@ _CHILD_OF_CALL = select(RunRow.id, RunRow.status, RunRow.agent_id, RunRow.error)
     RunRow.store_id == bindparam("store"),
     RunRow.parent_run_id == bindparam("parent"),
     RunRow.parent_call_id == bindparam("call"),
-)
-_PRIORITY = select(RunRow.priority).where(
-    RunRow.store_id == bindparam("store"), RunRow.id == bindparam("run")
-)
-_LAST_ANSWER = (
-    select(MessageRow.content)
-    .where(
-        MessageRow.store_id == bindparam("store"),
-        MessageRow.run_id == bindparam("run"),
-        MessageRow.kind == "assistant",
-    )
-    .order_by(MessageRow.id.desc())
-    .limit(1)
 )
 
 
@@ -80,8 +67,7 @@ async def ask_agent(rt: RunServices, plan: RunPlan, call: ToolCall) -> ToolOutco
             agent_name = args.agent
         answer = None
         if status in TERMINAL_RUN_STATUSES:
-            found = await core(session, _LAST_ANSWER, {"store": plan.store_id, "run": child_id})
-            answer = found.scalar()
+            answer = await conversations.last_answer(session, plan.store_id, child_id)
     rt.admitter.start_detached(plan.store_id, admitted)
     if status not in TERMINAL_RUN_STATUSES:
         return ToolOutcome("ok", None, waiting_on=(child_id,))
@@ -100,9 +86,7 @@ async def _start_child(
     chat = await conversations.create_session(
         session, plan.store_id, agent.id, title=f"asked by run {plan.run_id}", busy_policy="enqueue"
     )
-    priority = (
-        await core(session, _PRIORITY, {"store": plan.store_id, "run": plan.run_id})
-    ).scalar()
+    priority = await conversations.run_priority(session, plan.store_id, plan.run_id)
     submitted = await accept(
         session,
         Submission(

@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from loopwright.db.database import core
 from loopwright.db.repos import conversations
-from loopwright.db.tables import MessageRow, PlanRow, PlanStepRow, RunRow
+from loopwright.db.tables import PlanRow, PlanStepRow, RunRow
 from loopwright.db.tables.base import utcnow
 from loopwright.domain.events import NewEvent
 from loopwright.domain.vocabulary import TERMINAL_RUN_STATUSES
@@ -57,19 +57,6 @@ _CHILD_OF_CALL = select(RunRow.id, RunRow.session_id).where(
     RunRow.store_id == bindparam("store"),
     RunRow.parent_run_id == bindparam("parent"),
     RunRow.parent_call_id == bindparam("call"),
-)
-_PRIORITY = select(RunRow.priority).where(
-    RunRow.store_id == bindparam("store"), RunRow.id == bindparam("run")
-)
-_LAST_ANSWER = (
-    select(MessageRow.content)
-    .where(
-        MessageRow.store_id == bindparam("store"),
-        MessageRow.run_id == bindparam("run"),
-        MessageRow.kind == "assistant",
-    )
-    .order_by(MessageRow.id.desc())
-    .limit(1)
 )
 _RUN_USAGE = select(RunRow.status, RunRow.error, RunRow.input_tokens, RunRow.output_tokens).where(
     RunRow.store_id == bindparam("store"), RunRow.id == bindparam("run")
@@ -185,8 +172,7 @@ class DbPlans:
             current = {r.executor_run_id for r in rows if r.executor_run_id}
             for e in executors:
                 if e.id in current and e.status in TERMINAL_RUN_STATUSES:
-                    answer = await core(session, _LAST_ANSWER, {"store": store, "run": e.id})
-                    answers[e.id] = answer.scalar()
+                    answers[e.id] = await conversations.last_answer(session, store, e.id)
         spent: dict[str, int] = defaultdict(int)
         reserved: dict[str, int] = defaultdict(int)
         by_id = {e.id: e for e in executors}
@@ -302,7 +288,7 @@ class DbPlans:
             title=f"executor: {step.title}"[:200],
             busy_policy="enqueue",
         )
-        priority = (await core(session, _PRIORITY, {"store": store, "run": run.run_id})).scalar()
+        priority = await conversations.run_priority(session, store, run.run_id)
         submitted = await accept(
             session,
             Submission(

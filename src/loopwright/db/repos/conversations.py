@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from loopwright.db.database import core
 from loopwright.db.repos.paging import Page, newest_first, oldest_first
 from loopwright.db.tables import MessageRow, RunRow, RunStepRow, SessionRow
-from loopwright.domain.vocabulary import TERMINAL_RUN_STATUSES
+from loopwright.domain.vocabulary import TERMINAL_RUN_STATUSES, Priority
 from loopwright.errors import NotFound
 from loopwright.ids import new_id
 
@@ -226,3 +226,31 @@ async def list_steps(session: AsyncSession, store_id: str, run_id: str) -> list[
         .order_by(RunStepRow.index)
     )
     return list((await session.scalars(query)).all())
+
+
+_RUN_PRIORITY = select(RunRow.priority).where(
+    RunRow.store_id == bindparam("store"), RunRow.id == bindparam("run")
+)
+_LAST_ANSWER = (
+    select(MessageRow.content)
+    .where(
+        MessageRow.store_id == bindparam("store"),
+        MessageRow.run_id == bindparam("run"),
+        MessageRow.kind == "assistant",
+    )
+    .order_by(MessageRow.id.desc())
+    .limit(1)
+)
+
+
+async def run_priority(session: AsyncSession, store_id: str, run_id: str) -> Priority:
+    """The run's priority (its children and executors inherit it)."""
+    found: Priority = (
+        await core(session, _RUN_PRIORITY, {"store": store_id, "run": run_id})
+    ).scalar_one()
+    return found
+
+
+async def last_answer(session: AsyncSession, store_id: str, run_id: str) -> str | None:
+    """The run's last assistant message: what a child run answered its parent."""
+    return (await core(session, _LAST_ANSWER, {"store": store_id, "run": run_id})).scalar()
