@@ -215,8 +215,7 @@ async def test_a_store_provider_connects_to_the_address_the_guard_checked(
             )
         resolver = ModelResolver(live.settings, services.runtime.secrets, guard_of(stage))
         try:
-            async with services.db.read() as session:
-                client = await resolver.client(session, store.id, ["mine:gpt-test"])
+            client = await resolver.client(services.db, store.id, ["mine:gpt-test"])
             deltas = Deltas()
             await client.complete(ask("hi"), [], {}, deltas)
             await client.complete(ask("again"), [], {}, Deltas())

@@ -7,7 +7,9 @@ connection pool, one TLS trust store); the store providers' clients share anothe
 connections go through the egress guard (``GuardedTransport``: only to addresses it checked)
 and which keeps no cookies (stores share it). Clients are cached per provider configuration
 and model, the ``CLIENTS_CACHED`` most recently used; a store provider's configuration is
-cached for ``key_cache_s`` (a run looks it up on every model step).
+cached for ``key_cache_s`` (a run looks it up on every model step). The database is read only
+for a store provider whose configuration is not cached: an agent on a server-wide or the
+offline provider resolves without a query.
 """
 
 from __future__ import annotations
@@ -18,9 +20,9 @@ from collections import OrderedDict
 from collections.abc import Sequence
 
 import httpx2
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from loopwright.crypto import SecretBox
+from loopwright.db.database import Database
 from loopwright.db.repos import providers
 from loopwright.egress import EgressGuard, GuardedTransport, no_cookies
 from loopwright.errors import ValidationFailed
@@ -68,18 +70,16 @@ class ModelResolver:
         for key in [k for k in self._specs if k[0] == store_id]:
             del self._specs[key]
 
-    async def client(
-        self, session: AsyncSession, store_id: str, models: Sequence[str]
-    ) -> ModelClient:
-        clients = [await self._one(session, store_id, name) for name in models]
+    async def client(self, db: Database, store_id: str, models: Sequence[str]) -> ModelClient:
+        clients = [await self._one(db, store_id, name) for name in models]
         return clients[0] if len(clients) == 1 else FallbackClient(clients)
 
-    async def _one(self, session: AsyncSession, store_id: str, name: str) -> ModelClient:
+    async def _one(self, db: Database, store_id: str, name: str) -> ModelClient:
         try:
             provider, model = parse_model_name(name)
         except ValueError as exc:
             raise ValidationFailed(f"bad model name {name!r}") from exc
-        spec = await self._spec(session, store_id, provider)
+        spec = await self._spec(db, store_id, provider)
         fingerprint = hashlib.sha256((spec.api_key or "").encode()).hexdigest()
         key = (
             store_id if spec.kind != "offline" else "",
@@ -108,7 +108,7 @@ class ModelResolver:
                 heap.settle()
         return cached
 
-    async def _spec(self, session: AsyncSession, store_id: str, provider: str) -> ProviderSpec:
+    async def _spec(self, db: Database, store_id: str, provider: str) -> ProviderSpec:
         if provider == "offline":
             return ProviderSpec(name="offline", kind="offline", base_url=None, api_key=None)
         if self._server_wide(provider):
@@ -121,7 +121,8 @@ class ModelResolver:
         cached = self._specs.get((store_id, provider))
         if cached is not None and cached[0] > time.monotonic():
             return cached[1]
-        row = await providers.find(session, store_id, provider)
+        async with db.read() as session:
+            row = await providers.find(session, store_id, provider)
         if row is None:
             raise ValidationFailed(f"provider {provider!r} is not configured")
         if row.base_url:

@@ -88,8 +88,7 @@ class AgentModel:
 
     async def _resolve(self) -> ModelClient:
         """Raises ``LoopwrightError`` when the agent's model cannot be had (unknown, removed)."""
-        async with self.rt.db.read() as session:
-            client = await self.rt.models.client(session, self.plan.store_id, self.plan.models)
+        client = await self.rt.models.client(self.rt.db, self.plan.store_id, self.plan.models)
         self._client = client
         return client
 
