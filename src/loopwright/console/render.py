@@ -58,9 +58,10 @@ class RunView:
         self._mid_line, self._mode = True, mode
 
     def _step(self, step: Any) -> str:
+        """Steps count from 0 in events, from 1 on screen."""
         if not isinstance(step, int):
             return ""
-        return f"step {step}/{self.max_steps}" if self.max_steps else f"step {step}"
+        return f"step {step + 1}/{self.max_steps}" if self.max_steps else f"step {step + 1}"
 
     # -- events ----------------------------------------------------------------------------
     def show(self, event: Event) -> None:
