@@ -59,8 +59,9 @@ def test_client_imports_without_the_server_dependencies() -> None:
         sys.meta_path.insert(0, Block())
         from loopwright.client import AsyncClient, Client
         from loopwright.client.events import parse_event
-        loaded = sorted(m for m in sys.modules if m.split(".")[0] in BLOCKED
-                        or m.startswith(("loopwright.server", "loopwright.db", "loopwright.runtime")))
+        SERVER = ("loopwright.server", "loopwright.db", "loopwright.runtime")
+        loaded = sorted(m for m in sys.modules
+                        if m.split(".")[0] in BLOCKED or m.startswith(SERVER))
         assert not loaded, loaded
         print("ok")
         """
