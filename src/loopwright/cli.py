@@ -521,7 +521,7 @@ def events_tail(
     from loopwright.console.render import payload_of, short
 
     wanted = [t.strip() for t in types.split(",") if t.strip()] if types else None
-    console = Console(highlight=False)
+    console = Console(highlight=False, soft_wrap=True)
 
     def emit(event: Event) -> None:
         if as_json:
