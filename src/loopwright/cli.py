@@ -290,12 +290,43 @@ def chat(
 
 @agent_app.command("list")
 def agent_list(
-    store: StoreOpt = None, url: Url = None, key: Key = None, as_json: AsJson = False
+    store: StoreOpt = None,
+    url: Url = None,
+    key: Key = None,
+    as_json: AsJson = False,
+    data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
 ) -> None:
-    """List a store's agents."""
+    """List a store's agents: through the API with a key (--key, LOOPWRIGHT_KEY), else from
+    the data directory's database (--store needed)."""
     from loopwright.console import commands
 
-    commands.agent_list(url, key, store, as_json)
+    if key is not None:
+        commands.agent_list(url, key, store, as_json)
+        return
+    if store is None:
+        raise commands.usage("--store is needed without a key (or give --key)")
+    from loopwright.db.repos import agents, tenancy
+
+    settings = load_settings(data_dir, database_url)
+
+    async def work(db: Database) -> list[dict[str, str]]:
+        async with db.read() as session:
+            await tenancy.get_store(session, store)
+            page = await agents.search(
+                session, store, q=None, status=None, mode=None, limit=200, cursor=None
+            )
+        return [
+            {"id": a.id, "name": a.name, "model": a.model, "status": a.status} for a in page.items
+        ]
+
+    found = with_database(settings, work)
+    commands.show_list(
+        found,
+        as_json,
+        f"No agents in store {store}.",
+        lambda a: f"{a['id']}  {a['name']}  {a['model']}  {a['status']}",
+    )
 
 
 AgentModel = Annotated[str | None, typer.Option("--model", help="provider:model")]
