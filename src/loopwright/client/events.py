@@ -8,7 +8,62 @@ from typing import Any, Final
 
 from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError
 
-from loopwright.domain.public_events import EventEnvelope, PublicEvent
+from loopwright.domain.public_events import (
+    AnalysisEvent,
+    ApprovalDecidedEvent,
+    ApprovalRequestedEvent,
+    ChatMessageSentEvent,
+    EventEnvelope,
+    ExecutorResultEvent,
+    ExecutorSpawnedEvent,
+    LlmReasoningDeltaEvent,
+    LlmResponseReceivedEvent,
+    LlmTextDeltaEvent,
+    PlanCreatedEvent,
+    PlanStepCompletedEvent,
+    PlanStepStartedEvent,
+    PublicEvent,
+    RunCancelledEvent,
+    RunCompletedEvent,
+    RunFailedEvent,
+    RunQueuedEvent,
+    RunResumedEvent,
+    RunStartedEvent,
+    RunWaitingEvent,
+    ToolCompletedEvent,
+    ToolExecutingEvent,
+    ToolFailedEvent,
+)
+
+__all__ = [  # the typed events of a run, for ``isinstance`` and ``match``
+    "AnalysisEvent",
+    "ApprovalDecidedEvent",
+    "ApprovalRequestedEvent",
+    "ChatMessageSentEvent",
+    "Event",
+    "EventPage",
+    "ExecutorResultEvent",
+    "ExecutorSpawnedEvent",
+    "LlmReasoningDeltaEvent",
+    "LlmResponseReceivedEvent",
+    "LlmTextDeltaEvent",
+    "PlanCreatedEvent",
+    "PlanStepCompletedEvent",
+    "PlanStepStartedEvent",
+    "RunCancelledEvent",
+    "RunCompletedEvent",
+    "RunFailedEvent",
+    "RunQueuedEvent",
+    "RunResumedEvent",
+    "RunStartedEvent",
+    "RunWaitingEvent",
+    "ToolCompletedEvent",
+    "ToolExecutingEvent",
+    "ToolFailedEvent",
+    "UnknownEvent",
+    "parse_event",
+    "parse_event_object",
+]
 
 
 class UnknownEvent(BaseModel):
