@@ -40,3 +40,4 @@ bench: install
 	$(PY) -m bench.turn_overhead
 	$(PY) -m bench.mcp_overhead
 	$(PY) -m bench.ui_latency
+	$(PY) -m bench.client_events
