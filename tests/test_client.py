@@ -4,9 +4,12 @@ resume after a dropped connection."""
 from __future__ import annotations
 
 import asyncio
+import shutil
 import subprocess
 import sys
+import sysconfig
 import textwrap
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -29,6 +32,8 @@ from tests.scripted import GatedLLM, Hold
 from tests.tcp_proxy import proxy_to
 
 ROOT = Path(__file__).resolve().parent.parent
+SITE = [sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"]]
+"""Where httpx and pydantic are installed (the wheel is tested without ``src`` on the path)."""
 SERVER_SIDE = (
     "fastapi",
     "starlette",
@@ -200,3 +205,34 @@ async def test_a_cut_connection_resumes_with_every_event_once_in_order(
     assert stored == [(e.seq, e.type) for e in truth.items]
     assert stored[-1][1] == "run.completed"
     assert any(e.type == "llm.text_delta" for e in seen)  # live deltas before the cut
+
+
+def test_the_client_distribution_holds_what_the_client_needs(tmp_path: Path) -> None:
+    """``clients/python`` builds ``loopwright-client`` from the packages it lists: with only
+    those files (and httpx, pydantic) on the path, the client imports and parses events."""
+    config = tomllib.loads((ROOT / "clients/python/pyproject.toml").read_text())
+    packages = config["tool"]["setuptools"]["packages"]
+    assert packages == ["loopwright.client", "loopwright.domain"]
+    for package in packages:
+        folder = package.replace(".", "/")
+        shutil.copytree(ROOT / "src" / folder, tmp_path / folder)
+    code = (
+        "import loopwright.client as c; "
+        'e = c.parse_event(\'{"seq": null, "type": "llm.text_delta", "session_id": null,'
+        ' "run_id": "r", "created_at": "2026-01-01T00:00:00Z",'
+        ' "payload": {"step": 0, "delta": "hi"}}\'); '
+        "print(type(e).__name__)"
+    )
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-S",
+            "-c",
+            f"import sys; sys.path[:0] = {[str(tmp_path), *SITE]!r}; {code}",
+        ],
+        capture_output=True,
+        text=True,
+        env={},
+        check=False,
+    )
+    assert done.returncode == 0 and done.stdout.strip() == "LlmTextDeltaEvent", done.stderr
