@@ -236,3 +236,46 @@ def test_the_client_distribution_holds_what_the_client_needs(tmp_path: Path) -> 
         check=False,
     )
     assert done.returncode == 0 and done.stdout.strip() == "LlmTextDeltaEvent", done.stderr
+
+
+async def test_the_sync_client_resumes_a_cut_stream_too(
+    store: Store, fake: tuple[GatedLLM, str]
+) -> None:
+    llm, model_url = fake
+    key = await admin_key(store)
+    second = Hold(Reply(text=["Done"]))
+    llm.push(Reply(tool_calls=[ToolCall("create_task", {"title": "Tea"})]), second)
+    direct = AsyncClient(store.live.base_url, key)
+    await direct.providers.create("fake", "openai", base_url=f"{model_url}/v1", api_key="k")
+    agent = await direct.agents.create(name="cut", model="fake:m", tools=["create_task"])
+    session = await direct.sessions.create(agent.id)
+    loop = asyncio.get_running_loop()
+
+    async with proxy_to(store.live.base_url) as proxy:
+
+        async def drop_until_the_run_ended(run_id: str) -> None:
+            proxy.paused = True
+            proxy.cut()
+            second.gate.set()
+            await direct.runs.wait(run_id, timeout_s=30)
+            proxy.paused = False
+
+        def follow() -> list[Event]:
+            seen: list[Event] = []
+            with Client(proxy.url, key) as lw:
+                lw.events.reconnect_delay_s = 0.05
+                for event in lw.sessions.send(session.id, "add tea", stream=True):
+                    seen.append(event)
+                    if event.type == "tool.completed" and event.run_id:
+                        dropped = drop_until_the_run_ended(event.run_id)
+                        asyncio.run_coroutine_threadsafe(dropped, loop).result()
+            return seen
+
+        seen = await asyncio.to_thread(follow)
+        assert proxy.connections >= 3  # the POST, the first stream, the resumed one
+    run_id = seen[-1].run_id
+    truth = await direct.events.list(run_id=run_id, limit=1000)
+    await direct.close()
+    stored = [(e.seq, e.type) for e in seen if e.seq is not None]
+    assert stored == [(e.seq, e.type) for e in truth.items]
+    assert stored[-1][1] == "run.completed"
