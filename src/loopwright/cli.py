@@ -547,6 +547,8 @@ def events_tail(
     resuming after a dropped connection. One line per event (JSON Lines with --json)."""
     from rich.console import Console
 
+    from collections import deque
+
     from loopwright.client.events import Event
     from loopwright.console import commands
     from loopwright.console.render import payload_of, short
@@ -570,8 +572,10 @@ def events_tail(
         cursor = after
         if cursor is None:  # the last `limit` events
             head = lw.events.head()
-            cursor = max(head - limit * 50, 0) if head else 0
-            items = []
+            # A session's or run's events are read from the start (an index serves them);
+            # the whole store's, from a window before the head.
+            cursor = 0 if session or run else max(head - limit * 50, 0)
+            items: deque[Event] = deque(maxlen=limit)
             while True:
                 page = lw.events.list(after=cursor, limit=1000, **filters)
                 items.extend(page.items)
@@ -579,7 +583,7 @@ def events_tail(
                     break
                 cursor = page.next_after
             cursor = head
-            tail = items[-limit:]
+            tail = list(items)
         else:
             page = lw.events.list(after=cursor, limit=limit, **filters)
             tail = list(page.items)

@@ -503,7 +503,10 @@ class AsyncEvents(_AsyncResource):
             headers={"Accept": "text/event-stream"},
             timeout=timeout,
         )
-        response = await self._c.http.send(request, stream=True)
+        try:
+            response = await self._c.http.send(request, stream=True)
+        except httpx.TransportError as exc:
+            raise TransportFailed(f"event stream: {exc!r}") from exc
         if response.status_code >= 400:
             await response.aread()
             await response.aclose()
@@ -553,10 +556,10 @@ class AsyncEvents(_AsyncResource):
                         yield event
                 finally:
                     await response.aclose()
-            except (httpx.TransportError, ServerError) as exc:
+            except (httpx.TransportError, TransportFailed, ServerError) as exc:
                 failures += 1
                 if failures > self.max_failures:
-                    if isinstance(exc, ServerError):
+                    if isinstance(exc, ClientError):
                         raise
                     raise TransportFailed(f"event stream: {exc!r}") from exc
             await asyncio.sleep(min(self.reconnect_delay_s * 2 ** max(failures - 1, 0), 5.0))

@@ -484,7 +484,10 @@ class Events(_Resource):
             headers={"Accept": "text/event-stream"},
             timeout=timeout,
         )
-        response = self._c.http.send(request, stream=True)
+        try:
+            response = self._c.http.send(request, stream=True)
+        except httpx.TransportError as exc:
+            raise TransportFailed(f"event stream: {exc!r}") from exc
         if response.status_code >= 400:
             response.read()
             response.close()
@@ -534,10 +537,10 @@ class Events(_Resource):
                         yield event
                 finally:
                     response.close()
-            except (httpx.TransportError, ServerError) as exc:
+            except (httpx.TransportError, TransportFailed, ServerError) as exc:
                 failures += 1
                 if failures > self.max_failures:
-                    if isinstance(exc, ServerError):
+                    if isinstance(exc, ClientError):
                         raise
                     raise TransportFailed(f"event stream: {exc!r}") from exc
             time.sleep(min(self.reconnect_delay_s * 2 ** max(failures - 1, 0), 5.0))
