@@ -545,9 +545,9 @@ def events_tail(
 ) -> None:
     """Print the latest events (or those after --after); --follow keeps printing new ones,
     resuming after a dropped connection. One line per event (JSON Lines with --json)."""
-    from rich.console import Console
-
     from collections import deque
+
+    from rich.console import Console
 
     from loopwright.client.events import Event
     from loopwright.console import commands
