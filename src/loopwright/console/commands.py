@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import Annotated, Any, TypeVar
+from typing import Any, TypeVar
 
 import typer
 from pydantic import BaseModel
@@ -17,19 +17,6 @@ from loopwright.client.models import AgentSettings
 from loopwright.console.exits import INTERRUPTED, NOT_FOUND, USAGE, describe, exit_code
 
 T = TypeVar("T")
-
-Url = Annotated[
-    str | None,
-    typer.Option("--url", envvar="LOOPWRIGHT_URL", help="server URL", show_default=False),
-]
-Key = Annotated[
-    str | None, typer.Option("--key", envvar="LOOPWRIGHT_KEY", help="API key", show_default=False)
-]
-StoreOpt = Annotated[
-    str | None,
-    typer.Option("--store", envvar="LOOPWRIGHT_STORE", help="store id (default: the key's)"),
-]
-AsJson = Annotated[bool, typer.Option("--json", help="print JSON")]
 
 
 @contextmanager
