@@ -1,7 +1,7 @@
-"""Generate the synchronous client (``_sync.py``) from the asynchronous one (``_async.py``).
+"""Generate the synchronous client (``_sync*.py``) from the asynchronous one (``_async*.py``).
 
-    python scripts/unasync_client.py          # write src/loopwright/client/_sync.py
-    python scripts/unasync_client.py --check  # exit 1 if it is out of date
+    python scripts/unasync_client.py          # write src/loopwright/client/_sync*.py
+    python scripts/unasync_client.py --check  # exit 1 if one is out of date
 
 The async source is written so that plain replacements make it synchronous (the approach of
 httpcore's ``unasync``): one source of truth for both clients' behaviour and types.
@@ -15,8 +15,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-SOURCE = ROOT / "src/loopwright/client/_async.py"
-TARGET = ROOT / "src/loopwright/client/_sync.py"
+CLIENT = ROOT / "src/loopwright/client"
 
 REPLACEMENTS = [
     ("async def ", "def "),
@@ -35,13 +34,20 @@ REPLACEMENTS = [
     ("Async", ""),
     ("_async", "_sync"),
 ]
-HEADER = '''"""The synchronous client (``Client``): GENERATED from ``_async.py`` by
-``scripts/unasync_client.py`` -- do not edit; edit ``_async.py`` and run the script."""
+HEADER = '''"""GENERATED from ``{source}`` by ``scripts/unasync_client.py``: do not edit; edit
+``{source}`` and run the script. (The synchronous twin of the async client.)"""
 '''
 
 
-def generate() -> str:
-    text = SOURCE.read_text()
+def pairs() -> list[tuple[Path, Path]]:
+    return [
+        (source, source.with_name(source.name.replace("_async", "_sync")))
+        for source in sorted(CLIENT.glob("_async*.py"))
+    ]
+
+
+def generate(source: Path, target: Path) -> str:
+    text = source.read_text()
     body = text.split('"""', 2)[2]  # drop the module docstring
     for old, new in REPLACEMENTS:
         body = body.replace(old, new)
@@ -49,10 +55,10 @@ def generate() -> str:
     body = body.replace(", Awaitable,", ",")
     ruff = str(Path(sys.executable).parent / "ruff")
     fixes = ["check", "--fix", "--unsafe-fixes", "--select", "I,UP028", "--exit-zero", "--quiet"]
-    text = HEADER + body
+    text = HEADER.format(source=source.name) + body
     for command in (fixes, ["format"]):
         text = subprocess.run(
-            [ruff, *command, "--stdin-filename", str(TARGET), "-"],
+            [ruff, *command, "--stdin-filename", str(target), "-"],
             input=text,
             capture_output=True,
             text=True,
@@ -63,14 +69,15 @@ def generate() -> str:
 
 
 def main() -> int:
-    text = generate()
-    if "--check" in sys.argv:
-        if TARGET.read_text() != text:
-            print(f"{TARGET} is out of date: run python scripts/unasync_client.py")
-            return 1
-        return 0
-    TARGET.write_text(text)
-    return 0
+    stale = 0
+    for source, target in pairs():
+        text = generate(source, target)
+        if "--check" not in sys.argv:
+            target.write_text(text)
+        elif not target.exists() or target.read_text() != text:
+            print(f"{target} is out of date: run python scripts/unasync_client.py")
+            stale += 1
+    return 1 if stale else 0
 
 
 if __name__ == "__main__":
