@@ -20,8 +20,8 @@ $(STAMP): pyproject.toml
 test: install lint typecheck unit
 
 lint: install
-	$(VENV)/bin/ruff check src tests bench
-	$(VENV)/bin/ruff format --check src tests bench
+	$(VENV)/bin/ruff check src tests bench scripts examples
+	$(VENV)/bin/ruff format --check src tests bench scripts examples
 	$(VENV)/bin/lint-imports
 
 typecheck: install
@@ -31,8 +31,8 @@ unit: install
 	$(PY) -m pytest -q
 
 fmt: install
-	$(VENV)/bin/ruff format src tests bench
-	$(VENV)/bin/ruff check --fix src tests bench
+	$(VENV)/bin/ruff format src tests bench scripts examples
+	$(VENV)/bin/ruff check --fix src tests bench scripts examples
 
 bench: install
 	$(PY) -m bench.events_fanout
@@ -40,3 +40,4 @@ bench: install
 	$(PY) -m bench.turn_overhead
 	$(PY) -m bench.mcp_overhead
 	$(PY) -m bench.ui_latency
+	$(PY) -m bench.client_events

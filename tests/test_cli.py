@@ -76,3 +76,12 @@ def test_first_start_prints_the_key_and_later_starts_say_how_to_make_one(
     assert (
         f"loopwright key create --store demo --role admin --data-dir {settings.data_dir}" in later
     )
+
+
+async def test_agent_list_on_the_data_directory_says_when_a_store_has_none(live: Live) -> None:
+    store_id = f"cli-{uuid.uuid4().hex[:8]}"
+    assert (await cli(live, "store", "create", store_id))[0] == 0
+    code, out, _ = await cli(live, "agent", "list", "--store", store_id)
+    assert (code, out.strip()) == (0, f"No agents in store {store_id}.")
+    code, out, _ = await cli(live, "agent", "list", "--store", store_id, "--json")
+    assert (code, json.loads(out)) == (0, [])

@@ -23,7 +23,10 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 
 app = typer.Typer(
-    help="Loopwright: a self-hostable, multi-tenant agent server.", no_args_is_help=True
+    help="Loopwright: a self-hostable, multi-tenant agent server.",
+    epilog="Exit codes of the commands through the API: 0 done, 1 refused or failed, 2 bad usage,"
+    " 3 server unreachable, 4 not found, 5 no key or role too low, 130 Ctrl-C (docs/client.md).",
+    no_args_is_help=True,
 )
 store_app = typer.Typer(help="Manage stores (operator).", no_args_is_help=True)
 key_app = typer.Typer(help="Manage API keys.", no_args_is_help=True)
@@ -243,27 +246,67 @@ def secrets_rotate(data_dir: DataDir = None, database_url: DatabaseUrl = None) -
     typer.echo(f"re-encrypted {with_database(settings, work)} secrets under the newest key")
 
 
+@app.command()
+def worker(data_dir: DataDir = None, database_url: DatabaseUrl = None) -> None:
+    """Run queued runs without serving HTTP: the worker half of `serve --no-worker`, on the
+    same database (stop with Ctrl-C or SIGTERM)."""
+    from loopwright.server.logs import configure
+    from loopwright.server.worker import run_worker
+
+    settings = load_settings(data_dir, database_url)
+    import logging.config
+
+    logging.config.dictConfig(configure(settings))
+    typer.echo(f"Loopwright worker on {settings.data_dir}")
+    asyncio.run(run_worker(settings))
+
+
+# -- commands through the API (the Python client; console/api_cli.py) --------------------------
+from loopwright.console import api_cli  # noqa: E402
+from loopwright.console.options import AsJson, Key, StoreOpt, Url  # noqa: E402
+
+api_cli.register(app, agent_app)
+
+
 @agent_app.command("list")
 def agent_list(
-    store: Annotated[str, typer.Option("--store", help="store id")],
+    store: StoreOpt = None,
+    url: Url = None,
+    key: Key = None,
+    as_json: AsJson = False,
     data_dir: DataDir = None,
     database_url: DatabaseUrl = None,
 ) -> None:
-    """List a store's agents."""
+    """List a store's agents: through the API with a key (--key, LOOPWRIGHT_KEY), else from
+    the data directory's database (--store needed)."""
+    from loopwright.console import commands
+
+    if key is not None:
+        commands.agent_list(url, key, store, as_json)
+        return
+    if store is None:
+        raise commands.usage("--store is needed without a key (or give --key)")
     from loopwright.db.repos import agents, tenancy
 
     settings = load_settings(data_dir, database_url)
 
-    async def work(db: Database) -> list[tuple[str, str, str]]:
+    async def work(db: Database) -> list[dict[str, str]]:
         async with db.read() as session:
             await tenancy.get_store(session, store)
             page = await agents.search(
                 session, store, q=None, status=None, mode=None, limit=200, cursor=None
             )
-        return [(a.id, a.name, a.model) for a in page.items]
+        return [
+            {"id": a.id, "name": a.name, "model": a.model, "status": a.status} for a in page.items
+        ]
 
-    for agent_id, agent_name, model in with_database(settings, work):
-        typer.echo(f"{agent_id}  {agent_name}  {model}")
+    found = with_database(settings, work)
+    commands.show_list(
+        found,
+        as_json,
+        f"No agents in store {store}.",
+        lambda a: f"{a['id']}  {a['name']}  {a['model']}  {a['status']}",
+    )
 
 
 def main() -> None:

@@ -1,0 +1,236 @@
+"""The asynchronous client's other resources: stores, keys, providers, the workspace, tools,
+MCP servers, the tool-call audit and usage. ``_sync_resources.py`` is generated from this
+file by ``scripts/unasync_client.py``."""
+
+from __future__ import annotations
+
+from typing import Any, Literal, Unpack
+
+from loopwright.client._async_base import AsyncResource, query
+from loopwright.client.models import (
+    Document,
+    DocumentFields,
+    DocumentSettings,
+    HttpToolFields,
+    IssuedKey,
+    Key,
+    McpHealth,
+    McpServer,
+    McpServerFields,
+    Page,
+    Project,
+    ProjectFields,
+    Provider,
+    ProviderFields,
+    Store,
+    Task,
+    TaskFields,
+    TaskSettings,
+    Tool,
+    ToolCall,
+    ToolTestResult,
+    UsageReport,
+)
+
+
+class AsyncStores(AsyncResource):
+    async def create(self, store_id: str, name: str | None = None) -> Store:
+        body = {"id": store_id, **({"name": name} if name is not None else {})}
+        return await self._c.call(Store, "POST", "/v1/stores", json=body)
+
+    async def get(self, store_id: str | None = None) -> Store:
+        path = f"/v1/stores/{store_id}" if store_id else await self._c.store_path()
+        return await self._c.call(Store, "GET", path)
+
+
+class AsyncKeys(AsyncResource):
+    async def create(self, role: str, name: str | None = None) -> IssuedKey:
+        body = {"role": role, **({"name": name} if name is not None else {})}
+        return await self._c.call(
+            IssuedKey, "POST", f"{await self._c.store_path()}/keys", json=body
+        )
+
+    async def list(self, *, limit: int | None = None, cursor: str | None = None) -> Page[Key]:
+        path = f"{await self._c.store_path()}/keys"
+        return await self._c.call(Page[Key], "GET", path, params=query(limit=limit, cursor=cursor))
+
+    async def delete(self, key_id: str) -> None:
+        await self._c.request("DELETE", f"{await self._c.store_path()}/keys/{key_id}")
+
+
+class AsyncProviders(AsyncResource):
+    async def create(self, name: str, kind: str, **fields: Unpack[ProviderFields]) -> Provider:
+        body = {"name": name, "kind": kind, **fields}
+        path = f"{await self._c.store_path()}/providers"
+        return await self._c.call(Provider, "POST", path, json=body)
+
+    async def list(self) -> Page[Provider]:
+        return await self._c.call(Page[Provider], "GET", f"{await self._c.store_path()}/providers")
+
+    async def delete(self, provider_id: str) -> None:
+        await self._c.request("DELETE", f"{await self._c.store_path()}/providers/{provider_id}")
+
+
+class AsyncProjects(AsyncResource):
+    async def create(self, name: str, *, description: str | None = None) -> Project:
+        body = {"name": name, **query(description=description)}
+        return await self._c.call(
+            Project, "POST", f"{await self._c.store_path()}/projects", json=body
+        )
+
+    async def list(
+        self, *, q: str | None = None, limit: int | None = None, cursor: str | None = None
+    ) -> Page[Project]:
+        params = query(q=q, limit=limit, cursor=cursor)
+        path = f"{await self._c.store_path()}/projects"
+        return await self._c.call(Page[Project], "GET", path, params=params)
+
+    async def get(self, project_id: str) -> Project:
+        path = f"{await self._c.store_path()}/projects/{project_id}"
+        return await self._c.call(Project, "GET", path)
+
+    async def update(self, project_id: str, **fields: Unpack[ProjectFields]) -> Project:
+        path = f"{await self._c.store_path()}/projects/{project_id}"
+        return await self._c.call(Project, "PATCH", path, json=fields)
+
+    async def delete(self, project_id: str) -> None:
+        await self._c.request("DELETE", f"{await self._c.store_path()}/projects/{project_id}")
+
+
+class AsyncTasks(AsyncResource):
+    async def create(self, title: str, **fields: Unpack[TaskSettings]) -> Task:
+        body = {**fields, "title": title}
+        return await self._c.call(Task, "POST", f"{await self._c.store_path()}/tasks", json=body)
+
+    async def list(
+        self,
+        *,
+        project_id: str | None = None,
+        status: str | None = None,
+        q: str | None = None,
+        limit: int | None = None,
+        cursor: str | None = None,
+    ) -> Page[Task]:
+        params = query(project_id=project_id, status=status, q=q, limit=limit, cursor=cursor)
+        return await self._c.call(
+            Page[Task], "GET", f"{await self._c.store_path()}/tasks", params=params
+        )
+
+    async def get(self, task_id: str) -> Task:
+        return await self._c.call(Task, "GET", f"{await self._c.store_path()}/tasks/{task_id}")
+
+    async def update(self, task_id: str, **fields: Unpack[TaskFields]) -> Task:
+        path = f"{await self._c.store_path()}/tasks/{task_id}"
+        return await self._c.call(Task, "PATCH", path, json=fields)
+
+    async def delete(self, task_id: str) -> None:
+        await self._c.request("DELETE", f"{await self._c.store_path()}/tasks/{task_id}")
+
+
+class AsyncDocuments(AsyncResource):
+    async def create(self, title: str, **fields: Unpack[DocumentSettings]) -> Document:
+        body = {**fields, "title": title}
+        path = f"{await self._c.store_path()}/documents"
+        return await self._c.call(Document, "POST", path, json=body)
+
+    async def list(
+        self,
+        *,
+        project_id: str | None = None,
+        q: str | None = None,
+        limit: int | None = None,
+        cursor: str | None = None,
+    ) -> Page[Document]:
+        params = query(project_id=project_id, q=q, limit=limit, cursor=cursor)
+        path = f"{await self._c.store_path()}/documents"
+        return await self._c.call(Page[Document], "GET", path, params=params)
+
+    async def get(self, document_id: str) -> Document:
+        path = f"{await self._c.store_path()}/documents/{document_id}"
+        return await self._c.call(Document, "GET", path)
+
+    async def update(self, document_id: str, **fields: Unpack[DocumentFields]) -> Document:
+        path = f"{await self._c.store_path()}/documents/{document_id}"
+        return await self._c.call(Document, "PATCH", path, json=fields)
+
+    async def delete(self, document_id: str) -> None:
+        await self._c.request("DELETE", f"{await self._c.store_path()}/documents/{document_id}")
+
+
+class AsyncTools(AsyncResource):
+    async def list(self) -> Page[Tool]:
+        return await self._c.call(Page[Tool], "GET", f"{await self._c.store_path()}/tools")
+
+    async def create(
+        self, name: str, description: str, url: str, **fields: Unpack[HttpToolFields]
+    ) -> Tool:
+        body = {"name": name, "description": description, "url": url, **fields}
+        return await self._c.call(Tool, "POST", f"{await self._c.store_path()}/tools", json=body)
+
+    async def delete(self, name: str) -> None:
+        await self._c.request("DELETE", f"{await self._c.store_path()}/tools/{name}")
+
+    async def test(self, name: str, arguments: dict[str, Any] | None = None) -> ToolTestResult:
+        path = f"{await self._c.store_path()}/tools/{name}/test"
+        body = {"arguments": arguments or {}}
+        return await self._c.call(ToolTestResult, "POST", path, json=body)
+
+
+class AsyncMcpServers(AsyncResource):
+    async def create(
+        self, name: str, transport: str, url: str, *, headers: dict[str, str] | None = None
+    ) -> McpServer:
+        body = {"name": name, "transport": transport, "url": url, **query(headers=headers)}
+        path = f"{await self._c.store_path()}/mcp-servers"
+        return await self._c.call(McpServer, "POST", path, json=body)
+
+    async def list(self) -> Page[McpServer]:
+        path = f"{await self._c.store_path()}/mcp-servers"
+        return await self._c.call(Page[McpServer], "GET", path)
+
+    async def get(self, server_id: str) -> McpServer:
+        path = f"{await self._c.store_path()}/mcp-servers/{server_id}"
+        return await self._c.call(McpServer, "GET", path)
+
+    async def update(self, server_id: str, **fields: Unpack[McpServerFields]) -> McpServer:
+        path = f"{await self._c.store_path()}/mcp-servers/{server_id}"
+        return await self._c.call(McpServer, "PATCH", path, json=fields)
+
+    async def delete(self, server_id: str) -> None:
+        await self._c.request("DELETE", f"{await self._c.store_path()}/mcp-servers/{server_id}")
+
+    async def health(self, server_id: str) -> McpHealth:
+        path = f"{await self._c.store_path()}/mcp-servers/{server_id}/health"
+        return await self._c.call(McpHealth, "POST", path)
+
+
+class AsyncToolCalls(AsyncResource):
+    async def list(
+        self,
+        *,
+        run_id: str | None = None,
+        agent_id: str | None = None,
+        tool: str | None = None,
+        outcome: str | None = None,
+        limit: int | None = None,
+        cursor: str | None = None,
+    ) -> Page[ToolCall]:
+        params = query(
+            run_id=run_id, agent_id=agent_id, tool=tool, outcome=outcome, limit=limit, cursor=cursor
+        )
+        path = f"{await self._c.store_path()}/tool-calls"
+        return await self._c.call(Page[ToolCall], "GET", path, params=params)
+
+
+class AsyncUsage(AsyncResource):
+    async def get(
+        self,
+        *,
+        since: str | None = None,
+        until: str | None = None,
+        bucket: Literal["hour", "day"] | None = None,
+        group_by: Literal["agent", "model"] | None = None,
+    ) -> UsageReport:
+        params = query(since=since, until=until, bucket=bucket, group_by=group_by)
+        path = f"{await self._c.store_path()}/usage"
+        return await self._c.call(UsageReport, "GET", path, params=params)

@@ -1,0 +1,122 @@
+"""GENERATED from ``_async_base.py`` by ``scripts/unasync_client.py``: do not edit; edit
+``_async_base.py`` and run the script. (The synchronous twin of the async client.)"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any, TypeVar
+
+import httpx
+from pydantic import BaseModel
+
+from loopwright.client.errors import ClientError, TransportFailed, error_from_response
+from loopwright.client.models import Me, Page
+
+M = TypeVar("M", bound=BaseModel)
+T = TypeVar("T")
+
+DEFAULT_URL = "http://127.0.0.1:8080"
+
+
+def query(**values: Any) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for name, value in values.items():
+        if value is None:
+            continue
+        if isinstance(value, bool):
+            value = "true" if value else "false"
+        elif isinstance(value, list | tuple):
+            value = ",".join(value)
+        out[name] = value
+    return out
+
+
+class Connection:
+    """The HTTP client, the key and the store every resource calls through.
+
+    ``url`` and ``key`` default to ``LOOPWRIGHT_URL`` and ``LOOPWRIGHT_KEY``; ``store`` to the
+    key's own store (asked of ``/v1/me`` once; an operator key must name one).
+    """
+
+    def __init__(
+        self,
+        url: str | None = None,
+        key: str | None = None,
+        *,
+        store: str | None = None,
+        timeout_s: float = 30.0,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        url = url or os.environ.get("LOOPWRIGHT_URL") or DEFAULT_URL
+        key = key if key is not None else os.environ.get("LOOPWRIGHT_KEY")
+        headers = {"Authorization": f"Bearer {key}"} if key else {}
+        self.http = httpx.Client(
+            base_url=url.rstrip("/"), headers=headers, timeout=timeout_s, transport=transport
+        )
+        self._store = store
+
+    def close(self) -> None:
+        self.http.close()
+
+    # -- plumbing ------------------------------------------------------------------------------
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        json: Any = None,
+        timeout_s: float | None = None,
+    ) -> httpx.Response:
+        """One call; an error answer raises its ``ApiError``, no answer ``TransportFailed``."""
+        extra: dict[str, Any] = {} if timeout_s is None else {"timeout": timeout_s}
+        try:
+            response = self.http.request(method, path, params=params, json=json, **extra)
+        except httpx.TransportError as exc:
+            raise TransportFailed(f"{method} {path}: {exc!r}") from exc
+        if response.status_code >= 400:
+            raise error_from_response(response)
+        return response
+
+    def call(
+        self,
+        model: type[M],
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        json: Any = None,
+        timeout_s: float | None = None,
+    ) -> M:
+        response = self.request(method, path, params=params, json=json, timeout_s=timeout_s)
+        return model.model_validate_json(response.content)
+
+    def store_path(self) -> str:
+        if self._store is None:
+            me = self.me()
+            if me.store_id is None:
+                raise ClientError("an operator key must name a store: pass store=")
+            self._store = me.store_id
+        return f"/v1/stores/{self._store}"
+
+    def store_id(self) -> str:
+        return (self.store_path()).rsplit("/", 1)[1]
+
+    def me(self) -> Me:
+        return self.call(Me, "GET", "/v1/me")
+
+    def paginate(self, fetch: Callable[..., Page[T]], /, **params: Any) -> Iterator[T]:
+        """Every item of a list, page after page: ``paginate(client.agents.list, q="x")``."""
+        cursor: str | None = None
+        while True:
+            page = fetch(**params, cursor=cursor)
+            yield from page.items
+            if not page.next_cursor:
+                return
+            cursor = page.next_cursor
+
+
+class Resource:
+    def __init__(self, connection: Connection) -> None:
+        self._c = connection

@@ -1,0 +1,47 @@
+"""``loopwright worker``: the worker half of ``serve --no-worker`` — runs the queued runs of the
+database it shares with the API processes, serving no HTTP."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+
+from loopwright.db.database import Database
+from loopwright.db.migrate import upgrade
+from loopwright.events.hub import EventHub
+from loopwright.events.relay import Relay, group_dir
+from loopwright.runtime.runner import Runtime
+from loopwright.settings import Settings
+
+
+async def run_worker(settings: Settings, stop: asyncio.Event | None = None) -> None:
+    """Run until ``stop`` is set (default: until SIGINT or SIGTERM)."""
+    stop = stop or _stop_on_signals()
+    settings.ensure_data_dir()
+    await asyncio.to_thread(upgrade, settings.app_database_url)
+    db = Database(settings.app_database_url)
+    hub = EventHub(reorder_s=settings.reorder_s if settings.relay else 0.0)
+    db.on_commit(hub.publish)
+    loop = asyncio.get_running_loop()
+    # Live-only events (token deltas) reach the API processes of the group through the relay.
+    relay = Relay(group_dir(settings.app_database_url), hub) if settings.relay else None
+    if relay is not None:
+        relay.open(loop)
+    runtime = Runtime(settings, db, hub)
+    try:
+        await runtime.start()
+        await stop.wait()
+    finally:
+        await runtime.stop()
+        await runtime.mcp.close()
+        if relay is not None:
+            relay.close(loop)
+        await db.dispose()
+
+
+def _stop_on_signals() -> asyncio.Event:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    return stop
