@@ -249,3 +249,17 @@ async def _agent_names(
         )
     )
     return {agent_id: name for agent_id, name in rows}
+
+
+UNFINISHED = ("queued", "running", "waiting")
+
+
+async def unfinished_runs(session: AsyncSession) -> list[tuple[str, str, int, datetime]]:
+    """The operator's view (every store): runs not ended, by store and status, with the
+    oldest one's creation time. Reads the status indexes only."""
+    rows = await session.execute(
+        select(RunRow.store_id, RunRow.status, func.count(), func.min(RunRow.created_at))
+        .where(RunRow.status.in_(UNFINISHED))
+        .group_by(RunRow.store_id, RunRow.status)
+    )
+    return [(store, status, int(n), oldest) for store, status, n, oldest in rows]
