@@ -102,6 +102,8 @@ class ObservedTools:
                 tracing.failed(span, exc)
                 raise
             status = "waiting" if outcome.waiting_on else outcome.status
+            if span is not None and outcome.waiting_on:  # started child runs; runs again later
+                span.set_attribute("loopwright.tool.waiting_on", list(outcome.waiting_on))
             metrics.tool_call(self.store_id, name, status, time.perf_counter() - began)
             if status in ("error", "refused"):
                 tracing.failed(span, status)

@@ -83,7 +83,7 @@ def create_app(
                 relay.close(loop)
             await db.dispose()
             if settings.otlp_endpoint:
-                await asyncio.to_thread(tracing.shutdown)
+                tracing.shutdown()  # sends what is buffered (DBOS has shut the default executor)
 
     app = FastAPI(
         title="Loopwright",

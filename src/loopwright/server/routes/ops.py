@@ -29,7 +29,7 @@ async def readyz(svc: ServicesDep) -> JSONResponse:
     found: dict[str, str] = {}
     try:
         async with svc.db.read() as session:
-            revision = (await session.execute(text("SELECT version_num FROM alembic_version")))
+            revision = await session.execute(text("SELECT version_num FROM alembic_version"))
             versions = {row[0] for row in revision}
         found["database"] = "ok"
         found["migrations"] = "ok" if _HEAD[0] in versions else "behind"
