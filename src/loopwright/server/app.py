@@ -114,6 +114,7 @@ def create_app(
     )
     for module in (*routers, ws, ui):
         app.include_router(module.router)
+    app.include_router(usage.operator_router)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(Observe)
     return app
