@@ -64,6 +64,7 @@ class Settings(BaseSettings):
         description="console: readable lines; json: one JSON object per line, with the"
         " request, store, session and run ids",
     )
+    metrics: bool = Field(default=True, description="record Prometheus metrics (/metrics)")
     metrics_token: SecretStr | None = Field(
         default=None, description="bearer token /metrics asks for; default: /metrics is open"
     )

@@ -39,6 +39,7 @@ from loopwright.server.routes import (
 )
 from loopwright.server.services import Services
 from loopwright.settings import Settings
+from loopwright.telemetry import metrics as recorded_metrics
 from loopwright.telemetry import tracing
 
 
@@ -50,6 +51,7 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         settings.ensure_data_dir()
+        recorded_metrics.record(settings.metrics)
         if settings.otlp_endpoint:
             tracing.setup(
                 settings.otlp_endpoint,

@@ -111,6 +111,12 @@ APPEND_LATENCY = Histogram(
 )
 
 BREAKER_VALUES = {"closed": 0.0, "half_open": 1.0, "open": 2.0}
+_on = [True]
+
+
+def record(on: bool) -> None:
+    """Record from now on, or not (``metrics = false``: every call below returns at once)."""
+    _on[0] = on
 
 
 class _Bounded:
@@ -138,6 +144,8 @@ _endpoint = _Bounded()
 def run_finished(
     store: str, agent: str, status: str, started: datetime | None, ended: datetime
 ) -> None:
+    if not _on[0]:
+        return
     store, agent = _store(store), _agent(agent)
     RUNS_FINISHED.labels(store, agent, status).inc()
     if started is not None:
@@ -145,6 +153,8 @@ def run_finished(
 
 
 def run_started(store: str, queued_s: float) -> None:
+    if not _on[0]:
+        return
     RUN_QUEUED.labels(_store(store)).observe(max(0.0, queued_s))
 
 
@@ -158,6 +168,8 @@ def model_request(
     output_tokens: int = 0,
     error: str | None = None,
 ) -> None:
+    if not _on[0]:
+        return
     provider, model = _model(provider), _model(model)
     MODEL_LATENCY.labels(provider, model).observe(seconds)
     MODEL_REQUESTS.labels(provider, model, "error" if error else "ok").inc()
@@ -172,17 +184,24 @@ def model_request(
 
 
 def tool_call(store: str, tool: str, outcome: str, seconds: float) -> None:
+    if not _on[0]:
+        return
     store, tool = _store(store), _tool(tool)
     TOOL_CALLS.labels(store, tool, outcome).inc()
     TOOL_LATENCY.labels(store, tool).observe(seconds)
 
 
 def breaker(endpoint: str, state: str) -> None:
+    if not _on[0]:
+        return
     BREAKER_STATE.labels(_endpoint(endpoint)).set(BREAKER_VALUES.get(state, 0.0))
 
 
 @contextmanager
 def subscriber(kind: str) -> Iterator[None]:
+    if not _on[0]:
+        yield
+        return
     gauge = SUBSCRIBERS.labels(kind)
     gauge.inc()
     try:
@@ -193,6 +212,9 @@ def subscriber(kind: str) -> Iterator[None]:
 
 @contextmanager
 def timed_append() -> Iterator[None]:
+    if not _on[0]:
+        yield
+        return
     began = time.perf_counter()
     try:
         yield
