@@ -8,6 +8,8 @@ trace to the HTTP request that sent its message, the child's trace to its parent
 from __future__ import annotations
 
 import contextlib
+import json
+import sqlite3
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -24,7 +26,7 @@ from starlette.routing import Route
 
 from tests.llm.fakes import Reply, ToolCall, serve
 from tests.procs import OPERATOR_KEY, ServerProcess
-from tests.scripted import GatedLLM
+from tests.scripted import GatedLLM, Hold
 
 CALLER_TRACE = "4bf92f3577b34da6a3ce929d0e0e4736"
 CALLER = f"00-{CALLER_TRACE}-00f067aa0ba902b7-01"
@@ -205,3 +207,43 @@ async def test_content_only_when_turned_on(tmp_path: Path) -> None:
     (tool,) = collector.named("execute_tool create_task")
     assert "Zebra-42" in tool["attrs"]["gen_ai.tool.call.arguments"]
     assert "Zebra-42" in tool["attrs"]["gen_ai.tool.call.result"]
+
+
+async def test_a_resumed_run_continues_its_trace_in_another_process(
+    tmp_path: Path, fake: tuple[GatedLLM, str]
+) -> None:
+    """The server is killed in a model call; the restarted one resumes the run (DBOS) and emits
+    the run's root span with the ids stored when it was queued, linked to the request."""
+    llm, fake_url = fake
+    llm.push(Hold(Reply(text=["lost"])), Reply(text=["Answered after the restart."]))
+    collector = Collector()
+    async with traced_server(tmp_path, collector) as server:
+        http = await _store(server.base_url)
+        provider = {"name": "fake", "kind": "openai", "base_url": f"{fake_url}/v1", "api_key": "k"}
+        await _created(http, "/providers", provider)
+        agent = await _created(http, "/agents", {"name": "w", "model": "fake:m"})
+        chat = await _created(http, "/sessions", {"agent_id": agent["id"]})
+        r = await http.post(
+            f"/sessions/{chat['id']}/messages",
+            json={"content": "hello"},
+            headers={"traceparent": CALLER},
+        )
+        run_id = r.json()["run"]["id"]
+        await llm.wait_for_requests(1)
+        await server.kill()  # nothing it buffered is sent
+        with sqlite3.connect(tmp_path / "data" / "loopwright.db") as db:
+            (stored,) = db.execute("SELECT trace FROM runs WHERE id = ?", (run_id,)).fetchone()
+        stored = json.loads(stored)
+        await server.start()
+        base = f"{server.base_url}/v1/stores/traced"
+        r = await http.post(f"{base}/runs/{run_id}/wait", params={"timeout_s": 60})
+        assert r.json()["status"] == "completed", r.text
+        await http.aclose()
+
+    (run,) = collector.named("invoke_agent ")
+    assert (run["trace"], run["id"]) == (stored["trace_id"], stored["span_id"])
+    assert run["attrs"]["loopwright.resumed"] is True
+    assert run["links"] and run["links"][0][0] == CALLER_TRACE
+    assert stored["link"].split("-")[1] == CALLER_TRACE
+    (answer,) = [s for s in collector.named("chat ") if s["trace"] == stored["trace_id"]]
+    assert answer["parent"] == stored["span_id"]
