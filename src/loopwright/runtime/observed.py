@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Mapping
 
@@ -29,8 +30,8 @@ def error_reason(exc: BaseException) -> str:
         return "retryable" if exc.retryable else "refused"
     if isinstance(exc, TimeoutError):
         return "timeout"
-    if isinstance(exc, Cancelled):
-        return "cancelled"
+    if isinstance(exc, Cancelled | asyncio.CancelledError):
+        return "cancelled"  # the run was cancelled, or the loop's time bound ran out
     return "internal"
 
 
