@@ -17,7 +17,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from tests.conftest import Live
 from tests.llm.fakes import Fail, Reply
 from tests.procs import OPERATOR_KEY, ServerProcess
-from tests.scripted import GatedLLM
+from tests.scripted import GatedLLM, Hold
 from tests.test_runs_offline import ALL_BUILTIN, send
 
 SSE = {"Accept": "text/event-stream"}
@@ -176,3 +176,32 @@ async def test_one_scrape_counts_every_process(tmp_path: Path) -> None:
             assert value(text, "loopwright_run_queued_seconds_count", store=store) == 8
     finally:
         await server.stop()
+
+
+async def test_metrics_read_running_and_queued_runs_from_the_database(
+    live: Live, fake: tuple[GatedLLM, str]
+) -> None:
+    """A run held in its model call and the session's next message queued behind it."""
+    llm, fake_url = fake
+    store = await live.new_store()
+    provider = {"name": "acme", "kind": "openai", "base_url": f"{fake_url}/v1", "api_key": "k2"}
+    assert (await store.admin.post(f"{store.path}/providers", json=provider)).status_code == 201
+    agent = await store.agent(model="acme:gpt-held")
+    chat = await store.session(agent["id"])
+    held = Hold(Reply(text=["first"]))
+    llm.push(held, Reply(text=["second"]))
+    path = f"{store.path}/sessions/{chat['id']}/messages"
+    first = (await store.admin.post(path, json={"content": "one"})).json()["run"]
+    await llm.wait_for_requests(1)
+    second = (await store.admin.post(path, json={"content": "two"})).json()["run"]
+    text = await scrape(live.http)
+    assert value(text, "loopwright_runs", store=store.id, status="running") == 1
+    assert value(text, "loopwright_runs", store=store.id, status="queued") == 1
+    assert value(text, "loopwright_oldest_queued_run_age_seconds", store=store.id) >= 0
+    held.gate.set()
+    for run in (first, second):
+        r = await store.admin.post(f"{store.path}/runs/{run['id']}/wait", params={"timeout_s": 30})
+        assert r.json()["status"] == "completed", r.text
+    text = await scrape(live.http)
+    assert value(text, "loopwright_runs", store=store.id) == 0
+    assert value(text, "loopwright_run_queued_seconds_count", store=store.id) == 2
