@@ -21,6 +21,9 @@ client alone took a core and the baseline fell from ~600 to ~90 turns/s.
 
     .venv/bin/python -m bench.turn_overhead [--turns 100] [--seconds 15] [--processes 1 2]
         [--database-url postgresql://postgres@127.0.0.1:5432/<an empty database>]
+    .venv/bin/python -m bench.turn_overhead --observability 3 [--turns 100] [--seconds 8]
+
+``--observability ROUNDS``: what metrics and tracing cost (see ``observability``).
 
 This machine's speed drifts by tens of percent over an hour: to compare two versions, run
 them alternately in one window, the other version's server from a worktree
@@ -459,6 +462,76 @@ async def measure(
             )
 
 
+OBSERVABILITY = {
+    "off": {"LOOPWRIGHT_METRICS": "false"},
+    "metrics": {"LOOPWRIGHT_METRICS": "true"},
+    "metrics+tracing": {"LOOPWRIGHT_METRICS": "true"},  # + the sink's URL
+}
+
+
+async def observability(turns: int, seconds: float, rounds: int) -> None:
+    """What metrics and tracing cost per turn: servers with neither, with metrics, and with
+    metrics and tracing to a local OTLP sink, alternating round by round in one window; each
+    measured at c=1 (overhead over the baseline, server CPU per turn) and at c=10 (CPU per
+    turn). Printed per round and as medians."""
+    fake_port, sink_port = free_port(), free_port()
+    model_url, sink_url = f"http://127.0.0.1:{fake_port}", f"http://127.0.0.1:{sink_port}"
+    uvicorn = [sys.executable, "-m", "uvicorn", "--log-level", "warning", "--port"]
+    found: dict[str, list[tuple[float, float, float]]] = {mode: [] for mode in OBSERVABILITY}
+    with (
+        process([*uvicorn, str(fake_port), "bench.fake_openai:app"], f"{model_url}/health"),
+        process([*uvicorn, str(sink_port), "bench.otlp_sink:app"], f"{sink_url}/health"),
+    ):
+        base = await baseline(f"{model_url}/v1/chat/completions", turns)
+        base_p50 = percentile([b * 1000 for b in base], 0.5)
+        print(f"baseline turn (client -> fake directly): p50 {base_p50:.1f} ms")
+        for round_ in range(rounds):
+            for mode, extra in OBSERVABILITY.items():
+                env = {**SERVER_ENV, **extra}
+                if mode.endswith("tracing"):
+                    env["LOOPWRIGHT_OTLP_ENDPOINT"] = f"{sink_url}/v1/traces"
+                with loopwright_server(env, ["--processes", "1"]) as server:
+                    bench = await setup(server.base_url, model_url)
+                    headers = {"Authorization": f"Bearer {bench.key}"}
+                    async with httpx2.AsyncClient(
+                        base_url=server.base_url, headers=headers, timeout=60
+                    ) as c:
+                        await warm_up(c, bench, conversations_at_once=2)
+                        totals: list[float] = []
+                        cpu_before = cpu_seconds(server.pid)
+                        async for _, total in conversations(c, bench, turns):
+                            totals.append(total * 1000)
+                        cpu_c1 = (cpu_seconds(server.pid) - cpu_before) * 1000 / turns
+                    _, cpu_c10 = await throughput(server.base_url, bench, 10, seconds, server.pid)
+                overhead = percentile(totals, 0.5) - base_p50
+                found[mode].append((overhead, cpu_c1, cpu_c10))
+                print(
+                    f"round {round_ + 1} {mode:>16}: overhead c=1 p50 {overhead:.1f} ms,"
+                    f" CPU/turn c=1 {cpu_c1:.1f} ms, c=10 {cpu_c10:.1f} ms",
+                    flush=True,
+                )
+        spans = httpx2.get(f"{sink_url}/count").json()["spans"]
+    print(f"spans the sink received: {spans}")
+    medians = {
+        mode: tuple(percentile([r[i] for r in rows], 0.5) for i in range(3))
+        for mode, rows in found.items()
+    }
+    for mode, (overhead, cpu_c1, cpu_c10) in medians.items():
+        print(
+            f"median {mode:>16}: overhead c=1 {overhead:.1f} ms, CPU/turn c=1 {cpu_c1:.1f} ms,"
+            f" c=10 {cpu_c10:.1f} ms"
+        )
+    off, on, traced = (medians[m] for m in OBSERVABILITY)
+    print(
+        f"metrics cost: {on[0] - off[0]:+.2f} ms overhead c=1, {on[1] - off[1]:+.2f} ms CPU/turn"
+        f" c=1, {on[2] - off[2]:+.2f} ms CPU/turn c=10"
+    )
+    print(
+        f"tracing cost (over metrics): {traced[0] - on[0]:+.2f} ms overhead c=1,"
+        f" {traced[1] - on[1]:+.2f} ms CPU/turn c=1, {traced[2] - on[2]:+.2f} ms CPU/turn c=10"
+    )
+
+
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--turns", type=int, default=100)
@@ -474,5 +547,14 @@ if __name__ == "__main__":
         "--database-url",
         help="run the servers on this (empty) PostgreSQL database instead of SQLite",
     )
+    parser.add_argument(
+        "--observability",
+        type=int,
+        metavar="ROUNDS",
+        help="instead: metrics and tracing off and on, alternating for ROUNDS rounds",
+    )
     args = parser.parse_args()
-    asyncio.run(main(args.turns, args.seconds, args.processes, args.database_url))
+    if args.observability:
+        asyncio.run(observability(args.turns, args.seconds, args.observability))
+    else:
+        asyncio.run(main(args.turns, args.seconds, args.processes, args.database_url))

@@ -9,6 +9,7 @@ headers. Then every line is searched for each secret.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import secrets
 import socket
@@ -133,12 +134,14 @@ async def _drive(base_url: str, fake_url: str, llm: GatedLLM) -> dict[str, str]:
     return {"admin key": admin_key, "member key": member["key"]}
 
 
+@pytest.mark.parametrize("log_format", ["console", "json"])
 async def test_no_key_or_secret_reaches_any_log_line(
-    tmp_path: Path, fake: tuple[GatedLLM, str]
+    tmp_path: Path, fake: tuple[GatedLLM, str], log_format: str
 ) -> None:
     llm, fake_url = fake
     output = tmp_path / "server.log"
     env = {
+        "LOOPWRIGHT_LOG_FORMAT": log_format,
         "LOOPWRIGHT_LOG_LEVEL": "debug",
         "LOOPWRIGHT_EGRESS_ALLOW": "127.0.0.1/32",
         "PYTHONUNBUFFERED": "1",
@@ -160,6 +163,9 @@ async def test_no_key_or_secret_reaches_any_log_line(
     for number, line in enumerate(lines, 1):
         for name, secret in planted.items():
             assert secret not in line, f"the {name} is in log line {number}: {line}"
+    if log_format == "json":
+        JSON_LINES.clear()
+        lines = [_message(line) for line in lines]
     text = "\n".join(lines)
     # The log did see all of it, at DEBUG, with the secrets taken out.
     assert "DEBUG" in text
@@ -167,6 +173,25 @@ async def test_no_key_or_secret_reaches_any_log_line(
     assert "WebSocket /v1/stores/" in text
     assert "retrying acme:gpt-test" in text
     assert "MCP server remote unavailable" in text
+    if log_format == "json":  # each line names what it was for
+        retry = next(e for e in JSON_LINES if "retrying acme:gpt-test" in e["message"])
+        assert retry["store_id"].startswith("logs-")
+        assert retry["run_id"].startswith("run_") and retry["session_id"].startswith("ses_")
+        access = [e for e in JSON_LINES if e["logger"] == "uvicorn.access"]
+        assert access and all(len(e["request_id"]) == 16 for e in access)
+
+
+JSON_LINES: list[dict[str, Any]] = []
+
+
+def _message(line: str) -> str:
+    """A JSON log line as the console would show it (level and message); other lines (the
+    server's banner, a library's print) as they are."""
+    if not line.startswith("{"):
+        return line
+    entry = json.loads(line)
+    JSON_LINES.append(entry)
+    return f"{entry['level'].upper()} {entry['logger']}: {entry['message']}"
 
 
 SECRET = "Zq8v1LrT0pXw"

@@ -43,6 +43,12 @@ def test_the_latest_migrations_step_down_and_up(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'app.db'}"
     upgrade(url)
     config = alembic_config(url)
+    command.downgrade(config, "-1")  # observability: runs.trace
+    engine = create_engine(url)
+    try:
+        assert "trace" not in {c["name"] for c in inspect(engine).get_columns("runs")}
+    finally:
+        engine.dispose()
     command.downgrade(config, "-1")
     engine = create_engine(url)
     try:

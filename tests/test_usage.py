@@ -95,6 +95,24 @@ async def test_usage_counts_runs_tokens_and_errors_per_agent_and_model(any_live:
     other = await any_live.new_store()
     assert (await usage(other))["totals"]["runs_total"] == 0
 
+    by_day = await usage(store, group_by="day")
+    assert by_day["bucket"] == "day" and by_day["group_by"] is None
+    assert by_day["totals"] == totals and len(by_day["buckets"]) in (30, 31)
+    hour_ago = (datetime.now(UTC) - timedelta(hours=1)).replace(tzinfo=None).isoformat()
+    ranged = await usage(store, **{"from": hour_ago})
+    assert ranged["totals"] == totals and len(ranged["buckets"]) in (1, 2)
+    assert ranged["since"] == ranged["buckets"][0]
+
+    # the operator's view: every store, here per store
+    r = await any_live.http.get("/v1/usage", params={"group_by": "store", "from": hour_ago})
+    assert r.status_code == 200, r.text
+    stores = {s["group"]: s["totals"] for s in r.json()["series"]}
+    assert stores[store.id] == totals and other.id not in stores
+    assert r.json()["totals"]["runs_total"] >= totals["runs_total"]
+    r = await any_live.http.get("/v1/usage", params={"group_by": "model", "from": hour_ago})
+    assert r.status_code == 200, r.text
+    assert (await store.admin.get("/v1/usage")).status_code == 403  # a store's key
+
 
 async def test_usage_parameters_are_validated(store: Store) -> None:
     base = f"{store.path}/usage"

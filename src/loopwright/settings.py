@@ -7,6 +7,7 @@ module-level singleton: the CLI builds a ``Settings`` and hands it to ``create_a
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -58,6 +59,34 @@ class Settings(BaseSettings):
         default=None, validation_alias=AliasChoices("LOOPWRIGHT_GOOGLE_API_KEY", "GOOGLE_API_KEY")
     )
     log_level: str = "info"
+    log_format: Literal["console", "json"] = Field(
+        default="console",
+        description="console: readable lines; json: one JSON object per line, with the"
+        " request, store, session and run ids",
+    )
+    metrics: bool = Field(default=True, description="record Prometheus metrics (/metrics)")
+    metrics_token: SecretStr | None = Field(
+        default=None, description="bearer token /metrics asks for; default: /metrics is open"
+    )
+    otlp_endpoint: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices(
+            "LOOPWRIGHT_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"
+        ),
+        description="OTLP/HTTP traces URL (e.g. http://127.0.0.1:4318/v1/traces); default: no"
+        " traces",
+    )
+    otlp_headers: SecretStr | None = Field(
+        default=None,
+        validation_alias=AliasChoices(
+            "LOOPWRIGHT_OTLP_HEADERS", "OTEL_EXPORTER_OTLP_TRACES_HEADERS"
+        ),
+        description="headers for the OTLP endpoint, name=value,name=value (a backend's key)",
+    )
+    trace_content: bool = Field(
+        default=False,
+        description="put prompts, completions, tool arguments and results in spans",
+    )
 
     openai_base_url: str | None = Field(
         default=None,
@@ -165,6 +194,12 @@ class Settings(BaseSettings):
             "google": self.google_api_key,
         }.get(kind)
         return key.get_secret_value() if key else None
+
+    def otlp_header_map(self) -> dict[str, str]:
+        if self.otlp_headers is None:
+            return {}
+        pairs = (p.partition("=") for p in self.otlp_headers.get_secret_value().split(","))
+        return {k.strip(): v.strip() for k, _, v in pairs if k.strip()}
 
     def ensure_data_dir(self) -> None:
         self.data_dir.mkdir(parents=True, exist_ok=True)

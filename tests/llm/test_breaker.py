@@ -146,3 +146,28 @@ def test_registry_shares_one_breaker_per_endpoint(clock: Clock) -> None:
 def test_rejects_a_threshold_below_one() -> None:
     with pytest.raises(ValueError, match="failure_threshold"):
         CircuitBreaker(failure_threshold=0)
+
+
+async def test_the_registry_tells_each_change_of_state(clock: Clock) -> None:
+    """What ``loopwright_breaker_state`` is fed: every state change of every endpoint, once."""
+    told: list[tuple[str, str]] = []
+    registry = BreakerRegistry(
+        failure_threshold=2, reset_after_s=10, clock=clock, observe=lambda e, s: told.append((e, s))
+    )
+    inner = Scripted([failure(500)] * 3 + [Answer()])
+    client = BreakerClient(inner, registry.get("openai:x"))
+    await fail_times(client, 2)  # closed, then open at the second failure
+    with pytest.raises(CircuitOpen):
+        await call(client)
+    clock.now += 10
+    await fail_times(client, 1)  # the half-open trial fails: open again
+    clock.now += 10
+    await call(client)  # the trial succeeds: closed
+    assert told == [
+        ("openai:x", "closed"),
+        ("openai:x", "open"),
+        ("openai:x", "half_open"),
+        ("openai:x", "open"),
+        ("openai:x", "half_open"),
+        ("openai:x", "closed"),
+    ]

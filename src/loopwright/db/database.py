@@ -27,6 +27,9 @@ from loopwright.domain.events import Event
 
 CommitHook = Callable[[Sequence[Event]], None]
 PENDING_EVENTS = "loopwright.pending_events"
+AFTER_COMMIT = "loopwright.after_commit"
+"""``session.info[AFTER_COMMIT]``: callables run once the transaction committed (metrics of
+what it did; a rolled-back transaction runs none)."""
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 SQLITE_WRITE_BUSY_TIMEOUT_MS = 10_000  # a write waits on the loop: keep it short
 Params = Mapping[str, Any] | Sequence[Mapping[str, Any]] | None
@@ -41,6 +44,11 @@ async def core(
         return session.sync_session.connection().execute(statement, params)
     connection = await session.connection()
     return await connection.execute(statement, params)
+
+
+def after_commit(session: AsyncSession, then: Callable[[], None]) -> None:
+    """Run ``then`` once the session's write transaction has committed."""
+    session.info.setdefault(AFTER_COMMIT, []).append(then)
 
 
 def has_row_locks(session: AsyncSession) -> bool:
@@ -96,6 +104,7 @@ class Database:
                 async with session.begin():
                     yield session
                 events: list[Event] = session.info.pop(PENDING_EVENTS, [])
+                after: list[Callable[[], None]] = session.info.pop(AFTER_COMMIT, [])
         else:
             async with self._write_lock, self._writer_lock:
                 session = InlineSession(self._sqlite_write)
@@ -103,11 +112,14 @@ class Database:
                     with session.sync_session.begin():
                         yield session
                     events = session.info.pop(PENDING_EVENTS, [])
+                    after = session.info.pop(AFTER_COMMIT, [])
                 finally:
                     session.sync_session.close()
         if events:
             for hook in self._commit_hooks:
                 hook(events)
+        for then in after:
+            then()
 
     async def dispose(self) -> None:
         if self.is_sqlite:

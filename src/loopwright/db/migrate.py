@@ -21,3 +21,10 @@ def alembic_config(async_url: str) -> Config:
 
 def upgrade(async_url: str) -> None:
     command.upgrade(alembic_config(async_url), "head")
+
+
+def head_revision() -> str | None:
+    """The newest migration's revision, as the scripts say."""
+    from alembic.script import ScriptDirectory
+
+    return ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head()

@@ -19,6 +19,7 @@ from loopwright.db.tables import EventRow, RunRow, StoreRow
 from loopwright.db.tables.base import utcnow
 from loopwright.domain.events import Event, EventFilter, NewEvent
 from loopwright.errors import NotFound
+from loopwright.telemetry import metrics
 
 _BUMP_SEQ = (
     update(StoreRow)
@@ -37,6 +38,11 @@ async def append(session: AsyncSession, store_id: str, new: Sequence[NewEvent]) 
     times per run step, and the ORM's per-statement work cost more than the statements."""
     if not new:
         return []
+    with metrics.timed_append():
+        return await _append(session, store_id, new)
+
+
+async def _append(session: AsyncSession, store_id: str, new: Sequence[NewEvent]) -> list[Event]:
     bumped = await core(session, _BUMP_SEQ, {"store": store_id, "count": len(new)})
     last = bumped.scalar_one_or_none()
     if last is None:

@@ -40,6 +40,16 @@ class CircuitBreaker:
         self._failures = 0
         self._opened_at = 0.0
         self._trial_in_flight = False
+        self.on_change: Callable[[BreakerState], None] | None = None
+        self._told: BreakerState | None = None
+
+    def _tell(self) -> None:
+        """Tell ``on_change`` the state when it differs from what it was told last."""
+        if self.on_change is not None:
+            state = self.state
+            if state != self._told:
+                self._told = state
+                self.on_change(state)
 
     @property
     def state(self) -> BreakerState:
@@ -62,27 +72,32 @@ class CircuitBreaker:
             return True
         if state == "half_open" and not self._trial_in_flight:
             self._trial_in_flight = True
+            self._tell()
             return True
+        self._tell()
         return False
 
     def record_success(self) -> None:
         self._open = False
         self._failures = 0
         self._trial_in_flight = False
+        self._tell()
 
     def record_failure(self) -> None:
         self._trial_in_flight = False
         if self._open:  # a failed trial: open for another full period
             self._opened_at = self._clock()
-            return
-        self._failures += 1
-        if self._failures >= self._threshold:
-            self._open = True
-            self._opened_at = self._clock()
+        else:
+            self._failures += 1
+            if self._failures >= self._threshold:
+                self._open = True
+                self._opened_at = self._clock()
+        self._tell()
 
     def release(self) -> None:
         """Forget a call that ended without a verdict (cancelled, or a bug); free the trial slot."""
         self._trial_in_flight = False
+        self._tell()
 
 
 class BreakerRegistry:
@@ -93,16 +108,23 @@ class BreakerRegistry:
         failure_threshold: int = 5,
         reset_after_s: float = 30.0,
         clock: Callable[[], float] = time.monotonic,
+        observe: Callable[[str, BreakerState], None] | None = None,
     ) -> None:
+        """``observe(endpoint, state)``: told the state after each call through a breaker
+        (metrics)."""
         self._failure_threshold = failure_threshold
         self._reset_after_s = reset_after_s
         self._clock = clock
+        self._observe = observe
         self._breakers: dict[str, CircuitBreaker] = {}
 
     def get(self, endpoint: str) -> CircuitBreaker:
         breaker = self._breakers.get(endpoint)
         if breaker is None:
             breaker = CircuitBreaker(self._failure_threshold, self._reset_after_s, self._clock)
+            if self._observe is not None:
+                observe = self._observe
+                breaker.on_change = lambda state: observe(endpoint, state)
             self._breakers[endpoint] = breaker
         return breaker
 

@@ -24,6 +24,7 @@ from loopwright.engine.team import TeamSettings, run_team_turn
 from loopwright.engine.toolsets import AssignedOnly, RateLimited, ReadOnlyTools
 from loopwright.engine.types import RunSettings, TurnOutcome
 from loopwright.runtime import children, failpoints, lifecycle, services
+from loopwright.runtime.observed import ObservedTools
 from loopwright.runtime.plan import RunPlan
 from loopwright.runtime.run_ports import (
     AgentModel,
@@ -34,6 +35,8 @@ from loopwright.runtime.run_ports import (
 )
 from loopwright.runtime.step_store import DbStepStore
 from loopwright.runtime.team_plans import DbPlans
+from loopwright.telemetry import context as log_context
+from loopwright.telemetry import tracing
 
 logger = logging.getLogger("loopwright.runtime")
 
@@ -54,6 +57,7 @@ def run_ports(rt: services.RunServices, plan: RunPlan, *, resumed: bool) -> Port
     )
     if plan.read_only:
         tools = ReadOnlyTools(tools)
+    tools = ObservedTools(tools, plan.store_id)
     steps = DbStepStore(
         rt,
         plan,
@@ -93,33 +97,57 @@ async def run_workflow(store_id: str, run_id: str) -> str:
         if started is None:
             return "skipped"
         plan = started.plan
-        if started.parked and not await _wait_for_slot(rt, plan):
-            return "ended"
-        ports = run_ports(rt, plan, resumed=started.resumed)
-        while True:
-            outcome = await _turn(rt, plan, ports)
-            if outcome.status != "waiting":
-                break
-            rt.admitter.start_detached(store_id, await children.park(rt, plan, outcome.waiting_on))
-            if not await _wait_for_slot(rt, plan):
+        log_context.for_run(store_id, plan.session_id, run_id)
+        with tracing.run_span(
+            started.trace,
+            agent=plan.agent_id,
+            store_id=store_id,
+            run_id=run_id,
+            session_id=plan.session_id,
+            model=plan.models[0],
+            started_at=started.started_at,
+            resumed=started.resumed,
+        ) as span:
+            if started.parked and not await _wait_for_slot(rt, plan):
+                tracing.end_run(span, "ended", None)
                 return "ended"
-            assert isinstance(ports.steps, DbStepStore)
-            ports.steps.resume()
-        if not outcome.recorded:
-            ended = await lifecycle.finish(
-                rt.db,
-                store_id,
-                run_id,
-                outcome.status,
-                stop_reason=outcome.stop_reason,
-                error=outcome.error,
-                admit=rt.admitter.budget(),
-            )
-            rt.admitter.start_detached(store_id, ended.admitted if ended else [])
+            outcome = await _run(rt, plan, started.resumed)
+            if outcome is None:
+                tracing.end_run(span, "ended", None)
+                return "ended"
+            tracing.end_run(span, outcome.status, outcome.stop_reason)
         return outcome.status
     finally:
         rt.local.forget(run_id)
         rt.admitter.running -= 1
+
+
+async def _run(rt: services.RunServices, plan: RunPlan, resumed: bool) -> TurnOutcome | None:
+    """The loop until the run ends (parking while it waits for children); its outcome, None
+    if it ended while parked."""
+    store_id, run_id = plan.store_id, plan.run_id
+    ports = run_ports(rt, plan, resumed=resumed)
+    while True:
+        outcome = await _turn(rt, plan, ports)
+        if outcome.status != "waiting":
+            break
+        rt.admitter.start_detached(store_id, await children.park(rt, plan, outcome.waiting_on))
+        if not await _wait_for_slot(rt, plan):
+            return None
+        assert isinstance(ports.steps, DbStepStore)
+        ports.steps.resume()
+    if not outcome.recorded:
+        ended = await lifecycle.finish(
+            rt.db,
+            store_id,
+            run_id,
+            outcome.status,
+            stop_reason=outcome.stop_reason,
+            error=outcome.error,
+            admit=rt.admitter.budget(),
+        )
+        rt.admitter.start_detached(store_id, ended.admitted if ended else [])
+    return outcome
 
 
 async def _turn(rt: services.RunServices, plan: RunPlan, ports: Ports) -> TurnOutcome:

@@ -11,7 +11,7 @@ from sqlalchemy import and_, bindparam, exists, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
-from loopwright.db.database import Database, core
+from loopwright.db.database import Database, after_commit, core
 from loopwright.db.repos import conversations
 from loopwright.db.tables import AgentRow, PlanStepRow, RunRow
 from loopwright.db.tables.base import utcnow
@@ -22,6 +22,7 @@ from loopwright.events import log
 from loopwright.events.hub import EventHub
 from loopwright.runtime.admission import Budget, admit_in
 from loopwright.runtime.plan import RunPlan
+from loopwright.telemetry import metrics
 
 _FINAL_EVENT: dict[str, EventType] = {
     "completed": "run.completed",
@@ -40,6 +41,8 @@ _RUN_AND_AGENT = (
         RunRow.agent_id,
         RunRow.session_id,
         RunRow.started_at,
+        RunRow.created_at,
+        RunRow.trace,
         RunRow.read_only,
         RunRow.team_step,
         AgentRow.id.label("found_agent"),
@@ -70,6 +73,8 @@ class Started:
     plan: RunPlan
     resumed: bool  # started before (a replay after a crash): steps may have records
     parked: bool = False  # waiting for its children, or queued again after them: no slot
+    trace: dict[str, Any] | None = None  # ``runs.trace``
+    started_at: datetime | None = None
 
 
 async def start(db: Database, store_id: str, run_id: str) -> Started | None:
@@ -85,7 +90,13 @@ async def start(db: Database, store_id: str, run_id: str) -> Started | None:
             return None
         if run.plan is not None:
             parked = run.status in ("waiting", "queued")
-            return Started(RunPlan.from_json(run.plan), resumed=True, parked=parked)
+            return Started(
+                RunPlan.from_json(run.plan),
+                resumed=True,
+                parked=parked,
+                trace=run.trace,
+                started_at=run.started_at,
+            )
         if run.found_agent is None:
             raise NotFound.of("agent", run.agent_id)
         started: datetime = run.started_at or utcnow()
@@ -99,6 +110,8 @@ async def start(db: Database, store_id: str, run_id: str) -> Started | None:
             _START,
             {"store": store_id, "run": run_id, "started": started, "new_plan": plan.to_json()},
         )
+        queued_s = (started - run.created_at).total_seconds()
+        after_commit(session, lambda: metrics.run_started(store_id, queued_s))
         await log.append(
             session,
             store_id,
@@ -111,7 +124,7 @@ async def start(db: Database, store_id: str, run_id: str) -> Started | None:
                 )
             ],
         )
-        return Started(plan, resumed=False)
+        return Started(plan, resumed=False, trace=run.trace, started_at=started)
 
 
 EXECUTOR_PROMPT = (
@@ -174,7 +187,14 @@ _FINISH = (
         error=bindparam("new_error"),
         finished_at=bindparam("now"),
     )
-    .returning(RunRow.session_id, RunRow.parent_run_id, RunRow.input_tokens, RunRow.output_tokens)
+    .returning(
+        RunRow.session_id,
+        RunRow.parent_run_id,
+        RunRow.input_tokens,
+        RunRow.output_tokens,
+        RunRow.agent_id,
+        RunRow.started_at,
+    )
 )
 _executor = aliased(RunRow)
 # A parent waiting for its children is queued again (for a slot) once the last one ended; a
@@ -272,6 +292,11 @@ async def end(
     )
     if row.parent_run_id is not None:
         await wake_if_children_done(session, store_id, row.parent_run_id)
+    ended_at = utcnow()
+    after_commit(
+        session,
+        lambda: metrics.run_finished(store_id, row.agent_id, status, row.started_at, ended_at),
+    )
     return Ended(await admit_in(session, store_id, admit) if admit else [])
 
 

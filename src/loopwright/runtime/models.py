@@ -38,6 +38,7 @@ from loopwright.llm import (
 )
 from loopwright.runtime import heap
 from loopwright.settings import Settings
+from loopwright.telemetry import metrics
 
 SERVER_KINDS = ("openai", "anthropic", "google")
 CLIENTS_CACHED = 1024
@@ -50,7 +51,7 @@ class ModelResolver:
         self._settings = settings
         self._secrets = secrets
         self._egress = egress
-        self._breakers = BreakerRegistry()
+        self._breakers = BreakerRegistry(observe=metrics.breaker)
         self._http = model_http_client(settings.model_timeout_s)
         guarded = GuardedTransport(egress, limits=STORE_PROVIDER_LIMITS)
         self._store_http = model_http_client(settings.model_timeout_s, transport=guarded)
@@ -63,6 +64,12 @@ class ModelResolver:
     async def aclose(self) -> None:
         await self._http.aclose()
         await self._store_http.aclose()
+
+    def report_breakers(self) -> None:
+        """Give the metrics this process's breaker states as they are now (an open breaker
+        turns half-open by the clock, with no call to tell it)."""
+        for endpoint, state in self._breakers.states().items():
+            metrics.breaker(endpoint, state)
 
     def forget(self, store_id: str) -> None:
         """Drop what is cached of a store's providers (one was removed). Other processes

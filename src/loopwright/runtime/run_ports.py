@@ -24,8 +24,10 @@ from loopwright.engine.ports import ToolInfo, ToolRoute
 from loopwright.engine.types import CallContext, ToolCall, ToolOutcome
 from loopwright.llm import ModelClient, ModelDelta
 from loopwright.runtime import tool_dispatch, toolbox
+from loopwright.runtime.observed import answered, request_content, request_failed, split_model
 from loopwright.runtime.plan import RunPlan
 from loopwright.runtime.services import RunServices
+from loopwright.telemetry import tracing
 from loopwright.tools.builtin import BUILTIN_TOOLS
 
 
@@ -83,8 +85,23 @@ class AgentModel:
             )
             hub.publish([event])
 
-        work = client.complete(messages, tools, settings, on_delta)
-        return await self.rt.local.guard(plan.run_id, work)
+        requested = plan.models[0]
+        began = time.perf_counter()
+        with tracing.model_span(
+            client.provider, requested, split_model(requested)[1], index
+        ) as span:
+            if tracing.content_enabled():
+                tracing.content(span, "gen_ai.input.messages", request_content(messages))
+            try:
+                work = client.complete(messages, tools, settings, on_delta)
+                response = await self.rt.local.guard(plan.run_id, work)
+            except BaseException as exc:
+                request_failed(requested, exc, time.perf_counter() - began, span)
+                raise
+            answered(plan.store_id, requested, response, time.perf_counter() - began, span)
+            if tracing.content_enabled():
+                tracing.content(span, "gen_ai.output.messages", request_content([response]))
+        return response
 
     async def _resolve(self) -> ModelClient:
         """Raises ``LoopwrightError`` when the agent's model cannot be had (unknown, removed)."""

@@ -108,6 +108,17 @@ class Runtime:
             asyncio.create_task(self._watch_cancels()),
         ]
 
+    def readiness(self) -> dict[str, str]:
+        """The durable engine and the worker, for ``/readyz``: ``ok``, ``off`` (an API-only
+        process), ``busy`` (at ``worker_concurrency``: runs wait for another worker) or what is
+        wrong."""
+        if not self._launched:
+            return {"durable_engine": "off", "worker": "off"}
+        if not self._tasks or any(task.done() for task in self._tasks):
+            return {"durable_engine": "ok", "worker": "stopped"}
+        busy = self.admitter.running >= self.settings.worker_concurrency
+        return {"durable_engine": "ok", "worker": "busy" if busy else "ok"}
+
     def services(self) -> services.RunServices:
         return self._services
 

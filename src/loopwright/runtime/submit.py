@@ -24,6 +24,7 @@ from loopwright.errors import Conflict, NotFound
 from loopwright.events import log
 from loopwright.ids import new_id
 from loopwright.runtime.admission import Budget, admit_in
+from loopwright.telemetry import tracing
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,6 +126,7 @@ async def accept(
         "parent_call_id": submission.parent_call_id,
         "read_only": submission.read_only,
         "team_step": submission.team_step,
+        "trace": tracing.new_run_trace(),
         "status": "queued",
         "stop_reason": None,
         "error": None,

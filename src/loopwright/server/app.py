@@ -17,12 +17,14 @@ from loopwright.runtime.runner import Runtime
 from loopwright.server import errors, openapi
 from loopwright.server.body_limit import BodyLimit
 from loopwright.server.key_cache import KeyCache
+from loopwright.server.observe import Observe
 from loopwright.server.routes import (
     agents,
     audit,
     events,
     mcp_servers,
     me,
+    metrics,
     ops,
     plans,
     providers,
@@ -37,6 +39,8 @@ from loopwright.server.routes import (
 )
 from loopwright.server.services import Services
 from loopwright.settings import Settings
+from loopwright.telemetry import metrics as recorded_metrics
+from loopwright.telemetry import tracing
 
 
 def create_app(
@@ -47,6 +51,14 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         settings.ensure_data_dir()
+        recorded_metrics.record(settings.metrics)
+        if settings.otlp_endpoint:
+            tracing.setup(
+                settings.otlp_endpoint,
+                headers=settings.otlp_header_map(),
+                content=settings.trace_content,
+                instance=settings.process_executor_id,
+            )
         await asyncio.to_thread(upgrade, settings.app_database_url)
         db = Database(settings.app_database_url)
         hub = EventHub(reorder_s=settings.reorder_s if settings.relay else 0.0)
@@ -72,6 +84,8 @@ def create_app(
             if relay is not None:
                 relay.close(loop)
             await db.dispose()
+            if settings.otlp_endpoint:
+                tracing.shutdown()  # sends what is buffered (DBOS has shut the default executor)
 
     app = FastAPI(
         title="Loopwright",
@@ -85,6 +99,7 @@ def create_app(
     openapi.install(app)
     routers = (
         ops,
+        metrics,
         me,
         stores,
         providers,
@@ -101,5 +116,7 @@ def create_app(
     )
     for module in (*routers, ws, ui):
         app.include_router(module.router)
+    app.include_router(usage.operator_router)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(Observe)
     return app

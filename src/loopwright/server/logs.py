@@ -23,6 +23,7 @@ from typing import Any
 from uvicorn.config import LOG_LEVELS, LOGGING_CONFIG
 
 from loopwright.settings import Settings
+from loopwright.telemetry import context
 
 REDACTED = "[redacted]"
 
@@ -108,6 +109,7 @@ class _ScrubbingFactory:
     def __call__(self, *args: Any, **kwargs: Any) -> logging.LogRecord:
         record = self.inner(*args, **kwargs)
         self.redactor.scrub_record(record)
+        record.ids = context.current()  # the request, store, session and run it was made for
         return record
 
 
@@ -126,9 +128,12 @@ def configure(settings: Settings) -> dict[str, Any]:
     install_redaction(Redactor.for_settings(settings))
     config = copy.deepcopy(LOGGING_CONFIG)
     config["formatters"]["named"] = {
-        "()": "uvicorn.logging.DefaultFormatter",
+        "()": "loopwright.server.log_format.ConsoleFormatter",
         "fmt": "%(levelprefix)s %(name)s: %(message)s",
     }
+    if settings.log_format == "json":
+        for name in ("default", "access", "named"):
+            config["formatters"][name] = {"()": "loopwright.server.log_format.JsonFormatter"}
     config["handlers"]["named"] = {
         "formatter": "named",
         "class": "logging.StreamHandler",

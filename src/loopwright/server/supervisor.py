@@ -16,15 +16,20 @@ from __future__ import annotations
 import ctypes
 import os
 import select
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from types import FrameType
 
 from loopwright.settings import Settings
+
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"  # read by prometheus-client when it is imported
 
 READY_TIMEOUT_S = 120.0
 WATCH_S = 0.2
@@ -62,6 +67,7 @@ class Supervisor:
         self.port = int(sock.getsockname()[1])
         for signum in (signal.SIGTERM, signal.SIGINT):
             signal.signal(signum, self._stop)
+        made_metrics_dir = _metrics_dir()
         try:
             self._start(0, sock)
             if not self._wait_ready(range(1)):
@@ -72,6 +78,8 @@ class Supervisor:
         finally:
             self._stop_children()
             sock.close()
+            if made_metrics_dir is not None:
+                shutil.rmtree(made_metrics_dir, ignore_errors=True)
 
     def _start(self, index: int, sock: socket.socket) -> None:
         env = {
@@ -136,6 +144,7 @@ class Supervisor:
                 if code is None or self._stopping:
                     continue
                 child.close_ready()
+                _forget_metrics_of(child.proc.pid)
                 if time.monotonic() - child.started < QUICK_DEATH_S:
                     self._quick_deaths += 1
                     if self._quick_deaths >= QUICK_DEATHS_ALLOWED:
@@ -169,6 +178,28 @@ class Supervisor:
                 child.proc.kill()
                 child.proc.wait()
             child.close_ready()
+
+
+def _metrics_dir() -> str | None:
+    """The directory the children write their metrics to (prometheus-client's multiprocess
+    mode), so that one scrape of any child reads the whole server: a new one for this server
+    (returned, to be removed at exit), or the operator's ``PROMETHEUS_MULTIPROC_DIR`` emptied
+    of an earlier server's files."""
+    given = os.environ.get(MULTIPROC_ENV)
+    if given:
+        for old in Path(given).glob("*.db"):
+            old.unlink(missing_ok=True)
+        return None
+    made = tempfile.mkdtemp(prefix="loopwright-metrics-")
+    os.environ[MULTIPROC_ENV] = made  # the children inherit it
+    return made
+
+
+def _forget_metrics_of(pid: int) -> None:
+    """A dead child's live gauges (open streams, breaker states) no longer count."""
+    from loopwright.telemetry.metrics import process_dead
+
+    process_dead(pid)
 
 
 def inherited_socket(fd: int) -> socket.socket:

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from sqlalchemy import ColumnElement, String, and_, func, null, select
+from sqlalchemy import ColumnElement, String, and_, func, null, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import InstrumentedAttribute, aliased
@@ -31,7 +31,7 @@ from loopwright.db.tables import AgentRow, RunRow, RunStepRow, ToolCallRow
 
 Bucket = Literal["hour", "day"]
 Column = ColumnElement[Any] | InstrumentedAttribute[Any]
-GroupBy = Literal["agent", "model"]
+GroupBy = Literal["agent", "model", "store"]  # "store": the operator's view only
 FAILED_RUN_STATUSES = ("failed", "timed_out")
 FAILED_TOOL_OUTCOME = "error"
 
@@ -102,6 +102,29 @@ async def usage(
 ) -> list[Series]:
     """The store's series in ``[since, until)``, one per group (one with group ``None`` when
     ``group_by`` is None), each with only the buckets where something happened."""
+    return await _usage(session, store_id, since, until, bucket, group_by)
+
+
+async def usage_across_stores(
+    session: AsyncSession,
+    *,
+    since: datetime,
+    until: datetime,
+    bucket: Bucket,
+    group_by: Literal["store", "model"] | None,
+) -> list[Series]:
+    """The operator's view: ``usage`` over every store, per store or model or in all."""
+    return await _usage(session, None, since, until, bucket, group_by)
+
+
+async def _usage(
+    session: AsyncSession,
+    store_id: str | None,
+    since: datetime,
+    until: datetime,
+    bucket: Bucket,
+    group_by: GroupBy | None,
+) -> list[Series]:
     found: dict[str | None, Series] = {}
 
     def series(group: str | None) -> Series:
@@ -124,7 +147,7 @@ async def usage(
         _tool_errors_query(store_id, since, until, bucket, group_by)
     ):
         series(group).at(_parse(start)).failed_tool_calls += n
-    if group_by == "agent":
+    if group_by == "agent" and store_id is not None:
         names = await _agent_names(session, store_id, [g for g in found if g is not None])
         for group, one in found.items():
             one.label = names.get(group or "", group)
@@ -146,25 +169,35 @@ def _model_of(step: Any) -> ColumnElement[str]:
     return func.coalesce(step.provider, "") + ":" + func.coalesce(step.model, "")
 
 
-def _joined_first_step(store_id: str, step: Any, run_id: Column) -> Any:
-    return and_(step.store_id == store_id, step.run_id == run_id, step.index == 0)
+def _joined_first_step(store: Column, step: Any, run_id: Column) -> Any:
+    return and_(step.store_id == store, step.run_id == run_id, step.index == 0)
+
+
+def _in_store(column: Column, store_id: str | None) -> ColumnElement[bool]:
+    return column == store_id if store_id is not None else true()
 
 
 def _runs_query(
-    store_id: str, since: datetime, until: datetime, bucket: Bucket, group_by: GroupBy | None
+    store_id: str | None, since: datetime, until: datetime, bucket: Bucket, group_by: GroupBy | None
 ) -> Any:
     start = BucketStart(RunRow.created_at, bucket).label("start")
-    where = (RunRow.store_id == store_id, RunRow.created_at >= since, RunRow.created_at < until)
+    where = (
+        _in_store(RunRow.store_id, store_id),
+        RunRow.created_at >= since,
+        RunRow.created_at < until,
+    )
     if group_by == "model":
         step = _first_step()
         group: Column = _model_of(step)
         source: Any = RunRow.__table__.outerjoin(
-            step, _joined_first_step(store_id, step, RunRow.id)
+            step, _joined_first_step(RunRow.store_id, step, RunRow.id)
         )
         # a run without a first step has no model (not ":")
         group = func.nullif(group, ":")
     elif group_by == "agent":
         group, source = RunRow.agent_id, RunRow.__table__
+    elif group_by == "store":
+        group, source = RunRow.store_id, RunRow.__table__
     else:
         group, source = _NO_GROUP, RunRow.__table__
     return (
@@ -176,7 +209,7 @@ def _runs_query(
 
 
 def _tokens_query(
-    store_id: str, since: datetime, until: datetime, bucket: Bucket, group_by: GroupBy | None
+    store_id: str | None, since: datetime, until: datetime, bucket: Bucket, group_by: GroupBy | None
 ) -> Any:
     start = BucketStart(RunStepRow.created_at, bucket).label("start")
     source: Any = RunStepRow.__table__
@@ -185,8 +218,10 @@ def _tokens_query(
     elif group_by == "agent":
         group = RunRow.agent_id
         source = source.join(
-            RunRow, and_(RunRow.store_id == store_id, RunRow.id == RunStepRow.run_id)
+            RunRow, and_(RunRow.store_id == RunStepRow.store_id, RunRow.id == RunStepRow.run_id)
         )
+    elif group_by == "store":
+        group = RunStepRow.store_id
     else:
         group = _NO_GROUP
     return (
@@ -198,7 +233,7 @@ def _tokens_query(
         )
         .select_from(source)
         .where(
-            RunStepRow.store_id == store_id,
+            _in_store(RunStepRow.store_id, store_id),
             RunStepRow.created_at >= since,
             RunStepRow.created_at < until,
         )
@@ -207,23 +242,27 @@ def _tokens_query(
 
 
 def _tool_errors_query(
-    store_id: str, since: datetime, until: datetime, bucket: Bucket, group_by: GroupBy | None
+    store_id: str | None, since: datetime, until: datetime, bucket: Bucket, group_by: GroupBy | None
 ) -> Any:
     start = BucketStart(ToolCallRow.created_at, bucket).label("start")
     source: Any = ToolCallRow.__table__
     if group_by == "model":
         step = _first_step()
         group: Column = func.nullif(_model_of(step), ":")
-        source = source.outerjoin(step, _joined_first_step(store_id, step, ToolCallRow.run_id))
+        source = source.outerjoin(
+            step, _joined_first_step(ToolCallRow.store_id, step, ToolCallRow.run_id)
+        )
     elif group_by == "agent":
         group = ToolCallRow.agent_id
+    elif group_by == "store":
+        group = ToolCallRow.store_id
     else:
         group = _NO_GROUP
     return (
         select(start, group.label("grp"), func.count())
         .select_from(source)
         .where(
-            ToolCallRow.store_id == store_id,
+            _in_store(ToolCallRow.store_id, store_id),
             ToolCallRow.outcome == FAILED_TOOL_OUTCOME,
             ToolCallRow.created_at >= since,
             ToolCallRow.created_at < until,
@@ -249,3 +288,17 @@ async def _agent_names(
         )
     )
     return {agent_id: name for agent_id, name in rows}
+
+
+UNFINISHED = ("queued", "running", "waiting")
+
+
+async def unfinished_runs(session: AsyncSession) -> list[tuple[str, str, int, datetime]]:
+    """The operator's view (every store): runs not ended, by store and status, with the
+    oldest one's creation time. Reads the status indexes only."""
+    rows = await session.execute(
+        select(RunRow.store_id, RunRow.status, func.count(), func.min(RunRow.created_at))
+        .where(RunRow.status.in_(UNFINISHED))
+        .group_by(RunRow.store_id, RunRow.status)
+    )
+    return [(store, status, int(n), oldest) for store, status, n, oldest in rows]

@@ -82,6 +82,8 @@ class RunRow(Base):
     plan: Mapped[dict[str, Any] | None] = mapped_column(default=None)
     # A team plan's executor: {plan_id, step_key, attempt, max_steps, deadline, tools}.
     team_step: Mapped[dict[str, Any] | None] = mapped_column(default=None)
+    # The run's trace when tracing is on: {trace_id, span_id, link} (``telemetry.tracing``).
+    trace: Mapped[dict[str, Any] | None] = mapped_column(default=None)
     created_at: Mapped[datetime] = created_column()
     started_at: Mapped[datetime | None] = mapped_column(default=None)
     finished_at: Mapped[datetime | None] = mapped_column(default=None)

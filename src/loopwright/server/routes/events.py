@@ -21,6 +21,7 @@ from loopwright.server.auth import Reader, ServicesDep, bearer_token
 from loopwright.server.errors import error_body
 from loopwright.server.key_watch import cut_short, until_revoked
 from loopwright.server.schemas.events import EVENTS_DESCRIPTION, EVENTS_RESPONSES
+from loopwright.telemetry import metrics
 
 router = APIRouter(prefix="/v1/stores/{store_id}", tags=["events"])
 
@@ -117,11 +118,17 @@ async def events(
     async def frames() -> AsyncIterator[dict[str, Any]]:
         revoked = asyncio.ensure_future(until_revoked(svc, token))
         try:
-            events = follow(
-                svc.db, svc.hub, access.store_id, cursor, where, poll_s=svc.settings.event_poll_s
-            )
-            async for event in cut_short(events, revoked):
-                yield sse_frame(event)
+            with metrics.subscriber("sse"):
+                events = follow(
+                    svc.db,
+                    svc.hub,
+                    access.store_id,
+                    cursor,
+                    where,
+                    poll_s=svc.settings.event_poll_s,
+                )
+                async for event in cut_short(events, revoked):
+                    yield sse_frame(event)
             revoked.result()  # the key is gone (a watch that failed raises here)
         finally:
             revoked.cancel()

@@ -33,6 +33,7 @@ from loopwright.server.routes.ws_frames import UnreadableFrame, read_frame
 from loopwright.server.schemas.common import Input
 from loopwright.server.schemas.conversations import MessageCreate
 from loopwright.server.services import Services
+from loopwright.telemetry import metrics
 
 router = APIRouter(tags=["events"])
 log = logging.getLogger("loopwright.server")
@@ -124,10 +125,11 @@ class _Connection:
 
     async def _send_events(self, where: EventFilter, cursor: int) -> None:
         svc = self.svc
-        async for event in follow(
-            svc.db, svc.hub, self.store_id, cursor, where, poll_s=svc.settings.event_poll_s
-        ):
-            await self.websocket.send_json(event.to_public())
+        with metrics.subscriber("websocket"):
+            async for event in follow(
+                svc.db, svc.hub, self.store_id, cursor, where, poll_s=svc.settings.event_poll_s
+            ):
+                await self.websocket.send_json(event.to_public())
 
     async def _watch_key(self) -> Unauthenticated:
         await until_revoked(self.svc, self.token)

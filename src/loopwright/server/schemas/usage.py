@@ -37,7 +37,7 @@ class UsagePoint(UsageCounts):
 
 
 class UsageSeries(BaseModel):
-    group: str | None  # the agent id or "provider:model"; None: the whole store, or no model
+    group: str | None  # the agent id, "provider:model" or store id; None: all, or no model
     label: str | None  # the agent's name (the id once the agent is gone), or the model
     totals: UsageCounts
     points: list[UsagePoint]  # only the buckets where something happened, oldest first
@@ -59,7 +59,7 @@ class UsagePublic(BaseModel):
     since: datetime  # the first bucket's start
     until: datetime  # the end of the range (exclusive)
     bucket: Literal["hour", "day"]
-    group_by: Literal["agent", "model"] | None
+    group_by: Literal["agent", "model", "store"] | None
     buckets: list[datetime]  # every bucket's start in the range, oldest first
     totals: UsageCounts  # the whole store over the range
     series: list[UsageSeries]
