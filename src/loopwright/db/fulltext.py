@@ -34,6 +34,89 @@ MAX_WORDS = 32
 _WORD = re.compile(r"[^\W_]+")
 
 Mode = Literal["all", "any"]
+# Words that say nothing about relevance: dropped from ``any`` queries (PostgreSQL's English
+# configuration drops its own; FTS5 keeps every word).
+STOP_WORDS = frozenset(
+    {
+        "a",
+        "about",
+        "after",
+        "all",
+        "also",
+        "am",
+        "an",
+        "and",
+        "any",
+        "are",
+        "as",
+        "at",
+        "be",
+        "been",
+        "but",
+        "by",
+        "can",
+        "could",
+        "did",
+        "do",
+        "does",
+        "for",
+        "from",
+        "had",
+        "has",
+        "have",
+        "he",
+        "her",
+        "him",
+        "his",
+        "how",
+        "i",
+        "if",
+        "in",
+        "into",
+        "is",
+        "it",
+        "its",
+        "just",
+        "me",
+        "more",
+        "my",
+        "no",
+        "not",
+        "of",
+        "on",
+        "or",
+        "our",
+        "she",
+        "so",
+        "than",
+        "that",
+        "the",
+        "their",
+        "them",
+        "then",
+        "there",
+        "these",
+        "they",
+        "this",
+        "to",
+        "too",
+        "us",
+        "was",
+        "we",
+        "were",
+        "what",
+        "when",
+        "where",
+        "which",
+        "who",
+        "why",
+        "will",
+        "with",
+        "would",
+        "you",
+        "your",
+    }
+)
 
 
 def words(q: str) -> list[str]:
@@ -55,16 +138,21 @@ def plain_words(q: str) -> bool:
     return "_" not in q and _PLAIN.fullmatch(q) is not None and bool(words(q))
 
 
+def query_words(q: str, mode: Mode) -> list[str]:
+    found = words(q)
+    return [w for w in found if w not in STOP_WORDS] if mode == "any" else found
+
+
 def fts5_query(q: str, mode: Mode) -> str:
     """An FTS5 query of the words as quoted strings (tokenized, so stemmed, by the table)."""
     joiner = " OR " if mode == "any" else " "
-    return joiner.join(f'"{w}"' for w in words(q))
+    return joiner.join(f'"{w}"' for w in query_words(q, mode))
 
 
 def tsquery(q: str, mode: Mode) -> str:
     """A ``to_tsquery`` text of the words (``&`` or ``|``); stop words drop out there."""
     joiner = " | " if mode == "any" else " & "
-    return joiner.join(words(q))
+    return joiner.join(query_words(q, mode))
 
 
 def pg_vector(table: str, columns: tuple[str, ...]) -> str:

@@ -24,6 +24,7 @@ from loopwright.engine.team import TeamSettings, run_team_turn
 from loopwright.engine.toolsets import AssignedOnly, RateLimited, ReadOnlyTools
 from loopwright.engine.types import RunSettings, TurnOutcome
 from loopwright.runtime import children, failpoints, lifecycle, services
+from loopwright.runtime.memory_context import MemoryContext
 from loopwright.runtime.plan import RunPlan
 from loopwright.runtime.run_ports import (
     AgentModel,
@@ -54,18 +55,21 @@ def run_ports(rt: services.RunServices, plan: RunPlan, *, resumed: bool) -> Port
     )
     if plan.read_only:
         tools = ReadOnlyTools(tools)
+    memory = MemoryContext(rt, plan, resumed=resumed) if plan.memory_budget > 0 else None
     steps = DbStepStore(
         rt,
         plan,
         resumed=resumed,
         on_ended=lambda admitted: rt.admitter.start_detached(plan.store_id, admitted),
         provider=lambda: model.provider,
+        memory=memory,
     )
+    history = SessionHistory(rt, plan)
     return Ports(
         model=model,
         tools=tools,
         steps=steps,
-        context=[SessionHistory(rt, plan)],
+        context=[memory, history] if memory is not None else [history],
         clock=SystemClock(),
     )
 

@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from loopwright.db.fulltext import engine_query, on_sqlite, ranked_sql, words
+from loopwright.db.fulltext import engine_query, on_sqlite, query_words, ranked_sql
 from loopwright.db.repos.paging import Page, newest_first
 from loopwright.db.repos.workspace import search
 from loopwright.db.tables import AgentRow, MemoryRow, MemorySuggestionRow
@@ -155,7 +155,7 @@ async def ranked(
 ) -> list[tuple[str, float]]:
     """(id, rank) of the memories the agent sees that share a word with ``q``, best first
     (rank: larger is better, on the database's own scale)."""
-    if not words(q):
+    if not query_words(q, "any"):
         return []
     sqlite = on_sqlite(session)
     shared = "t.shared = 1" if sqlite else "t.shared"

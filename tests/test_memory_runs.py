@@ -1,0 +1,115 @@
+"""Long-term memories in runs, on both databases: the most relevant memories the agent may see
+reach the model's context within its budget, their accesses are counted once, and the first
+step records which were chosen and why."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING, Any
+
+import httpx
+import pytest
+
+from tests.conftest import Live, Store, make_settings, new_pg_database
+from tests.llm.fakes import Reply
+from tests.procs import OPERATOR_KEY, STARTED, ServerProcess
+from tests.scripted import GatedLLM
+from tests.test_memory import remember
+from tests.test_runs_providers import provider, send
+
+if TYPE_CHECKING:
+    from tests.event_audit import EventAudit
+
+
+@pytest.fixture(scope="module")
+async def memory_pg(
+    tmp_path_factory: pytest.TempPathFactory, event_audit: EventAudit
+) -> AsyncIterator[Live]:
+    """A PostgreSQL server process for this module that may reach the fake model."""
+    with new_pg_database() as url:
+        data_dir = tmp_path_factory.mktemp("memory-pg")
+        env = {"LOOPWRIGHT_DATABASE_URL": url, "LOOPWRIGHT_EGRESS_ALLOW": "127.0.0.1/32"}
+        server = ServerProcess(data_dir, env)
+        await server.start()
+        STARTED.remove(server)  # lives for the module, stopped below
+        operator = httpx.AsyncClient(
+            base_url=server.base_url, headers={"Authorization": f"Bearer {OPERATOR_KEY}"}
+        )
+        try:
+            yield Live(server.base_url, make_settings(data_dir, url), None, operator)
+        finally:
+            await operator.aclose()
+            await server.stop()
+            await event_audit.read_log(url, "memory_pg")
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def both(request: pytest.FixtureRequest) -> Live:
+    found: Live = request.getfixturevalue("live" if request.param == "sqlite" else "memory_pg")
+    return found
+
+
+def system_text(body: dict[str, Any]) -> str:
+    return "\n".join(
+        str(m["content"]) for m in body["messages"] if m["role"] in ("system", "developer")
+    )
+
+
+async def steps(store: Store, run_id: str) -> list[dict[str, Any]]:
+    r = await store.admin.get(f"{store.path}/runs/{run_id}/steps")
+    assert r.status_code == 200, r.text
+    return list(r.json()["items"])
+
+
+async def test_relevant_memories_reach_the_context(both: Live, fake: tuple[GatedLLM, str]) -> None:
+    llm, base_url = fake
+    store, other_store = await both.new_store("mem"), await both.new_store("mem")
+    await provider(store, base_url)
+    agent = await store.agent(model="fake:gpt-test", memory=True, memory_budget_tokens=60)
+    other = await store.agent()
+    cat = await remember(store, agent["id"], "The user's cat is called Miso", importance=0.9)
+    await remember(store, agent["id"], "The quarterly budget is ten thousand euros")
+    style = await remember(store, other["id"], "Answer briefly", type="preference", shared=True)
+    await remember(store, other["id"], "The user's cat is called Rex")  # not shared
+    foreign = await other_store.agent()
+    await remember(other_store, foreign["id"], "The user's cat is called Tom", shared=True)
+    chat = await store.session(agent["id"])
+    llm.push(Reply(text=["Miso."]), Reply(text=["Still Miso."]))
+    run = await send(store, chat["id"], "What is my cat called?")
+    assert run["status"] == "completed", run
+    context = system_text(llm.requests[0].body)
+    assert "Miso" in context and "Answer briefly" in context
+    assert "Rex" not in context and "Tom" not in context and "budget" not in context
+    first = (await steps(store, run["id"]))[0]
+    chosen = {m["memory_id"]: m for m in first["memories"]}
+    assert list(chosen) == [cat["id"], style["id"]]  # the relevant one first
+    assert chosen[cat["id"]]["relevance"] == 1.0 and chosen[cat["id"]]["score"] > 0
+    assert chosen[style["id"]]["relevance"] < 1.0
+    r = await store.admin.get(f"{store.path}/memories/{cat['id']}")
+    assert r.json()["access_count"] == 1 and r.json()["last_accessed_at"] is not None
+    # a second run chooses again, for its own message
+    run = await send(store, chat["id"], "Tell me about the cat again")
+    assert (await steps(store, run["id"]))[0]["memories"][0]["memory_id"] == cat["id"]
+    r = await store.admin.get(f"{store.path}/memories/{cat['id']}")
+    assert r.json()["access_count"] == 2
+
+
+async def test_budget_and_memory_off(store: Store, fake: tuple[GatedLLM, str]) -> None:
+    llm, base_url = fake
+    await provider(store, base_url)
+    agent = await store.agent(model="fake:gpt-test", memory=True, memory_budget_tokens=12)
+    small = await remember(store, agent["id"], "Project Atlas ships in May", importance=1.0)
+    await remember(store, agent["id"], "Project Atlas has a long history " + "x" * 200)
+    chat = await store.session(agent["id"])
+    llm.push(Reply(text=["May."]))
+    run = await send(store, chat["id"], "When does project Atlas ship?")
+    memories = (await steps(store, run["id"]))[0]["memories"]
+    assert [m["memory_id"] for m in memories] == [small["id"]]  # the other one does not fit
+    assert sum(m["tokens"] for m in memories) <= 12
+    plain = await store.agent(model="fake:gpt-test")  # memory off: none given
+    await remember(store, plain["id"], "Project Atlas ships in May")
+    chat = await store.session(plain["id"])
+    llm.push(Reply(text=["?"]))
+    run = await send(store, chat["id"], "When does project Atlas ship?")
+    assert "Atlas" not in system_text(llm.requests[-1].body)
+    assert (await steps(store, run["id"]))[0]["memories"] is None
