@@ -118,21 +118,21 @@ async def choose(session: AsyncSession, query: Query, now: datetime | None = Non
     rows.update({r.id: r for r in await memories.by_ids(session, query.store_id, list(relevance))})
     scored: list[Chosen] = []
     for mid, rel in relevance.items():
-        row = rows.get(mid)
-        if row is None or rel <= 0:
+        found = rows.get(mid)
+        if found is None or rel <= 0:
             continue
-        rec = recency(row, now)
-        score = rel * (0.5 + 0.5 * row.importance) * (0.5 + 0.5 * rec)
+        rec = recency(found, now)
+        score = rel * (0.5 + 0.5 * found.importance) * (0.5 + 0.5 * rec)
         scored.append(
             Chosen(
-                memory_id=row.id,
-                content=row.content,
-                type=row.type,
+                memory_id=found.id,
+                content=found.content,
+                type=found.type,
                 score=round(score, 6),
                 relevance=round(rel, 6),
-                importance=row.importance,
+                importance=found.importance,
                 recency=round(rec, 6),
-                tokens=tokens_of(row.content),
+                tokens=tokens_of(found.content),
             )
         )
     scored.sort(key=lambda c: (c.score, c.memory_id), reverse=True)
