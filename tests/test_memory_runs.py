@@ -4,6 +4,7 @@ step records which were chosen and why."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
@@ -11,9 +12,9 @@ import httpx
 import pytest
 
 from tests.conftest import Live, Store, make_settings, new_pg_database
-from tests.llm.fakes import Reply
+from tests.llm.fakes import Reply, ToolCall
 from tests.procs import OPERATOR_KEY, STARTED, ServerProcess
-from tests.scripted import GatedLLM
+from tests.scripted import GatedLLM, tool_messages
 from tests.test_memory import remember
 from tests.test_runs_providers import provider, send
 
@@ -113,3 +114,47 @@ async def test_budget_and_memory_off(store: Store, fake: tuple[GatedLLM, str]) -
     run = await send(store, chat["id"], "When does project Atlas ship?")
     assert "Atlas" not in system_text(llm.requests[-1].body)
     assert (await steps(store, run["id"]))[0]["memories"] is None
+
+
+async def test_remember_and_recall_tools(both: Live, fake: tuple[GatedLLM, str]) -> None:
+    llm, base_url = fake
+    store = await both.new_store("mem")
+    await provider(store, base_url)
+    agent = await store.agent(model="fake:gpt-test", tools=["remember", "recall"])
+    other = await store.agent()
+    await remember(store, other["id"], "Invoices are due on the 5th")  # another agent's
+    chat = await store.session(agent["id"])
+    args = {"content": "Invoices go to billing@example.com", "type": "fact", "importance": 0.8}
+    llm.push(
+        Reply(tool_calls=[ToolCall("remember", args, id="r1")]),
+        Reply(
+            tool_calls=[
+                ToolCall(
+                    "remember", {**args, "content": "invoices GO to billing@example.com"}, id="r2"
+                )
+            ]
+        ),
+        Reply(text=["Noted."]),
+    )
+    run = await send(store, chat["id"], "Remember that invoices go to billing@example.com")
+    assert run["status"] == "completed", run
+    results = {
+        m["tool_call_id"]: json.loads(m["content"]) for m in tool_messages(llm.requests[2].body)
+    }
+    assert results["r2"]["saved"] is False  # the same memory, not a second one
+    r = await store.admin.get(f"{store.path}/memories", params={"agent_id": agent["id"]})
+    [saved] = r.json()["items"]
+    assert saved["content"] == args["content"] and saved["importance"] == 0.8
+    assert saved["source"]["kind"] == "tool" and saved["source"]["run_id"] == run["id"]
+    assert saved["source"]["session_id"] == chat["id"]
+    llm.push(
+        Reply(tool_calls=[ToolCall("recall", {"query": "where do invoices go"}, id="c1")]),
+        Reply(text=["billing"]),
+    )
+    run = await send(store, chat["id"], "Where do invoices go?")
+    result = tool_messages(llm.requests[-1].body)[-1]
+    found = json.loads(result["content"])["memories"]
+    assert [m["content"] for m in found] == [args["content"]]  # not the other agent's
+    tools = (await store.admin.get(f"{store.path}/tools")).json()["items"]
+    flags = {t["name"]: t["read_only"] for t in tools if t["name"] in ("remember", "recall")}
+    assert flags == {"remember": False, "recall": True}

@@ -103,18 +103,23 @@ async def relevances(session: AsyncSession, query: Query) -> dict[str, float]:
     return {mid: (text_rel.get(mid, 0.0) + sims.get(mid, 0.0)) / 2 for mid in {*text_rel, *sims}}
 
 
-async def choose(session: AsyncSession, query: Query, now: datetime | None = None) -> list[Chosen]:
-    """The memories for a message, best first, within ``budget_tokens``."""
+async def choose(
+    session: AsyncSession, query: Query, now: datetime | None = None, *, standing: bool = True
+) -> list[Chosen]:
+    """The memories for a message, best first, within ``budget_tokens`` (``standing``: with
+    the agent's preferences and instructions that share no word with it)."""
     if query.budget_tokens <= 0:
         return []
     now = now or utcnow()
     relevance = await relevances(session, query)
-    standing = await memories.standing(
-        session, query.store_id, query.agent_id, limit=STANDING_CANDIDATES
+    standing_rows = (
+        await memories.standing(session, query.store_id, query.agent_id, limit=STANDING_CANDIDATES)
+        if standing
+        else []
     )
-    for row in standing:
+    for row in standing_rows:
         relevance.setdefault(row.id, STANDING)
-    rows = {r.id: r for r in standing}
+    rows = {r.id: r for r in standing_rows}
     rows.update({r.id: r for r in await memories.by_ids(session, query.store_id, list(relevance))})
     scored: list[Chosen] = []
     for mid, rel in relevance.items():

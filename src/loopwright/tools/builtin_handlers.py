@@ -278,6 +278,29 @@ async def _search_documents(port: WorkspacePort, args: tools.SearchDocumentsArgs
     return {"documents": items, "count": len(items), "has_more": page.next_cursor is not None}
 
 
+@_handles("remember", tools.RememberArgs)
+async def _remember(port: WorkspacePort, args: tools.RememberArgs) -> Result:
+    row, new = await port.remember(content=args.content, type=args.type, importance=args.importance)
+    memory = {"id": row.id, "content": row.content, "type": row.type, "importance": row.importance}
+    return {"memory": memory, "saved": new}
+
+
+@_handles("recall", tools.RecallArgs)
+async def _recall(port: WorkspacePort, args: tools.RecallArgs) -> Result:
+    found = await port.recall(query=args.query, limit=args.limit)
+    items = [
+        {
+            "id": m.id,
+            "content": m.content,
+            "type": m.type,
+            "importance": m.importance,
+            "score": round(m.score, 4),
+        }
+        for m in found
+    ]
+    return {"memories": items, "count": len(items)}
+
+
 async def invoke(
     port: WorkspacePort, name: str, args: ToolArgs, *, timeout_s: float
 ) -> tuple[bool, Any]:

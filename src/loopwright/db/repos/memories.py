@@ -10,7 +10,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, or_, select, text, update
+from sqlalchemy import ColumnElement, func, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from loopwright.db.fulltext import engine_query, on_sqlite, query_words, ranked_sql
@@ -71,6 +71,23 @@ async def create(
     session.add(row)
     await session.flush()
     return row
+
+
+async def find_same(
+    session: AsyncSession, store_id: str, agent_id: str, content: str
+) -> MemoryRow | None:
+    """The agent's current memory with this content, ignoring case."""
+    found = await session.scalars(
+        select(MemoryRow)
+        .where(
+            MemoryRow.store_id == store_id,
+            MemoryRow.agent_id == agent_id,
+            MemoryRow.superseded_by_id.is_(None),
+            func.lower(MemoryRow.content) == content.lower(),
+        )
+        .limit(1)
+    )
+    return found.first()
 
 
 async def get(session: AsyncSession, store_id: str, memory_id: str) -> MemoryRow:
