@@ -23,7 +23,7 @@ from loopwright.engine.ports import Toolset
 from loopwright.engine.team import TeamSettings, run_team_turn
 from loopwright.engine.toolsets import AssignedOnly, RateLimited, ReadOnlyTools
 from loopwright.engine.types import RunSettings, TurnOutcome
-from loopwright.runtime import children, failpoints, lifecycle, services
+from loopwright.runtime import children, failpoints, lifecycle, reflection, services
 from loopwright.runtime.memory_context import MemoryContext
 from loopwright.runtime.plan import RunPlan
 from loopwright.runtime.run_ports import (
@@ -129,6 +129,8 @@ async def run_workflow(store_id: str, run_id: str) -> str:
 async def _turn(rt: services.RunServices, plan: RunPlan, ports: Ports) -> TurnOutcome:
     settings = run_settings(rt, plan)
     try:
+        if plan.mode == "reflect":
+            return await reflection.run(rt, plan)
         if plan.mode == "team":
             return await run_team_turn(ports, settings, DbPlans(rt, plan), TeamSettings())
         return await run_turn(ports, settings)

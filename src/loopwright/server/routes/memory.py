@@ -10,6 +10,7 @@ from fastapi import APIRouter, Query, Response
 from loopwright.db.repos import memories
 from loopwright.db.tables import MemoryRow
 from loopwright.domain.vocabulary import MemoryType
+from loopwright.runtime import reflection
 from loopwright.server.auth import Member, Reader, ServicesDep
 from loopwright.server.openapi import CONFLICT
 from loopwright.server.schemas.common import Cursor, Limit, ListOf
@@ -18,6 +19,7 @@ from loopwright.server.schemas.memory import (
     MemoryPublic,
     MemorySource,
     MemoryUpdate,
+    ReflectPublic,
     SuggestionApprove,
     SuggestionPublic,
     SuggestionStatus,
@@ -184,3 +186,16 @@ async def reject_suggestion(
     async with svc.db.write() as session:
         row = await memories.decide(session, access.store_id, suggestion_id, approve=False)
     return SuggestionPublic.model_validate(row)
+
+
+@router.post("/sessions/{session_id}/reflect", status_code=202)
+async def reflect(session_id: str, access: Member, svc: ServicesDep) -> ReflectPublic:
+    """Start a reflection run over the session's messages no reflection has read yet (or
+    return the one queued or running; none when nothing is new): the agent's model proposes
+    memories for review (``memory.suggested``, ``/memory-suggestions``)."""
+    runtime = svc.runtime
+    requested = await reflection.request(
+        svc.db, access.store_id, session_id, runtime.admission_budget()
+    )
+    await runtime.start_admitted(access.store_id, requested.admitted)
+    return ReflectPublic(run_id=requested.run_id, messages=requested.messages)
