@@ -5,14 +5,15 @@ step records which were chosen and why."""
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 import httpx
 import pytest
 
 from tests.conftest import Live, Store, make_settings, new_pg_database
-from tests.llm.fakes import Reply, ToolCall
+from tests.fake_embeddings import embeddings_app
+from tests.llm.fakes import Reply, ToolCall, serve
 from tests.procs import OPERATOR_KEY, STARTED, ServerProcess
 from tests.scripted import GatedLLM, tool_messages
 from tests.test_memory import remember
@@ -158,3 +159,38 @@ async def test_remember_and_recall_tools(both: Live, fake: tuple[GatedLLM, str])
     tools = (await store.admin.get(f"{store.path}/tools")).json()["items"]
     flags = {t["name"]: t["read_only"] for t in tools if t["name"] in ("remember", "recall")}
     assert flags == {"remember": False, "recall": True}
+
+
+async def test_hybrid_retrieval_with_an_embedding_model(
+    both: Live, fake: tuple[GatedLLM, str]
+) -> None:
+    """ "cat" shares no word with "kitten": full-text alone misses it, hybrid finds it."""
+    llm, base_url = fake
+    calls: list[Sequence[str]] = []
+    store = await both.new_store("mem")
+    await provider(store, base_url)
+    agent = await store.agent(model="fake:gpt-test", memory=True)
+    kitten = await remember(store, agent["id"], "The user adopted a kitten named Miso")
+    await remember(store, agent["id"], "The user's car is a red sedan")
+    chat = await store.session(agent["id"])
+    llm.push(Reply(text=["?"]))
+    run = await send(store, chat["id"], "What is my cat called?")
+    assert (await steps(store, run["id"]))[0]["memories"] == []  # full-text only: no match
+    settings = f"{store.path}/memory-settings"
+    r = await store.admin.put(settings, json={"embedding_model": "nope:m"})
+    assert r.status_code == 422, r.text
+    async with serve(embeddings_app(calls)) as embed_url:
+        r = await store.admin.post(
+            f"{store.path}/providers",
+            json={"name": "emb", "kind": "openai", "base_url": f"{embed_url}/v1"},
+        )
+        assert r.status_code == 201, r.text
+        r = await store.admin.put(settings, json={"embedding_model": "emb:fake-embed"})
+        assert r.status_code == 200, r.text
+        assert (await store.admin.get(settings)).json() == {"embedding_model": "emb:fake-embed"}
+        llm.push(Reply(text=["Miso."]))
+        run = await send(store, chat["id"], "What is my cat called?")
+    [chosen] = (await steps(store, run["id"]))[0]["memories"]
+    assert chosen["memory_id"] == kitten["id"] and 0 < chosen["relevance"] < 1
+    assert "Miso" in system_text(llm.requests[-1].body)
+    assert sorted(len(c) for c in calls) == [1, 2]  # the two memories once, then the message

@@ -7,16 +7,18 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
 
-from loopwright.db.repos import memories
+from loopwright.db.repos import memories, providers, tenancy
 from loopwright.db.tables import MemoryRow
 from loopwright.domain.vocabulary import MemoryType
-from loopwright.runtime import reflection
-from loopwright.server.auth import Member, Reader, ServicesDep
+from loopwright.errors import ValidationFailed
+from loopwright.runtime import embeddings, reflection
+from loopwright.server.auth import Admin, Member, Reader, ServicesDep
 from loopwright.server.openapi import CONFLICT
 from loopwright.server.schemas.common import Cursor, Limit, ListOf
 from loopwright.server.schemas.memory import (
     MemoryCreate,
     MemoryPublic,
+    MemorySettings,
     MemorySource,
     MemoryUpdate,
     ReflectPublic,
@@ -199,3 +201,33 @@ async def reflect(session_id: str, access: Member, svc: ServicesDep) -> ReflectP
     )
     await runtime.start_admitted(access.store_id, requested.admitted)
     return ReflectPublic(run_id=requested.run_id, messages=requested.messages)
+
+
+# -- settings -----------------------------------------------------------------------------------
+
+
+@router.get("/memory-settings")
+async def get_memory_settings(access: Reader, svc: ServicesDep) -> MemorySettings:
+    async with svc.db.read() as session:
+        return MemorySettings(embedding_model=await embeddings.model_of(session, access.store_id))
+
+
+@router.put("/memory-settings")
+async def put_memory_settings(
+    body: MemorySettings, access: Admin, svc: ServicesDep
+) -> MemorySettings:
+    """422 unless the model's provider is an OpenAI-compatible provider of the store."""
+    async with svc.db.write() as session:
+        if body.embedding_model is not None:
+            provider = body.embedding_model.split(":", 1)[0]
+            row = await providers.find(session, access.store_id, provider)
+            if row is None or row.kind != "openai":
+                raise ValidationFailed(
+                    f"{provider!r} is not an OpenAI-compatible provider of this store",
+                    details={"field": "embedding_model"},
+                )
+        store = await tenancy.get_store(session, access.store_id)
+        settings = dict(store.settings or {})
+        settings["memory"] = {"embedding_model": body.embedding_model}
+        store.settings = settings
+    return body

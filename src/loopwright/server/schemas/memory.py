@@ -92,3 +92,16 @@ class SuggestionApprove(Input):
 class ReflectPublic(BaseModel):
     run_id: str | None = Field(description="the reflection run; null when nothing is new")
     messages: int = Field(description="messages it reads (not read by an earlier reflection)")
+
+
+class MemorySettings(Input):
+    """The store's embedding model for hybrid retrieval: ``provider:model`` of an
+    OpenAI-compatible provider (its ``/embeddings``); null: full-text only."""
+
+    embedding_model: (
+        Annotated[
+            str,
+            StringConstraints(min_length=3, max_length=200, pattern=r"^[a-z0-9][a-z0-9_-]*:\S+$"),
+        ]
+        | None
+    ) = None
