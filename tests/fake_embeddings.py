@@ -39,7 +39,28 @@ SYNONYM_GROUPS: tuple[tuple[str, ...], ...] = (
     ("doctor", "clinic", "appointment"),
 )
 _WORD = re.compile(r"[a-z0-9]+")
-_STOP = frozenset("a an and the of to in is my i me what do does who where when how".split())
+_STOP = frozenset(
+    [
+        "a",
+        "an",
+        "and",
+        "the",
+        "of",
+        "to",
+        "in",
+        "is",
+        "my",
+        "i",
+        "me",
+        "what",
+        "do",
+        "does",
+        "who",
+        "where",
+        "when",
+        "how",
+    ]
+)
 
 
 def _concept(word: str) -> str:
