@@ -36,7 +36,7 @@ SYNONYM_GROUPS: tuple[tuple[str, ...], ...] = (
     ("short", "brief", "concise", "terse"),
     ("long", "detailed", "thorough", "verbose"),
     ("coffee", "espresso", "latte", "caffeine"),
-    ("doctor", "clinic", "appointment"),
+    ("garden", "plants", "flowers", "yard"),
 )
 _WORD = re.compile(r"[a-z0-9]+")
 _STOP = frozenset(

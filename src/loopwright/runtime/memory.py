@@ -20,7 +20,6 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from loopwright.db.repos import memories
-from loopwright.db.tables import MemoryRow
 from loopwright.db.tables.base import utcnow
 
 CANDIDATES = 200
@@ -59,7 +58,8 @@ def tokens_of(text: str) -> int:
     return len(text) // 4 + 1
 
 
-def recency(row: MemoryRow, now: datetime) -> float:
+def recency(row: Any, now: datetime) -> float:
+    """Of a memory row (``memories.SCORED``)."""
     last = max(t for t in (row.last_accessed_at, row.updated_at, row.created_at) if t is not None)
     if last.tzinfo is None:
         last = last.replace(tzinfo=now.tzinfo)
@@ -120,7 +120,8 @@ async def choose(
     for row in standing_rows:
         relevance.setdefault(row.id, STANDING)
     rows = {r.id: r for r in standing_rows}
-    rows.update({r.id: r for r in await memories.by_ids(session, query.store_id, list(relevance))})
+    missing = [mid for mid in relevance if mid not in rows]
+    rows.update({r.id: r for r in await memories.scored_rows(session, query.store_id, missing)})
     scored: list[Chosen] = []
     for mid, rel in relevance.items():
         found = rows.get(mid)

@@ -185,13 +185,32 @@ async def ranked(
     return [(str(r.id), float(r.rank)) for r in result]
 
 
-async def standing(
-    session: AsyncSession, store_id: str, agent_id: str, *, limit: int
-) -> list[MemoryRow]:
+# What ranking reads of a memory (plain rows: the ORM's objects cost more than the query).
+SCORED = (
+    MemoryRow.id,
+    MemoryRow.content,
+    MemoryRow.type,
+    MemoryRow.importance,
+    MemoryRow.last_accessed_at,
+    MemoryRow.updated_at,
+    MemoryRow.created_at,
+)
+
+
+async def scored_rows(session: AsyncSession, store_id: str, ids: Sequence[str]) -> list[Any]:
+    if not ids:
+        return []
+    result = await session.execute(
+        select(*SCORED).where(MemoryRow.store_id == store_id, MemoryRow.id.in_(list(ids)))
+    )
+    return list(result)
+
+
+async def standing(session: AsyncSession, store_id: str, agent_id: str, *, limit: int) -> list[Any]:
     """The agent's preferences and instructions, most important first: they apply to any
     message, whether or not it shares a word with them."""
-    rows = await session.scalars(
-        select(MemoryRow)
+    rows = await session.execute(
+        select(*SCORED)
         .where(
             MemoryRow.store_id == store_id,
             visible_to(agent_id),

@@ -23,7 +23,11 @@ class MemoryRow(Base):
     ``memories_fts`` (SQLite) or a ``tsvector`` index (PostgreSQL): see ``db/fulltext.py``."""
 
     __tablename__ = "memories"
-    __table_args__ = (Index("ix_memories_store_agent", "store_id", "agent_id"),)
+    __table_args__ = (
+        Index("ix_memories_store_agent", "store_id", "agent_id"),
+        # the standing preferences and instructions every retrieval reads
+        Index("ix_memories_store_type", "store_id", "type"),
+    )
 
     id: Mapped[str] = id_column()
     store_id: Mapped[str] = store_column()

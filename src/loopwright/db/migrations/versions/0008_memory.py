@@ -77,6 +77,7 @@ def upgrade() -> None:
         batch.add_column(sa.Column("embedding", sa.JSON(), nullable=True))
         batch.add_column(sa.Column("embedding_model", sa.String(200), nullable=True))
         batch.create_index("ix_memories_store_agent", ["store_id", "agent_id"], unique=False)
+        batch.create_index("ix_memories_store_type", ["store_id", "type"], unique=False)
     with op.batch_alter_table("memory_suggestions") as batch:
         batch.add_column(sa.Column("reason", sa.Text(), nullable=False, server_default=""))
         batch.add_column(
@@ -139,6 +140,7 @@ def downgrade() -> None:
         ):
             batch.drop_column(column)
     with op.batch_alter_table("memories") as batch:
+        batch.drop_index("ix_memories_store_type")
         batch.drop_index("ix_memories_store_agent")
         for column in (
             "embedding_model",
