@@ -6,7 +6,7 @@ run's retrieval: full-text candidates, standing preferences, scoring, budget) is
 ``--queries`` different messages, p50 / p99, against a baseline measured in the same run: the
 plain indexed read of 100 of the agent's memories (what any retrieval has to read).
 
-Quality: a corpus built by this script (``corpus()``, fixed, no randomness): 20 topics × 10
+Quality: a corpus built by this script (``corpus()``, fixed, no randomness): 20 topics x 10
 memories, each memory naming its topic by one of the topic's synonyms (``cat``, ``kitten``,
 ``feline``, ``kitty``) with a detail of its own, plus 40 distractors on no topic: 240 memories.
 40 judged queries, two per topic: one that uses a word the topic's memories use, one that uses
@@ -31,6 +31,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from sqlalchemy import insert, select
+from tests.fake_embeddings import SYNONYM_GROUPS, embed
 
 from loopwright.db.database import Database
 from loopwright.db.migrate import upgrade
@@ -38,7 +39,6 @@ from loopwright.db.tables import AgentRow, MemoryRow, StoreRow
 from loopwright.db.tables.base import utcnow
 from loopwright.ids import new_id
 from loopwright.runtime.memory import Query, choose, tokens_of
-from tests.fake_embeddings import SYNONYM_GROUPS, embed
 
 AGENTS = 5
 BATCH = 2000

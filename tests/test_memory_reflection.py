@@ -5,8 +5,10 @@ contradicts (the old one kept, marked)."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from loopwright.runtime import reflection
 from tests.conftest import Live, Store
 from tests.test_runs_providers import send, wait_run
 
@@ -122,3 +124,30 @@ async def test_suggestions_stay_in_their_store_and_agent(any_live: Live) -> None
     await reflect(one, other_chat["id"])
     [fresh] = await suggestions(one, agent_id=other["id"])
     assert fresh["relation"] == "new" and fresh["existing_memory_id"] is None
+
+
+async def test_quiet_sessions_are_reflected_on_after_the_agents_idle_time(live: Live) -> None:
+    """The sweep's question, asked at a moment after the idle time (no waiting in the test)."""
+    store = await live.new_store("refl")
+    idle = await store.agent(reflect_idle_s=60)
+    never = await store.agent()  # no idle time: only on request
+    chat = await store.session(idle["id"])
+    other = await store.session(never["id"])
+    for session in (chat, other):
+        await send(store, session["id"], "remember that I like green tea")
+    db = live.app.state.services.db
+    now = datetime.now(UTC)
+    assert (store.id, chat["id"]) not in await reflection.idle_sessions(db, now)  # not yet
+    later = now + timedelta(seconds=61)
+    assert (store.id, chat["id"]) in await reflection.idle_sessions(db, later)
+    assert (store.id, other["id"]) not in await reflection.idle_sessions(db, later)
+    found = dict(await reflection.reflect_idle(db, None, later))
+    run_id = found[store.id].run_id
+    assert run_id is not None
+    await live.app.state.services.runtime.start_admitted(store.id, [run_id])
+    await live.app.state.services.runtime.admitter.admit(store.id)
+    run = await wait_run(store, run_id)
+    assert run["status"] == "completed" and run["trigger"] == "reflect"
+    [suggestion] = await suggestions(store, session_id=chat["id"])
+    assert suggestion["content"] == "I like green tea"
+    assert (store.id, chat["id"]) not in await reflection.idle_sessions(db, later)  # read

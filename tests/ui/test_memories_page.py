@@ -53,10 +53,10 @@ async def test_memories_listed_filtered_added_edited_deleted(page: Page, ui_stor
     await page.get_by_role("button", name="Add memory").first.click()
     form = page.get_by_role("form", name="New memory")
     await form.get_by_label("Content").fill("x" * 10)
-    await form.get_by_label("Importance (0–1)").fill("3")
+    await form.get_by_label("Importance (0 to 1)").fill("3")
     await form.get_by_role("button", name="Add memory").click()
     await expect(form).to_contain_text("less than or equal to 1")  # the API's 422, by its field
-    await form.get_by_label("Importance (0–1)").fill("0.4")
+    await form.get_by_label("Importance (0 to 1)").fill("0.4")
     await form.get_by_label("Content").fill("The office is in Lyon")
     await form.get_by_role("button", name="Add memory").click()
     await expect(cards.locator("li")).to_have_count(3)

@@ -24,6 +24,7 @@ import json
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field, StringConstraints, ValidationError
@@ -35,13 +36,13 @@ from pydantic_ai.messages import (
     TextPart,
     UserPromptPart,
 )
-from sqlalchemy import insert, select, update
+from sqlalchemy import and_, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from loopwright.db.database import Database, core
 from loopwright.db.fulltext import STOP_WORDS, words
 from loopwright.db.repos import conversations, memories
-from loopwright.db.tables import MemoryRow, MessageRow, RunRow, RunStepRow, SessionRow
+from loopwright.db.tables import AgentRow, MemoryRow, MessageRow, RunRow, RunStepRow, SessionRow
 from loopwright.db.tables.base import utcnow
 from loopwright.domain.events import NewEvent
 from loopwright.domain.vocabulary import REFLECT_MARKER, TERMINAL_RUN_STATUSES, MemoryType
@@ -121,6 +122,53 @@ async def request(db: Database, store_id: str, session_id: str, budget: Budget |
             await admit_in(session, store_id, budget) if budget and active == [run_id] else []
         )
         return Requested(run_id, len(unread), admitted)
+
+
+IDLE_BATCH = 100
+
+
+async def idle_sessions(db: Database, now: datetime) -> list[tuple[str, str]]:
+    """(store, session) of agents with ``reflect_idle_s`` whose newest message is older than
+    that and not yet read by a reflection."""
+    last = func.max(MessageRow.created_at).label("last")
+    query = (
+        select(SessionRow.store_id, SessionRow.id, AgentRow.reflect_idle_s, last)
+        .join(
+            AgentRow,
+            and_(AgentRow.store_id == SessionRow.store_id, AgentRow.id == SessionRow.agent_id),
+        )
+        .join(
+            MessageRow,
+            and_(
+                MessageRow.store_id == SessionRow.store_id, MessageRow.session_id == SessionRow.id
+            ),
+        )
+        .where(
+            AgentRow.reflect_idle_s.is_not(None),
+            MessageRow.kind.in_(("user", "assistant")),
+            or_(SessionRow.reflected_to.is_(None), MessageRow.id > SessionRow.reflected_to),
+        )
+        .group_by(SessionRow.store_id, SessionRow.id, AgentRow.reflect_idle_s)
+        .limit(IDLE_BATCH)
+    )
+    async with db.read() as session:
+        rows = list(await session.execute(query))
+    found = []
+    for row in rows:
+        newest: datetime = row.last if row.last.tzinfo else row.last.replace(tzinfo=UTC)
+        if newest + timedelta(seconds=row.reflect_idle_s) <= now:
+            found.append((str(row.store_id), str(row.id)))
+    return found
+
+
+async def reflect_idle(
+    db: Database, budget: Budget | None, now: datetime
+) -> list[tuple[str, Requested]]:
+    """A reflection for each quiet session (see ``idle_sessions``): (store, what was done)."""
+    return [
+        (store_id, await request(db, store_id, session_id, budget))
+        for store_id, session_id in await idle_sessions(db, now)
+    ]
 
 
 async def _queue(session: AsyncSession, store_id: str, chat: SessionRow, through: str) -> str:

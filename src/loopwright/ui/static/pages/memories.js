@@ -142,7 +142,7 @@ export function render(root, ctx) {
     return {
       nodes: [
         field("Content", content, { name: "content", required: true }),
-        h("div.grid-2", field("Type", type, { name: "type" }), field("Importance (0–1)", importance, { name: "importance" })),
+        h("div.grid-2", field("Type", type, { name: "type" }), field("Importance (0 to 1)", importance, { name: "importance" })),
         shared.el,
       ],
       value: () => ({ content: content.value.trim(), type: type.value, importance: Number(importance.value), shared: shared.input.checked }),
