@@ -19,8 +19,9 @@ from loopwright.settings import sync_url
 
 def _declared(name: str | None, kind: str, _parents: object) -> bool:
     """Full-text search lives beside the models, not in them: SQLite's FTS5 tables (and their
-    shadow tables) and PostgreSQL's ``tsvector`` indexes (``db/fulltext.py``)."""
-    return not (name and "_fts" in name and kind in ("table", "index"))
+    shadow tables), PostgreSQL's ``tsvector`` indexes and memories' ``content_fts`` column
+    (``db/fulltext.py``)."""
+    return not (name and "_fts" in name and kind in ("table", "index", "column"))
 
 
 def drift(url: str) -> list[object]:

@@ -242,7 +242,10 @@ def _match_postgresql(element: TextMatch, compiler: SQLCompiler, **kw: Any) -> s
     if not words(element.q):
         return "1 = 0"
     query = compiler.process(literal(tsquery(element.q, element.mode)), **kw)
-    vector = pg_vector(element.table, element.columns)
+    if element.table == "memories":
+        vector = "memories.content_fts"
+    else:
+        vector = pg_vector(element.table, element.columns)
     return f"{vector} @@ to_tsquery('english'::regconfig, {query})"
 
 
@@ -256,7 +259,8 @@ def ranked_sql(sqlite: bool, table: str, where: str, limit_param: str = "limit")
             f"SELECT t.id AS id, -bm25({fts}) AS rank FROM {fts} JOIN {table} t ON t.id = {fts}.id "
             f"WHERE {fts} MATCH :q AND {where} ORDER BY bm25({fts}) LIMIT :{limit_param}"
         )
-    vector = pg_vector("t", SEARCHED[table])
+    # memories store their vector (``content_fts``, migration 0008): ranking reads it
+    vector = "t.content_fts" if table == "memories" else pg_vector("t", SEARCHED[table])
     query = "to_tsquery('english'::regconfig, :q)"
     return (
         f"SELECT t.id AS id, ts_rank({vector}, {query}) AS rank FROM {table} t "

@@ -9,7 +9,8 @@ last message reflected on; a run's first step records the memories it was given.
 
 Full-text search: on SQLite one FTS5 table per searched table (``<table>_fts``: the row id
 unindexed and the searched columns, porter stemming), kept by triggers; on PostgreSQL a GIN
-index over the same columns' English ``tsvector``.
+index over the same columns' English ``tsvector`` (for memories, ranked on every retrieval, a
+stored generated column ``content_fts``, so ranking does not compute it again per row).
 
 Revision ID: 0008
 Revises: 0007
@@ -108,6 +109,13 @@ def upgrade() -> None:
                 op.execute(statement)
     else:
         for table, columns in SEARCHED.items():
+            if table == "memories":  # ranked on every retrieval: the vector is stored
+                op.execute(
+                    "ALTER TABLE memories ADD COLUMN content_fts tsvector GENERATED ALWAYS AS "
+                    f"({_pg_vector(columns)}) STORED"
+                )
+                op.execute("CREATE INDEX ix_memories_fts ON memories USING gin (content_fts)")
+                continue
             op.execute(f"CREATE INDEX ix_{table}_fts ON {table} USING gin ({_pg_vector(columns)})")
 
 
@@ -120,6 +128,7 @@ def downgrade() -> None:
     else:
         for table in SEARCHED:
             op.execute(f"DROP INDEX IF EXISTS ix_{table}_fts")
+        op.execute("ALTER TABLE memories DROP COLUMN IF EXISTS content_fts")
     with op.batch_alter_table("run_steps") as batch:
         batch.drop_column("memories")
     with op.batch_alter_table("sessions") as batch:
