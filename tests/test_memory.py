@@ -3,10 +3,12 @@ store-shared memories, and isolation between agents and stores."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
 
+from loopwright.tools.builtin_handlers import excerpt
 from tests.conftest import Live, Store
 
 
@@ -150,3 +152,27 @@ async def test_documents_are_found_by_stem(any_store: Store) -> None:
     assert r.status_code == 200
     docs = (await store.admin.get(f"{store.path}/documents", params={"q": "invoices"})).json()
     assert docs["items"] == []  # the index follows updates
+
+
+async def test_search_documents_for_invoices_finds_invoice_march(any_store: Store) -> None:
+    """The request the issue tried as a new user would, through the offline model's tool."""
+    store = any_store
+    body = {"title": "Invoice March", "content": "x" * 300 + " The March invoice is paid."}
+    assert (await store.admin.post(f"{store.path}/documents", json=body)).status_code == 201
+    agent = await store.agent(tools=["search_documents"])
+    chat = await store.session(agent["id"])
+    r = await store.admin.post(
+        f"{store.path}/sessions/{chat['id']}/messages",
+        json={"content": "search documents for invoices", "wait": True},
+    )
+    assert r.status_code == 200 and r.json()["run"]["status"] == "completed", r.text
+    messages = (await store.admin.get(f"{store.path}/sessions/{chat['id']}/messages")).json()
+    [result] = [json.dumps(m) for m in messages["items"] if m["kind"] == "tool_result"]
+    assert "Invoice March" in result
+    assert "March invoice is paid" in result  # the excerpt around the word form
+
+
+def test_excerpt_around_a_word_form() -> None:
+    text = "x" * 300 + " The March invoice was paid. " + "y" * 300
+    assert "The March invoice" in excerpt(text, "invoices")
+    assert excerpt(text, "nothing").startswith("xxx")

@@ -97,10 +97,16 @@ def _document(row: Document) -> Result:
 
 
 def excerpt(text: str, around: str | None = None) -> str:
-    """About ``EXCERPT_CHARS`` of ``text``: its start, or the stretch around ``around``."""
+    """About ``EXCERPT_CHARS`` of ``text``: its start, or the stretch around ``around`` (or,
+    as search matches word forms, around the first word of it with its ending cut off)."""
     start = 0
     if around:
-        found = text.lower().find(around.lower())
+        lowered = text.lower()
+        found = lowered.find(around.lower())
+        if found < 0:
+            stems = [w[: max(3, len(w) - 2)] for w in re.findall(r"\w{3,}", around.lower())]
+            hits = [i for i in (lowered.find(stem) for stem in stems) if i >= 0]
+            found = min(hits, default=-1)
         if found > 0:
             start = max(0, found - EXCERPT_CHARS // 3)
     end = start + EXCERPT_CHARS
