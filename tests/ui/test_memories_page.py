@@ -130,3 +130,24 @@ async def test_memories_page_accessibility(
         assert bad == []
     finally:
         await context.close()
+
+
+async def test_memory_turned_on_in_the_agent_form(page: Page, ui_store: UiStore) -> None:
+    agent = await ui_store.agent(name="Forgetful")
+    await page.goto(f"/agents/{agent['id']}/edit")
+    await page.get_by_label("Give runs the most relevant memories").check()
+    await page.get_by_label("Memory budget (tokens)").fill("-5")
+    await page.get_by_role("button", name="Save").click()
+    budget = page.locator("[data-field=memory_budget_tokens]")
+    await expect(budget).to_contain_text("greater than or equal to 0")
+    await page.get_by_label("Memory budget (tokens)").fill("800")
+    await page.get_by_label("Reflect after idle (s)").fill("600")
+    await page.get_by_role("button", name="Save").click()
+    await expect(page.locator("#toasts")).to_contain_text("Saved Forgetful")
+    r = await ui_store.admin.get(f"{ui_store.path}/agents/{agent['id']}")
+    saved = r.json()
+    assert (saved["memory"], saved["memory_budget_tokens"], saved["reflect_idle_s"]) == (
+        True,
+        800,
+        600,
+    )
