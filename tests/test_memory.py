@@ -176,3 +176,24 @@ def test_excerpt_around_a_word_form() -> None:
     text = "x" * 300 + " The March invoice was paid. " + "y" * 300
     assert "The March invoice" in excerpt(text, "invoices")
     assert excerpt(text, "nothing").startswith("xxx")
+
+
+async def test_the_offline_model_remembers_and_recalls(any_store: Store) -> None:
+    store = any_store
+    agent = await store.agent(tools=["remember", "recall"])
+    chat = await store.session(agent["id"])
+
+    async def say(content: str) -> str:
+        r = await store.admin.post(
+            f"{store.path}/sessions/{chat['id']}/messages",
+            json={"content": content, "wait": True},
+        )
+        assert r.status_code == 200 and r.json()["run"]["status"] == "completed", r.text
+        messages = (await store.admin.get(f"{store.path}/sessions/{chat['id']}/messages")).json()
+        return str(messages["items"][-1]["content"])
+
+    assert "I will remember: my cat is called Miso" in await say(
+        "Please remember that my cat is called Miso."
+    )
+    assert await listed(store, agent_id=agent["id"]) == ["my cat is called Miso"]
+    assert "I remember: my cat is called Miso" in await say("What do you know about my cat?")
