@@ -45,14 +45,17 @@ async def test_list_search_filter_paginate(store: Store) -> None:
     assert seen == ["planner", "bot-4", "bot-3", "bot-2", "bot-1", "bot-0"]  # newest first
 
 
-async def test_memory_is_refused_until_it_exists(store: Store) -> None:
-    """Memory would be stored and silently do nothing: refused until it exists."""
+async def test_memory_settings(store: Store) -> None:
     r = await store.admin.post(f"{store.path}/agents", json={"name": "x", "memory": True})
-    assert r.status_code == 422, r.text
-    assert "memory is not" in r.text
-    agent = await store.agent()
-    r = await store.admin.patch(f"{store.path}/agents/{agent['id']}", json={"memory": True})
-    assert r.status_code == 422 and "memory is not" in r.text
+    assert r.status_code == 201, r.text
+    assert r.json()["memory"] is True and r.json()["memory_budget_tokens"] == 500
+    assert r.json()["reflect_idle_s"] is None
+    url = f"{store.path}/agents/{r.json()['id']}"
+    r = await store.admin.patch(url, json={"memory_budget_tokens": 50, "reflect_idle_s": 60})
+    assert r.status_code == 200 and r.json()["memory_budget_tokens"] == 50, r.text
+    assert r.json()["reflect_idle_s"] == 60
+    for bad in ({"memory_budget_tokens": -1}, {"reflect_idle_s": 1}, {"memory": "yes"}):
+        assert (await store.admin.patch(url, json=bad)).status_code == 422
 
 
 async def test_team_agents_with_executor_settings(store: Store) -> None:

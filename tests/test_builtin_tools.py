@@ -35,6 +35,7 @@ READ_ONLY = {
     "list_projects",
     "read_project",
     "search_projects",
+    "recall",
     "list_tasks",
     "read_task",
     "search_tasks",
@@ -91,7 +92,7 @@ async def count(db: Database, model: type[Any], store_id: str) -> int:
 
 def test_every_tool_has_a_handler_and_a_valid_schema() -> None:
     assert set(HANDLERS) == set(BUILTIN_TOOLS)
-    assert len(BUILTIN_TOOLS) == 15
+    assert len(BUILTIN_TOOLS) == 17
     for name, spec in BUILTIN_TOOLS.items():
         assert spec.name == name
         schema = spec.parameters()

@@ -78,6 +78,18 @@ BODIES: dict[tuple[str, str], dict[str, Any] | None] = {
     },
     ("DELETE", "/v1/stores/{store_id}/tools/{name}"): None,
     ("POST", "/v1/stores/{store_id}/tools/{name}/test"): {"arguments": {}},
+    ("POST", "/v1/stores/{store_id}/memories"): {"agent_id": "{agent_id}", "content": "x"},
+    ("GET", "/v1/stores/{store_id}/memories"): None,
+    ("GET", "/v1/stores/{store_id}/memories/{memory_id}"): None,
+    ("PATCH", "/v1/stores/{store_id}/memories/{memory_id}"): {"content": "hijack"},
+    ("DELETE", "/v1/stores/{store_id}/memories/{memory_id}"): None,
+    ("GET", "/v1/stores/{store_id}/memory-suggestions"): None,
+    ("GET", "/v1/stores/{store_id}/memory-suggestions/{suggestion_id}"): None,
+    ("POST", "/v1/stores/{store_id}/memory-suggestions/{suggestion_id}/approve"): {},
+    ("POST", "/v1/stores/{store_id}/memory-suggestions/{suggestion_id}/reject"): None,
+    ("POST", "/v1/stores/{store_id}/sessions/{session_id}/reflect"): None,
+    ("GET", "/v1/stores/{store_id}/memory-settings"): None,
+    ("PUT", "/v1/stores/{store_id}/memory-settings"): {"embedding_model": None},
 }
 
 
@@ -160,6 +172,17 @@ async def _victim(live: Live) -> tuple[Store, dict[str, str]]:
         },
     )
     assert hook.status_code == 201, hook.text
+    memory = await victim.admin.post(
+        f"{victim.path}/memories", json={"agent_id": agent["id"], "content": "private"}
+    )
+    remembering = await victim.session(agent["id"])
+    await victim.admin.post(
+        f"{victim.path}/sessions/{remembering['id']}/messages",
+        json={"content": "remember that the code is 42", "wait": True},
+    )
+    reflected = await victim.admin.post(f"{victim.path}/sessions/{remembering['id']}/reflect")
+    await victim.admin.post(f"{victim.path}/runs/{reflected.json()['run_id']}/wait")
+    suggestion = (await victim.admin.get(f"{victim.path}/memory-suggestions")).json()["items"][0]
     ids = {
         "store_id": victim.id,
         "agent_id": agent["id"],
@@ -175,6 +198,8 @@ async def _victim(live: Live) -> tuple[Store, dict[str, str]]:
         "plan_id": plan["id"],
         "team_run_id": team_run,
         "executor_run_id": executor["id"],
+        "memory_id": memory.json()["id"],
+        "suggestion_id": suggestion["id"],
     }
     return victim, ids
 
@@ -202,6 +227,10 @@ async def test_every_route_hides_other_stores(live: Live) -> None:
     assert len((await victim.admin.get(f"{victim.path}/keys")).json()["items"]) == 1
     tools = (await victim.admin.get(f"{victim.path}/tools")).json()["items"]
     assert [t["name"] for t in tools if t["kind"] == "http"] == ["victim-hook"]
+    memory = (await victim.admin.get(f"{victim.path}/memories/{ids['memory_id']}")).json()
+    assert memory["content"] == "private"
+    suggestion = f"{victim.path}/memory-suggestions/{ids['suggestion_id']}"
+    assert (await victim.admin.get(suggestion)).json()["status"] == "pending"
 
 
 async def test_own_store_reaches_every_read_route(live: Live) -> None:

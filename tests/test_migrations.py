@@ -17,11 +17,19 @@ from loopwright.db.tables import Base
 from loopwright.settings import sync_url
 
 
+def _declared(name: str | None, kind: str, _parents: object) -> bool:
+    """Full-text search lives beside the models, not in them: SQLite's FTS5 tables (and their
+    shadow tables), PostgreSQL's ``tsvector`` indexes and memories' ``content_fts`` column
+    (``db/fulltext.py``)."""
+    return not (name and "_fts" in name and kind in ("table", "index", "column"))
+
+
 def drift(url: str) -> list[object]:
     engine = create_engine(sync_url(url))
     try:
         with engine.connect() as connection:
-            return list(compare_metadata(MigrationContext.configure(connection), Base.metadata))
+            context = MigrationContext.configure(connection, opts={"include_name": _declared})
+            return list(compare_metadata(context, Base.metadata))
     finally:
         engine.dispose()
 
@@ -43,7 +51,16 @@ def test_the_latest_migrations_step_down_and_up(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'app.db'}"
     upgrade(url)
     config = alembic_config(url)
-    command.downgrade(config, "-1")  # observability: runs.trace
+    command.downgrade(config, "-1")  # 0009: long-term memory, full-text search
+    engine = create_engine(url)
+    try:
+        tables = set(inspect(engine).get_table_names())
+        assert not {t for t in tables if "_fts" in t}
+        assert "shared" not in {c["name"] for c in inspect(engine).get_columns("memories")}
+        assert "memories" not in {c["name"] for c in inspect(engine).get_columns("run_steps")}
+    finally:
+        engine.dispose()
+    command.downgrade(config, "-1")  # 0008: observability, runs.trace
     engine = create_engine(url)
     try:
         assert "trace" not in {c["name"] for c in inspect(engine).get_columns("runs")}

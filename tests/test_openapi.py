@@ -78,6 +78,8 @@ def test_routes_that_raise_conflicts_document_409(document: dict[str, Any]) -> N
         ("POST", "/v1/stores/{store_id}/mcp-servers"),
         ("PATCH", "/v1/stores/{store_id}/mcp-servers/{server_id}"),
         ("POST", "/v1/stores/{store_id}/sessions/{session_id}/messages"),
+        ("POST", "/v1/stores/{store_id}/memory-suggestions/{suggestion_id}/approve"),
+        ("POST", "/v1/stores/{store_id}/memory-suggestions/{suggestion_id}/reject"),
     }
     for method, path, operation in operations(document):
         assert ("409" in operation["responses"]) == ((method, path) in conflicting), (method, path)
@@ -141,9 +143,10 @@ def test_patch_schemas_are_nullable_only_where_null_clears(document: dict[str, A
         if name.endswith("Update")
     }
     assert nullable == {
-        "AgentUpdate": ["executor_model", "temperature"],
+        "AgentUpdate": ["executor_model", "reflect_idle_s", "temperature"],
         "DocumentUpdate": ["project_id"],
         "McpServerUpdate": ["headers"],
+        "MemoryUpdate": [],
         "ProjectUpdate": [],
         "SessionUpdate": [],
         "TaskUpdate": ["project_id"],

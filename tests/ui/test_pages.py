@@ -27,6 +27,7 @@ ROUTES = [
     "/runs/{run}",
     "/runs/{team_run}",
     "/agents/{team_agent}/edit",
+    "/memories",
     "/tools",
     "/dashboard",
     "/settings",

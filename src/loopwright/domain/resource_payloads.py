@@ -26,6 +26,8 @@ AgentField = Literal[
     "timeout_s",
     "tools",
     "memory",
+    "memory_budget_tokens",
+    "reflect_idle_s",
     "mode",
     "executor_model",
     "executor_system_prompt",

@@ -1,5 +1,5 @@
 """Payloads of team mode and memory events (see ``event_payloads`` for the rules every payload
-follows). Memory suggestions are not emitted yet."""
+follows)."""
 
 from __future__ import annotations
 
@@ -87,10 +87,16 @@ class ExecutorResultPayload(EventPayload):
 
 
 class MemorySuggestedPayload(EventPayload):
-    """Not emitted yet. The model proposes a memory for a person to approve, edit or reject."""
+    """A reflection run proposes a memory for a person to approve, edit or reject."""
 
     suggestion_id: str
     agent_id: str
     content: str
     type: MemoryType
     importance: Annotated[float, Field(ge=0, le=1)]
+    reason: str = ""
+    source_message_ids: list[str] = []
+    relation: Literal["new", "duplicate", "contradiction"] = "new"
+    existing_memory_id: str | None = Field(
+        None, description="the memory it repeats or contradicts (approve may update it)"
+    )

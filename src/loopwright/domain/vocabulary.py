@@ -22,7 +22,9 @@ TERMINAL_RUN_STATUSES: Final[frozenset[str]] = frozenset(
 
 # What sent a run's message: a client (REST or WebSocket), a trigger (schedule, webhook and
 # e-mail come next), another agent, or a parent run starting a child.
-RunTrigger = Literal["api", "websocket", "schedule", "webhook", "email", "agent", "child"]
+RunTrigger = Literal[
+    "api", "websocket", "schedule", "webhook", "email", "agent", "child", "reflect"
+]
 
 MessageKind = Literal["user", "assistant", "reasoning", "tool_call", "tool_result", "system"]
 
@@ -33,3 +35,8 @@ TaskStatus = Literal["todo", "in_progress", "done"]
 
 def values(literal: object) -> tuple[str, ...]:
     return tuple(str(v) for v in get_args(literal))
+
+
+REFLECT_MARKER: Final = "[loopwright:reflect]"
+"""Opens the request of a reflection run (``runtime/reflection``): the offline model answers it
+with the memories the conversation asked it to keep."""

@@ -30,7 +30,7 @@ INTERRUPTED = "the tool call was interrupted before it returned a result"
 class HistoryItem:
     """A persisted message, as the engine needs it."""
 
-    kind: str  # user | assistant | tool_result | reasoning | system
+    kind: str  # user | assistant | tool_result | reasoning | system | memory
     content: str
     data: dict[str, Any]
 
@@ -59,7 +59,9 @@ def build_context(system_prompt: str, items: Sequence[HistoryItem]) -> list[Mode
         open_calls.clear()
 
     for item in items:
-        if item.kind == "user":
+        if item.kind == "memory":  # long-term memories: beside the system prompt
+            pending.append(SystemPromptPart(item.content))
+        elif item.kind == "user":
             close_open_calls()
             pending.append(UserPromptPart(item.content))
         elif item.kind == "assistant" and "response" in item.data:

@@ -185,6 +185,18 @@ _DOCS = r"(?:documents|docs|notes)"
 
 _RULES: list[tuple[str, re.Pattern[str], Callable[[re.Match[str]], dict[str, Any] | None]]] = [
     (
+        "recall",
+        re.compile(
+            r"\b(?:what\s+do\s+you\s+(?:remember|know)\s+about|recall)\s+(?P<rest>.)", _FLAGS
+        ),
+        _named("query"),
+    ),
+    (
+        "remember",
+        re.compile(r"\bremember(?:\s+that)?\s+(?P<rest>.)", _FLAGS),
+        lambda match: {"content": value[:4000]} if (value := clean(_rest(match))) else None,
+    ),
+    (
         "create_task",
         re.compile(
             r"\b(?:create|add|make|new)\s+(?:a\s+|an\s+|the\s+)?(?:new\s+)?(?:task|todo|to-do)\b"

@@ -24,6 +24,8 @@ def summarize(part: ToolReturnPart[Any], call_args: Mapping[str, Any]) -> str:
         return f"The tool {tool} was not allowed to run{_quoted(content)}."
     if part.outcome == "interrupted":
         return f"The tool {tool} was interrupted before it finished."
+    if tool in ("remember", "recall") and isinstance(content, Mapping):
+        return _memory(tool, content)
     verb, _, noun = tool.partition("_")
     summary: str | None = None
     if noun and verb in ("create", "add"):
@@ -140,3 +142,12 @@ def _text(value: object) -> str:
 
 def _singular(noun: str) -> str:
     return noun[:-1] if noun.endswith("s") and not noun.endswith("ss") else noun
+
+
+def _memory(tool: str, content: Mapping[str, Any]) -> str:
+    if tool == "remember":
+        memory = content.get("memory") or {}
+        said = "I will remember" if content.get("saved") else "I already remember"
+        return f"{said}: {memory.get('content', '')}."
+    found = [m.get("content", "") for m in content.get("memories") or []]
+    return "I remember: " + "; ".join(found) + "." if found else "I remember nothing about that."

@@ -28,6 +28,7 @@ from pydantic_ai.settings import ModelSettings
 from pydantic_ai.usage import RequestUsage
 
 from loopwright.llm._offline_phrases import match_request
+from loopwright.llm._offline_reflect import reflect_reply
 from loopwright.llm._offline_summary import summarize
 from loopwright.llm._offline_team import team_reply
 from loopwright.llm.client import DeltaSink, ModelDelta
@@ -101,6 +102,9 @@ def _answer(messages: list[ModelMessage], tools: list[ToolDefinition]) -> _Answe
         return _Answer(TextPart(text), _chunks(text), _prompt_words(messages), _count_words(text))
     request = next((m for m in reversed(messages) if isinstance(m, ModelRequest)), None)
     parts = list(request.parts) if request is not None else []
+    reflected = reflect_reply(_prompt_text(parts))
+    if reflected is not None:
+        return _Answer(TextPart(reflected), [], _prompt_words(messages), _count_words(reflected))
     returns = [part for part in parts if isinstance(part, ToolReturnPart)]
     if returns:
         calls = _call_args(messages)

@@ -23,7 +23,8 @@ from loopwright.engine.ports import Toolset
 from loopwright.engine.team import TeamSettings, run_team_turn
 from loopwright.engine.toolsets import AssignedOnly, RateLimited, ReadOnlyTools
 from loopwright.engine.types import RunSettings, TurnOutcome
-from loopwright.runtime import children, failpoints, lifecycle, services
+from loopwright.runtime import children, failpoints, lifecycle, reflection, services
+from loopwright.runtime.memory_context import MemoryContext
 from loopwright.runtime.observed import ObservedTools
 from loopwright.runtime.plan import RunPlan
 from loopwright.runtime.run_ports import (
@@ -58,18 +59,21 @@ def run_ports(rt: services.RunServices, plan: RunPlan, *, resumed: bool) -> Port
     if plan.read_only:
         tools = ReadOnlyTools(tools)
     tools = ObservedTools(tools, plan.store_id)
+    memory = MemoryContext(rt, plan, resumed=resumed) if plan.memory_budget > 0 else None
     steps = DbStepStore(
         rt,
         plan,
         resumed=resumed,
         on_ended=lambda admitted: rt.admitter.start_detached(plan.store_id, admitted),
         provider=lambda: model.provider,
+        memory=memory,
     )
+    history = SessionHistory(rt, plan)
     return Ports(
         model=model,
         tools=tools,
         steps=steps,
-        context=[SessionHistory(rt, plan)],
+        context=[memory, history] if memory is not None else [history],
         clock=SystemClock(),
     )
 
@@ -153,6 +157,8 @@ async def _run(rt: services.RunServices, plan: RunPlan, resumed: bool) -> TurnOu
 async def _turn(rt: services.RunServices, plan: RunPlan, ports: Ports) -> TurnOutcome:
     settings = run_settings(rt, plan)
     try:
+        if plan.mode == "reflect":
+            return await reflection.run(rt, plan)
         if plan.mode == "team":
             return await run_team_turn(ports, settings, DbPlans(rt, plan), TeamSettings())
         return await run_turn(ports, settings)

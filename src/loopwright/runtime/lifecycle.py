@@ -45,7 +45,11 @@ _RUN_AND_AGENT = (
         RunRow.trace,
         RunRow.read_only,
         RunRow.team_step,
+        RunRow.trigger_message_id,
+        RunRow.trigger,
         AgentRow.id.label("found_agent"),
+        AgentRow.memory,
+        AgentRow.memory_budget_tokens,
         AgentRow.mode,
         AgentRow.executor_model,
         AgentRow.executor_system_prompt,
@@ -149,7 +153,13 @@ def _agent_plan(store_id: str, run_id: str, run: Any, started: datetime) -> RunP
         max_steps=run.max_steps,
         deadline=started.timestamp() + run.timeout_s,
         read_only=run.read_only,
-        mode="team" if run.mode == "team" and not run.read_only else "single",
+        mode="reflect"
+        if run.trigger == "reflect"
+        else "team"
+        if run.mode == "team" and not run.read_only
+        else "single",
+        memory_budget=run.memory_budget_tokens if run.memory and not run.read_only else 0,
+        message_id=run.trigger_message_id,
     )
 
 

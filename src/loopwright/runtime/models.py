@@ -115,6 +115,10 @@ class ModelResolver:
                 heap.settle()
         return cached
 
+    async def spec(self, db: Database, store_id: str, provider: str) -> ProviderSpec:
+        """A provider's endpoint and key, as a run's model would use them (egress-checked)."""
+        return await self._spec(db, store_id, provider)
+
     async def _spec(self, db: Database, store_id: str, provider: str) -> ProviderSpec:
         if provider == "offline":
             return ProviderSpec(name="offline", kind="offline", base_url=None, api_key=None)

@@ -20,7 +20,9 @@ class RunPlan:
     max_steps: int
     deadline: float  # epoch seconds; the run times out after this
     read_only: bool = False  # team-mode executors: read-only tools only
-    mode: str = "single"  # "team": the planner's turn (``engine.team``)
+    mode: str = "single"  # "team": the planner's turn (``engine.team``); "reflect"
+    memory_budget: int = 0  # tokens of long-term memories in the context (0: memory off)
+    message_id: str | None = None  # the message the run answers (memories are chosen for it)
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)

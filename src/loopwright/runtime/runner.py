@@ -35,6 +35,7 @@ from loopwright.runtime import (
     failpoints,
     heap,
     lifecycle,
+    reflection,
     services,
 )
 from loopwright.runtime.local_runs import LocalRuns
@@ -229,6 +230,10 @@ class Runtime:
                     await self._fail_abandoned(store_id, run_id, status)
                 for store_id in await admission.stores_waiting(self.db):
                     await self.admitter.admit(store_id)
+                # sessions quiet for their agent's reflect_idle_s are reflected on
+                idle = await reflection.reflect_idle(self.db, self.admission_budget(), utcnow())
+                for store_id, requested in idle:
+                    await self.start_admitted(store_id, requested.admitted)
             except Exception:  # the sweep must outlive a bad moment of the database
                 logger.exception("run sweep failed")
             await asyncio.sleep(self.settings.sweep_s)

@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from loopwright.db.database import core
 from loopwright.db.repos import conversations
 from loopwright.db.tables import RunStepRow, ToolCallRow
+from loopwright.db.tables.base import utcnow
 from loopwright.domain.events import NewEvent
 from loopwright.engine.calls import tool_calls_of
 from loopwright.engine.history import dump_response
@@ -40,6 +41,7 @@ from loopwright.events import log
 from loopwright.ids import new_id
 from loopwright.llm import answered_by
 from loopwright.runtime import failpoints, lifecycle
+from loopwright.runtime.memory_context import MemoryContext
 from loopwright.runtime.plan import RunPlan
 from loopwright.runtime.services import RunServices
 
@@ -66,6 +68,7 @@ class DbStepStore:
         resumed: bool,
         on_ended: Callable[[list[str]], None],
         provider: Callable[[], str],
+        memory: MemoryContext | None = None,
     ) -> None:
         """``on_ended``: called with the runs admitted into the slot a final answer freed;
         ``provider``: the name of the provider that answered last (for the step's record)."""
@@ -74,6 +77,7 @@ class DbStepStore:
         self._resumed = resumed
         self._on_ended = on_ended
         self._provider = provider
+        self._memory = memory  # its choice is recorded with the first step
 
     @property
     def resumed(self) -> bool:
@@ -174,10 +178,14 @@ class DbStepStore:
             output_tokens=usage.output_tokens,
             latency_ms=latency_ms,
         )
+        memories = None
+        if index == 0 and self._memory is not None:
+            memories = await self._memory.record(session, utcnow())
         await core(
             session,
             _INSERT_STEP,
             {
+                "memories": memories,
                 "id": new_id("stp"),
                 "store_id": plan.store_id,
                 "run_id": plan.run_id,

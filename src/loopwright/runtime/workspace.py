@@ -14,12 +14,14 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from loopwright.db.repos import workspace
+from loopwright.db.repos import memories, workspace
 from loopwright.db.repos.paging import Page
-from loopwright.db.tables import DocumentRow, ProjectRow, TaskRow
+from loopwright.db.tables import DocumentRow, MemoryRow, ProjectRow, TaskRow
 from loopwright.domain.events import EventType, NewEvent
+from loopwright.errors import BadRequest
 from loopwright.events import log
-from loopwright.tools.workspace_port import ToolContext
+from loopwright.runtime import memory
+from loopwright.tools.workspace_port import Recalled, ToolContext
 
 
 async def _emit(
@@ -267,6 +269,7 @@ class SessionWorkspace:
         self._store_id = ctx.store_id
         self._session_id = ctx.session_id
         self._run_id = ctx.run_id
+        self._agent_id = ctx.agent_id
 
     def atomic(self) -> AbstractAsyncContextManager[None]:
         return log.savepoint(self._session)
@@ -371,3 +374,38 @@ class SessionWorkspace:
         return await workspace.list_documents(
             self._session, self._store_id, project_id=project_id, q=q, limit=limit
         )
+
+    def _agent(self) -> str:
+        if self._agent_id is None:
+            raise BadRequest("long-term memory belongs to an agent: this call has none")
+        return self._agent_id
+
+    async def remember(
+        self, *, content: str, type: str, importance: float
+    ) -> tuple[MemoryRow, bool]:
+        agent_id = self._agent()
+        same = await memories.find_same(self._session, self._store_id, agent_id, content)
+        if same is not None:
+            return same, False
+        row = await memories.create(
+            self._session,
+            self._store_id,
+            agent_id=agent_id,
+            content=content,
+            type=type,
+            importance=importance,
+            source="tool",
+            source_session_id=self._session_id,
+            source_run_id=self._run_id,
+        )
+        return row, True
+
+    async def recall(self, *, query: str, limit: int) -> list[Recalled]:
+        found = await memory.choose(
+            self._session,
+            memory.Query(self._store_id, self._agent(), query, budget_tokens=10**9),
+            standing=False,
+        )
+        return [
+            Recalled(c.memory_id, c.content, c.type, c.importance, c.score) for c in found[:limit]
+        ]

@@ -1,4 +1,5 @@
-"""The built-in workspace tools: projects, tasks and documents of the agent's store.
+"""The built-in workspace tools: projects, tasks and documents of the agent's store, and the
+agent's long-term memories.
 
 These are contracts only (name, description, read-only flag, typed arguments); what each tool
 does is in ``builtin_handlers``, acting on the store through a ``WorkspacePort``.
@@ -10,7 +11,7 @@ from typing import Annotated, Final, Self
 
 from pydantic import Field, StringConstraints, model_validator
 
-from loopwright.domain.vocabulary import TaskStatus
+from loopwright.domain.vocabulary import MemoryType, TaskStatus
 from loopwright.tools.spec import ToolArgs, ToolSpec
 
 MAX_NAME = 200
@@ -19,6 +20,7 @@ MAX_DESCRIPTION = 20_000
 MAX_CONTENT = 200_000
 MAX_QUERY = 200
 MAX_LIST = 200
+MAX_MEMORY = 4000
 
 ProjectName = Annotated[
     str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_NAME)
@@ -156,6 +158,26 @@ class SearchDocumentsArgs(ToolArgs):
     limit: int = Field(20, ge=1, le=100, description="How many documents at most.")
 
 
+# -- long-term memory ---------------------------------------------------------------------------
+
+
+class RememberArgs(ToolArgs):
+    content: Annotated[
+        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_MEMORY)
+    ] = Field(description="What to remember, as one self-contained sentence.")
+    type: MemoryType = Field(
+        "fact",
+        description="preference (how the user likes things), fact, instruction (a standing "
+        "rule) or episodic (something that happened).",
+    )
+    importance: float = Field(0.5, ge=0, le=1, description="0 (trivial) to 1 (essential).")
+
+
+class RecallArgs(ToolArgs):
+    query: Query = Field(description="What to look for in this agent's long-term memories.")
+    limit: int = Field(10, ge=1, le=50, description="How many memories at most, best first.")
+
+
 _SPECS = (
     ToolSpec(
         "create_project",
@@ -185,7 +207,8 @@ _SPECS = (
     ),
     ToolSpec(
         "search_projects",
-        "Find projects whose name or description contains the query.",
+        "Find projects by words in their name or description (word forms match: "
+        "'invoices' finds 'Invoice') or by a piece of text.",
         read_only=True,
         args=SearchProjectsArgs,
     ),
@@ -216,7 +239,8 @@ _SPECS = (
     ),
     ToolSpec(
         "search_tasks",
-        "Find tasks whose title or description contains the query.",
+        "Find tasks by words in their title or description (word forms match) or by a "
+        "piece of text.",
         read_only=True,
         args=SearchTasksArgs,
     ),
@@ -248,10 +272,24 @@ _SPECS = (
     ),
     ToolSpec(
         "search_documents",
-        "Find documents whose title or text contains the query; each result shows the text "
-        "around the first match.",
+        "Find documents by words in their title or text (word forms match: 'invoices' "
+        "finds 'Invoice March') or by a piece of text; each result shows the text around "
+        "the first match.",
         read_only=True,
         args=SearchDocumentsArgs,
+    ),
+    ToolSpec(
+        "remember",
+        "Save something worth knowing in later conversations to your long-term memory (a "
+        "preference, fact, instruction or event); an identical memory is not saved twice.",
+        read_only=False,
+        args=RememberArgs,
+    ),
+    ToolSpec(
+        "recall",
+        "Search your long-term memory; the most relevant, important and recent first.",
+        read_only=True,
+        args=RecallArgs,
     ),
 )
 

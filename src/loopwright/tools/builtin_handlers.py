@@ -97,10 +97,16 @@ def _document(row: Document) -> Result:
 
 
 def excerpt(text: str, around: str | None = None) -> str:
-    """About ``EXCERPT_CHARS`` of ``text``: its start, or the stretch around ``around``."""
+    """About ``EXCERPT_CHARS`` of ``text``: its start, or the stretch around ``around`` (or,
+    as search matches word forms, around the first word of it with its ending cut off)."""
     start = 0
     if around:
-        found = text.lower().find(around.lower())
+        lowered = text.lower()
+        found = lowered.find(around.lower())
+        if found < 0:
+            stems = [w[: max(3, len(w) - 2)] for w in re.findall(r"\w{3,}", around.lower())]
+            hits = [i for i in (lowered.find(stem) for stem in stems) if i >= 0]
+            found = min(hits, default=-1)
         if found > 0:
             start = max(0, found - EXCERPT_CHARS // 3)
     end = start + EXCERPT_CHARS
@@ -276,6 +282,29 @@ async def _search_documents(port: WorkspacePort, args: tools.SearchDocumentsArgs
     page = await port.list_documents(q=args.query, limit=args.limit)
     items = [_document_summary(row, around=args.query) for row in page.items]
     return {"documents": items, "count": len(items), "has_more": page.next_cursor is not None}
+
+
+@_handles("remember", tools.RememberArgs)
+async def _remember(port: WorkspacePort, args: tools.RememberArgs) -> Result:
+    row, new = await port.remember(content=args.content, type=args.type, importance=args.importance)
+    memory = {"id": row.id, "content": row.content, "type": row.type, "importance": row.importance}
+    return {"memory": memory, "saved": new}
+
+
+@_handles("recall", tools.RecallArgs)
+async def _recall(port: WorkspacePort, args: tools.RecallArgs) -> Result:
+    found = await port.recall(query=args.query, limit=args.limit)
+    items = [
+        {
+            "id": m.id,
+            "content": m.content,
+            "type": m.type,
+            "importance": m.importance,
+            "score": round(m.score, 4),
+        }
+        for m in found
+    ]
+    return {"memories": items, "count": len(items)}
 
 
 async def invoke(

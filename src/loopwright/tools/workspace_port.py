@@ -72,6 +72,28 @@ class Document(Protocol):
     def updated_at(self) -> datetime: ...
 
 
+class Memory(Protocol):
+    @property
+    def id(self) -> str: ...
+    @property
+    def content(self) -> str: ...
+    @property
+    def type(self) -> str: ...
+    @property
+    def importance(self) -> float: ...
+
+
+@dataclass(frozen=True)
+class Recalled:
+    """A memory found by ``recall``, with its score (see ``runtime/memory``)."""
+
+    id: str
+    content: str
+    type: str
+    importance: float
+    score: float
+
+
 class Listing(Protocol[T_co]):
     """One page, newest first; ``next_cursor`` is None on the last."""
 
@@ -120,3 +142,12 @@ class WorkspacePort(Protocol):
     async def list_documents(
         self, *, project_id: str | None = None, q: str | None = None, limit: int
     ) -> Listing[Document]: ...
+
+    async def remember(self, *, content: str, type: str, importance: float) -> tuple[Memory, bool]:
+        """The calling agent's memory of ``content``, and whether it is new (an identical one,
+        ignoring case, is returned instead of a second)."""
+        ...
+
+    async def recall(self, *, query: str, limit: int) -> Sequence[Recalled]:
+        """The calling agent's memories (its own and the store's shared ones) for ``query``."""
+        ...

@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 from sqlalchemy.orm.attributes import set_committed_value
 
+from loopwright.db.fulltext import TextMatch, plain_words
 from loopwright.db.repos.paging import Page, newest_first
 from loopwright.db.tables import DocumentRow, ProjectRow, TaskRow
 from loopwright.errors import Conflict, NotFound
@@ -50,6 +51,17 @@ def contains(columns: tuple[InstrumentedAttribute[str], ...], q: str) -> ColumnE
     escaped = q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     pattern = f"%{escaped}%"
     return or_(*(column.ilike(pattern, escape="\\") for column in columns))
+
+
+def search(
+    table: str, columns: tuple[InstrumentedAttribute[str], ...], q: str
+) -> ColumnElement[bool]:
+    """A search box's match: ``q`` as a substring (a word's start, "50%", "0_0"), or, when
+    ``q`` is only words, every word stemmed ("invoices" finds "Invoice March",
+    ``db/fulltext.py``)."""
+    if not plain_words(q):
+        return contains(columns, q)
+    return or_(TextMatch(table, q), contains(columns, q))
 
 
 def _changed(row: object, changes: Mapping[str, Any], allowed: tuple[str, ...]) -> dict[str, Any]:
@@ -133,7 +145,7 @@ async def list_projects(
 ) -> Page[ProjectRow]:
     query = select(ProjectRow).where(ProjectRow.store_id == store_id)
     if q:
-        query = query.where(contains((ProjectRow.name, ProjectRow.description), q))
+        query = query.where(search("projects", (ProjectRow.name, ProjectRow.description), q))
     return await newest_first(session, query, ProjectRow.id, limit=limit, cursor=cursor)
 
 
@@ -220,7 +232,7 @@ async def list_tasks(
     if status:
         query = query.where(TaskRow.status == status)
     if q:
-        query = query.where(contains((TaskRow.title, TaskRow.description), q))
+        query = query.where(search("tasks", (TaskRow.title, TaskRow.description), q))
     return await newest_first(session, query, TaskRow.id, limit=limit, cursor=cursor)
 
 
@@ -291,7 +303,7 @@ async def list_documents(
     if project_id:
         query = query.where(DocumentRow.project_id == project_id)
     if q:
-        query = query.where(contains((DocumentRow.title, DocumentRow.content), q))
+        query = query.where(search("documents", (DocumentRow.title, DocumentRow.content), q))
     return await newest_first(session, query, DocumentRow.id, limit=limit, cursor=cursor)
 
 

@@ -33,6 +33,10 @@ class AgentRow(Base):
     timeout_s: Mapped[float] = mapped_column(Float, default=300.0)
     tools: Mapped[list[str]] = mapped_column(default=list)
     memory: Mapped[bool] = mapped_column(default=False)
+    # long-term memory: the tokens of memories a run's context may hold; the idle seconds after
+    # which a session is reflected on (None: only on request)
+    memory_budget_tokens: Mapped[int] = mapped_column(Integer, default=500, server_default="500")
+    reflect_idle_s: Mapped[int | None] = mapped_column(Integer, default=None)
     mode: Mapped[str] = mapped_column(String(16), default="single")
     # team mode: the executors' model (None: the planner's) and system prompt ("": the default)
     executor_model: Mapped[str | None] = mapped_column(String(200), default=None)

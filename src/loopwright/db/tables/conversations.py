@@ -38,6 +38,8 @@ class SessionRow(Base):
     agent_id: Mapped[str] = mapped_column(String(64), ForeignKey("agents.id", ondelete="CASCADE"))
     title: Mapped[str] = mapped_column(String(300), default="")
     busy_policy: Mapped[str] = mapped_column(String(16), default="enqueue")
+    # the last message a reflection read (long-term memory suggestions): never read twice
+    reflected_to: Mapped[str | None] = mapped_column(String(64), default=None)
     created_at: Mapped[datetime] = created_column()
     updated_at: Mapped[datetime] = updated_column()
 
@@ -130,6 +132,8 @@ class RunStepRow(Base):
     output_tokens: Mapped[int] = mapped_column(Integer, default=0)
     latency_ms: Mapped[float] = mapped_column(Float, default=0.0)
     tool_calls: Mapped[list[Any]] = mapped_column(default=list)
+    # the first step's long-term memories: [{memory_id, score, relevance, ...}]
+    memories: Mapped[list[Any] | None] = mapped_column(JSON, default=None)
     created_at: Mapped[datetime] = created_column()
 
 

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated
 
-from pydantic import MISSING, BeforeValidator, Field, StringConstraints
+from pydantic import MISSING, Field, StringConstraints
 
 from loopwright.domain.vocabulary import AgentMode, AgentStatus
 from loopwright.server.schemas.common import Input, Output
@@ -21,15 +21,15 @@ ToolName = Annotated[
 ]
 
 
-def _no_memory_yet(value: object) -> object:
-    if value is True:
-        raise ValueError("long-term memory is not available yet: memory must be false")
-    return value
-
-
-# Accepted once the feature exists (long-term memory); until then a request for it is refused,
-# not stored as a setting that does nothing.
-NoMemory = Annotated[Literal[False], BeforeValidator(_no_memory_yet)]
+MemoryBudget = Annotated[
+    int, Field(ge=0, le=20_000, description="tokens of long-term memories a run's context holds")
+]
+ReflectIdle = Annotated[
+    int,
+    Field(
+        ge=10, le=30 * 86400, description="seconds of quiet after which a session is reflected on"
+    ),
+]
 
 
 class AgentCreate(Input):
@@ -43,7 +43,9 @@ class AgentCreate(Input):
     max_steps: Annotated[int, Field(ge=1, le=100)] = 15
     timeout_s: Annotated[float, Field(gt=0, le=3600)] = 300.0
     tools: Annotated[list[ToolName], Field(max_length=100)] = []
-    memory: NoMemory = False
+    memory: bool = False
+    memory_budget_tokens: MemoryBudget = 500
+    reflect_idle_s: ReflectIdle | None = None
     mode: AgentMode = "single"
     executor_model: ModelName | None = None
     executor_system_prompt: Annotated[str, StringConstraints(max_length=50_000)] = ""
@@ -64,7 +66,9 @@ class AgentUpdate(Input):
     max_steps: Annotated[int, Field(ge=1, le=100)] | MISSING = MISSING
     timeout_s: Annotated[float, Field(gt=0, le=3600)] | MISSING = MISSING
     tools: Annotated[list[ToolName], Field(max_length=100)] | MISSING = MISSING
-    memory: NoMemory | MISSING = MISSING
+    memory: bool | MISSING = MISSING
+    memory_budget_tokens: MemoryBudget | MISSING = MISSING
+    reflect_idle_s: ReflectIdle | MISSING | None = MISSING
     mode: AgentMode | MISSING = MISSING
     executor_model: ModelName | MISSING | None = MISSING
     executor_system_prompt: Annotated[str, StringConstraints(max_length=50_000)] | MISSING = MISSING
@@ -84,6 +88,8 @@ class AgentPublic(Output):
     timeout_s: float
     tools: list[str]
     memory: bool
+    memory_budget_tokens: int
+    reflect_idle_s: int | None
     mode: str
     executor_model: str | None
     executor_system_prompt: str

@@ -142,6 +142,19 @@ class SentMessage(BaseModel):
     run: RunPublic
 
 
+class StepMemory(BaseModel):
+    """A long-term memory the run was given, and why (see ``runtime/memory``)."""
+
+    memory_id: str
+    content: str
+    type: str
+    score: float
+    relevance: float
+    importance: float
+    recency: float
+    tokens: int
+
+
 class StepPublic(Output):
     id: str
     index: int
@@ -151,4 +164,7 @@ class StepPublic(Output):
     output_tokens: int
     latency_ms: float
     tool_calls: list[Any]
+    memories: list[StepMemory] | None = Field(
+        None, description="the first step: the long-term memories in the run's context"
+    )
     created_at: datetime

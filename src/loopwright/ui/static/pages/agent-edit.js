@@ -65,6 +65,17 @@ function form(ctx, agent, providers, tools) {
   const showTeam = () => (teamFields.hidden = mode.value !== "team");
   mode.addEventListener("change", showTeam);
   showTeam();
+  const memoryOn = h("input", { type: "checkbox", checked: !!a.memory });
+  const memoryBudget = h("input", { type: "number", min: "0", max: "20000", step: "50", value: a.memory_budget_tokens ?? 500 });
+  const reflectIdle = h("input", { type: "number", min: "10", max: "2592000", step: "1", value: a.reflect_idle_s ?? "" });
+  const memoryFields = h(
+    "fieldset.memory-fields",
+    h("legend", "Long-term memory"),
+    h("div.field.check", { dataset: { field: "memory" } }, h("label", memoryOn, " Give runs the most relevant memories"), h("p.field-error", { hidden: true })),
+    h("div.grid-2",
+      field("Memory budget (tokens)", memoryBudget, { name: "memory_budget_tokens", hint: "0–20000; about four characters a token" }),
+      field("Reflect after idle (s)", reflectIdle, { name: "reflect_idle_s", hint: "Suggest memories once a session is quiet this long; empty: only on request" })),
+  );
   const chosen = new Set(a.tools || []);
   const toolBoxes = tools.map((t) => {
     const box = h("input", { type: "checkbox", value: t.name, checked: chosen.has(t.name) });
@@ -95,6 +106,7 @@ function form(ctx, agent, providers, tools) {
     ),
     field("Mode", mode, { name: "mode", hint: "Team: the agent plans, runs read-only executors per step and writes the answer from their results." }),
     teamFields,
+    memoryFields,
     field("Tools", toolPicker, { name: "tools" }),
     h("div.actions", h("a.button", { href: agent ? `/agents/${encodeURIComponent(agent.id)}` : "/agents" }, "Cancel"), submit),
   );
@@ -115,6 +127,9 @@ function form(ctx, agent, providers, tools) {
       tools: toolBoxes.map((l) => l.querySelector("input")).filter((b) => b.checked).map((b) => b.value),
     };
     payload.mode = mode.value;
+    payload.memory = memoryOn.checked;
+    payload.memory_budget_tokens = numberOr(memoryBudget.value);
+    payload.reflect_idle_s = reflectIdle.value === "" ? null : numberOr(reflectIdle.value);
     if (mode.value === "team") {
       payload.executor_model = executorModel.value.trim() || null;
       payload.executor_system_prompt = executorPrompt.value;

@@ -1,5 +1,6 @@
 // The run inspector beside the chat: the selected run's status, usage, and each model step
-// (model, tokens, latency, tool calls), with a link to the run's own page.
+// (model, tokens, latency, tool calls), with a link to the run's own page; the long-term
+// memories the run was given (recorded on its first step) with their scores.
 import { fmtDuration, fmtTime, h, mono, statusBadge } from "../lib/dom.js";
 import { errorState, skeleton } from "../lib/states.js";
 
@@ -25,6 +26,7 @@ export async function renderInspector(pane, api, runId, describe) {
         run.error ? [h("dt", "Error"), h("dd.error-text", run.error)] : null,
         run.parent_run_id ? [h("dt", "Parent"), h("dd", mono(run.parent_run_id))] : null,
       ),
+      memoriesUsed(steps[0]?.memories),
       h("h3", "Model steps"),
       steps.length
         ? h(
@@ -43,4 +45,17 @@ export async function renderInspector(pane, api, runId, describe) {
   } catch (err) {
     pane.replaceChildren(h("h2.pane-title", "Run details"), errorState(err, () => renderInspector(pane, api, runId, describe)));
   }
+}
+
+/** The memories in the run's context, best first, with why (relevance, importance, recency). */
+function memoriesUsed(memories) {
+  if (!memories) return null;
+  return h("section.memories-used", { "aria-labelledby": "memories-used-h" },
+    h("h3", { id: "memories-used-h" }, `Memories used (${memories.length})`),
+    memories.length
+      ? h("ol.plain.small", memories.map((m) => h("li",
+        { title: `relevance ${m.relevance.toFixed(2)} · importance ${m.importance.toFixed(2)} · recency ${m.recency.toFixed(2)}` },
+        h("span.badge", m.type), " ", m.content,
+        h("span.muted", ` · score ${m.score.toFixed(2)}`))))
+      : h("p.muted", "None matched this message."));
 }

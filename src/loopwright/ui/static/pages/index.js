@@ -15,6 +15,7 @@ export const routes = [
   { path: "/chat/:session", load: () => import("./chat.js"), title: "Chat" },
   { path: "/runs", load: () => import("./runs.js"), nav: "Runs", title: "Runs" },
   { path: "/runs/:id", load: () => import("./runs.js"), title: "Run" },
+  { path: "/memories", load: () => import("./memories.js"), nav: "Memories", title: "Memories" },
   { path: "/tools", load: () => import("./tools.js"), nav: "Tools & MCP", title: "Tools & MCP" },
   { path: "/dashboard", load: () => import("./dashboard.js"), nav: "Dashboard", title: "Dashboard" },
   { path: "/settings", load: () => import("./settings.js"), nav: "Settings", role: "admin", title: "Settings" },
