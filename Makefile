@@ -28,7 +28,7 @@ typecheck: install
 	$(VENV)/bin/mypy
 
 unit: install
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -n 2 --dist loadfile
 
 fmt: install
 	$(VENV)/bin/ruff format src tests bench scripts examples
