@@ -3,7 +3,7 @@ crash sees the same configuration, whatever happened to the agent since)."""
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 
@@ -21,6 +21,10 @@ class RunPlan:
     deadline: float  # epoch seconds; the run times out after this
     read_only: bool = False  # team-mode executors: read-only tools only
     mode: str = "single"  # "team": the planner's turn (``engine.team``)
+    # The store's guardrails when the run started (``domain.store_settings``, as stored).
+    limits: dict[str, Any] = field(default_factory=dict)
+    approval: str = "never"  # the agent's tool approval policy
+    tool_approvals: dict[str, Any] = field(default_factory=dict)  # per tool: never/always
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)

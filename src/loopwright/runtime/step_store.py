@@ -41,6 +41,7 @@ from loopwright.ids import new_id
 from loopwright.llm import answered_by
 from loopwright.runtime import failpoints, lifecycle
 from loopwright.runtime.plan import RunPlan
+from loopwright.runtime.run_ports import TokenMeter
 from loopwright.runtime.services import RunServices
 
 _RECORDED_STEP = select(RunStepRow.tool_calls).where(
@@ -66,6 +67,7 @@ class DbStepStore:
         resumed: bool,
         on_ended: Callable[[list[str]], None],
         provider: Callable[[], str],
+        meter: TokenMeter | None = None,
     ) -> None:
         """``on_ended``: called with the runs admitted into the slot a final answer freed;
         ``provider``: the name of the provider that answered last (for the step's record)."""
@@ -74,6 +76,7 @@ class DbStepStore:
         self._resumed = resumed
         self._on_ended = on_ended
         self._provider = provider
+        self._meter = meter
 
     @property
     def resumed(self) -> bool:
@@ -116,6 +119,10 @@ class DbStepStore:
         try:
             async with self.rt.db.write() as session:
                 await self._persist(session, index, response, latency_ms, call_dicts)
+                if self._meter is not None:
+                    usage = response.usage
+                    used = (usage.input_tokens or 0) + (usage.output_tokens or 0)
+                    await self._meter.settle(session, index, used)
                 ended = None
                 if ends is not None:
                     ended = await lifecycle.end(
