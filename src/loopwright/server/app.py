@@ -21,6 +21,7 @@ from loopwright.server.routes import (
     agents,
     audit,
     events,
+    guardrails,
     mcp_servers,
     me,
     ops,
@@ -98,6 +99,7 @@ def create_app(
         mcp_servers,
         audit,
         usage,
+        guardrails,
     )
     for module in (*routers, ws, ui):
         app.include_router(module.router)

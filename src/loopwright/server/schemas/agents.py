@@ -7,6 +7,7 @@ from typing import Annotated, Literal
 
 from pydantic import MISSING, BeforeValidator, Field, StringConstraints
 
+from loopwright.domain.store_settings import ApprovalPolicy, ToolApproval
 from loopwright.domain.vocabulary import AgentMode, AgentStatus
 from loopwright.server.schemas.common import Input, Output
 
@@ -18,6 +19,15 @@ ModelName = Annotated[
 ]
 ToolName = Annotated[
     str, StringConstraints(min_length=1, max_length=200, pattern=r"^[A-Za-z0-9_][\w.-]*$")
+]
+
+
+ToolApprovals = Annotated[
+    dict[ToolName, ToolApproval],
+    Field(
+        max_length=100,
+        description="per tool, over the agent's `approval` policy: `always` or `never`",
+    ),
 ]
 
 
@@ -48,6 +58,8 @@ class AgentCreate(Input):
     executor_model: ModelName | None = None
     executor_system_prompt: Annotated[str, StringConstraints(max_length=50_000)] = ""
     status: AgentStatus = "active"
+    approval: ApprovalPolicy = "never"
+    tool_approvals: ToolApprovals = {}
 
 
 class AgentUpdate(Input):
@@ -69,6 +81,8 @@ class AgentUpdate(Input):
     executor_model: ModelName | MISSING | None = MISSING
     executor_system_prompt: Annotated[str, StringConstraints(max_length=50_000)] | MISSING = MISSING
     status: AgentStatus | MISSING = MISSING
+    approval: ApprovalPolicy | MISSING = MISSING
+    tool_approvals: ToolApprovals | MISSING = MISSING
 
 
 class AgentPublic(Output):
@@ -88,5 +102,7 @@ class AgentPublic(Output):
     executor_model: str | None
     executor_system_prompt: str
     status: str
+    approval: str
+    tool_approvals: dict[str, str]
     created_at: datetime
     updated_at: datetime
