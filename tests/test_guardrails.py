@@ -12,7 +12,7 @@ import httpx
 
 from tests.conftest import Live, Store
 from tests.llm.fakes import Reply, ToolCall, serve
-from tests.scripted import GatedLLM
+from tests.scripted import GatedLLM, Hold
 from tests.test_http_tools import Target, target_app
 from tests.test_tools_in_runs import agent_with, audit, run
 
@@ -140,23 +140,54 @@ async def test_the_queue_policy_keeps_the_run_queued_instead_of_refusing(store: 
         assert run.json()["status"] == "queued"
 
 
-async def test_concurrent_runs_never_overspend_the_daily_budget(any_live: Live) -> None:
-    store = await any_live.new_store("budget")
-    agent = await store.agent()
-    chats = [await store.session(agent["id"]) for _ in range(8)]
-    budget = 3_500  # each request reserves about 1,050 tokens: three fit
-    await operator_sets(store, runs_per_min=None, tokens_per_min=None, daily_token_budget=budget)
-    answers = await asyncio.gather(*(send(store.admin, store, c["id"]) for c in chats))
-    runs = [await wait_run(store, r.json()["run"]["id"]) for r in answers if r.status_code == 202]
-    spent = sum(r["usage"]["input_tokens"] + r["usage"]["output_tokens"] for r in runs)
-    assert spent <= budget
-    stopped = [r for r in runs if r["stop_reason"] == "budget"]
-    assert stopped, runs
-    assert all(r["status"] == "failed" and "budget" in r["error"] for r in stopped)
-    assert any(r["status"] == "completed" for r in runs)
+async def test_concurrent_runs_never_overspend_the_daily_budget(
+    store: Store, fake: tuple[GatedLLM, str]
+) -> None:
+    """(On PostgreSQL with two processes in ``test_guardrails_processes``.)"""
+    llm, model_url = fake
+    agent = await agent_with(store, model_url, [])
+    await operator_sets(store, runs_per_min=None, tokens_per_min=None, daily_token_budget=3_500)
+    spent = await overspend_attempt(llm, [store.admin], store.path, agent["id"])
     usage = (await store.admin.get(f"{store.path}/limits")).json()
-    assert usage["day"]["tokens"]["limit"] == budget
-    assert 0 < usage["day"]["tokens"]["used"] <= budget
+    assert usage["day"]["tokens"] == {"used": spent, "limit": 3_500}
+
+
+async def overspend_attempt(
+    llm: GatedLLM, clients: list[httpx.AsyncClient], path: str, agent_id: str
+) -> int:
+    """Three requests held in the model reserve about 1,050 tokens each of a 3,500 budget:
+    three more runs (through ``clients`` in turn) cannot cover theirs and end ``budget``
+    without a request; the three held finish. The tokens the runs spent."""
+    held = [Hold(Reply(text=["ok"], input_tokens=40, output_tokens=2)) for _ in range(3)]
+    llm.push(*held)
+
+    async def send_new(i: int) -> str:
+        client = clients[i % len(clients)]
+        chat = (await client.post(f"{path}/sessions", json={"agent_id": agent_id})).json()
+        r = await client.post(f"{path}/sessions/{chat['id']}/messages", json={"content": "hi"})
+        assert r.status_code == 202, r.text
+        return str(r.json()["run"]["id"])
+
+    first = [await send_new(i) for i in range(3)]
+    await llm.wait_for_requests(3)
+    over = [await send_new(i) for i in range(3)]
+
+    async def wait(run_id: str) -> dict[str, Any]:
+        r = await clients[0].post(f"{path}/runs/{run_id}/wait", params={"timeout_s": 60})
+        assert r.status_code == 200, r.text
+        return dict(r.json())
+
+    stopped = [await wait(run_id) for run_id in over]
+    assert [(r["status"], r["stop_reason"]) for r in stopped] == [("failed", "budget")] * 3
+    assert "daily token budget" in str(stopped[0]["error"])
+    assert len(llm.requests) == 3  # none of them was sent
+    for hold in held:
+        hold.gate.set()
+    done = [await wait(run_id) for run_id in first]
+    assert [r["status"] for r in done] == ["completed"] * 3
+    spent = sum(r["usage"]["input_tokens"] + r["usage"]["output_tokens"] for r in done)
+    assert spent == 3 * 42
+    return spent
 
 
 async def test_per_tool_limit_holds_for_parallel_calls_of_one_response(
