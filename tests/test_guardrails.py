@@ -187,7 +187,7 @@ async def overspend_attempt(
     assert [r["status"] for r in done] == ["completed"] * 3
     spent = sum(r["usage"]["input_tokens"] + r["usage"]["output_tokens"] for r in done)
     assert spent == 3 * 42
-    return spent
+    return int(spent)
 
 
 async def test_per_tool_limit_holds_for_parallel_calls_of_one_response(

@@ -211,6 +211,7 @@ class Runtime:
             by=by,
             admit=self.admission_budget(),
         )
+        failpoints.hit("after_approval_decided")
         await self.start_admitted(store_id, decided.admitted)
         return decided.approval
 
