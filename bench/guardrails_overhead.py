@@ -18,6 +18,7 @@ import asyncio
 import statistics
 import sys
 import tempfile
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -52,10 +53,29 @@ async def configure(base_url: str, bench: Bench, limits: dict[str, Any]) -> None
         r.raise_for_status()
 
 
-async def stores(base_url: str, model_url: str) -> dict[str, Bench]:
+async def async_setup(base_url: str, model_url: str) -> Bench:
+    """``turn_overhead.setup`` without its blocking calls (the in-process server shares the
+    loop)."""
+    store = f"bench-{uuid.uuid4().hex[:8]}"
+    operator = {"Authorization": f"Bearer {OPERATOR_KEY}"}
+    async with httpx2.AsyncClient(base_url=base_url, headers=operator) as c:
+        (await c.post("/v1/stores", json={"id": store})).raise_for_status()
+        r = await c.post(f"/v1/stores/{store}/keys", json={"role": "admin"})
+        r.raise_for_status()
+        key = str(r.json()["key"])
+        provider = {"name": "fake", "kind": "openai", "base_url": f"{model_url}/v1"}
+        r = await c.post(f"/v1/stores/{store}/providers", json={**provider, "api_key": "k"})
+        r.raise_for_status()
+        agent = {"name": "bench", "model": "fake:bench", "tools": ["list_projects"]}
+        r = await c.post(f"/v1/stores/{store}/agents", json=agent)
+        r.raise_for_status()
+        return Bench(store, key, r.json()["id"])
+
+
+async def stores(base_url: str, model_url: str, *, blocking: bool) -> dict[str, Bench]:
     found = {}
     for name, limits in (("on", ON), ("off", OFF)):
-        bench = await setup(base_url, model_url)
+        bench = await (setup if blocking else async_setup)(base_url, model_url)
         await configure(base_url, bench, limits)
         found[name] = bench
     return found
@@ -63,7 +83,7 @@ async def stores(base_url: str, model_url: str) -> dict[str, Bench]:
 
 async def cpu_rounds(model_url: str, rounds: int, seconds: float) -> None:
     with loopwright_server(SERVER_ENV, ["--processes", "1"]) as server:
-        benches = await stores(server.base_url, model_url)
+        benches = await stores(server.base_url, model_url, blocking=True)
         for bench in benches.values():
             async with httpx2.AsyncClient(
                 base_url=server.base_url,
@@ -123,12 +143,14 @@ async def statements(model_url: str, turns: int) -> None:
         server = uvicorn.Server(config)
         task = asyncio.create_task(server.serve())
         while not server.started:
-            await asyncio.sleep(0.05)
+            if task.done():
+                task.result()
+            await asyncio.sleep(0.05)  # readiness poll of uvicorn's own flag
         base_url = f"http://127.0.0.1:{port}"
         counter = StatementCounter("loopwright.db")
         event.listen(Engine, "before_cursor_execute", counter)
         try:
-            benches = await stores(base_url, model_url)
+            benches = await stores(base_url, model_url, blocking=False)
             counts: dict[str, list[float]] = {"on": [], "off": []}
             for index in range(4):
                 name = ("on", "off")[index % 2]
