@@ -68,6 +68,7 @@ class Runtime:
         )
         self._tasks: list[asyncio.Task[None]] = []
         self._later: set[asyncio.Task[None]] = set()
+        self._counters_swept = 0.0
         self._launched = False
         self._services = services.RunServices(
             settings=settings,
@@ -268,8 +269,10 @@ class Runtime:
                     await self.start_admitted(store_id, admitted)
                 for store_id in await admission.stores_waiting(self.db):
                     await self.admitter.admit(store_id)
-                async with self.db.write() as session:
-                    await counters.delete_expired(session)
+                if time.time() - self._counters_swept >= 60:  # they expire by the minute
+                    self._counters_swept = time.time()
+                    async with self.db.write() as session:
+                        await counters.delete_expired(session)
             except Exception:  # the sweep must outlive a bad moment of the database
                 logger.exception("run sweep failed")
             await asyncio.sleep(self.settings.sweep_s)

@@ -35,6 +35,7 @@ class ApprovalRow(Base):
     __table_args__ = (
         Index("ix_approvals_run_call", "run_id", "call_id", unique=True),
         Index("ix_approvals_store_status", "store_id", "status", "id"),
+        Index("ix_approvals_status_expires", "status", "expires_at"),  # the expiry sweep
     )
 
     id: Mapped[str] = id_column()

@@ -61,6 +61,7 @@ def upgrade() -> None:
     )
     op.create_index("ix_approvals_run_call", "approvals", ["run_id", "call_id"], unique=True)
     op.create_index("ix_approvals_store_status", "approvals", ["store_id", "status", "id"])
+    op.create_index("ix_approvals_status_expires", "approvals", ["status", "expires_at"])
     with op.batch_alter_table("agents") as batch:
         batch.add_column(
             sa.Column("approval", sa.String(16), nullable=False, server_default="never")
@@ -78,6 +79,7 @@ def downgrade() -> None:
     with op.batch_alter_table("agents") as batch:
         batch.drop_column("tool_approvals")
         batch.drop_column("approval")
+    op.drop_index("ix_approvals_status_expires", table_name="approvals")
     op.drop_index("ix_approvals_store_status", table_name="approvals")
     op.drop_index("ix_approvals_run_call", table_name="approvals")
     op.drop_table("approvals")
