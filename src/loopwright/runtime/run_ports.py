@@ -226,12 +226,21 @@ class TokenMeter:
         if held is not None:
             await limits.settle(session, self.plan.store_id, held, used)
 
-    async def release(self, index: int) -> None:
-        """The request failed: its reservation is given back."""
+    def release_later(self, index: int) -> None:
+        """The request failed: its reservation is given back (in a task of its own)."""
         held = self.held.pop(index, None)
         if held is not None:
+            task = asyncio.get_running_loop().create_task(self._give_back(held))
+            _RELEASING.add(task)
+            task.add_done_callback(_RELEASING.discard)
+
+    async def _give_back(self, held: limits.Reservation) -> None:
+        with contextlib.suppress(Exception):  # best effort: the counter expires anyway
             async with self.rt.db.write() as session:
                 await limits.settle(session, self.plan.store_id, held, 0)
+
+
+_RELEASING: set[asyncio.Task[None]] = set()
 
 
 class _Refused(Exception):
@@ -261,6 +270,7 @@ class MeteredModel:
         try:
             return await self.inner.request(index, messages, tools, settings)
         except BaseException:
-            with contextlib.suppress(Exception):
-                await asyncio.shield(self.meter.release(index))
+            # Given back in the background: a request cut by its deadline or a cancel must
+            # not wait for a write to end its run (a crash meanwhile over-counts, never under).
+            self.meter.release_later(index)
             raise
