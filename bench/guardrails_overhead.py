@@ -188,8 +188,8 @@ async def main(rounds: int, seconds: float, turns: int) -> None:
         "warning",
     ]
     with process(cmd, f"{model_url}/health"):
-        await statements(model_url, turns)
         await cpu_rounds(model_url, rounds, seconds)
+        await statements(model_url, turns)
 
 
 if __name__ == "__main__":

@@ -25,7 +25,7 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def wait_ready(url: str, timeout_s: float = 30) -> None:
+def wait_ready(url: str, timeout_s: float = 120) -> None:  # a loaded machine imports slowly
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         try:
