@@ -78,6 +78,13 @@ BODIES: dict[tuple[str, str], dict[str, Any] | None] = {
     },
     ("DELETE", "/v1/stores/{store_id}/tools/{name}"): None,
     ("POST", "/v1/stores/{store_id}/tools/{name}/test"): {"arguments": {}},
+    ("GET", "/v1/stores/{store_id}/settings"): None,
+    ("PATCH", "/v1/stores/{store_id}/settings"): {"runs_enabled": False},
+    ("GET", "/v1/stores/{store_id}/limits"): None,
+    ("GET", "/v1/stores/{store_id}/approvals"): None,
+    ("GET", "/v1/stores/{store_id}/approvals/{approval_id}"): None,
+    ("POST", "/v1/stores/{store_id}/approvals/{approval_id}/approve"): {},
+    ("POST", "/v1/stores/{store_id}/approvals/{approval_id}/reject"): {"reason": "mine"},
 }
 
 
@@ -160,6 +167,21 @@ async def _victim(live: Live) -> tuple[Store, dict[str, str]]:
         },
     )
     assert hook.status_code == 201, hook.text
+    # a tool call held for approval (the offline model calls create_task)
+    careful = await victim.agent(name="careful", tools=["create_task"], approval="always")
+    careful_chat = await victim.session(careful["id"])
+    held = await victim.admin.post(
+        f"{victim.path}/sessions/{careful_chat['id']}/messages",
+        json={"content": "create a task called Secret"},
+    )
+    approvals: list[dict[str, Any]] = []
+    for _ in range(600):  # until the call asks
+        approvals = (await victim.admin.get(f"{victim.path}/approvals")).json()["items"]
+        if approvals:
+            break
+        await victim.admin.post(
+            f"{victim.path}/runs/{held.json()['run']['id']}/wait", params={"timeout_s": 0.1}
+        )
     ids = {
         "store_id": victim.id,
         "agent_id": agent["id"],
@@ -175,6 +197,7 @@ async def _victim(live: Live) -> tuple[Store, dict[str, str]]:
         "plan_id": plan["id"],
         "team_run_id": team_run,
         "executor_run_id": executor["id"],
+        "approval_id": approvals[0]["id"],
     }
     return victim, ids
 
@@ -202,6 +225,9 @@ async def test_every_route_hides_other_stores(live: Live) -> None:
     assert len((await victim.admin.get(f"{victim.path}/keys")).json()["items"]) == 1
     tools = (await victim.admin.get(f"{victim.path}/tools")).json()["items"]
     assert [t["name"] for t in tools if t["kind"] == "http"] == ["victim-hook"]
+    approval = await victim.admin.get(f"{victim.path}/approvals/{ids['approval_id']}")
+    assert approval.json()["status"] == "pending"
+    assert (await victim.admin.get(f"{victim.path}/settings")).json()["runs_enabled"] is True
 
 
 async def test_own_store_reaches_every_read_route(live: Live) -> None:
