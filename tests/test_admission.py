@@ -43,7 +43,8 @@ class Store:
 
     async def create(self) -> Store:
         async with self.db.write() as session:
-            await tenancy.create_store(session, self.id, self.id)
+            store = await tenancy.create_store(session, self.id, self.id)
+            store.settings = {"runs_per_min": None, "tokens_per_min": None}  # admission only
         async with self.db.write() as session:
             agent = await agents.create(session, self.id, {"name": "a", "model": "offline:default"})
         self.agent_id = agent.id

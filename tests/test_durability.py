@@ -9,6 +9,7 @@ step (the moment an at-least-once design would repeat the tool).
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 from pathlib import Path
 from typing import Any
@@ -142,3 +143,55 @@ async def test_api_only_process_accepts_messages_and_a_worker_runs_them(tmp_path
         assert done.json()["status"] == "completed"
     await worker.stop()
     await api.stop()
+
+
+async def test_an_approval_survives_kill_9_before_and_after_its_decision(
+    tmp_path: Path, fake: tuple[GatedLLM, str]
+) -> None:
+    """Killed while the call waits for a person, and again right after the approval commits
+    (before the run is started): the decision is kept, applied once, and the tool runs once."""
+    llm, model_url = fake
+    server = ServerProcess(tmp_path, {"LOOPWRIGHT_EGRESS_ALLOW": "127.0.0.1/32"})
+    await server.start()
+    admin, session_id = await setup_store(server, model_url)
+    base = f"{server.base_url}/v1/stores/durable"
+    agents = (await admin.get(f"{base}/agents")).json()["items"]
+    r = await admin.patch(f"{base}/agents/{agents[0]['id']}", json={"approval": "read_write"})
+    assert r.status_code == 200, r.text
+    llm.push(
+        Reply(tool_calls=[ToolCall("create_task", {"title": "Approved once"}, id="c1")]),
+        Reply(text=["Created it."]),
+    )
+    r = await admin.post(f"{base}/sessions/{session_id}/messages", json={"content": "task"})
+    run_id = r.json()["run"]["id"]
+    approval = None
+    for _ in range(600):  # until the call asks
+        found = (await admin.get(f"{base}/approvals", params={"status": "pending"})).json()
+        if found["items"]:
+            approval = found["items"][0]
+            break
+        await admin.post(f"{base}/runs/{run_id}/wait", params={"timeout_s": 0.1})
+    assert approval is not None
+    await server.kill()  # between the request and the decision
+
+    await server.start(LOOPWRIGHT_FAILPOINT="after_approval_decided")
+    base = f"{server.base_url}/v1/stores/durable"  # a new port
+    assert (await admin.get(f"{base}/runs/{run_id}")).json()["status"] == "waiting"
+    with contextlib.suppress(httpx.HTTPError):  # it kills itself once the decision commits
+        await admin.post(f"{base}/approvals/{approval['id']}/approve", json={})
+    assert await server.exited() == -9
+    assert count(tmp_path, "SELECT count(*) FROM tasks") == 0
+    assert count(tmp_path, "SELECT count(*) FROM approvals WHERE status = 'approved'") == 1
+
+    await server.start()
+    base = f"{server.base_url}/v1/stores/durable"
+    run = await finish(server, admin, run_id)
+    assert run["status"] == "completed"
+    assert count(tmp_path, "SELECT count(*) FROM tasks") == 1
+    assert count(tmp_path, "SELECT count(*) FROM events WHERE type = 'approval.decided'") == 1
+    assert count(tmp_path, "SELECT count(*) FROM events WHERE type = 'tool.completed'") == 1
+    assert len(first_requests(llm)) == 1
+    r = await admin.post(f"{base}/approvals/{approval['id']}/approve", json={})
+    assert r.status_code == 409
+    await admin.aclose()
+    await server.stop()

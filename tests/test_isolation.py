@@ -90,6 +90,13 @@ BODIES: dict[tuple[str, str], dict[str, Any] | None] = {
     ("POST", "/v1/stores/{store_id}/sessions/{session_id}/reflect"): None,
     ("GET", "/v1/stores/{store_id}/memory-settings"): None,
     ("PUT", "/v1/stores/{store_id}/memory-settings"): {"embedding_model": None},
+    ("GET", "/v1/stores/{store_id}/settings"): None,
+    ("PATCH", "/v1/stores/{store_id}/settings"): {"runs_enabled": False},
+    ("GET", "/v1/stores/{store_id}/limits"): None,
+    ("GET", "/v1/stores/{store_id}/approvals"): None,
+    ("GET", "/v1/stores/{store_id}/approvals/{approval_id}"): None,
+    ("POST", "/v1/stores/{store_id}/approvals/{approval_id}/approve"): {},
+    ("POST", "/v1/stores/{store_id}/approvals/{approval_id}/reject"): {"reason": "mine"},
 }
 
 
@@ -183,6 +190,21 @@ async def _victim(live: Live) -> tuple[Store, dict[str, str]]:
     reflected = await victim.admin.post(f"{victim.path}/sessions/{remembering['id']}/reflect")
     await victim.admin.post(f"{victim.path}/runs/{reflected.json()['run_id']}/wait")
     suggestion = (await victim.admin.get(f"{victim.path}/memory-suggestions")).json()["items"][0]
+    # a tool call held for approval (the offline model calls create_task)
+    careful = await victim.agent(name="careful", tools=["create_task"], approval="always")
+    careful_chat = await victim.session(careful["id"])
+    held = await victim.admin.post(
+        f"{victim.path}/sessions/{careful_chat['id']}/messages",
+        json={"content": "create a task called Secret"},
+    )
+    approvals: list[dict[str, Any]] = []
+    for _ in range(600):  # until the call asks
+        approvals = (await victim.admin.get(f"{victim.path}/approvals")).json()["items"]
+        if approvals:
+            break
+        await victim.admin.post(
+            f"{victim.path}/runs/{held.json()['run']['id']}/wait", params={"timeout_s": 0.1}
+        )
     ids = {
         "store_id": victim.id,
         "agent_id": agent["id"],
@@ -200,6 +222,7 @@ async def _victim(live: Live) -> tuple[Store, dict[str, str]]:
         "executor_run_id": executor["id"],
         "memory_id": memory.json()["id"],
         "suggestion_id": suggestion["id"],
+        "approval_id": approvals[0]["id"],
     }
     return victim, ids
 
@@ -231,6 +254,9 @@ async def test_every_route_hides_other_stores(live: Live) -> None:
     assert memory["content"] == "private"
     suggestion = f"{victim.path}/memory-suggestions/{ids['suggestion_id']}"
     assert (await victim.admin.get(suggestion)).json()["status"] == "pending"
+    approval = await victim.admin.get(f"{victim.path}/approvals/{ids['approval_id']}")
+    assert approval.json()["status"] == "pending"
+    assert (await victim.admin.get(f"{victim.path}/settings")).json()["runs_enabled"] is True
 
 
 async def test_own_store_reaches_every_read_route(live: Live) -> None:

@@ -51,6 +51,15 @@ def test_the_latest_migrations_step_down_and_up(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'app.db'}"
     upgrade(url)
     config = alembic_config(url)
+    command.downgrade(config, "-1")  # 0010: guardrails
+    engine = create_engine(url)
+    try:
+        tables = set(inspect(engine).get_table_names())
+        assert not {"usage_counters", "approvals"} & tables
+        assert "approval" not in {c["name"] for c in inspect(engine).get_columns("agents")}
+        assert "not_before" not in {c["name"] for c in inspect(engine).get_columns("runs")}
+    finally:
+        engine.dispose()
     command.downgrade(config, "-1")  # 0009: long-term memory, full-text search
     engine = create_engine(url)
     try:

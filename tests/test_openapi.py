@@ -80,6 +80,8 @@ def test_routes_that_raise_conflicts_document_409(document: dict[str, Any]) -> N
         ("POST", "/v1/stores/{store_id}/sessions/{session_id}/messages"),
         ("POST", "/v1/stores/{store_id}/memory-suggestions/{suggestion_id}/approve"),
         ("POST", "/v1/stores/{store_id}/memory-suggestions/{suggestion_id}/reject"),
+        ("POST", "/v1/stores/{store_id}/approvals/{approval_id}/approve"),
+        ("POST", "/v1/stores/{store_id}/approvals/{approval_id}/reject"),
     }
     for method, path, operation in operations(document):
         assert ("409" in operation["responses"]) == ((method, path) in conflicting), (method, path)
@@ -149,6 +151,12 @@ def test_patch_schemas_are_nullable_only_where_null_clears(document: dict[str, A
         "MemoryUpdate": [],
         "ProjectUpdate": [],
         "SessionUpdate": [],
+        "StoreSettingsUpdate": [
+            "daily_token_budget",
+            "runs_per_min",
+            "tokens_per_min",
+            "tool_calls_per_min",
+        ],
         "TaskUpdate": ["project_id"],
     }
 

@@ -183,3 +183,11 @@ async def page(context: BrowserContext, ui_store: UiStore) -> AsyncIterator[Page
 def screenshot_path(name: str) -> Path:
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     return SCREENSHOTS / name
+
+
+async def without_rate_limits(server: UiServer, store: UiStore) -> None:
+    """Lift the store's runs and tokens per minute (a test that sends more than 20 messages)."""
+    r = await server.operator.patch(
+        f"{store.path}/settings", json={"runs_per_min": None, "tokens_per_min": None}
+    )
+    assert r.status_code == 200, r.text

@@ -9,7 +9,7 @@ from playwright.async_api import Page, Route, expect
 
 from tests.llm.fakes import Reply, ToolCall
 from tests.scripted import GatedLLM, Hold
-from tests.ui.conftest import CONSOLES, UiStore
+from tests.ui.conftest import CONSOLES, UiServer, UiStore, without_rate_limits
 
 WATCH_STREAMING = """() => {
   window.__streamed = [];
@@ -202,9 +202,10 @@ async def test_a_reload_mid_run_resumes_the_stream(
 
 
 async def test_a_long_session_opens_on_its_newest_page_and_loads_older_on_scroll(
-    page: Page, ui_store: UiStore, fake: tuple[GatedLLM, str]
+    page: Page, ui_store: UiStore, fake: tuple[GatedLLM, str], ui_server: UiServer
 ) -> None:
     llm, base_url = fake
+    await without_rate_limits(ui_server, ui_store)  # 30 messages in a minute
     agent = await fake_agent(ui_store, base_url)
     session = await ui_store.session(str(agent["id"]))
     for i in range(30):

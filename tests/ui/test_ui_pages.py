@@ -17,7 +17,7 @@ from tests.llm.fakes import Reply, ToolCall, serve
 from tests.mcp_servers import demo_server, serve_mcp
 from tests.scripted import GatedLLM, Hold
 from tests.test_http_tools import Target, target_app
-from tests.ui.conftest import AXE_JS, UiServer, UiStore, sign_in
+from tests.ui.conftest import AXE_JS, UiServer, UiStore, sign_in, without_rate_limits
 
 
 async def send(store: UiStore, session_id: str, content: str) -> dict[str, Any]:
@@ -342,8 +342,9 @@ async def test_a_running_run_settles_in_the_list_and_on_its_page(
 
 
 async def test_runs_page_through_the_list_filtered_by_session(
-    page: Page, ui_store: UiStore
+    page: Page, ui_store: UiStore, ui_server: UiServer
 ) -> None:
+    await without_rate_limits(ui_server, ui_store)  # 52 messages in a minute
     agent = await ui_store.agent(name="pager")
     chat = await ui_store.session(agent["id"])
     other = await ui_store.session(agent["id"])

@@ -83,7 +83,7 @@ class RunCompletedPayload(EventPayload):
 
 class RunFailedPayload(EventPayload):
     status: Literal["failed", "timed_out"]
-    stop_reason: Literal["model_error", "timeout", "internal_error", "invalid_plan"]
+    stop_reason: Literal["model_error", "timeout", "internal_error", "invalid_plan", "budget"]
     usage: TokenUsage
     error: str
 
@@ -168,7 +168,7 @@ class ToolFailedPayload(EventPayload):
 
 
 class ApprovalRequestedPayload(EventPayload):
-    """Not emitted yet. A tool call waits for a person's decision."""
+    """A tool call waits for a person's decision (the run goes ``waiting``)."""
 
     approval_id: str
     step: Count
@@ -179,7 +179,7 @@ class ApprovalRequestedPayload(EventPayload):
 
 
 class ApprovalDecidedPayload(EventPayload):
-    """Not emitted yet. ``arguments`` are the approver's edited arguments, if any; ``reason``
+    """``arguments`` are the approver's edited arguments, if any; ``reason``
     is what the model sees after a rejection; ``decided_by`` is the deciding key's id (none
     when the approval expired)."""
 

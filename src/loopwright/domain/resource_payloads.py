@@ -31,6 +31,8 @@ AgentField = Literal[
     "mode",
     "executor_model",
     "executor_system_prompt",
+    "approval",
+    "tool_approvals",
     "status",
 ]
 

@@ -2,9 +2,9 @@
 
 Every decision of a run is made here: what the model reads (the context sources), what it is
 offered (the toolset), which calls may run, and how the run ends — a final answer, the step
-limit, the deadline, a failure, a cancel, or ``waiting`` for child runs. The state is the step
-index; everything else is read from and written to the ports, so the loop resumes at any step:
-the step store returns what a finished step recorded.
+limit, the deadline, the token budget, a failure, a cancel, or ``waiting`` for child runs or
+approvals. The state is the step index; everything else is read from and written to the
+ports, so the loop resumes at any step: the step store returns what a finished step recorded.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from loopwright.engine.types import (
     CallContext,
     Cancelled,
     ModelStep,
+    OverBudget,
     RunSettings,
     ToolCall,
     ToolOutcome,
@@ -76,6 +77,8 @@ async def model_step_or_stop(ports: Ports, run: RunSettings, index: int) -> Mode
         return TurnOutcome("timed_out", "timeout", PAST_DEADLINE)
     except Cancelled:
         return CANCELLED
+    except OverBudget as exc:
+        return TurnOutcome("failed", "budget", str(exc))
     except ProviderError as exc:
         return TurnOutcome("failed", "model_error", f"{exc.provider}: {exc.message}")
     except LoopwrightError as exc:  # the model cannot be had (unknown, removed)

@@ -1,12 +1,13 @@
 """Features of a toolset, each a wrapper: only the assigned tools, only read-only tools, a
-rate limit. A wrapper hides tools from the model and refuses calls before the inner toolset
-sees them; the refusal is recorded like any outcome, so the model reads why.
+rate limit, approvals. A wrapper hides tools from the model and refuses calls before the inner
+toolset sees them; the refusal is recorded like any outcome, so the model reads why.
 """
 
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping
-from typing import Protocol
+from dataclasses import dataclass, replace
+from typing import Any, Literal, Protocol
 
 from loopwright.engine.ports import ToolInfo, ToolRoute, Toolset
 from loopwright.engine.types import CallContext, ToolCall, ToolOutcome
@@ -78,3 +79,68 @@ class RateLimited(WrapperToolset):
         if reason is not None:
             return ToolOutcome.refused(reason)
         return await self.inner.call(call, ctx)
+
+
+ApprovalPolicy = Literal["never", "read_write", "always"]
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """Where a call's approval stands: ``pending`` (the call waits for ``approval_id``),
+    ``approved`` (with the arguments to run it with) or ``rejected`` (``reason`` for the
+    model; an expired approval counts as rejected)."""
+
+    status: Literal["pending", "approved", "rejected"]
+    approval_id: str
+    arguments: dict[str, Any] | None = None
+    reason: str = ""
+
+
+class ApprovalDesk(Protocol):
+    async def decision(self, call: ToolCall, tool: str, ctx: CallContext) -> Decision:
+        """The decision on this exact call (run, call id, tool, arguments), asking for one
+        (in the call's transaction when it has one) if nobody was asked yet."""
+        ...
+
+
+class NeedsApproval(WrapperToolset):
+    """Calls the agent's policy (``read_write``: every call of a tool that writes; ``always``),
+    or a per-tool override, holds for a person: the call does not run, it waits on its
+    approval (the run parks), and runs (with the approved arguments) once approved."""
+
+    def __init__(
+        self,
+        inner: Toolset,
+        desk: ApprovalDesk,
+        policy: ApprovalPolicy,
+        per_tool: Mapping[str, str],
+    ) -> None:
+        super().__init__(inner)
+        self.desk = desk
+        self.policy = policy
+        self.per_tool = per_tool
+
+    async def _needed(self, call: ToolCall, name: str) -> bool:
+        override = self.per_tool.get(name)
+        if override is not None:
+            return override == "always"
+        if self.policy == "always":
+            return True
+        if self.policy == "never":
+            return False
+        tool = (await self.inner.available()).get(call.name)
+        return tool is not None and not tool.read_only
+
+    async def call(self, call: ToolCall, ctx: CallContext) -> ToolOutcome:
+        name = self.inner.route(call).name
+        if not await self._needed(call, name):
+            return await self.inner.call(call, ctx)
+        decision = await self.desk.decision(call, name, ctx)
+        if decision.status == "pending":
+            return ToolOutcome("ok", None, waiting_on=(decision.approval_id,))
+        if decision.status == "rejected":
+            return ToolOutcome.refused(
+                f"a person rejected this call of {name!r}: {decision.reason or 'no reason given'}"
+            )
+        arguments = call.arguments if decision.arguments is None else decision.arguments
+        return await self.inner.call(replace(call, arguments=arguments), ctx)

@@ -15,6 +15,11 @@ class Cancelled(Exception):
     """Raised by a port whose run was cancelled while it worked: the turn ends ``cancelled``."""
 
 
+class OverBudget(Exception):
+    """Raised by a model port before sending a request the store's token budget cannot
+    cover: the request is not sent and the turn ends ``failed`` with ``stop_reason: budget``."""
+
+
 @dataclass(frozen=True, slots=True)
 class ToolCall:
     call_id: str

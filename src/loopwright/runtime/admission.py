@@ -32,6 +32,7 @@ from sqlalchemy import (
     case,
     exists,
     func,
+    or_,
     select,
     text,
     update,
@@ -75,6 +76,7 @@ _WAITING_HEADS = (
     .where(
         RunRow.store_id == bindparam("store"),
         RunRow.status == "queued",
+        or_(RunRow.not_before.is_(None), RunRow.not_before <= bindparam("now")),
         ~exists().where(
             _earlier.store_id == RunRow.store_id,
             _earlier.session_id == RunRow.session_id,
@@ -126,10 +128,11 @@ async def admit_in(session: AsyncSession, store_id: str, budget: Budget) -> list
         return []
     if has_row_locks(session) and not log.holds_store_row(session, store_id):
         await core(session, _LOCK_STORE, {"store": store_id})
-    params = {"store": store_id, "limit": budget.limit, "room": budget.room}
+    now = utcnow()
+    params = {"store": store_id, "limit": budget.limit, "room": budget.room, "now": now}
     ids = list((await core(session, _WAITING_HEADS, params)).scalars())
     if ids:
-        await core(session, _ADMIT, {"store": store_id, "ids": ids, "now": utcnow()})
+        await core(session, _ADMIT, {"store": store_id, "ids": ids, "now": now})
     return ids
 
 

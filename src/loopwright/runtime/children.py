@@ -127,19 +127,27 @@ class Woken:
 
 async def park(rt: RunServices, plan: RunPlan, waiting_on: tuple[str, ...]) -> list[str]:
     """``running`` → ``waiting``, announced, its slot given to the store's next runs (their
-    ids, to start). If its children all ended meanwhile it is queued again at once."""
+    ids, to start). ``waiting_on``: child runs, and approvals (``apr_…``). If its children
+    all ended and its approvals were all decided meanwhile it is queued again at once."""
     async with rt.db.write() as session:
         params = {"store": plan.store_id, "run": plan.run_id}
         parked = await core(session, _PARK, params)
         if getattr(parked, "rowcount", 0) == 0:
             return []  # ended meanwhile (cancelled), or parked already (a replay)
+        approvals = [i for i in waiting_on if i.startswith("apr_")]
+        child_ids = [i for i in waiting_on if not i.startswith("apr_")]
+        waiting: dict[str, Any] = (
+            {"waiting_on": "child_runs", "child_run_ids": child_ids}
+            if child_ids
+            else {"waiting_on": "approval", "approval_id": approvals[0]}
+        )
         await log.append(
             session,
             plan.store_id,
             [
                 NewEvent(
                     "run.waiting",
-                    {"waiting_on": "child_runs", "child_run_ids": list(waiting_on)},
+                    waiting,
                     session_id=plan.session_id,
                     run_id=plan.run_id,
                 )

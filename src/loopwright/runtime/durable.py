@@ -21,18 +21,27 @@ from dbos import DBOS, SetWorkflowID
 from loopwright.engine.loop import Ports, run_turn
 from loopwright.engine.ports import Toolset
 from loopwright.engine.team import TeamSettings, run_team_turn
-from loopwright.engine.toolsets import AssignedOnly, RateLimited, ReadOnlyTools
+from loopwright.engine.toolsets import (
+    ApprovalPolicy,
+    AssignedOnly,
+    NeedsApproval,
+    RateLimited,
+    ReadOnlyTools,
+)
 from loopwright.engine.types import RunSettings, TurnOutcome
 from loopwright.runtime import children, failpoints, lifecycle, reflection, services
+from loopwright.runtime.approvals import ApprovalsDesk
 from loopwright.runtime.memory_context import MemoryContext
 from loopwright.runtime.observed import ObservedTools
 from loopwright.runtime.plan import RunPlan
 from loopwright.runtime.run_ports import (
     AgentModel,
+    MeteredModel,
     SessionHistory,
     StoreRateLimit,
     StoreTools,
     SystemClock,
+    TokenMeter,
 )
 from loopwright.runtime.step_store import DbStepStore
 from loopwright.runtime.team_plans import DbPlans
@@ -52,10 +61,23 @@ async def start_run(store_id: str, run_id: str) -> None:
 
 
 def run_ports(rt: services.RunServices, plan: RunPlan, *, resumed: bool) -> Ports:
-    model = AgentModel(rt, plan)
-    tools: Toolset = RateLimited(
-        AssignedOnly(StoreTools(rt, plan), plan.tools), StoreRateLimit(rt, plan.store_id)
+    agent_model = AgentModel(rt, plan)
+    meter = TokenMeter(rt, plan)
+    model: AgentModel | MeteredModel = (
+        MeteredModel(agent_model, meter) if meter.active else agent_model
     )
+    tools: Toolset = RateLimited(
+        AssignedOnly(StoreTools(rt, plan), plan.tools), StoreRateLimit(rt, plan)
+    )
+    if plan.approval != "never" or plan.tool_approvals:
+        policy: ApprovalPolicy = (
+            "always"
+            if plan.approval == "always"
+            else "read_write"
+            if plan.approval == "read_write"
+            else "never"
+        )
+        tools = NeedsApproval(tools, ApprovalsDesk(rt, plan), policy, plan.tool_approvals)
     if plan.read_only:
         tools = ReadOnlyTools(tools)
     tools = ObservedTools(tools, plan.store_id)
@@ -67,6 +89,7 @@ def run_ports(rt: services.RunServices, plan: RunPlan, *, resumed: bool) -> Port
         on_ended=lambda admitted: rt.admitter.start_detached(plan.store_id, admitted),
         provider=lambda: model.provider,
         memory=memory,
+        meter=meter if meter.active else None,
     )
     history = SessionHistory(rt, plan)
     return Ports(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy import and_, bindparam, exists, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -13,7 +13,7 @@ from sqlalchemy.orm import aliased
 
 from loopwright.db.database import Database, after_commit, core
 from loopwright.db.repos import conversations
-from loopwright.db.tables import AgentRow, PlanStepRow, RunRow
+from loopwright.db.tables import AgentRow, ApprovalRow, PlanStepRow, RunRow, StoreRow
 from loopwright.db.tables.base import utcnow
 from loopwright.domain.events import EventFilter, EventType, NewEvent
 from loopwright.domain.vocabulary import TERMINAL_RUN_STATUSES, RunStatus
@@ -61,8 +61,12 @@ _RUN_AND_AGENT = (
         AgentRow.temperature,
         AgentRow.max_steps,
         AgentRow.timeout_s,
+        AgentRow.approval,
+        AgentRow.tool_approvals,
+        StoreRow.settings.label("store_settings"),
     )
     .outerjoin(AgentRow, and_(AgentRow.store_id == RunRow.store_id, AgentRow.id == RunRow.agent_id))
+    .join(StoreRow, StoreRow.id == RunRow.store_id)
     .where(RunRow.store_id == bindparam("store"), RunRow.id == bindparam("run"))
 )
 _START = (
@@ -160,6 +164,9 @@ def _agent_plan(store_id: str, run_id: str, run: Any, started: datetime) -> RunP
         else "single",
         memory_budget=run.memory_budget_tokens if run.memory and not run.read_only else 0,
         message_id=run.trigger_message_id,
+        limits=dict(run.store_settings or {}),
+        approval=run.approval,
+        tool_approvals=dict(run.tool_approvals or {}),
     )
 
 
@@ -180,6 +187,7 @@ def _executor_plan(store_id: str, run_id: str, run: Any) -> RunPlan:
         max_steps=int(step["max_steps"]),
         deadline=float(step["deadline"]),
         read_only=True,
+        limits=dict(run.store_settings or {}),
     )
 
 
@@ -216,6 +224,7 @@ _WAKE_PARENT = (
         RunRow.store_id == bindparam("store"),
         RunRow.id == bindparam("parent"),
         RunRow.status == "waiting",
+        ~exists().where(ApprovalRow.run_id == RunRow.id, ApprovalRow.status == "pending"),
         or_(
             ~exists().where(
                 _child.store_id == RunRow.store_id,
@@ -310,9 +319,15 @@ async def end(
     return Ended(await admit_in(session, store_id, admit) if admit else [])
 
 
-async def wake_if_children_done(session: AsyncSession, store_id: str, run_id: str) -> bool:
+async def wake_if_children_done(
+    session: AsyncSession,
+    store_id: str,
+    run_id: str,
+    waited_on: Literal["child_runs", "approval"] = "child_runs",
+) -> bool:
     """A run waiting for its children goes back in the queue (``run.resumed``) once none is
-    unfinished; admission then gives it a slot like any queued run."""
+    unfinished and none of its tool calls waits for an approval; admission then gives it a
+    slot like any queued run."""
     woken = (await core(session, _WAKE_PARENT, {"store": store_id, "parent": run_id})).first()
     if woken is None:
         return False
@@ -322,7 +337,7 @@ async def wake_if_children_done(session: AsyncSession, store_id: str, run_id: st
         [
             NewEvent(
                 "run.resumed",
-                {"waited_on": "child_runs"},
+                {"waited_on": waited_on},
                 session_id=woken.session_id,
                 run_id=run_id,
             )

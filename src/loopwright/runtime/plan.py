@@ -3,7 +3,7 @@ crash sees the same configuration, whatever happened to the agent since)."""
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 
@@ -23,6 +23,10 @@ class RunPlan:
     mode: str = "single"  # "team": the planner's turn (``engine.team``); "reflect"
     memory_budget: int = 0  # tokens of long-term memories in the context (0: memory off)
     message_id: str | None = None  # the message the run answers (memories are chosen for it)
+    # The store's guardrails when the run started (``domain.store_settings``, as stored).
+    limits: dict[str, Any] = field(default_factory=dict)
+    approval: str = "never"  # the agent's tool approval policy
+    tool_approvals: dict[str, Any] = field(default_factory=dict)  # per tool: never/always
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)

@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import logging
 import sqlite3
+import time
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -17,8 +18,8 @@ from sqlalchemy import select
 from loopwright import __version__
 from loopwright.crypto import SecretBox, load_secret_box
 from loopwright.db.database import Database
-from loopwright.db.repos import conversations, secrets_at_rest
-from loopwright.db.tables import RunRow
+from loopwright.db.repos import conversations, counters, secrets_at_rest
+from loopwright.db.tables import ApprovalRow, RunRow
 from loopwright.db.tables.base import utcnow
 from loopwright.domain.events import Event
 from loopwright.domain.vocabulary import TERMINAL_RUN_STATUSES
@@ -30,6 +31,7 @@ from loopwright.events.hub import EventHub
 # launch finds it.
 from loopwright.runtime import (
     admission,
+    approvals,
     children,
     durable,
     failpoints,
@@ -66,6 +68,8 @@ class Runtime:
             worker_limit=settings.worker_concurrency,
         )
         self._tasks: list[asyncio.Task[None]] = []
+        self._later: set[asyncio.Task[None]] = set()
+        self._counters_swept = 0.0
         self._launched = False
         self._services = services.RunServices(
             settings=settings,
@@ -151,9 +155,9 @@ class Runtime:
     async def stop(self) -> None:
         with contextlib.suppress(ValueError):  # not watching if start failed early
             self.hub.unwatch(self._interrupt_if_cancelled)
-        for task in self._tasks:
+        for task in [*self._tasks, *self._later]:
             task.cancel()
-        for task in self._tasks:
+        for task in [*self._tasks, *self._later]:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         if self._launched:
@@ -179,7 +183,50 @@ class Runtime:
         submitted = await submit_message(self.db, submission, admit=self.admission_budget())
         await self.cancel_many(submission.store_id, submitted.interrupted)
         await self.start_admitted(submission.store_id, submitted.admitted)
+        if submitted.run.not_before is not None and self._launched:
+            self._admit_at(submission.store_id, submitted.run.not_before.timestamp())
         return submitted
+
+    def _admit_at(self, store_id: str, at: float) -> None:
+        """Admit the store's runs when a run queued for a later minute may start (the sweep
+        does it too, after a restart)."""
+
+        async def later() -> None:
+            await asyncio.sleep(max(0.0, at - time.time()))
+            await self.admitter.admit(store_id)
+
+        task = asyncio.get_running_loop().create_task(later())
+        self._later.add(task)
+        task.add_done_callback(self._later.discard)
+
+    async def decide(
+        self,
+        store_id: str,
+        approval_id: str,
+        *,
+        approve: bool,
+        arguments: dict[str, Any] | None,
+        reason: str | None,
+        by: str,
+    ) -> ApprovalRow:
+        """Approve (with arguments checked against the tool's schema) or reject a pending
+        approval; its run is queued again in the same commit and started here if admitted."""
+        if arguments is not None:
+            found = await approvals.get(self.db, store_id, approval_id)
+            await approvals.check_arguments(self.services(), store_id, found.tool, arguments)
+        decided = await approvals.decide(
+            self.db,
+            store_id,
+            approval_id,
+            approve=approve,
+            arguments=arguments,
+            reason=reason,
+            by=by,
+            admit=self.admission_budget(),
+        )
+        failpoints.hit("after_approval_decided")
+        await self.start_admitted(store_id, decided.admitted)
+        return decided.approval
 
     async def cancel(self, store_id: str, run_id: str) -> RunRow:
         """Record the cancellation of the run and its unfinished descendants (their slots go
@@ -228,12 +275,20 @@ class Runtime:
                     await self.admitter.start(store_id, run_id)
                 for store_id, run_id, status in found.abandoned:
                     await self._fail_abandoned(store_id, run_id, status)
+                for store_id, admitted in await approvals.expire_due(
+                    self.db, self.admission_budget()
+                ):
+                    await self.start_admitted(store_id, admitted)
                 for store_id in await admission.stores_waiting(self.db):
                     await self.admitter.admit(store_id)
                 # sessions quiet for their agent's reflect_idle_s are reflected on
                 idle = await reflection.reflect_idle(self.db, self.admission_budget(), utcnow())
                 for store_id, requested in idle:
                     await self.start_admitted(store_id, requested.admitted)
+                if time.time() - self._counters_swept >= 60:  # they expire by the minute
+                    self._counters_swept = time.time()
+                    async with self.db.write() as session:
+                        await counters.delete_expired(session)
             except Exception:  # the sweep must outlive a bad moment of the database
                 logger.exception("run sweep failed")
             await asyncio.sleep(self.settings.sweep_s)

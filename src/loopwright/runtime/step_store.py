@@ -43,6 +43,7 @@ from loopwright.llm import answered_by
 from loopwright.runtime import failpoints, lifecycle
 from loopwright.runtime.memory_context import MemoryContext
 from loopwright.runtime.plan import RunPlan
+from loopwright.runtime.run_ports import TokenMeter
 from loopwright.runtime.services import RunServices
 
 _RECORDED_STEP = select(RunStepRow.tool_calls).where(
@@ -69,6 +70,7 @@ class DbStepStore:
         on_ended: Callable[[list[str]], None],
         provider: Callable[[], str],
         memory: MemoryContext | None = None,
+        meter: TokenMeter | None = None,
     ) -> None:
         """``on_ended``: called with the runs admitted into the slot a final answer freed;
         ``provider``: the name of the provider that answered last (for the step's record)."""
@@ -78,6 +80,7 @@ class DbStepStore:
         self._on_ended = on_ended
         self._provider = provider
         self._memory = memory  # its choice is recorded with the first step
+        self._meter = meter
 
     @property
     def resumed(self) -> bool:
@@ -120,6 +123,10 @@ class DbStepStore:
         try:
             async with self.rt.db.write() as session:
                 await self._persist(session, index, response, latency_ms, call_dicts)
+                if self._meter is not None:
+                    usage = response.usage
+                    used = (usage.input_tokens or 0) + (usage.output_tokens or 0)
+                    await self._meter.settle(session, index, used)
                 ended = None
                 if ends is not None:
                     ended = await lifecycle.end(

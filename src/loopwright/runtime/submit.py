@@ -11,18 +11,20 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import and_, bindparam, insert, select
+from sqlalchemy import and_, bindparam, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from loopwright.db.database import Database, core
 from loopwright.db.repos import conversations
-from loopwright.db.tables import AgentRow, MessageRow, RunRow, SessionRow
+from loopwright.db.tables import AgentRow, MessageRow, RunRow, SessionRow, StoreRow
 from loopwright.db.tables.base import utcnow
+from loopwright.domain import store_settings
 from loopwright.domain.events import NewEvent
 from loopwright.domain.vocabulary import Priority, RunTrigger
-from loopwright.errors import Conflict, NotFound
+from loopwright.errors import Conflict, NotFound, Unavailable
 from loopwright.events import log
 from loopwright.ids import new_id
+from loopwright.runtime import limits
 from loopwright.runtime.admission import Budget, admit_in
 from loopwright.telemetry import tracing
 
@@ -59,14 +61,21 @@ _SESSION_AND_AGENT = (
         AgentRow.id.label("found_agent"),
         AgentRow.name,
         AgentRow.status,
+        StoreRow.settings.label("store_settings"),
     )
     .outerjoin(
         AgentRow,
         and_(AgentRow.store_id == SessionRow.store_id, AgentRow.id == SessionRow.agent_id),
     )
+    .join(StoreRow, StoreRow.id == SessionRow.store_id)
     .where(SessionRow.store_id == bindparam("store"), SessionRow.id == bindparam("session"))
 )
 _INSERT_RUN = insert(RunRow)
+_DEFER_RUN = (
+    update(RunRow)
+    .where(RunRow.store_id == bindparam("store"), RunRow.id == bindparam("run"))
+    .values(not_before=bindparam("not_before"))
+)
 
 
 async def submit_message(
@@ -94,6 +103,15 @@ async def accept(
         raise NotFound.of("agent", agent_id)
     if chat.status != "active":
         raise Conflict(f"agent {chat.name!r} is disabled", details={"agent_id": agent_id})
+    # A child run belongs to a run the store accepted: the switch and the limits let it be.
+    guarded = submission.trigger != "child"
+    settings = store_settings.parse(chat.store_settings)
+    if guarded and not settings.runs_enabled:
+        raise Unavailable(
+            "runs are switched off for this store (its runs_enabled setting): new messages "
+            "are refused; runs accepted before go on",
+            details={"runs_enabled": False},
+        )
     active = await conversations.active_run_ids(session, store_id, session_id)
     if active and chat.busy_policy == "reject":
         raise Conflict(
@@ -139,6 +157,7 @@ async def accept(
         "created_at": now,
         "started_at": None,
         "finished_at": None,
+        "not_before": None,
     }
     # Core inserts: the rows are returned to the caller, not tracked by the session.
     await core(session, _INSERT_RUN, run)
@@ -165,6 +184,11 @@ async def accept(
             ),
         ],
     )
+    if guarded:
+        run["not_before"] = await limits.admit_message(session, store_id, agent_id, settings)
+        if run["not_before"] is not None:
+            params = {"store": store_id, "run": run_id, "not_before": run["not_before"]}
+            await core(session, _DEFER_RUN, params)
     # The session's earlier run ends first, and admits this one in its own commit.
     admitted = await admit_in(session, store_id, admit) if admit and not active else []
     return Submitted(

@@ -22,6 +22,7 @@ from loopwright.server.routes import (
     agents,
     audit,
     events,
+    guardrails,
     mcp_servers,
     me,
     memory,
@@ -115,6 +116,7 @@ def create_app(
         mcp_servers,
         audit,
         usage,
+        guardrails,
     )
     for module in (*routers, ws, ui):
         app.include_router(module.router)

@@ -10,6 +10,7 @@ from loopwright.db.tables.conversations import (
     ToolCallRow,
 )
 from loopwright.db.tables.events import EventRow
+from loopwright.db.tables.guardrails import ApprovalRow, UsageCounterRow
 from loopwright.db.tables.integrations import HttpToolRow, McpServerRow, ScheduleRow, WebhookRow
 from loopwright.db.tables.memory import MemoryRow, MemorySuggestionRow
 from loopwright.db.tables.planning import PlanRow, PlanStepRow
@@ -19,6 +20,7 @@ from loopwright.db.tables.workspace import DocumentRow, ProjectRow, TaskRow
 __all__ = [
     "AgentRow",
     "ApiKeyRow",
+    "ApprovalRow",
     "Base",
     "DocumentRow",
     "EventRow",
@@ -38,5 +40,6 @@ __all__ = [
     "StoreRow",
     "TaskRow",
     "ToolCallRow",
+    "UsageCounterRow",
     "WebhookRow",
 ]

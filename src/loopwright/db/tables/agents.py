@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import Float, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
@@ -42,5 +43,8 @@ class AgentRow(Base):
     executor_model: Mapped[str | None] = mapped_column(String(200), default=None)
     executor_system_prompt: Mapped[str] = mapped_column(Text, default="")
     status: Mapped[str] = mapped_column(String(16), default="active")
+    # tool approvals: ``never``, ``read_write`` or ``always``; per tool ``never``/``always``
+    approval: Mapped[str] = mapped_column(String(16), default="never")
+    tool_approvals: Mapped[dict[str, Any]] = mapped_column(default=dict)
     created_at: Mapped[datetime] = created_column()
     updated_at: Mapped[datetime] = updated_column()

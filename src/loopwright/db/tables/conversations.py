@@ -89,6 +89,8 @@ class RunRow(Base):
     created_at: Mapped[datetime] = created_column()
     started_at: Mapped[datetime | None] = mapped_column(default=None)
     finished_at: Mapped[datetime | None] = mapped_column(default=None)
+    # Queued over the store's runs/min with the ``queue`` policy: not admitted before this.
+    not_before: Mapped[datetime | None] = mapped_column(default=None)
 
 
 class MessageRow(Base):

@@ -132,6 +132,12 @@ async def list_messages(
     responses={
         200: {"model": SentMessage, "description": "the finished run (wait=true)"},
         **declared(409, "The agent is disabled, or a run is active and the policy is `reject`."),
+        **declared(
+            429,
+            "Over the store's runs, tokens per minute or token budget (`rate_limited`); "
+            "`Retry-After` says when to try again.",
+        ),
+        **declared(503, "Runs are switched off for the store: `runs_enabled` (`unavailable`)."),
     },
 )
 async def send_message(

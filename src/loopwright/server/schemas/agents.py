@@ -7,6 +7,7 @@ from typing import Annotated
 
 from pydantic import MISSING, Field, StringConstraints
 
+from loopwright.domain.store_settings import ApprovalPolicy, ToolApproval
 from loopwright.domain.vocabulary import AgentMode, AgentStatus
 from loopwright.server.schemas.common import Input, Output
 
@@ -30,6 +31,13 @@ ReflectIdle = Annotated[
         ge=10, le=30 * 86400, description="seconds of quiet after which a session is reflected on"
     ),
 ]
+ToolApprovals = Annotated[
+    dict[ToolName, ToolApproval],
+    Field(
+        max_length=100,
+        description="per tool, over the agent's `approval` policy: `always` or `never`",
+    ),
+]
 
 
 class AgentCreate(Input):
@@ -50,6 +58,8 @@ class AgentCreate(Input):
     executor_model: ModelName | None = None
     executor_system_prompt: Annotated[str, StringConstraints(max_length=50_000)] = ""
     status: AgentStatus = "active"
+    approval: ApprovalPolicy = "never"
+    tool_approvals: ToolApprovals = {}
 
 
 class AgentUpdate(Input):
@@ -73,6 +83,8 @@ class AgentUpdate(Input):
     executor_model: ModelName | MISSING | None = MISSING
     executor_system_prompt: Annotated[str, StringConstraints(max_length=50_000)] | MISSING = MISSING
     status: AgentStatus | MISSING = MISSING
+    approval: ApprovalPolicy | MISSING = MISSING
+    tool_approvals: ToolApprovals | MISSING = MISSING
 
 
 class AgentPublic(Output):
@@ -94,5 +106,7 @@ class AgentPublic(Output):
     executor_model: str | None
     executor_system_prompt: str
     status: str
+    approval: str
+    tool_approvals: dict[str, str]
     created_at: datetime
     updated_at: datetime

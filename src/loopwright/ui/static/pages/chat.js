@@ -9,6 +9,8 @@ import { EventStream, highWater } from "../lib/sse.js";
 import { PLAN_EVENTS, PlanView } from "../lib/plan.js";
 import { emptyState, errorState, load, skeleton } from "../lib/states.js";
 import { renderInspector } from "./chat-inspector.js";
+import { approvalCard, decidedState } from "./parts/approvals.js";
+import { ensureStyles } from "./parts/kit.js";
 
 const PAGE = 50;
 const POLICIES = { enqueue: "queue it", reject: "refuse it", interrupt: "interrupt the run" };
@@ -289,6 +291,8 @@ class ChatPage {
       onEvent: (e) => {
         if (generation !== this.generation) return;
         conv.onEvent(e);
+        if (e.type === "approval.requested") this.showApproval({ ...e.payload, run_id: e.run_id });
+        if (e.type === "approval.decided") this.approvalDecided(e.payload);
         if (PLAN_EVENTS.has(e.type)) this.planEvent(e, generation);
         if (["run.completed", "run.failed", "run.cancelled"].includes(e.type)) this.stopChildStream(e.run_id);
         if (e.type === "run.cancelled" && this.interrupting?.has(e.run_id)) {
@@ -299,7 +303,31 @@ class ChatPage {
       },
     });
     this.refreshInspector(runs.items[0]?.id);
+    this.loadApprovals(sessionId, generation);
     if (this.agent?.mode === "team") await this.loadPlans(runs.items, after, generation);
+  }
+
+  // -- tool approvals ---------------------------------------------------------------------------
+
+  /** The session's calls waiting for a person, as cards under their runs. */
+  async loadApprovals(sessionId, generation) {
+    const page = await this.api.get(this.api.s("/approvals"), { status: "pending", limit: 200 }).catch(() => ({ items: [] }));
+    if (generation !== this.generation) return;
+    for (const approval of page.items) if (approval.session_id === sessionId) this.showApproval(approval);
+  }
+
+  showApproval(approval) {
+    const id = approval.approval_id || approval.id;
+    if (!this.conversation || this.convPane.querySelector(`[data-approval="${CSS.escape(id)}"]`)) return;
+    ensureStyles();
+    const card = approvalCard(this.ctx, approval);
+    this.conversation.statusLine(approval.run_id).after(card);
+    this.afterContent?.();
+  }
+
+  approvalDecided(payload) {
+    const card = this.convPane.querySelector(`[data-approval="${CSS.escape(payload.approval_id)}"]`);
+    if (card && !card.dataset.status) decidedState(card, payload);
   }
 
   // -- team plans -------------------------------------------------------------------------------

@@ -1,9 +1,12 @@
-// Settings (admin): API keys — created with a role and shown once, listed, revoked — and model
-// providers — an OpenAI-compatible base URL with a key that is never shown again.
+// Settings: the store's limits with usage meters (this minute, today) and the settings its admin
+// may change; tool calls waiting for approval; (admin) API keys — created with a role and shown
+// once, listed, revoked — and model providers — an OpenAI-compatible base URL with a key that is
+// never shown again.
 import { h, fill, mono, fmtTime, nextId } from "../lib/dom.js";
 import { field, showErrors, clearErrors } from "../lib/forms.js";
 import { ensureStyles, gate, loadInto, emptyState, badge, pageHeader, copyText } from "./parts/kit.js";
-import { select, textInput } from "./parts/forms.js";
+import { checkbox, select, textInput } from "./parts/forms.js";
+import { approvalCard } from "./parts/approvals.js";
 
 const ROLES = [["readonly", "readonly"], ["member", "member"], ["admin", "admin"]];
 
@@ -12,9 +15,13 @@ export function render(root, ctx) {
   const admin = ctx.can("admin");
   const keysSection = h("section.card.section", { "aria-labelledby": "keys-h" });
   const providersSection = h("section.card.section", { "aria-labelledby": "providers-h" });
+  const limitsSection = h("section.card.section", { "aria-labelledby": "limits-h" });
+  const approvalsSection = h("section.card.section", { "aria-labelledby": "approvals-h" });
   fill(root, pageHeader("Settings"),
     admin ? null : h("p.notice", { role: "note" }, `Settings are managed with an admin key; this key is ${ctx.me?.role ?? "unknown"}.`),
-    keysSection, providersSection);
+    limitsSection, approvalsSection, keysSection, providersSection);
+  renderLimits(limitsSection, ctx, admin);
+  renderApprovals(approvalsSection, ctx);
   renderKeys(keysSection, ctx, admin);
   renderProviders(providersSection, ctx, admin);
 }
@@ -149,6 +156,88 @@ function renderProviders(section, ctx, admin) {
           h("p.item-meta", p.base_url ? mono(p.base_url) : "the kind's default URL", ` · added ${fmtTime(p.created_at)}`)),
         h("div.item-actions", remove));
     }));
+  });
+  load();
+}
+
+const NUMBER = new Intl.NumberFormat();
+
+function meter(label, used, limit) {
+  const text = limit == null ? `${NUMBER.format(used)} (no limit)` : `${NUMBER.format(used)} of ${NUMBER.format(limit)}`;
+  const id = nextId("meter");
+  return h("div.meter-row", { dataset: { meter: label } },
+    h("label", { for: id }, `${label}: `, h("span.meter-text", text)),
+    limit == null ? null : h("meter", { id, min: 0, max: limit, value: Math.min(used, limit), low: limit * 0.7, high: limit * 0.9, optimum: 0 }));
+}
+
+function renderLimits(section, ctx, admin) {
+  const { api } = ctx;
+  const meters = h("div.meters", { id: "limit-meters", "aria-live": "polite" });
+  const box = h("div", { id: "limits-form-box" });
+  fill(section, h("h2", { id: "limits-h" }, "Limits and usage"),
+    h("p.muted", "Counted per UTC minute and day across every server process. Rates and the store's daily budget are set by the operator."),
+    meters, box);
+
+  const loadUsage = () => loadInto(meters, () => api.get(api.s("/limits")), (u) => [
+    u.runs_enabled ? null : h("p.notice", { role: "status" }, "Runs are switched off: new messages are refused."),
+    meter("Runs this minute", u.minute.runs.used, u.minute.runs.limit),
+    meter("Tokens this minute", u.minute.tokens.used, u.minute.tokens.limit),
+    meter("Tokens today", u.day.tokens.used, u.day.tokens.limit),
+    ...u.agents.map((a) => meter(`Agent ${a.agent_id} today`, a.tokens_today.used, a.tokens_today.limit)),
+    ...u.tools.map((t) => meter(`${t.tool} calls this minute`, t.calls_this_minute.used, t.calls_this_minute.limit)),
+  ]);
+
+  loadInto(box, () => api.get(api.s("/settings")), (st) => {
+    const { input: enabled, el: enabledField } = checkbox("runs_enabled", "Runs enabled (off: new messages are refused; accepted runs go on)", st.runs_enabled);
+    const overLimit = select("over_limit", [["reject", "refuse (429)"], ["queue", "queue the run"]], st.over_limit);
+    const toolRate = textInput("tool_calls_per_min", { inputMode: "numeric", value: st.tool_calls_per_min ?? "", placeholder: "server default" });
+    const ttl = textInput("approval_ttl_s", { inputMode: "numeric", value: String(st.approval_ttl_s) });
+    const fixed = h("dl.facts", { id: "operator-limits" },
+      h("dt", "Runs per minute"), h("dd", st.runs_per_min == null ? "no limit" : NUMBER.format(st.runs_per_min)),
+      h("dt", "Tokens per minute"), h("dd", st.tokens_per_min == null ? "no limit" : NUMBER.format(st.tokens_per_min)),
+      h("dt", "Daily token budget"), h("dd", st.daily_token_budget == null ? "none" : NUMBER.format(st.daily_token_budget)),
+      h("dt", "Concurrent runs"), h("dd", String(st.store_concurrency)));
+    const form = h("form.form.panel", { "aria-label": "Store settings", novalidate: true },
+      enabledField,
+      h("div.grid-2",
+        field("Over the runs-per-minute limit", overLimit, { name: "over_limit" }),
+        field("Calls per minute of each tool", toolRate, { name: "tool_calls_per_min", hint: "Empty: the server's default." })),
+      field("Approvals expire after (seconds)", ttl, { name: "approval_ttl_s", hint: "An expired approval counts as rejected." }),
+      h("div.actions", gate(ctx, h("button.primary", { type: "submit" }, "Save settings"), "admin")));
+    if (!admin) for (const c of form.querySelectorAll("input, select")) c.disabled = true;
+    form.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      clearErrors(form);
+      const body = {
+        runs_enabled: enabled.checked,
+        over_limit: overLimit.value,
+        tool_calls_per_min: toolRate.value.trim() ? Number(toolRate.value) : null,
+        approval_ttl_s: Number(ttl.value),
+      };
+      try {
+        await api.patch(api.s("/settings"), body);
+        ctx.toast.ok("Saved the store settings");
+        loadUsage();
+      } catch (e) {
+        showErrors(form, e);
+        ctx.toast.error(`Could not save the settings: ${e.message}`);
+      }
+    });
+    return [fixed, form];
+  });
+  loadUsage();
+}
+
+function renderApprovals(section, ctx) {
+  const { api } = ctx;
+  const box = h("div.list-box", { id: "approvals-list" });
+  fill(section, h("h2", { id: "approvals-h" }, "Pending approvals"),
+    h("p.muted", "Tool calls waiting for a person; their runs wait without holding a slot."), box);
+  const load = () => loadInto(box, () => api.get(api.s("/approvals"), { status: "pending", limit: 200 }), ({ items }) => {
+    if (!items.length) return emptyState("No tool call is waiting for approval.");
+    return items.map((approval) => h("div.pending-approval",
+      h("p.item-meta", `Run `, h("a", { href: `/runs/${encodeURIComponent(approval.run_id)}` }, mono(approval.run_id)), ` · agent ${approval.agent_id} · asked ${fmtTime(approval.created_at)}`),
+      approvalCard(ctx, approval)));
   });
   load();
 }

@@ -1,0 +1,80 @@
+"""Tool approvals and the store's limits in a real browser: the approval card in the chat
+(edit and approve, reject with a reason), the pending list and the usage meters on the
+Settings page, and the rollout switch saved from it."""
+
+from __future__ import annotations
+
+from playwright.async_api import Page, expect
+
+from tests.ui.conftest import UiStore
+from tests.ui.test_chat import message_box, open_session, send
+
+
+async def tasks(store: UiStore) -> list[str]:
+    r = await store.admin.get(f"{store.path}/tasks")
+    return [t["title"] for t in r.json()["items"]]
+
+
+async def test_the_chat_card_edits_and_approves_a_held_call(page: Page, ui_store: UiStore) -> None:
+    agent = await ui_store.agent(name="Careful", tools=["create_task"], approval="read_write")
+    await open_session(page, ui_store, str(agent["id"]))
+    await send(page, "create a task called Water the plants")
+    card = page.locator(".approval-card")
+    await expect(card).to_contain_text("create_task")
+    await expect(page.locator(".run-status")).to_have_attribute("data-status", "waiting")
+    assert await tasks(ui_store) == []
+    await card.get_by_role("button", name="Edit").click()
+    await card.get_by_label("Arguments").fill('{"title": "Water the roses"}')
+    await card.get_by_role("button", name="Approve").click()
+    await expect(card).to_have_attribute("data-status", "approved")
+    await expect(page.locator(".run-status")).to_have_attribute("data-status", "completed")
+    assert await tasks(ui_store) == ["Water the roses"]
+    await expect(message_box(page)).to_be_visible()
+
+
+async def test_the_chat_card_rejects_with_a_reason_and_bad_arguments_are_shown(
+    page: Page, ui_store: UiStore
+) -> None:
+    agent = await ui_store.agent(name="Held", tools=["create_task"], approval="always")
+    await open_session(page, ui_store, str(agent["id"]))
+    await send(page, "create a task called Buy milk")
+    card = page.locator(".approval-card")
+    await expect(card).to_contain_text("create_task")
+    await card.get_by_role("button", name="Edit").click()
+    await card.get_by_label("Arguments").fill('{"title": 5}')
+    await card.get_by_role("button", name="Approve").click()
+    await expect(card.locator(".field-error").first).to_be_visible()
+    await card.get_by_label("Reason (for a rejection)").fill("we have milk")
+    await card.get_by_role("button", name="Reject").click()
+    await expect(card).to_have_attribute("data-status", "rejected")
+    await expect(page.locator(".run-status")).to_have_attribute("data-status", "completed")
+    assert await tasks(ui_store) == []
+
+
+async def test_settings_show_usage_pending_approvals_and_save_the_switch(
+    page: Page, ui_store: UiStore
+) -> None:
+    agent = await ui_store.agent(name="Waiting", tools=["create_task"], approval="always")
+    chat = await ui_store.session(str(agent["id"]))
+    r = await ui_store.admin.post(
+        f"{ui_store.path}/sessions/{chat['id']}/messages",
+        json={"content": "create a task called Later"},
+    )
+    assert r.status_code == 202, r.text
+    await page.goto("/settings")
+    pending = page.locator("#approvals-list .approval-card")
+    await expect(pending).to_have_count(1)
+    await expect(pending).to_contain_text("create_task")
+    runs = page.locator('[data-meter="Runs this minute"]')
+    await expect(runs).to_contain_text("1 of 20")
+    await expect(page.locator("#operator-limits")).to_contain_text("30,000")
+    form = page.get_by_role("form", name="Store settings")
+    await form.get_by_label("Runs enabled").uncheck()
+    await form.get_by_role("button", name="Save settings").click()
+    await expect(page.locator("#limit-meters")).to_contain_text("Runs are switched off")
+    r = await ui_store.admin.post(
+        f"{ui_store.path}/sessions/{chat['id']}/messages", json={"content": "again"}
+    )
+    assert r.status_code == 503
+    await pending.get_by_role("button", name="Reject").click()
+    await expect(pending).to_have_attribute("data-status", "rejected")
