@@ -46,6 +46,14 @@ def test_the_latest_migrations_step_down_and_up(tmp_path: Path) -> None:
     command.downgrade(config, "-1")
     engine = create_engine(url)
     try:
+        tables = set(inspect(engine).get_table_names())
+        assert not {"schedule_fires", "webhook_receipts", "deliveries", "signing_keys"} & tables
+        assert "next_due_at" not in {c["name"] for c in inspect(engine).get_columns("schedules")}
+    finally:
+        engine.dispose()
+    command.downgrade(config, "-1")
+    engine = create_engine(url)
+    try:
         names = {i["name"] for i in inspect(engine).get_indexes("plan_steps")}
         columns = {c["name"] for c in inspect(engine).get_columns("plan_steps")}
         assert not {"ix_plan_steps_plan_key", "ix_plan_steps_run_status"} & names

@@ -106,6 +106,33 @@ class Settings(BaseSettings):
         description="CIDRs and host names store-defined URLs may reach despite the SSRF guard",
     )
     failpoint: str | None = Field(default=None, description="tests only: SIGKILL at this point")
+    schedule_poll_s: float = Field(
+        default=1.0, gt=0, description="how often a worker looks for schedules changed elsewhere"
+    )
+    schedule_grace_s: float = Field(
+        default=60.0,
+        ge=0,
+        description="a due time found later than this was missed (servers down): its"
+        " schedule's missed-run policy decides",
+    )
+    public_url: str | None = Field(
+        default=None, description="the server's address as callers see it (webhook URLs)"
+    )
+    webhook_tolerance_s: int = Field(
+        default=300, ge=1, description="how far a webhook's timestamp may be from now"
+    )
+    webhook_max_bytes: int = Field(
+        default=262_144, ge=1, description="the largest webhook body accepted (413 above)"
+    )
+    callback_attempts: int = Field(
+        default=8, ge=1, description="completion callback attempts before it is given up"
+    )
+    callback_backoff_s: float = Field(
+        default=2.0, gt=0, description="the first retry's delay; doubled at each attempt"
+    )
+    callback_poll_s: float = Field(
+        default=0.5, gt=0, description="how often a worker looks for callbacks to send"
+    )
 
     @field_validator("data_dir")
     @classmethod

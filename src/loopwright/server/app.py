@@ -27,6 +27,7 @@ from loopwright.server.routes import (
     plans,
     providers,
     runs,
+    schedules,
     sessions,
     stores,
     tools,
@@ -98,6 +99,7 @@ def create_app(
         mcp_servers,
         audit,
         usage,
+        schedules,
     )
     for module in (*routers, ws, ui):
         app.include_router(module.router)

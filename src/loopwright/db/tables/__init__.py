@@ -13,6 +13,12 @@ from loopwright.db.tables.events import EventRow
 from loopwright.db.tables.integrations import HttpToolRow, McpServerRow, ScheduleRow, WebhookRow
 from loopwright.db.tables.memory import MemoryRow, MemorySuggestionRow
 from loopwright.db.tables.planning import PlanRow, PlanStepRow
+from loopwright.db.tables.triggers import (
+    DeliveryRow,
+    ScheduleFireRow,
+    SigningKeyRow,
+    WebhookReceiptRow,
+)
 from loopwright.db.tables.tenancy import ApiKeyRow, ProviderRow, StoreRow
 from loopwright.db.tables.workspace import DocumentRow, ProjectRow, TaskRow
 
@@ -20,6 +26,7 @@ __all__ = [
     "AgentRow",
     "ApiKeyRow",
     "Base",
+    "DeliveryRow",
     "DocumentRow",
     "EventRow",
     "HttpToolRow",
@@ -33,10 +40,13 @@ __all__ = [
     "ProviderRow",
     "RunRow",
     "RunStepRow",
+    "ScheduleFireRow",
     "ScheduleRow",
     "SessionRow",
+    "SigningKeyRow",
     "StoreRow",
     "TaskRow",
     "ToolCallRow",
+    "WebhookReceiptRow",
     "WebhookRow",
 ]

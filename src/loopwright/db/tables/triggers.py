@@ -1,0 +1,85 @@
+"""What the triggers record: schedule fires, webhook deliveries received, completion callbacks
+to deliver (an outbox) and each store's signing secret for them."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from loopwright.db.tables.base import Base, created_column, id_column, store_column
+
+
+class ScheduleFireRow(Base):
+    """One due time of a schedule, claimed once: ``(schedule_id, due_at)`` is unique, and the
+    row commits with the run it started (or records why none started)."""
+
+    __tablename__ = "schedule_fires"
+    __table_args__ = (UniqueConstraint("schedule_id", "due_at"),)
+
+    id: Mapped[str] = id_column()
+    store_id: Mapped[str] = store_column(indexed=False)
+    schedule_id: Mapped[str] = mapped_column(
+        String(64), ForeignKey("schedules.id", ondelete="CASCADE")
+    )
+    due_at: Mapped[datetime]
+    fired_at: Mapped[datetime] = created_column()
+    status: Mapped[str] = mapped_column(String(16))  # started | skipped | failed
+    run_id: Mapped[str | None] = mapped_column(String(64), default=None)
+    session_id: Mapped[str | None] = mapped_column(String(64), default=None)
+    error: Mapped[str | None] = mapped_column(Text, default=None)
+
+
+class WebhookReceiptRow(Base):
+    """A webhook message accepted: its ``webhook-id`` is unique per webhook, so a replay finds
+    it and is refused."""
+
+    __tablename__ = "webhook_receipts"
+    __table_args__ = (UniqueConstraint("webhook_id", "message_id"),)
+
+    id: Mapped[str] = id_column()
+    store_id: Mapped[str] = store_column(indexed=False)
+    webhook_id: Mapped[str] = mapped_column(
+        String(64), ForeignKey("webhooks.id", ondelete="CASCADE")
+    )
+    message_id: Mapped[str] = mapped_column(String(256))
+    run_id: Mapped[str | None] = mapped_column(String(64), default=None)
+    received_at: Mapped[datetime] = created_column()
+
+
+class DeliveryRow(Base):
+    """A completion callback: written with the run's message, sent once the run ends, retried
+    with backoff until delivered or out of attempts. ``attempts_log`` is the delivery log."""
+
+    __tablename__ = "deliveries"
+    __table_args__ = (
+        Index("ix_deliveries_store_run", "store_id", "run_id"),
+        Index("ix_deliveries_status_due", "status", "next_attempt_at"),
+    )
+
+    id: Mapped[str] = id_column()
+    store_id: Mapped[str] = store_column(indexed=False)
+    run_id: Mapped[str] = mapped_column(String(64))
+    url: Mapped[str] = mapped_column(String(2000))
+    status: Mapped[str] = mapped_column(String(16), default="waiting")
+    """``waiting`` (the run goes on), ``pending`` (to send), ``delivered``, ``failed``."""
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(default=None)
+    lease_until: Mapped[datetime | None] = mapped_column(default=None)
+    attempts_log: Mapped[list[Any]] = mapped_column(default=list)
+    created_at: Mapped[datetime] = created_column()
+    delivered_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class SigningKeyRow(Base):
+    """The store's secret that signs its completion callbacks (Standard Webhooks)."""
+
+    __tablename__ = "signing_keys"
+
+    store_id: Mapped[str] = mapped_column(
+        String(64), ForeignKey("stores.id", ondelete="CASCADE"), primary_key=True
+    )
+    secret_enc: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = created_column()
