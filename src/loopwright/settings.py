@@ -118,9 +118,6 @@ class Settings(BaseSettings):
     public_url: str | None = Field(
         default=None, description="the server's address as callers see it (webhook URLs)"
     )
-    webhook_tolerance_s: int = Field(
-        default=300, ge=1, description="how far a webhook's timestamp may be from now"
-    )
     webhook_max_bytes: int = Field(
         default=262_144, ge=1, description="the largest webhook body accepted (413 above)"
     )

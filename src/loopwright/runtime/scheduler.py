@@ -15,7 +15,6 @@ from __future__ import annotations
 import asyncio
 import logging
 from datetime import datetime
-from typing import Protocol
 
 from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
@@ -27,18 +26,10 @@ from loopwright.db.tables import ScheduleFireRow, ScheduleRow
 from loopwright.db.tables.base import utcnow
 from loopwright.errors import LoopwrightError
 from loopwright.runtime import cron, failpoints
-from loopwright.runtime.submit import Prepare, Record, Submission, Submitted
+from loopwright.runtime.submit import Submission, Submit, Submitted
 from loopwright.runtime.trigger_sessions import session_for
 
 logger = logging.getLogger("loopwright.schedules")
-
-
-class Submit(Protocol):
-    """``Runtime.submit``."""
-
-    async def __call__(
-        self, submission: Submission | Prepare, *, record: Record | None = None
-    ) -> Submitted: ...
 
 
 class _Claimed(Exception):

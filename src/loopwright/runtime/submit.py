@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import and_, bindparam, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -74,6 +74,14 @@ Prepare = Callable[[AsyncSession], Awaitable[Submission]]
 time, a webhook's message id), make the session, and say what it submits."""
 Record = Callable[[AsyncSession, "Submitted"], Awaitable[None]]
 """A trigger's last part of the transaction: what it keeps about the run it started."""
+
+
+class Submit(Protocol):
+    """``Runtime.submit``, as the triggers call it."""
+
+    async def __call__(
+        self, submission: Submission | Prepare, *, record: Record | None = None
+    ) -> Submitted: ...
 
 
 async def submit_message(

@@ -21,6 +21,7 @@ from loopwright.server.routes import (
     agents,
     audit,
     events,
+    hooks,
     mcp_servers,
     me,
     ops,
@@ -33,6 +34,7 @@ from loopwright.server.routes import (
     tools,
     ui,
     usage,
+    webhooks,
     workspace,
     ws,
 )
@@ -100,6 +102,8 @@ def create_app(
         audit,
         usage,
         schedules,
+        webhooks,
+        hooks,
     )
     for module in (*routers, ws, ui):
         app.include_router(module.router)

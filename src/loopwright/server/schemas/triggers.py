@@ -141,6 +141,14 @@ class WebhookAccepted(BaseModel):
     session_id: str
 
 
+class WebhookReceiptPublic(Output):
+    id: str
+    webhook_id: str
+    message_id: str = Field(description="the sender's `webhook-id`")
+    run_id: str | None
+    received_at: datetime
+
+
 class DeliveryPublic(Output):
     id: str
     run_id: str
