@@ -30,6 +30,7 @@ from loopwright.events.hub import EventHub
 # launch finds it.
 from loopwright.runtime import (
     admission,
+    callbacks,
     children,
     durable,
     failpoints,
@@ -66,6 +67,7 @@ class Runtime:
             worker_limit=settings.worker_concurrency,
         )
         self._tasks: list[asyncio.Task[None]] = []
+        self.callbacks = callbacks.Dispatcher(settings, db, self.secrets, self.egress, self.http)
         self.scheduler = scheduler.Scheduler(
             self.submit,
             db,
@@ -114,6 +116,7 @@ class Runtime:
             asyncio.create_task(self._sweep()),
             asyncio.create_task(self._watch_cancels()),
             asyncio.create_task(self.scheduler.run()),
+            asyncio.create_task(self.callbacks.run()),
         ]
 
     def services(self) -> services.RunServices:

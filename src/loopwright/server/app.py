@@ -20,6 +20,7 @@ from loopwright.server.key_cache import KeyCache
 from loopwright.server.routes import (
     agents,
     audit,
+    deliveries,
     events,
     hooks,
     mcp_servers,
@@ -104,6 +105,7 @@ def create_app(
         schedules,
         webhooks,
         hooks,
+        deliveries,
     )
     for module in (*routers, ws, ui):
         app.include_router(module.router)
