@@ -51,7 +51,7 @@ async def test_schedule_api_validates_previews_and_pauses(any_live: Live) -> Non
             f"{base}/preview",
             json={
                 "cron": body["cron"],
-                "timezone": body["timezone"] if "timezone" in body else "UTC",
+                "timezone": body.get("timezone", "UTC"),
             },
         )
         assert r.status_code == 422

@@ -127,6 +127,14 @@ class Settings(BaseSettings):
     callback_backoff_s: float = Field(
         default=2.0, gt=0, description="the first retry's delay; doubled at each attempt"
     )
+    smtp_port: int | None = Field(
+        default=None, ge=0, le=65535, description="the SMTP listener's port; unset: no listener"
+    )
+    smtp_host: str = Field(default="127.0.0.1", description="the SMTP listener's address")
+    email_domain: str = Field(
+        default="localhost",
+        description="mail to <agent>@<store>.<email_domain> becomes a message to the agent",
+    )
     callback_poll_s: float = Field(
         default=0.5, gt=0, description="how often a worker looks for callbacks to send"
     )

@@ -139,8 +139,8 @@ class Dispatcher:
 
     def backoff(self, attempts: int) -> float:
         """``callback_backoff_s`` doubled per failed attempt (at most an hour), +-10%."""
-        base = min(3600.0, self.settings.callback_backoff_s * 2 ** (attempts - 1))
-        return base * random.uniform(0.9, 1.1)
+        base = min(3600.0, self.settings.callback_backoff_s * 2.0 ** (attempts - 1))
+        return float(base * random.uniform(0.9, 1.1))
 
     async def _outcome(self, row: DeliveryRow) -> dict[str, Any]:
         async with self.db.read() as session:

@@ -13,6 +13,7 @@ A due time found more than ``schedule_grace_s`` late was missed (the servers wer
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from datetime import datetime
 
@@ -62,10 +63,8 @@ class Scheduler:
                 wait = min(wait, max(0.0, (earliest - utcnow()).total_seconds()))
             self._changed.clear()
             if wait > 0:
-                try:
+                with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._changed.wait(), wait)
-                except TimeoutError:
-                    pass
 
     async def fire_due(self) -> None:
         now = utcnow()

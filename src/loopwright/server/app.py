@@ -14,7 +14,7 @@ from loopwright.db.migrate import upgrade
 from loopwright.events.hub import EventHub
 from loopwright.events.relay import Relay, group_dir
 from loopwright.runtime.runner import Runtime
-from loopwright.server import errors, openapi
+from loopwright.server import errors, openapi, smtp
 from loopwright.server.body_limit import BodyLimit
 from loopwright.server.key_cache import KeyCache
 from loopwright.server.routes import (
@@ -23,6 +23,7 @@ from loopwright.server.routes import (
     deliveries,
     events,
     hooks,
+    mail,
     mcp_servers,
     me,
     ops,
@@ -66,11 +67,15 @@ def create_app(
         app.state.mcp_pool = runtime.mcp
         if run_worker:
             await runtime.start()
+        mail_server = await smtp.start(settings, db, runtime.submit) if run_worker else None
+        app.state.smtp = mail_server
         if on_ready is not None:
             on_ready()
         try:
             yield
         finally:
+            if mail_server is not None:
+                mail_server.close()
             await runtime.stop()
             await runtime.mcp.close()
             if relay is not None:
@@ -106,6 +111,7 @@ def create_app(
         webhooks,
         hooks,
         deliveries,
+        mail,
     )
     for module in (*routers, ws, ui):
         app.include_router(module.router)

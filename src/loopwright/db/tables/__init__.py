@@ -13,13 +13,14 @@ from loopwright.db.tables.events import EventRow
 from loopwright.db.tables.integrations import HttpToolRow, McpServerRow, ScheduleRow, WebhookRow
 from loopwright.db.tables.memory import MemoryRow, MemorySuggestionRow
 from loopwright.db.tables.planning import PlanRow, PlanStepRow
+from loopwright.db.tables.tenancy import ApiKeyRow, ProviderRow, StoreRow
 from loopwright.db.tables.triggers import (
     DeliveryRow,
+    MailSendersRow,
     ScheduleFireRow,
     SigningKeyRow,
     WebhookReceiptRow,
 )
-from loopwright.db.tables.tenancy import ApiKeyRow, ProviderRow, StoreRow
 from loopwright.db.tables.workspace import DocumentRow, ProjectRow, TaskRow
 
 __all__ = [
@@ -30,6 +31,7 @@ __all__ = [
     "DocumentRow",
     "EventRow",
     "HttpToolRow",
+    "MailSendersRow",
     "McpServerRow",
     "MemoryRow",
     "MemorySuggestionRow",

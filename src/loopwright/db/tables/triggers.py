@@ -83,3 +83,16 @@ class SigningKeyRow(Base):
     )
     secret_enc: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = created_column()
+
+
+class MailSendersRow(Base):
+    """Who may e-mail an agent: addresses (``ana@example.com``) or domains
+    (``@example.com``); no row, or an empty list, lets no one."""
+
+    __tablename__ = "mail_senders"
+
+    agent_id: Mapped[str] = mapped_column(
+        String(64), ForeignKey("agents.id", ondelete="CASCADE"), primary_key=True
+    )
+    store_id: Mapped[str] = store_column()
+    senders: Mapped[list[str]] = mapped_column(default=list)

@@ -5,7 +5,7 @@ next due time (indexed: the scheduler's one question). A fire is a row unique by
 ``(schedule_id, due_at)``, committed with the run it started. Webhooks get a name, a message
 template, a session policy and ``enabled``; every accepted ``webhook-id`` is a row unique per
 webhook. Completion callbacks are an outbox (``deliveries``) with their attempt log; each
-store has one signing secret for them.
+store has one signing secret for them. An agent may list who may e-mail it (`mail_senders`).
 
 Revision ID: 0010
 Revises: 0007
@@ -125,9 +125,25 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("store_id", name="pk_signing_keys"),
     )
+    op.create_table(
+        "mail_senders",
+        sa.Column("agent_id", sa.String(64), nullable=False),
+        sa.Column("store_id", sa.String(64), nullable=False),
+        sa.Column("senders", sa.JSON(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["agent_id"], ["agents.id"], name="fk_mail_senders_agent_id_agents", ondelete="CASCADE"
+        ),
+        sa.ForeignKeyConstraint(
+            ["store_id"], ["stores.id"], name="fk_mail_senders_store_id_stores", ondelete="CASCADE"
+        ),
+        sa.PrimaryKeyConstraint("agent_id", name="pk_mail_senders"),
+    )
+    op.create_index("ix_mail_senders_store_id", "mail_senders", ["store_id"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_mail_senders_store_id", table_name="mail_senders")
+    op.drop_table("mail_senders")
     op.drop_table("signing_keys")
     op.drop_index("ix_deliveries_status_due", table_name="deliveries")
     op.drop_index("ix_deliveries_store_run", table_name="deliveries")
