@@ -87,7 +87,7 @@ async def intake(base: str, key: str, store: str, agent_id: str, posts: int, con
         for i in range(posts):
             body = json.dumps({"text": f"event {i}"}).encode()
             headers = signing.headers(hook["secret"], f"msg_{i}", datetime.now(UTC), body)
-            signed.append((f"/v1/hooks/{hook['id']}", body, {**headers, **auth}))
+            signed.append((f"/hooks/{hook['id']}", body, {**headers, **auth}))
         plain = []
         for i in range(posts):
             chat = await client.post(
@@ -118,7 +118,7 @@ async def main(args: argparse.Namespace) -> None:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser()
     parser.add_argument("--fires", type=int, default=200)
-    parser.add_argument("--schedules", type=int, default=20)
+    parser.add_argument("--schedules", type=int, default=5)
     parser.add_argument("--posts", type=int, default=400)
     parser.add_argument("--concurrency", type=int, default=10)
     asyncio.run(main(parser.parse_args()))

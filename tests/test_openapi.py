@@ -78,6 +78,7 @@ def test_routes_that_raise_conflicts_document_409(document: dict[str, Any]) -> N
         ("POST", "/v1/stores/{store_id}/mcp-servers"),
         ("PATCH", "/v1/stores/{store_id}/mcp-servers/{server_id}"),
         ("POST", "/v1/stores/{store_id}/sessions/{session_id}/messages"),
+        ("POST", "/hooks/{webhook_id}"),  # a replayed webhook-id
     }
     for method, path, operation in operations(document):
         assert ("409" in operation["responses"]) == ((method, path) in conflicting), (method, path)
@@ -145,8 +146,10 @@ def test_patch_schemas_are_nullable_only_where_null_clears(document: dict[str, A
         "DocumentUpdate": ["project_id"],
         "McpServerUpdate": ["headers"],
         "ProjectUpdate": [],
+        "ScheduleUpdate": [],
         "SessionUpdate": [],
         "TaskUpdate": ["project_id"],
+        "WebhookUpdate": [],
     }
 
 

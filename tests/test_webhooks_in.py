@@ -60,13 +60,13 @@ async def _hook(store: Store, **fields: Any) -> dict[str, Any]:
 async def test_a_signed_post_becomes_a_run_once(any_live: Live) -> None:
     store = await any_live.new_store()
     hook = await _hook(store, name="tracker")
-    assert hook["secret"].startswith("whsec_") and hook["url"].endswith(f"/v1/hooks/{hook['id']}")
+    assert hook["secret"].startswith("whsec_") and hook["url"].endswith(f"/hooks/{hook['id']}")
     listed = (await store.admin.get(f"{store.path}/webhooks/{hook['id']}")).json()
     assert "secret" not in listed  # shown once
     body = json.dumps({"title": "Printer on fire"}).encode()
     headers = signed(hook["secret"], body, msg_id="msg_1")
     async with httpx.AsyncClient(base_url=any_live.base_url, timeout=30) as sender:
-        url = f"/v1/hooks/{hook['id']}"
+        url = f"/hooks/{hook['id']}"
         r = await sender.post(url, content=body, headers=headers)
         assert r.status_code == 202, r.text
         run_id = r.json()["run_id"]
@@ -87,7 +87,7 @@ async def test_a_signed_post_becomes_a_run_once(any_live: Live) -> None:
         big = b"x" * 300_000
         r = await sender.post(url, content=big, headers=signed(hook["secret"], big, msg_id="m5"))
         assert r.status_code == 413 and r.json()["error"]["code"] == "payload_too_large"
-        unknown = await sender.post("/v1/hooks/whk_nope", content=body, headers=headers)
+        unknown = await sender.post("/hooks/whk_nope", content=body, headers=headers)
         assert unknown.status_code == 404
 
     run = (await store.admin.get(f"{store.path}/runs/{run_id}")).json()
@@ -112,7 +112,7 @@ async def test_webhooks_stay_in_their_store(live: Live) -> None:
     body = b'{"title": "x"}'
     async with httpx.AsyncClient(base_url=live.base_url, timeout=30) as sender:
         r = await sender.post(
-            f"/v1/hooks/{hook['id']}", content=body, headers=signed(hook["secret"], body)
+            f"/hooks/{hook['id']}", content=body, headers=signed(hook["secret"], body)
         )
     assert r.status_code == 202
     other_runs = (await other.admin.get(f"{other.path}/runs")).json()["items"]

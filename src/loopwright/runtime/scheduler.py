@@ -70,11 +70,15 @@ class Scheduler:
         now = utcnow()
         async with self.db.read() as session:
             found = await schedules.due(session, now)
-        for store_id, schedule_id in found:
-            try:
-                await self.fire(store_id, schedule_id)
-            except Exception:
-                logger.exception("schedule %s failed to fire", schedule_id)
+        if found:
+            # concurrently: one slow fire (a busy store, a long transaction) delays no other
+            await asyncio.gather(*(self._fire_logged(s, i) for s, i in found))
+
+    async def _fire_logged(self, store_id: str, schedule_id: str) -> None:
+        try:
+            await self.fire(store_id, schedule_id)
+        except Exception:
+            logger.exception("schedule %s failed to fire", schedule_id)
 
     async def fire(self, store_id: str, schedule_id: str) -> str | None:
         """Fire the schedule's current due time if no one did; the run id, or None."""

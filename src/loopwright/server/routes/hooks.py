@@ -11,7 +11,7 @@ from loopwright.server.auth import ServicesDep
 from loopwright.server.openapi import declared
 from loopwright.server.schemas.triggers import WebhookAccepted
 
-router = APIRouter(prefix="/v1/hooks", tags=["webhooks"])
+router = APIRouter(prefix="/hooks", tags=["webhooks"])
 
 
 @router.post(

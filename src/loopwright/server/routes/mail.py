@@ -18,7 +18,7 @@ Sender = Annotated[
 ]
 
 
-class MailSendersUpdate(Input):
+class MailSendersSet(Input):
     senders: Annotated[list[Sender], Field(max_length=500)] = Field(
         description="addresses (`ana@example.com`) or domains (`@example.com`); empty: no one"
     )
@@ -38,7 +38,7 @@ async def get_mail_senders(agent_id: str, access: Reader, svc: ServicesDep) -> M
 
 @router.put("")
 async def set_mail_senders(
-    agent_id: str, body: MailSendersUpdate, access: Admin, svc: ServicesDep
+    agent_id: str, body: MailSendersSet, access: Admin, svc: ServicesDep
 ) -> MailSenders:
     async with svc.db.write() as session:
         await agents.get(session, access.store_id, agent_id)

@@ -1,4 +1,4 @@
-"""Inbound webhooks of a store: each has a URL (``/v1/hooks/{id}``, see ``routes/hooks.py``)
+"""Inbound webhooks of a store: each has a URL (``/hooks/{id}``, see ``routes/hooks.py``)
 and a secret shown once, at creation."""
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ router = APIRouter(prefix="/v1/stores/{store_id}/webhooks", tags=["webhooks"])
 
 def hook_url(svc: Services, request: Request, row: WebhookRow) -> str:
     base = svc.settings.public_url or str(request.base_url)
-    return f"{base.rstrip('/')}/v1/hooks/{row.id}"
+    return f"{base.rstrip('/')}/hooks/{row.id}"
 
 
 @router.post("", status_code=201)
