@@ -84,7 +84,7 @@ BODIES: dict[tuple[str, str], dict[str, Any] | None] = {
         "message": "x",
     },
     ("GET", "/v1/stores/{store_id}/schedules"): None,
-    ("POST", "/v1/stores/{store_id}/schedules/preview"): {"cron": "* * * * *"},
+    ("POST", "/v1/stores/{store_id}/cron-preview"): {"cron": "* * * * *"},
     ("GET", "/v1/stores/{store_id}/schedules/{schedule_id}"): None,
     ("PATCH", "/v1/stores/{store_id}/schedules/{schedule_id}"): {"message": "hijack"},
     ("DELETE", "/v1/stores/{store_id}/schedules/{schedule_id}"): None,
@@ -101,6 +101,7 @@ BODIES: dict[tuple[str, str], dict[str, Any] | None] = {
     ("GET", "/v1/stores/{store_id}/signing-secret"): None,
     ("GET", "/v1/stores/{store_id}/agents/{agent_id}/mail-senders"): None,
     ("PUT", "/v1/stores/{store_id}/agents/{agent_id}/mail-senders"): {"senders": ["@evil.test"]},
+    ("POST", "/v1/stores/{store_id}/agents/{agent_id}/mailbox"): {"content": "hi"},
 }
 
 

@@ -79,6 +79,7 @@ def test_routes_that_raise_conflicts_document_409(document: dict[str, Any]) -> N
         ("PATCH", "/v1/stores/{store_id}/mcp-servers/{server_id}"),
         ("POST", "/v1/stores/{store_id}/sessions/{session_id}/messages"),
         ("POST", "/hooks/{webhook_id}"),  # a replayed webhook-id
+        ("POST", "/v1/stores/{store_id}/agents/{agent_id}/mailbox"),
     }
     for method, path, operation in operations(document):
         assert ("409" in operation["responses"]) == ((method, path) in conflicting), (method, path)

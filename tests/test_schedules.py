@@ -48,7 +48,7 @@ async def test_schedule_api_validates_previews_and_pauses(any_live: Live) -> Non
         assert r.status_code == 422, r.text
         assert r.json()["error"]["details"]["field"] == field
         r = await store.admin.post(
-            f"{base}/preview",
+            f"{store.path}/cron-preview",
             json={
                 "cron": body["cron"],
                 "timezone": body.get("timezone", "UTC"),
@@ -57,7 +57,7 @@ async def test_schedule_api_validates_previews_and_pauses(any_live: Live) -> Non
         assert r.status_code == 422
 
     r = await store.admin.post(
-        f"{base}/preview", json={"cron": "0 9 * * 1-5", "timezone": "Europe/Paris"}
+        f"{store.path}/cron-preview", json={"cron": "0 9 * * 1-5", "timezone": "Europe/Paris"}
     )
     assert r.status_code == 200, r.text
     times = [datetime.fromisoformat(t) for t in r.json()["times"]]

@@ -135,6 +135,12 @@ class Settings(BaseSettings):
         default="localhost",
         description="mail to <agent>@<store>.<email_domain> becomes a message to the agent",
     )
+    agent_message_depth: int = Field(
+        default=4, ge=1, description="how many agent-to-agent hops a chain of messages may take"
+    )
+    agent_message_fanout: int = Field(
+        default=10, ge=1, description="how many messages one run may send to other agents"
+    )
     callback_poll_s: float = Field(
         default=0.5, gt=0, description="how often a worker looks for callbacks to send"
     )

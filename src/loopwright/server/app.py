@@ -24,6 +24,7 @@ from loopwright.server.routes import (
     events,
     hooks,
     mail,
+    mailbox,
     mcp_servers,
     me,
     ops,
@@ -112,8 +113,10 @@ def create_app(
         hooks,
         deliveries,
         mail,
+        mailbox,
     )
     for module in (*routers, ws, ui):
         app.include_router(module.router)
+    app.include_router(schedules.preview_router)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     return app

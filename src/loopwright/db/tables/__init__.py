@@ -15,7 +15,9 @@ from loopwright.db.tables.memory import MemoryRow, MemorySuggestionRow
 from loopwright.db.tables.planning import PlanRow, PlanStepRow
 from loopwright.db.tables.tenancy import ApiKeyRow, ProviderRow, StoreRow
 from loopwright.db.tables.triggers import (
+    AgentMessageRow,
     DeliveryRow,
+    MailboxRow,
     MailSendersRow,
     ScheduleFireRow,
     SigningKeyRow,
@@ -24,6 +26,7 @@ from loopwright.db.tables.triggers import (
 from loopwright.db.tables.workspace import DocumentRow, ProjectRow, TaskRow
 
 __all__ = [
+    "AgentMessageRow",
     "AgentRow",
     "ApiKeyRow",
     "Base",
@@ -32,6 +35,7 @@ __all__ = [
     "EventRow",
     "HttpToolRow",
     "MailSendersRow",
+    "MailboxRow",
     "McpServerRow",
     "MemoryRow",
     "MemorySuggestionRow",

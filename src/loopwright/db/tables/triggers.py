@@ -96,3 +96,31 @@ class MailSendersRow(Base):
     )
     store_id: Mapped[str] = store_column()
     senders: Mapped[list[str]] = mapped_column(default=list)
+
+
+class MailboxRow(Base):
+    """An agent's conversation with one sender (another agent, or ``api``): the session its
+    messages go to, so they are processed one at a time."""
+
+    __tablename__ = "mailboxes"
+    __table_args__ = (UniqueConstraint("agent_id", "sender"),)
+
+    id: Mapped[str] = id_column()
+    store_id: Mapped[str] = store_column()
+    agent_id: Mapped[str] = mapped_column(String(64), ForeignKey("agents.id", ondelete="CASCADE"))
+    sender: Mapped[str] = mapped_column(String(64))
+    session_id: Mapped[str] = mapped_column(String(64))
+
+
+class AgentMessageRow(Base):
+    """A run started by an agent's ``send_message`` (or the API): how deep in a chain of
+    agents it is, and the call that sent it (unique: a replayed call sends nothing again)."""
+
+    __tablename__ = "agent_messages"
+    __table_args__ = (UniqueConstraint("from_run_id", "call_id"),)
+
+    run_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    store_id: Mapped[str] = store_column()
+    from_run_id: Mapped[str | None] = mapped_column(String(64), default=None)
+    call_id: Mapped[str | None] = mapped_column(String(128), default=None)
+    depth: Mapped[int] = mapped_column(Integer, default=1)

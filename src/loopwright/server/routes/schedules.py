@@ -25,9 +25,11 @@ from loopwright.server.schemas.triggers import (
 from loopwright.server.services import Services
 
 router = APIRouter(prefix="/v1/stores/{store_id}/schedules", tags=["schedules"])
+preview_router = APIRouter(prefix="/v1/stores/{store_id}/cron-preview", tags=["schedules"])
+"""Beside ``/schedules``, not under it: ``GET /schedules/preview`` would be a schedule's id."""
 
 
-@router.post("/preview")
+@preview_router.post("")
 async def preview_schedule(body: CronPreviewRequest, access: Reader) -> CronPreview:
     """The next fire times of a cron expression, before saving it; 422 says why it is not
     valid."""

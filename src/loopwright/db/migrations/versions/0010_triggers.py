@@ -5,7 +5,9 @@ next due time (indexed: the scheduler's one question). A fire is a row unique by
 ``(schedule_id, due_at)``, committed with the run it started. Webhooks get a name, a message
 template, a session policy and ``enabled``; every accepted ``webhook-id`` is a row unique per
 webhook. Completion callbacks are an outbox (``deliveries``) with their attempt log; each
-store has one signing secret for them. An agent may list who may e-mail it (`mail_senders`).
+store has one signing secret for them. An agent may list who may e-mail it (`mail_senders`);
+agents message agents through mailboxes (a session per receiver and sender) and
+`agent_messages` (each message's depth and the call that sent it).
 
 Revision ID: 0010
 Revises: 0007
@@ -139,9 +141,47 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("agent_id", name="pk_mail_senders"),
     )
     op.create_index("ix_mail_senders_store_id", "mail_senders", ["store_id"])
+    op.create_table(
+        "mailboxes",
+        sa.Column("id", sa.String(64), nullable=False),
+        sa.Column("store_id", sa.String(64), nullable=False),
+        sa.Column("agent_id", sa.String(64), nullable=False),
+        sa.Column("sender", sa.String(64), nullable=False),
+        sa.Column("session_id", sa.String(64), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["agent_id"], ["agents.id"], name="fk_mailboxes_agent_id_agents", ondelete="CASCADE"
+        ),
+        sa.ForeignKeyConstraint(
+            ["store_id"], ["stores.id"], name="fk_mailboxes_store_id_stores", ondelete="CASCADE"
+        ),
+        sa.PrimaryKeyConstraint("id", name="pk_mailboxes"),
+        sa.UniqueConstraint("agent_id", "sender", name="uq_mailboxes_agent_id"),
+    )
+    op.create_index("ix_mailboxes_store_id", "mailboxes", ["store_id"])
+    op.create_table(
+        "agent_messages",
+        sa.Column("run_id", sa.String(64), nullable=False),
+        sa.Column("store_id", sa.String(64), nullable=False),
+        sa.Column("from_run_id", sa.String(64), nullable=True),
+        sa.Column("call_id", sa.String(128), nullable=True),
+        sa.Column("depth", sa.Integer(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["store_id"],
+            ["stores.id"],
+            name="fk_agent_messages_store_id_stores",
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("run_id", name="pk_agent_messages"),
+        sa.UniqueConstraint("from_run_id", "call_id", name="uq_agent_messages_from_run_id"),
+    )
+    op.create_index("ix_agent_messages_store_id", "agent_messages", ["store_id"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_agent_messages_store_id", table_name="agent_messages")
+    op.drop_table("agent_messages")
+    op.drop_index("ix_mailboxes_store_id", table_name="mailboxes")
+    op.drop_table("mailboxes")
     op.drop_index("ix_mail_senders_store_id", table_name="mail_senders")
     op.drop_table("mail_senders")
     op.drop_table("signing_keys")
