@@ -27,6 +27,8 @@ ROUTES = [
     "/runs/{run}",
     "/runs/{team_run}",
     "/agents/{team_agent}/edit",
+    "/schedules",
+    "/webhooks",
     "/tools",
     "/dashboard",
     "/settings",
