@@ -13,9 +13,9 @@ import httpx
 import pytest
 
 from loopwright.runtime.agent_messages import _refusal
-from tests.conftest import Live, Store, make_settings, start_server
+from tests.conftest import Live, Store, make_settings
 from tests.llm.fakes import Reply, ToolCall
-from tests.procs import OPERATOR_KEY
+from tests.procs import OPERATOR_KEY, ServerProcess
 from tests.scripted import GatedLLM
 
 
@@ -82,19 +82,27 @@ async def test_send_message_to_a_mailbox_and_wait_for_an_answer(
 
 @pytest.fixture
 async def fanout_live(tmp_path: Path) -> AsyncIterator[Live]:
-    """A server whose runs may send 2 messages each (and whose tool rate limit is high)."""
-    settings = make_settings(tmp_path, agent_message_fanout=2)
-    settings.tool_calls_per_min = 100
-    server, task, base_url, app = await start_server(settings)
+    """A server process whose runs may send 2 messages each (and whose tool rate limit is
+    high); a process of its own, as DBOS is one per process."""
+    server = ServerProcess(
+        tmp_path,
+        {
+            "LOOPWRIGHT_AGENT_MESSAGE_FANOUT": "2",
+            "LOOPWRIGHT_TOOL_CALLS_PER_MIN": "100",
+            "LOOPWRIGHT_EGRESS_ALLOW": "127.0.0.1/32",
+        },
+    )
+    await server.start()
     operator = httpx.AsyncClient(
-        base_url=base_url, headers={"Authorization": f"Bearer {OPERATOR_KEY}"}, timeout=30
+        base_url=server.base_url, headers={"Authorization": f"Bearer {OPERATOR_KEY}"}, timeout=30
     )
     try:
-        yield Live(base_url=base_url, settings=settings, app=app, http=operator)
+        yield Live(
+            base_url=server.base_url, settings=make_settings(tmp_path), app=None, http=operator
+        )
     finally:
         await operator.aclose()
-        server.should_exit = True
-        await task
+        await server.stop()
 
 
 async def test_a_run_sends_at_most_its_fan_out(

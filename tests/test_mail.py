@@ -8,34 +8,86 @@ from __future__ import annotations
 import asyncio
 import smtplib
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from email import policy
 from email.message import EmailMessage
-from pathlib import Path
+from email.parser import BytesParser
 from typing import Any
 
 import httpx
 import pytest
+from aiosmtpd.smtp import SMTP
 
 from loopwright.runtime.mail import html_to_text
-from tests.conftest import Live, make_settings, start_server
-from tests.procs import OPERATOR_KEY, free_port
+from tests.conftest import Live, make_settings
+from tests.procs import OPERATOR_KEY, STARTED, ServerProcess, free_port
 
 DOMAIN = "agents.test"
 
 
-@pytest.fixture
-async def mail_live(tmp_path: Path) -> AsyncIterator[tuple[Live, int]]:
+class Relay:
+    """An SMTP server on loopback standing for the operator's relay: keeps what it is sent."""
+
+    def __init__(self) -> None:
+        self.got: list[bytes] = []
+        self.arrived = asyncio.Event()
+
+    async def reply_to(self, message_id: str) -> EmailMessage:
+        """The reply threaded under ``message_id`` (other tests' replies come here too)."""
+        while True:
+            self.arrived.clear()  # before looking: an arrival while looking wakes the wait
+            for raw in self.got:
+                found = BytesParser(policy=policy.default).parsebytes(raw)
+                if found["In-Reply-To"] == message_id:
+                    assert isinstance(found, EmailMessage)
+                    return found
+            await self.arrived.wait()
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        self.got.append(envelope.original_content or b"")
+        self.arrived.set()
+        return "250 OK"
+
+
+@dataclass
+class MailServer:
+    live: Live
+    port: int
+    relay: Relay
+
+
+@pytest.fixture(scope="module")
+async def mail_server(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[MailServer]:
+    """A server process with its SMTP listener on, and a relay on loopback for its replies
+    (a process of its own: DBOS is one per process, and the session's server has it here)."""
+    relay = Relay()
+    loop = asyncio.get_running_loop()
+    relay_server = await loop.create_server(lambda: SMTP(relay, loop=loop), "127.0.0.1", 0)
+    relay_port = relay_server.sockets[0].getsockname()[1]
     port = free_port()
-    settings = make_settings(tmp_path, smtp_port=port, email_domain=DOMAIN)
-    server, task, base_url, app = await start_server(settings)
+    data_dir = tmp_path_factory.mktemp("mail")
+    server = ServerProcess(
+        data_dir,
+        {
+            "LOOPWRIGHT_SMTP_PORT": str(port),
+            "LOOPWRIGHT_EMAIL_DOMAIN": DOMAIN,
+            "LOOPWRIGHT_SMTP_RELAY": f"127.0.0.1:{relay_port}",
+        },
+    )
+    await server.start()
+    STARTED.remove(server)  # lives for the module, stopped below
     operator = httpx.AsyncClient(
-        base_url=base_url, headers={"Authorization": f"Bearer {OPERATOR_KEY}"}, timeout=30
+        base_url=server.base_url, headers={"Authorization": f"Bearer {OPERATOR_KEY}"}, timeout=30
     )
     try:
-        yield Live(base_url=base_url, settings=settings, app=app, http=operator), port
+        live = Live(
+            base_url=server.base_url, settings=make_settings(data_dir), app=None, http=operator
+        )
+        yield MailServer(live, port, relay)
     finally:
         await operator.aclose()
-        server.should_exit = True
-        await task
+        await server.stop()
+        relay_server.close()
 
 
 def send(port: int, sender: str, to: str, message: EmailMessage) -> dict[str, Any]:
@@ -58,10 +110,8 @@ def test_html_becomes_text() -> None:
     assert html_to_text(html) == "Hello&bye\n\ntwo"
 
 
-async def test_mail_becomes_a_run_and_refusals_happen_at_rcpt(
-    mail_live: tuple[Live, int],
-) -> None:
-    live, port = mail_live
+async def test_mail_becomes_a_run_and_refusals_happen_at_rcpt(mail_server: MailServer) -> None:
+    live, port = mail_server.live, mail_server.port
     store = await live.new_store()
     other = await live.new_store()
     agent = await store.agent(name="Helper")
@@ -110,3 +160,24 @@ async def test_mail_becomes_a_run_and_refusals_happen_at_rcpt(
         texts.append(items["items"][0]["content"])
     assert any("Only html" in t and "<b>" not in t for t in texts)
     assert messages
+
+
+async def test_the_answer_is_mailed_back_in_the_thread(mail_server: MailServer) -> None:
+    live, port, relay = mail_server.live, mail_server.port, mail_server.relay
+    store = await live.new_store()
+    agent = await store.agent(name="helper")
+    await store.admin.put(
+        f"{store.path}/agents/{agent['id']}/mail-senders", json={"senders": ["ana@example.com"]}
+    )
+    message = mail("Invoice", "hello there")
+    message["Message-ID"] = "<thread-1@example.com>"
+    await asyncio.to_thread(send, port, "ana@example.com", f"helper@{store.id}.{DOMAIN}", message)
+    reply = await asyncio.wait_for(relay.reply_to("<thread-1@example.com>"), 60)
+    assert reply["In-Reply-To"] == "<thread-1@example.com>"
+    assert reply["Subject"] == "Re: Invoice"
+    assert reply["To"] == "ana@example.com"
+    assert reply["From"] == f"helper@{store.id}.{DOMAIN}"
+    body = reply.get_body()
+    assert body is not None and str(body.get_content()).strip()
+    log = (await store.admin.get(f"{store.path}/deliveries")).json()["items"]
+    assert log[0]["url"] == "mailto:ana@example.com"

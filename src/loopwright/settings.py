@@ -141,6 +141,11 @@ class Settings(BaseSettings):
     agent_message_fanout: int = Field(
         default=10, ge=1, description="how many messages one run may send to other agents"
     )
+    smtp_relay: str | None = Field(
+        default=None,
+        description="host:port of the SMTP server that mails answers back to e-mail senders"
+        " (threaded by In-Reply-To); unset: no replies",
+    )
     callback_poll_s: float = Field(
         default=0.5, gt=0, description="how often a worker looks for callbacks to send"
     )

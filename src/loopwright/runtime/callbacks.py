@@ -13,8 +13,11 @@ import asyncio
 import json
 import logging
 import random
+import smtplib
 import time
 from datetime import datetime, timedelta
+from email.message import EmailMessage
+from email.utils import make_msgid
 from typing import Any
 
 import httpx2
@@ -31,8 +34,16 @@ from loopwright.runtime.submit import Record, Submitted
 from loopwright.settings import Settings
 
 logger = logging.getLogger("loopwright.callbacks")
-LEASE_S = 60.0
 SEND_TIMEOUT_S = 15.0
+LEASE_S = 2 * SEND_TIMEOUT_S
+"""How long a process holds a delivery for one attempt: a process that died mid-attempt
+leaves it to be taken again after this."""
+
+
+def _send_mail(relay: str, message: EmailMessage) -> None:
+    host, _, port = relay.rpartition(":")
+    with smtplib.SMTP(host, int(port), timeout=SEND_TIMEOUT_S) as client:
+        client.send_message(message)
 
 
 def recorder(url: str) -> Record:
@@ -94,6 +105,9 @@ class Dispatcher:
                 await self.attempt(row)
 
     async def attempt(self, row: DeliveryRow) -> None:
+        if row.url.startswith("mailto:"):
+            await self._mail_reply(row)
+            return
         body = json.dumps(await self._outcome(row), separators=(",", ":")).encode()
         secret = await store_secret(self.db, self.secrets, row.store_id)
         headers = signing.headers(secret, row.id, utcnow(), body)
@@ -112,6 +126,31 @@ class Dispatcher:
             if not ok:
                 attempt["error"] = f"HTTP {response.status_code}"
         except Exception as exc:  # refused by the guard, no answer, a broken connection
+            ok = False
+            attempt["error"] = f"{type(exc).__name__}: {exc}"[:500]
+        attempt["duration_ms"] = round((time.perf_counter() - started) * 1000, 1)
+        await self._record(row, attempt, ok)
+
+    async def _mail_reply(self, row: DeliveryRow) -> None:
+        """The run's answer mailed back to the sender, threaded under the mail it answers."""
+        started = time.perf_counter()
+        attempt: dict[str, Any] = {"at": utcnow().isoformat(), "status_code": None, "error": None}
+        outcome = await self._outcome(row)
+        reply = EmailMessage()
+        subject = str(row.meta.get("subject", ""))
+        reply["Subject"] = subject if subject.lower().startswith("re:") else f"Re: {subject}"
+        reply["From"] = str(row.meta.get("from", ""))
+        reply["To"] = row.url.removeprefix("mailto:")
+        reply["Message-ID"] = make_msgid()
+        if row.meta.get("message_id"):
+            reply["In-Reply-To"] = str(row.meta["message_id"])
+            reply["References"] = str(row.meta["message_id"])
+        reply.set_content(outcome["answer"] or f"(the run ended {outcome['run']['status']})")
+        try:
+            await asyncio.to_thread(_send_mail, self.settings.smtp_relay or "", reply)
+            ok = True
+            attempt["status_code"] = 250
+        except Exception as exc:  # no relay, refused, a broken connection
             ok = False
             attempt["error"] = f"{type(exc).__name__}: {exc}"[:500]
         attempt["duration_ms"] = round((time.perf_counter() - started) * 1000, 1)

@@ -16,7 +16,7 @@ from html.parser import HTMLParser
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from loopwright.db.database import Database
-from loopwright.db.repos import mail
+from loopwright.db.repos import deliveries, mail
 from loopwright.runtime.submit import Submission, Submit, Submitted
 from loopwright.runtime.trigger_sessions import session_for
 
@@ -69,8 +69,7 @@ def sender_allowed(sender: str, allowed: list[str]) -> bool:
 
 def content_of(raw: bytes, sender: str) -> tuple[str, str]:
     """``(subject, message)`` of a mail."""
-    parsed = BytesParser(policy=policy.default).parsebytes(raw)
-    assert isinstance(parsed, EmailMessage)
+    parsed = parse(raw)
     subject = str(parsed.get("subject", "")).strip()
     body = ""
     part = parsed.get_body(preferencelist=("plain", "html"))
@@ -79,6 +78,12 @@ def content_of(raw: bytes, sender: str) -> tuple[str, str]:
         body = html_to_text(text) if part.get_content_type() == "text/html" else text
     message = f"E-mail from {sender}\nSubject: {subject}\n\n{body.strip()}"
     return subject, message[:MAX_MESSAGE]
+
+
+def parse(raw: bytes) -> EmailMessage:
+    parsed = BytesParser(policy=policy.default).parsebytes(raw)
+    assert isinstance(parsed, EmailMessage)
+    return parsed
 
 
 class _Text(HTMLParser):
@@ -114,8 +119,24 @@ def html_to_text(html: str) -> str:
     return re.sub(r"\n\s*\n+", "\n\n", text).strip()
 
 
-async def deliver(submit: Submit, target: Route, sender: str, raw: bytes) -> Submitted:
+async def deliver(
+    submit: Submit, target: Route, sender: str, raw: bytes, *, reply_from: str | None
+) -> Submitted:
+    """The mail as a message; with ``reply_from`` (a relay is configured) the answer is mailed
+    back to the sender when the run ends, through the callbacks' outbox."""
     subject, message = content_of(raw, sender)
+    record = None
+    if reply_from is not None:
+        thread = {
+            "message_id": str(parse(raw).get("message-id", "")).strip(),
+            "subject": subject,
+            "from": reply_from,
+        }
+
+        async def record(session: AsyncSession, submitted: Submitted) -> None:
+            await deliveries.add(
+                session, target.store_id, submitted.run.id, f"mailto:{sender}", thread
+            )
 
     async def prepare(session: AsyncSession) -> Submission:
         chat = await session_for(
@@ -128,4 +149,4 @@ async def deliver(submit: Submit, target: Route, sender: str, raw: bytes) -> Sub
         )
         return Submission(target.store_id, chat, message, trigger="email")
 
-    return await submit(prepare)
+    return await submit(prepare, record=record)

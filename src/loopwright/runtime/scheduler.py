@@ -31,6 +31,7 @@ from loopwright.runtime.submit import Submission, Submit, Submitted
 from loopwright.runtime.trigger_sessions import session_for
 
 logger = logging.getLogger("loopwright.schedules")
+OVERDUE_RETRY_S = 0.1
 
 
 class _Claimed(Exception):
@@ -60,11 +61,13 @@ class Scheduler:
                 earliest = None
             wait = self.poll_s
             if earliest is not None:
-                wait = min(wait, max(0.0, (earliest - utcnow()).total_seconds()))
+                # still due after firing (more than one batch, or a fire that failed): look
+                # again soon, but never spin on a schedule that keeps failing
+                until = (earliest - utcnow()).total_seconds()
+                wait = min(wait, until if until > 0 else OVERDUE_RETRY_S)
             self._changed.clear()
-            if wait > 0:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._changed.wait(), wait)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._changed.wait(), wait)
 
     async def fire_due(self) -> None:
         now = utcnow()

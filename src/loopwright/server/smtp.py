@@ -19,10 +19,11 @@ logger = logging.getLogger("loopwright.smtp")
 
 
 class Handler:
-    def __init__(self, db: Database, submit: Submit, domain: str) -> None:
+    def __init__(self, db: Database, submit: Submit, domain: str, *, replies: bool) -> None:
         self.db = db
         self.submit = submit
         self.domain = domain
+        self.replies = replies
 
     async def handle_RCPT(
         self, server: SMTP, session: Session, envelope: Envelope, address: str, options: Any
@@ -40,7 +41,8 @@ class Handler:
         try:
             for address in envelope.rcpt_tos:
                 target = await mail.route(self.db, self.domain, address, sender)
-                await mail.deliver(self.submit, target, sender, raw)
+                reply_from = address.strip("<>") if self.replies else None
+                await mail.deliver(self.submit, target, sender, raw, reply_from=reply_from)
         except mail.Refused as refused:  # the agent changed since RCPT
             return refused.reply
         except Exception:
@@ -53,7 +55,7 @@ async def start(settings: Settings, db: Database, submit: Submit) -> asyncio.Ser
     if settings.smtp_port is None:
         return None
     loop = asyncio.get_running_loop()
-    handler = Handler(db, submit, settings.email_domain)
+    handler = Handler(db, submit, settings.email_domain, replies=settings.smtp_relay is not None)
 
     def protocol() -> SMTP:
         return SMTP(

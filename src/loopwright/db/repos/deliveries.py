@@ -17,8 +17,21 @@ from loopwright.ids import new_id
 _OPEN = ("waiting", "pending")
 
 
-async def add(session: AsyncSession, store_id: str, run_id: str, url: str) -> DeliveryRow:
-    row = DeliveryRow(id=new_id("dlv"), store_id=store_id, run_id=run_id, url=url, status="waiting")
+async def add(
+    session: AsyncSession,
+    store_id: str,
+    run_id: str,
+    url: str,
+    meta: dict[str, Any] | None = None,
+) -> DeliveryRow:
+    row = DeliveryRow(
+        id=new_id("dlv"),
+        store_id=store_id,
+        run_id=run_id,
+        url=url,
+        status="waiting",
+        meta=meta or {},
+    )
     session.add(row)
     await session.flush()
     return row

@@ -71,6 +71,8 @@ class DeliveryRow(Base):
     attempts_log: Mapped[list[Any]] = mapped_column(default=list)
     created_at: Mapped[datetime] = created_column()
     delivered_at: Mapped[datetime | None] = mapped_column(default=None)
+    meta: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    """A ``mailto:`` reply's thread: ``{message_id, subject, from}``."""
 
 
 class SigningKeyRow(Base):

@@ -110,6 +110,7 @@ def upgrade() -> None:
         sa.Column("attempts_log", sa.JSON(), nullable=False),
         sa.Column("created_at", _TS, nullable=False),
         sa.Column("delivered_at", _TS, nullable=True),
+        sa.Column("meta", sa.JSON(), nullable=False),
         sa.ForeignKeyConstraint(
             ["store_id"], ["stores.id"], name="fk_deliveries_store_id_stores", ondelete="CASCADE"
         ),
