@@ -46,7 +46,9 @@ class Server:
 
 @contextmanager
 def loopwright_server(
-    extra_env: dict[str, str] | None = None, extra_args: Sequence[str] = ()
+    extra_env: dict[str, str] | None = None,
+    extra_args: Sequence[str] = (),
+    ready_timeout_s: float = 30,
 ) -> Iterator[Server]:
     port = free_port()
     with tempfile.TemporaryDirectory() as data_dir:
@@ -63,7 +65,7 @@ def loopwright_server(
         )
         try:
             base = f"http://127.0.0.1:{port}"
-            wait_ready(base + "/healthz")
+            wait_ready(base + "/healthz", ready_timeout_s)
             assert proc.stdout is not None
             if _processes(extra_args) > 1:  # measure only once every process has started
                 for line in proc.stdout:

@@ -97,6 +97,30 @@ BODIES: dict[tuple[str, str], dict[str, Any] | None] = {
     ("GET", "/v1/stores/{store_id}/approvals/{approval_id}"): None,
     ("POST", "/v1/stores/{store_id}/approvals/{approval_id}/approve"): {},
     ("POST", "/v1/stores/{store_id}/approvals/{approval_id}/reject"): {"reason": "mine"},
+    ("POST", "/v1/stores/{store_id}/schedules"): {
+        "agent_id": "{agent_id}",
+        "cron": "* * * * *",
+        "message": "x",
+    },
+    ("GET", "/v1/stores/{store_id}/schedules"): None,
+    ("POST", "/v1/stores/{store_id}/cron-preview"): {"cron": "* * * * *"},
+    ("GET", "/v1/stores/{store_id}/schedules/{schedule_id}"): None,
+    ("PATCH", "/v1/stores/{store_id}/schedules/{schedule_id}"): {"message": "hijack"},
+    ("DELETE", "/v1/stores/{store_id}/schedules/{schedule_id}"): None,
+    ("POST", "/v1/stores/{store_id}/schedules/{schedule_id}/pause"): None,
+    ("POST", "/v1/stores/{store_id}/schedules/{schedule_id}/resume"): None,
+    ("GET", "/v1/stores/{store_id}/schedules/{schedule_id}/fires"): None,
+    ("POST", "/v1/stores/{store_id}/webhooks"): {"agent_id": "{agent_id}"},
+    ("GET", "/v1/stores/{store_id}/webhooks"): None,
+    ("GET", "/v1/stores/{store_id}/webhooks/{webhook_id}"): None,
+    ("PATCH", "/v1/stores/{store_id}/webhooks/{webhook_id}"): {"template": "hijack"},
+    ("DELETE", "/v1/stores/{store_id}/webhooks/{webhook_id}"): None,
+    ("GET", "/v1/stores/{store_id}/webhooks/{webhook_id}/receipts"): None,
+    ("GET", "/v1/stores/{store_id}/deliveries"): None,
+    ("GET", "/v1/stores/{store_id}/signing-secret"): None,
+    ("GET", "/v1/stores/{store_id}/agents/{agent_id}/mail-senders"): None,
+    ("PUT", "/v1/stores/{store_id}/agents/{agent_id}/mail-senders"): {"senders": ["@evil.test"]},
+    ("POST", "/v1/stores/{store_id}/agents/{agent_id}/mailbox"): {"content": "hi"},
 }
 
 
@@ -205,6 +229,11 @@ async def _victim(live: Live) -> tuple[Store, dict[str, str]]:
         await victim.admin.post(
             f"{victim.path}/runs/{held.json()['run']['id']}/wait", params={"timeout_s": 0.1}
         )
+    schedule = await victim.admin.post(
+        f"{victim.path}/schedules",
+        json={"agent_id": agent["id"], "cron": "0 0 1 1 *", "message": "private"},
+    )
+    webhook = await victim.admin.post(f"{victim.path}/webhooks", json={"agent_id": agent["id"]})
     ids = {
         "store_id": victim.id,
         "agent_id": agent["id"],
@@ -223,6 +252,8 @@ async def _victim(live: Live) -> tuple[Store, dict[str, str]]:
         "memory_id": memory.json()["id"],
         "suggestion_id": suggestion["id"],
         "approval_id": approvals[0]["id"],
+        "schedule_id": schedule.json()["id"],
+        "webhook_id": webhook.json()["id"],
     }
     return victim, ids
 

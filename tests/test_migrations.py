@@ -51,6 +51,14 @@ def test_the_latest_migrations_step_down_and_up(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'app.db'}"
     upgrade(url)
     config = alembic_config(url)
+    command.downgrade(config, "-1")  # 0011: triggers
+    engine = create_engine(url)
+    try:
+        tables = set(inspect(engine).get_table_names())
+        assert not {"schedule_fires", "webhook_receipts", "deliveries", "signing_keys"} & tables
+        assert "next_due_at" not in {c["name"] for c in inspect(engine).get_columns("schedules")}
+    finally:
+        engine.dispose()
     command.downgrade(config, "-1")  # 0010: guardrails
     engine = create_engine(url)
     try:

@@ -82,6 +82,8 @@ def test_routes_that_raise_conflicts_document_409(document: dict[str, Any]) -> N
         ("POST", "/v1/stores/{store_id}/memory-suggestions/{suggestion_id}/reject"),
         ("POST", "/v1/stores/{store_id}/approvals/{approval_id}/approve"),
         ("POST", "/v1/stores/{store_id}/approvals/{approval_id}/reject"),
+        ("POST", "/hooks/{webhook_id}"),  # a replayed webhook-id
+        ("POST", "/v1/stores/{store_id}/agents/{agent_id}/mailbox"),
     }
     for method, path, operation in operations(document):
         assert ("409" in operation["responses"]) == ((method, path) in conflicting), (method, path)
@@ -150,6 +152,7 @@ def test_patch_schemas_are_nullable_only_where_null_clears(document: dict[str, A
         "McpServerUpdate": ["headers"],
         "MemoryUpdate": [],
         "ProjectUpdate": [],
+        "ScheduleUpdate": [],
         "SessionUpdate": [],
         "StoreSettingsUpdate": [
             "daily_token_budget",
@@ -158,6 +161,7 @@ def test_patch_schemas_are_nullable_only_where_null_clears(document: dict[str, A
             "tool_calls_per_min",
         ],
         "TaskUpdate": ["project_id"],
+        "WebhookUpdate": [],
     }
 
 

@@ -135,6 +135,49 @@ class Settings(BaseSettings):
         description="CIDRs and host names store-defined URLs may reach despite the SSRF guard",
     )
     failpoint: str | None = Field(default=None, description="tests only: SIGKILL at this point")
+    schedule_poll_s: float = Field(
+        default=1.0, gt=0, description="how often a worker looks for schedules changed elsewhere"
+    )
+    schedule_grace_s: float = Field(
+        default=60.0,
+        ge=0,
+        description="a due time found later than this was missed (servers down): its"
+        " schedule's missed-run policy decides",
+    )
+    public_url: str | None = Field(
+        default=None, description="the server's address as callers see it (webhook URLs)"
+    )
+    webhook_max_bytes: int = Field(
+        default=262_144, ge=1, description="the largest webhook body accepted (413 above)"
+    )
+    callback_attempts: int = Field(
+        default=8, ge=1, description="completion callback attempts before it is given up"
+    )
+    callback_backoff_s: float = Field(
+        default=2.0, gt=0, description="the first retry's delay; doubled at each attempt"
+    )
+    smtp_port: int | None = Field(
+        default=None, ge=0, le=65535, description="the SMTP listener's port; unset: no listener"
+    )
+    smtp_host: str = Field(default="127.0.0.1", description="the SMTP listener's address")
+    email_domain: str = Field(
+        default="localhost",
+        description="mail to <agent>@<store>.<email_domain> becomes a message to the agent",
+    )
+    agent_message_depth: int = Field(
+        default=4, ge=1, description="how many agent-to-agent hops a chain of messages may take"
+    )
+    agent_message_fanout: int = Field(
+        default=10, ge=1, description="how many messages one run may send to other agents"
+    )
+    smtp_relay: str | None = Field(
+        default=None,
+        description="host:port of the SMTP server that mails answers back to e-mail senders"
+        " (threaded by In-Reply-To); unset: no replies",
+    )
+    callback_poll_s: float = Field(
+        default=0.5, gt=0, description="how often a worker looks for callbacks to send"
+    )
 
     @field_validator("data_dir")
     @classmethod

@@ -28,6 +28,8 @@ ROUTES = [
     "/runs/{team_run}",
     "/agents/{team_agent}/edit",
     "/memories",
+    "/schedules",
+    "/webhooks",
     "/tools",
     "/dashboard",
     "/settings",

@@ -32,17 +32,19 @@ from loopwright.events.hub import EventHub
 from loopwright.runtime import (
     admission,
     approvals,
+    callbacks,
     children,
     durable,
     failpoints,
     heap,
     lifecycle,
     reflection,
+    scheduler,
     services,
 )
 from loopwright.runtime.local_runs import LocalRuns
 from loopwright.runtime.models import ModelResolver
-from loopwright.runtime.submit import Submission, Submitted, submit_message
+from loopwright.runtime.submit import Prepare, Record, Submission, Submitted, submit_message
 from loopwright.settings import Settings
 from loopwright.tools.http_tool import http_tool_client
 from loopwright.tools.mcp import McpPool
@@ -70,6 +72,13 @@ class Runtime:
         self._tasks: list[asyncio.Task[None]] = []
         self._later: set[asyncio.Task[None]] = set()
         self._counters_swept = 0.0
+        self.callbacks = callbacks.Dispatcher(settings, db, self.secrets, self.egress, self.http)
+        self.scheduler = scheduler.Scheduler(
+            self.submit,
+            db,
+            poll_s=settings.schedule_poll_s,
+            grace_s=settings.schedule_grace_s,
+        )
         self._launched = False
         self._services = services.RunServices(
             settings=settings,
@@ -111,6 +120,8 @@ class Runtime:
         self._tasks = [
             asyncio.create_task(self._sweep()),
             asyncio.create_task(self._watch_cancels()),
+            asyncio.create_task(self.scheduler.run()),
+            asyncio.create_task(self.callbacks.run()),
         ]
 
     def readiness(self) -> dict[str, str]:
@@ -176,15 +187,21 @@ class Runtime:
     async def start_admitted(self, store_id: str, run_ids: list[str]) -> None:
         await self.admitter.start_all(store_id, run_ids)
 
-    async def submit(self, submission: Submission) -> Submitted:
+    async def submit(
+        self, submission: Submission | Prepare, *, record: Record | None = None
+    ) -> Submitted:
         """The one way in: commit the message and its queued run (with its admission if the
         store has room), interrupt the session's active runs per its busy policy, start what
-        was admitted."""
-        submitted = await submit_message(self.db, submission, admit=self.admission_budget())
-        await self.cancel_many(submission.store_id, submitted.interrupted)
-        await self.start_admitted(submission.store_id, submitted.admitted)
+        was admitted. A trigger passes a ``Prepare`` (its claim, in the same transaction)
+        and a ``Record``."""
+        submitted = await submit_message(
+            self.db, submission, admit=self.admission_budget(), record=record
+        )
+        store_id = submitted.run.store_id
+        await self.cancel_many(store_id, submitted.interrupted)
+        await self.start_admitted(store_id, submitted.admitted)
         if submitted.run.not_before is not None and self._launched:
-            self._admit_at(submission.store_id, submitted.run.not_before.timestamp())
+            self._admit_at(store_id, submitted.run.not_before.timestamp())
         return submitted
 
     def _admit_at(self, store_id: str, at: float) -> None:

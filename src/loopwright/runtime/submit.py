@@ -8,8 +8,9 @@ policy, admits and starts."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import and_, bindparam, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -78,13 +79,37 @@ _DEFER_RUN = (
 )
 
 
+Prepare = Callable[[AsyncSession], Awaitable[Submission]]
+"""A trigger's first part of the transaction: claim what it fires for (a schedule's due
+time, a webhook's message id), make the session, and say what it submits."""
+Record = Callable[[AsyncSession, "Submitted"], Awaitable[None]]
+"""A trigger's last part of the transaction: what it keeps about the run it started."""
+
+
+class Submit(Protocol):
+    """``Runtime.submit``, as the triggers call it."""
+
+    async def __call__(
+        self, submission: Submission | Prepare, *, record: Record | None = None
+    ) -> Submitted: ...
+
+
 async def submit_message(
-    db: Database, submission: Submission, *, admit: Budget | None = None
+    db: Database,
+    submission: Submission | Prepare,
+    *,
+    admit: Budget | None = None,
+    record: Record | None = None,
 ) -> Submitted:
     """``submission`` in a transaction of its own. ``admit``: this worker's admission budget;
-    None (an API-only process) leaves the run to a worker."""
+    None (an API-only process) leaves the run to a worker. A trigger passes ``prepare`` and
+    ``record`` to commit its claim and its record with the message, or nothing at all."""
     async with db.write() as session:
-        return await accept(session, submission, admit=admit)
+        chosen = submission if isinstance(submission, Submission) else await submission(session)
+        submitted = await accept(session, chosen, admit=admit)
+        if record is not None:
+            await record(session, submitted)
+        return submitted
 
 
 async def accept(

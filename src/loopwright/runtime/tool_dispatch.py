@@ -8,7 +8,7 @@ from __future__ import annotations
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from loopwright.engine.types import CallContext, ToolCall, ToolOutcome
-from loopwright.runtime import children, toolbox
+from loopwright.runtime import agent_messages, children, toolbox
 from loopwright.runtime.plan import RunPlan
 from loopwright.runtime.services import RunServices
 from loopwright.runtime.workspace import SessionWorkspace
@@ -20,6 +20,8 @@ async def run(
     rt: RunServices, plan: RunPlan, tool: toolbox.RunTool, call: ToolCall, ctx: CallContext
 ) -> ToolOutcome:
     if tool.kind == "child":
+        if tool.name == "send_message":
+            return await agent_messages.send_message(rt, plan, call)
         return await children.ask_agent(rt, plan, call)
     workspace = None
     timeout_s = ctx.timeout_s

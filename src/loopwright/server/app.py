@@ -14,15 +14,19 @@ from loopwright.db.migrate import upgrade
 from loopwright.events.hub import EventHub
 from loopwright.events.relay import Relay, group_dir
 from loopwright.runtime.runner import Runtime
-from loopwright.server import errors, openapi
+from loopwright.server import errors, openapi, smtp
 from loopwright.server.body_limit import BodyLimit
 from loopwright.server.key_cache import KeyCache
 from loopwright.server.observe import Observe
 from loopwright.server.routes import (
     agents,
     audit,
+    deliveries,
     events,
     guardrails,
+    hooks,
+    mail,
+    mailbox,
     mcp_servers,
     me,
     memory,
@@ -31,11 +35,13 @@ from loopwright.server.routes import (
     plans,
     providers,
     runs,
+    schedules,
     sessions,
     stores,
     tools,
     ui,
     usage,
+    webhooks,
     workspace,
     ws,
 )
@@ -76,11 +82,15 @@ def create_app(
         app.state.mcp_pool = runtime.mcp
         if run_worker:
             await runtime.start()
+        mail_server = await smtp.start(settings, db, runtime.submit) if run_worker else None
+        app.state.smtp = mail_server
         if on_ready is not None:
             on_ready()
         try:
             yield
         finally:
+            if mail_server is not None:
+                mail_server.close()
             await runtime.stop()
             await runtime.mcp.close()
             if relay is not None:
@@ -117,10 +127,17 @@ def create_app(
         audit,
         usage,
         guardrails,
+        schedules,
+        webhooks,
+        hooks,
+        deliveries,
+        mail,
+        mailbox,
     )
     for module in (*routers, ws, ui):
         app.include_router(module.router)
     app.include_router(usage.operator_router)
+    app.include_router(schedules.preview_router)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(Observe)
     return app

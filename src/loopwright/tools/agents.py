@@ -1,4 +1,5 @@
-"""Tools that reach other agents: ``ask_agent`` starts a child run and returns its answer.
+"""Tools that reach other agents: ``ask_agent`` starts a child run and returns its answer;
+``send_message`` puts a message in another agent's mailbox, or waits for its answer.
 
 The runtime runs them (a child run is durable work of its own); here is only their contract.
 """
@@ -9,6 +10,7 @@ from typing import Annotated, Final
 
 from pydantic import Field
 
+from loopwright.domain.vocabulary import Priority
 from loopwright.tools.spec import ToolArgs, ToolSpec
 
 
@@ -28,4 +30,27 @@ ASK_AGENT = ToolSpec(
     args=AskAgentArgs,
 )
 
-AGENT_TOOLS: Final[dict[str, ToolSpec]] = {ASK_AGENT.name: ASK_AGENT}
+
+class SendMessageArgs(ToolArgs):
+    agent: Annotated[str, Field(min_length=1, max_length=100, description="the agent's name")]
+    message: Annotated[str, Field(min_length=1, max_length=100_000, description="the message")]
+    priority: Priority = Field(
+        default="normal", description="critical, high, normal or low: the order it is taken in"
+    )
+    wait: bool = Field(default=False, description="wait for the agent's answer")
+
+
+SEND_MESSAGE = ToolSpec(
+    name="send_message",
+    description=(
+        "Send a message to another agent of this workspace. With wait=false it goes to the "
+        "agent's mailbox and you go on; with wait=true you get its answer."
+    ),
+    read_only=False,
+    args=SendMessageArgs,
+)
+
+AGENT_TOOLS: Final[dict[str, ToolSpec]] = {
+    ASK_AGENT.name: ASK_AGENT,
+    SEND_MESSAGE.name: SEND_MESSAGE,
+}

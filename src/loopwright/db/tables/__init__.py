@@ -15,16 +15,29 @@ from loopwright.db.tables.integrations import HttpToolRow, McpServerRow, Schedul
 from loopwright.db.tables.memory import MemoryRow, MemorySuggestionRow
 from loopwright.db.tables.planning import PlanRow, PlanStepRow
 from loopwright.db.tables.tenancy import ApiKeyRow, ProviderRow, StoreRow
+from loopwright.db.tables.triggers import (
+    AgentMessageRow,
+    DeliveryRow,
+    MailboxRow,
+    MailSendersRow,
+    ScheduleFireRow,
+    SigningKeyRow,
+    WebhookReceiptRow,
+)
 from loopwright.db.tables.workspace import DocumentRow, ProjectRow, TaskRow
 
 __all__ = [
+    "AgentMessageRow",
     "AgentRow",
     "ApiKeyRow",
     "ApprovalRow",
     "Base",
+    "DeliveryRow",
     "DocumentRow",
     "EventRow",
     "HttpToolRow",
+    "MailSendersRow",
+    "MailboxRow",
     "McpServerRow",
     "MemoryRow",
     "MemorySuggestionRow",
@@ -35,11 +48,14 @@ __all__ = [
     "ProviderRow",
     "RunRow",
     "RunStepRow",
+    "ScheduleFireRow",
     "ScheduleRow",
     "SessionRow",
+    "SigningKeyRow",
     "StoreRow",
     "TaskRow",
     "ToolCallRow",
     "UsageCounterRow",
+    "WebhookReceiptRow",
     "WebhookRow",
 ]

@@ -53,6 +53,14 @@ class ScheduleRow(Base):
     enabled: Mapped[bool] = mapped_column(default=True)
     last_run_at: Mapped[datetime | None] = mapped_column(default=None)
     created_at: Mapped[datetime] = created_column()
+    session_policy: Mapped[str] = mapped_column(String(16), default="new")
+    """``new``: a session per fire; ``reuse``: every fire in ``session_id``."""
+    session_id: Mapped[str | None] = mapped_column(String(64), default=None)
+    missed_policy: Mapped[str] = mapped_column(String(16), default="skip")
+    """A due time found more than ``schedule_grace_s`` late (the server was down): ``skip``
+    it, or ``run_once`` for all the missed ones."""
+    next_due_at: Mapped[datetime | None] = mapped_column(default=None, index=True)
+    """The next fire time; None while paused."""
 
 
 class WebhookRow(Base):
@@ -63,3 +71,9 @@ class WebhookRow(Base):
     agent_id: Mapped[str] = mapped_column(String(64), ForeignKey("agents.id", ondelete="CASCADE"))
     secret_enc: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = created_column()
+    name: Mapped[str] = mapped_column(String(100), default="")
+    template: Mapped[str] = mapped_column(Text, default="")
+    """How the JSON body becomes the message (``{body}``, ``{body.a.b}``); empty: the body."""
+    session_policy: Mapped[str] = mapped_column(String(16), default="new")
+    session_id: Mapped[str | None] = mapped_column(String(64), default=None)
+    enabled: Mapped[bool] = mapped_column(default=True)

@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse
 from loopwright.db.repos import agents, conversations
 from loopwright.domain.events import NewEvent
 from loopwright.events import log
+from loopwright.runtime import callbacks
 from loopwright.runtime.submit import Submission
 from loopwright.server.auth import Member, Reader, ServicesDep
 from loopwright.server.openapi import declared
@@ -143,8 +144,13 @@ async def list_messages(
 async def send_message(
     session_id: str, body: MessageCreate, access: Member, svc: ServicesDep
 ) -> JSONResponse:
+    record = None
+    if body.callback_url is not None:
+        await svc.runtime.egress.check_url(body.callback_url)
+        record = callbacks.recorder(body.callback_url)
     submitted = await svc.runtime.submit(
-        Submission(access.store_id, session_id, body.content, priority=body.priority)
+        Submission(access.store_id, session_id, body.content, priority=body.priority),
+        record=record,
     )
     run = submitted.run
     status = 202

@@ -39,7 +39,18 @@ SECURITY_HEADERS = {
     "X-Frame-Options": "DENY",
 }
 
-SECTIONS = ("agents", "chat", "runs", "memories", "tools", "dashboard", "settings", "signin")
+SECTIONS = (
+    "agents",
+    "chat",
+    "runs",
+    "memories",
+    "schedules",
+    "webhooks",
+    "tools",
+    "dashboard",
+    "settings",
+    "signin",
+)
 """Top-level paths the client-side router owns: each (and anything below it) answers the
 single page, so a bookmarked or reloaded URL opens the same view."""
 

@@ -10,6 +10,7 @@ from pydantic import MISSING, BaseModel, Field, StringConstraints
 from loopwright.db.tables import MessageRow, RunRow
 from loopwright.domain.vocabulary import BusyPolicy, Priority
 from loopwright.server.schemas.common import Input, Output
+from loopwright.server.schemas.urls import OutboundUrl
 
 Title = Annotated[str, StringConstraints(max_length=300)]
 
@@ -44,6 +45,11 @@ class MessageCreate(Input):
     priority: Priority = "normal"
     wait: bool = False
     wait_timeout_s: Annotated[float, Field(gt=0, le=3600)] = 300.0
+    callback_url: OutboundUrl | None = Field(
+        default=None,
+        description="POSTed the run's outcome when it ends, signed with the store's secret "
+        "(Standard Webhooks); retried with backoff; see `GET /deliveries`",
+    )
 
 
 class MessagePublic(BaseModel):
