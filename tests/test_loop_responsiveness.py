@@ -89,6 +89,9 @@ async def member_session(server: ServerProcess) -> tuple[httpx.AsyncClient, str]
     operator = {"Authorization": f"Bearer {OPERATOR_KEY}"}
     async with httpx.AsyncClient(base_url=server.base_url, headers=operator) as op:
         assert (await op.post("/v1/stores", json={"id": "busy"})).status_code == 201
+        # 100,000-character messages are ~25,000 tokens each: over the default tokens/min
+        limits = {"runs_per_min": None, "tokens_per_min": None}
+        assert (await op.patch("/v1/stores/busy/settings", json=limits)).status_code == 200
         r = await op.post("/v1/stores/busy/keys", json={"role": "admin"})
         admin_key = r.json()["key"]
     base = f"{server.base_url}/v1/stores/busy"

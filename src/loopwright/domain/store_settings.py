@@ -64,11 +64,13 @@ OPERATOR_FIELDS: Final = frozenset({"runs_per_min", "tokens_per_min", "daily_tok
 ADMIN_FIELDS: Final = frozenset(StoreSettings.model_fields) - OPERATOR_FIELDS
 
 _DEFAULT = StoreSettings()
+_FIELDS: Final = frozenset(StoreSettings.model_fields)
 
 
 def parse(stored: object) -> StoreSettings:
-    """The stored JSON (``{}`` or partial: defaults fill in) as settings."""
+    """The guardrails among the store's stored settings (``{}`` or partial: defaults fill
+    in). Other features keep their own sections beside them (``memory``), not read here."""
     if not stored:
         return _DEFAULT
     assert isinstance(stored, dict)
-    return StoreSettings.model_validate(stored)
+    return StoreSettings.model_validate({k: v for k, v in stored.items() if k in _FIELDS})

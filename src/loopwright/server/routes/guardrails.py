@@ -65,7 +65,7 @@ async def update_settings(
     async with svc.db.write() as session:
         row = await tenancy.get_store(session, access.store_id)
         stored = {**(row.settings or {}), **changes}
-        settings = StoreSettings.model_validate(stored)
+        settings = store_settings.parse(stored)
         row.settings = stored
     return _public(settings, svc.settings.store_concurrency)
 
