@@ -20,8 +20,8 @@ import pytest
 
 from loopwright.client import (
     AsyncClient,
-    ClientError,
     Client,
+    ClientError,
     Conflict,
     Event,
     Forbidden,
@@ -39,11 +39,11 @@ from loopwright.domain.public_events import (
     ToolCompletedEvent,
 )
 from tests.conftest import Store
-from tests.procs import OPERATOR_KEY
-from tests.test_callbacks import Receiver, receiving
 from tests.llm.fakes import Reply, ToolCall
+from tests.procs import OPERATOR_KEY
 from tests.scripted import GatedLLM, Hold
 from tests.tcp_proxy import proxy_to
+from tests.test_callbacks import Receiver, receiving
 
 ROOT = Path(__file__).resolve().parent.parent
 SITE = [sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"]]
@@ -381,8 +381,8 @@ async def test_guardrails_settings_limits_and_approvals(store: Store) -> None:
             if isinstance(event, ApprovalDecidedEvent):
                 assert (event.payload.decision, event.payload.reason) == ("rejected", "not today")
         assert [t.title for t in (await lw.tasks.list()).items] == ["Approved"]
-        decided = await lw.approvals.list(status="rejected")
-        assert [a.reason for a in decided.items] == ["not today"]
+        rejected = await lw.approvals.list(status="rejected")
+        assert [a.reason for a in rejected.items] == ["not today"]
 
         limits = await lw.limits.get(agent_id=agent.id)
         assert limits.runs_enabled and limits.minute.runs.used >= 2
@@ -476,7 +476,9 @@ async def test_the_client_covers_every_operation_of_the_api(store: Store) -> Non
     together their requests reach every operation ``/openapi.json`` documents."""
     document = (await store.live.http.get("/openapi.json")).json()
     operations = {
-        (method.upper(), path) for path, by_method in document["paths"].items() for method in by_method
+        (method.upper(), path)
+        for path, by_method in document["paths"].items()
+        for method in by_method
     }
     patterns = {
         operation: re.compile("^" + re.sub(r"\{[^/]+\}", "[^/]+", operation[1]) + "$")
