@@ -10,6 +10,7 @@ from typing import Any
 from rich.console import Console
 
 from loopwright.client.events import UnknownEvent, parse_event
+from loopwright.console.approval_prompt import parse
 from loopwright.console.render import RunView
 
 NOW = "2026-01-01T00:00:00Z"
@@ -78,3 +79,39 @@ def test_unknown_event_types_get_a_generic_line() -> None:
     assert isinstance(parse_event(frame), UnknownEvent)
     screen = render(frame)
     assert "• approval.escalated approval_id=apr_1  tool=send_email" in screen
+
+
+def test_approvals_show_the_tool_its_arguments_and_the_decision() -> None:
+    requested = {"approval_id": "apr_1", "step": 0, "call_id": "c1", "tool": "create_task",
+                 "arguments": {"title": "Buy milk", "description": "two litres"},
+                 "expires_at": "2026-01-01T01:00:00Z"}  # fmt: skip
+    decided = {"approval_id": "apr_1", "call_id": "c1", "decision": "approved",
+               "arguments": None, "reason": None, "decided_by": "key_9"}  # fmt: skip
+    screen = render(
+        event(3, "approval.requested", requested),
+        event(4, "approval.decided", decided),
+        event(5, "approval.decided", {**decided, "decision": "rejected", "reason": "not now"}),
+        event(6, "approval.decided", {**decided, "decision": "expired", "decided_by": None}),
+    )
+    assert "⚠ approval needed: create_task\n" in screen
+    assert '"title": "Buy milk",\n' in screen and '"description": "two litres"\n' in screen
+    assert "approval apr_1 · expires 2026-01-01 01:00:00" in screen
+    assert "✓ approved by key_9\n" in screen
+    assert "✗ rejected by key_9: not now\n" in screen
+    assert "⌛ approval expired\n" in screen
+
+
+def test_long_arguments_are_cut_to_a_few_lines() -> None:
+    arguments = {f"field{i}": i for i in range(30)}
+    requested = {"approval_id": "apr_2", "step": 0, "call_id": "c", "tool": "http.post",
+                 "arguments": arguments, "expires_at": "2026-01-01T01:00:00Z"}  # fmt: skip
+    screen = render(event(1, "approval.requested", requested))
+    assert '"field10": 10' in screen and '"field11"' not in screen and "…" in screen
+
+
+def test_approval_answers_are_understood() -> None:
+    assert parse("approve") == ("approve", None) and parse(" A ") == ("approve", None)
+    assert parse("reject") == ("reject", None)
+    assert parse("r not this week") == ("reject", "not this week")
+    assert parse("skip") == ("skip", None)
+    assert parse("maybe") is None and parse("approve it") is None and parse("") is None

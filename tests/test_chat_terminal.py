@@ -108,3 +108,39 @@ async def test_ctrl_c_cancels_a_slow_run_and_a_second_leaves(
         terminal.keys("C-c")
         await terminal.wait_for(lambda _: terminal.exited())
         assert "bye" in terminal.screen()
+
+
+async def test_the_chat_asks_for_approvals_and_decides_them(
+    server: tuple[ServerProcess, str], terminal: Terminal
+) -> None:
+    process, key = server
+    async with AsyncClient(process.base_url, key) as lw:
+        await lw.agents.create(name="careful", tools=["create_task"], approval="always")
+        command, env = chat_command("--agent", "careful", "--url", process.base_url, "--key", key)
+        terminal.start(command, env)
+        await terminal.wait_text("you>", timeout_s=60)
+
+        terminal.type("create a task called Buy milk")
+        screen = await terminal.wait_text("approve / reject (reason) / skip>")
+        assert "⚠ approval needed: create_task" in screen
+        assert '"title": "Buy milk"' in screen
+        assert [t.title for t in (await lw.tasks.list()).items] == []  # held until decided
+        terminal.type("maybe")
+        await terminal.wait_text("answer approve, reject and a reason, or skip")
+        terminal.type("approve")
+        screen = await terminal.wait_text("── completed")
+        assert "✓ approved by " in screen and "✓ create_task ok" in screen
+        assert [t.title for t in (await lw.tasks.list()).items] == ["Buy milk"]
+        [approved] = (await lw.approvals.list(status="approved")).items
+        assert approved.arguments == {"title": "Buy milk"}
+
+        terminal.type("create a task called Sell car")
+        await terminal.wait_text("approve / reject (reason) / skip>", count=2)
+        terminal.type("reject not this week")
+        screen = await terminal.wait_text("── completed", count=2)
+        assert "✗ rejected by " in screen and ": not this week" in screen
+        assert [t.title for t in (await lw.tasks.list()).items] == ["Buy milk"]
+        [rejected] = (await lw.approvals.list(status="rejected")).items
+        assert rejected.reason == "not this week"
+        terminal.keys("C-d")
+        await terminal.wait_for(lambda _: terminal.exited())

@@ -8,10 +8,14 @@ import json
 import os
 import signal
 import sys
+from collections.abc import AsyncGenerator
 from pathlib import Path
+from typing import cast
 
 import httpx
 
+from loopwright.client import AsyncClient
+from loopwright.client.events import ApprovalRequestedEvent, Event
 from loopwright.console import exits
 from tests.conftest import Store
 from tests.procs import OPERATOR_KEY, ServerProcess, free_port
@@ -180,3 +184,61 @@ async def test_worker_runs_what_an_api_only_server_queued(tmp_path: Path) -> Non
             worker.send_signal(signal.SIGTERM)
             assert await worker.wait() == 0
     await api.stop()
+
+
+async def held_call(lw_client: AsyncClient, agent_id: str, text: str) -> tuple[str, str]:
+    """Send ``text`` in a new session and follow its run until a tool call waits for approval:
+    (approval id, run id)."""
+    session = await lw_client.sessions.create(agent_id)
+    stream = cast(
+        AsyncGenerator[Event, None], await lw_client.sessions.send(session.id, text, stream=True)
+    )
+    async for event in stream:
+        if isinstance(event, ApprovalRequestedEvent):
+            await stream.aclose()
+            assert event.run_id is not None
+            return event.payload.approval_id, event.run_id
+    raise AssertionError("the run ended without asking")
+
+
+async def test_approvals_list_approve_and_reject(store: Store) -> None:
+    key = await store.key("admin")
+    code, out, _ = await lw(store, key, "approvals", "list")
+    assert (code, out.strip()) == (0, "No pending approvals.")
+    assert json.loads((await lw(store, key, "approvals", "list", "--json"))[1]) == []
+    async with AsyncClient(store.live.base_url, key) as client:
+        agent = await client.agents.create(name="asks", tools=["create_task"], approval="always")
+        first, first_run = await held_call(client, agent.id, "create a task called Tea")
+        second, _ = await held_call(client, agent.id, "create a task called Cake")
+
+        code, out, _ = await lw(store, key, "approvals", "list")
+        assert code == 0 and first in out and second in out and "create_task" in out
+        assert out.index(second) < out.index(first)  # newest first
+        code, out, _ = await lw(store, key, "approvals", "list", "--run", first_run, "--json")
+        [listed] = json.loads(out)
+        assert (listed["id"], listed["arguments"]) == (first, {"title": "Tea"})
+        code, _, err = await lw(store, key, "approvals", "list", "--status", "maybe")
+        assert code == exits.USAGE and "--status" in err
+
+        args = '{"title": "Tea with honey"}'
+        code, out, err = await lw(store, key, "approvals", "approve", first, "--args", args)
+        assert (code, out.strip()) == (0, f"approved {first} (create_task)"), err
+        assert (await client.runs.wait(first_run, timeout_s=60)).status == "completed"
+        assert [t.title for t in (await client.tasks.list()).items] == ["Tea with honey"]
+        code, _, err = await lw(store, key, "approvals", "approve", first)
+        assert code == exits.FAILED and "conflict" in err
+        reader = await store.key("readonly")
+        code, _, err = await lw(store, reader, "approvals", "reject", second)
+        assert code == exits.DENIED
+
+        code, out, err = await lw(
+            store, key, "approvals", "reject", second, "--reason", "no cake", "--json"
+        )
+        assert code == 0, err
+        assert (json.loads(out)["status"], json.loads(out)["reason"]) == ("rejected", "no cake")
+        code, out, _ = await lw(
+            store, key, "approvals", "list", "--status", "all", "--agent", "asks"
+        )
+        assert code == 0 and "approved" in out and "rejected" in out
+        code, _, err = await lw(store, key, "approvals", "approve", "apr_nothing")
+        assert code == exits.NOT_FOUND

@@ -8,10 +8,13 @@ import httpx
 from loopwright.client._async_base import AsyncConnection
 from loopwright.client._async_conversations import AsyncAgents, AsyncPlans, AsyncRuns, AsyncSessions
 from loopwright.client._async_events import AsyncEvents
+from loopwright.client._async_guardrails import AsyncApprovals, AsyncLimits, AsyncSettings
+from loopwright.client._async_memory import AsyncMemories, AsyncMemorySuggestions
 from loopwright.client._async_resources import (
     AsyncDocuments,
     AsyncKeys,
     AsyncMcpServers,
+    AsyncOps,
     AsyncProjects,
     AsyncProviders,
     AsyncStores,
@@ -19,6 +22,12 @@ from loopwright.client._async_resources import (
     AsyncToolCalls,
     AsyncTools,
     AsyncUsage,
+)
+from loopwright.client._async_triggers import (
+    AsyncDeliveries,
+    AsyncMail,
+    AsyncSchedules,
+    AsyncWebhooks,
 )
 
 
@@ -54,6 +63,16 @@ class AsyncClient(AsyncConnection):
         self.mcp_servers = AsyncMcpServers(self)
         self.tool_calls = AsyncToolCalls(self)
         self.usage = AsyncUsage(self)
+        self.memories = AsyncMemories(self)
+        self.memory_suggestions = AsyncMemorySuggestions(self)
+        self.settings = AsyncSettings(self)
+        self.limits = AsyncLimits(self)
+        self.approvals = AsyncApprovals(self)
+        self.schedules = AsyncSchedules(self)
+        self.webhooks = AsyncWebhooks(self)
+        self.deliveries = AsyncDeliveries(self)
+        self.mail = AsyncMail(self)
+        self.ops = AsyncOps(self)
 
     async def __aenter__(self) -> AsyncClient:
         return self

@@ -68,9 +68,15 @@ class AsyncConnection:
         params: Mapping[str, Any] | None = None,
         json: Any = None,
         timeout_s: float | None = None,
+        content: bytes | None = None,
+        headers: Mapping[str, str] | None = None,
     ) -> httpx.Response:
         """One call; an error answer raises its ``ApiError``, no answer ``TransportFailed``."""
         extra: dict[str, Any] = {} if timeout_s is None else {"timeout": timeout_s}
+        if content is not None:
+            extra["content"] = content
+        if headers is not None:
+            extra["headers"] = headers
         try:
             response = await self.http.request(method, path, params=params, json=json, **extra)
         except httpx.TransportError as exc:

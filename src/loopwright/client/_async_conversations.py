@@ -129,6 +129,7 @@ class AsyncSessions(AsyncResource):
         priority: Priority | None = None,
         wait: bool = False,
         wait_timeout_s: float | None = None,
+        callback_url: str | None = None,
         stream: Literal[False] = False,
     ) -> SentMessage: ...
 
@@ -141,6 +142,7 @@ class AsyncSessions(AsyncResource):
         priority: Priority | None = None,
         wait: bool = False,
         wait_timeout_s: float | None = None,
+        callback_url: str | None = None,
         stream: Literal[True],
     ) -> AsyncIterator[Event]: ...
 
@@ -152,13 +154,15 @@ class AsyncSessions(AsyncResource):
         priority: Priority | None = None,
         wait: bool = False,
         wait_timeout_s: float | None = None,
+        callback_url: str | None = None,
         stream: bool = False,
     ) -> SentMessage | AsyncIterator[Event]:
         """Send a message: its run is queued (``wait``: answered once it ended). ``stream``:
         the run's events (token deltas included) until it ends, resuming after a dropped
-        connection; the stream opens before the message is sent, so none is missed."""
+        connection; the stream opens before the message is sent, so none is missed.
+        ``callback_url``: the run's outcome is POSTed there, signed, when it ends."""
         path = f"{await self._c.store_path()}/sessions/{session_id}/messages"
-        body = {"content": content, **query(priority=priority)}
+        body = {"content": content, **query(priority=priority, callback_url=callback_url)}
         if wait:
             if stream:
                 raise ValueError("stream=True and wait=True exclude each other")

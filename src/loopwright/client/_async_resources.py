@@ -1,12 +1,15 @@
 """The asynchronous client's other resources: stores, keys, providers, the workspace, tools,
-MCP servers, the tool-call audit and usage. ``_sync_resources.py`` is generated from this
-file by ``scripts/unasync_client.py``."""
+MCP servers, the tool-call audit, usage and the server's health. ``_sync_resources.py`` is
+generated from this file by ``scripts/unasync_client.py``."""
 
 from __future__ import annotations
 
 from typing import Any, Literal, Unpack
 
+import httpx
+
 from loopwright.client._async_base import AsyncResource, query
+from loopwright.client.errors import TransportFailed, error_from_response
 from loopwright.client.models import (
     Document,
     DocumentFields,
@@ -22,6 +25,7 @@ from loopwright.client.models import (
     ProjectFields,
     Provider,
     ProviderFields,
+    Readiness,
     Store,
     Task,
     TaskFields,
@@ -229,8 +233,45 @@ class AsyncUsage(AsyncResource):
         since: str | None = None,
         until: str | None = None,
         bucket: Literal["hour", "day"] | None = None,
-        group_by: Literal["agent", "model"] | None = None,
+        group_by: Literal["agent", "model", "day"] | None = None,
     ) -> UsageReport:
+        """The store's usage; ``group_by="day"`` is ``bucket="day"`` over the whole store."""
         params = query(since=since, until=until, bucket=bucket, group_by=group_by)
         path = f"{await self._c.store_path()}/usage"
         return await self._c.call(UsageReport, "GET", path, params=params)
+
+    async def all_stores(
+        self,
+        *,
+        since: str | None = None,
+        until: str | None = None,
+        bucket: Literal["hour", "day"] | None = None,
+        group_by: Literal["store", "model", "day"] | None = None,
+    ) -> UsageReport:
+        """The operator's view over every store (an operator key)."""
+        params = query(since=since, until=until, bucket=bucket, group_by=group_by)
+        return await self._c.call(UsageReport, "GET", "/v1/usage", params=params)
+
+
+class AsyncOps(AsyncResource):
+    """The server's own health: no store, no key needed."""
+
+    async def health(self) -> bool:
+        """The process answers (``GET /healthz``)."""
+        answer: dict[str, str] = (await self._c.request("GET", "/healthz")).json()
+        return answer.get("status") == "ok"
+
+    async def ready(self) -> Readiness:
+        """``GET /readyz``: a 503 (not ready) is answered, not raised; see ``.ready``."""
+        try:
+            response = await self._c.http.get("/readyz")
+        except httpx.TransportError as exc:
+            raise TransportFailed(f"GET /readyz: {exc!r}") from exc
+        if response.status_code not in (200, 503):
+            raise error_from_response(response)
+        return Readiness.model_validate_json(response.content)
+
+    async def metrics(self, token: str | None = None) -> str:
+        """The Prometheus text (``token``: the server's metrics token, when it has one)."""
+        headers = {"Authorization": f"Bearer {token}"} if token else None
+        return (await self._c.request("GET", "/metrics", headers=headers)).text

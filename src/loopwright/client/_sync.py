@@ -8,10 +8,13 @@ import httpx
 from loopwright.client._sync_base import Connection
 from loopwright.client._sync_conversations import Agents, Plans, Runs, Sessions
 from loopwright.client._sync_events import Events
+from loopwright.client._sync_guardrails import Approvals, Limits, Settings
+from loopwright.client._sync_memory import Memories, MemorySuggestions
 from loopwright.client._sync_resources import (
     Documents,
     Keys,
     McpServers,
+    Ops,
     Projects,
     Providers,
     Stores,
@@ -19,6 +22,12 @@ from loopwright.client._sync_resources import (
     ToolCalls,
     Tools,
     Usage,
+)
+from loopwright.client._sync_triggers import (
+    Deliveries,
+    Mail,
+    Schedules,
+    Webhooks,
 )
 
 
@@ -54,6 +63,16 @@ class Client(Connection):
         self.mcp_servers = McpServers(self)
         self.tool_calls = ToolCalls(self)
         self.usage = Usage(self)
+        self.memories = Memories(self)
+        self.memory_suggestions = MemorySuggestions(self)
+        self.settings = Settings(self)
+        self.limits = Limits(self)
+        self.approvals = Approvals(self)
+        self.schedules = Schedules(self)
+        self.webhooks = Webhooks(self)
+        self.deliveries = Deliveries(self)
+        self.mail = Mail(self)
+        self.ops = Ops(self)
 
     def __enter__(self) -> Client:
         return self

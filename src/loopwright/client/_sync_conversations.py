@@ -121,6 +121,7 @@ class Sessions(Resource):
         priority: Priority | None = None,
         wait: bool = False,
         wait_timeout_s: float | None = None,
+        callback_url: str | None = None,
         stream: Literal[False] = False,
     ) -> SentMessage: ...
 
@@ -133,6 +134,7 @@ class Sessions(Resource):
         priority: Priority | None = None,
         wait: bool = False,
         wait_timeout_s: float | None = None,
+        callback_url: str | None = None,
         stream: Literal[True],
     ) -> Iterator[Event]: ...
 
@@ -144,13 +146,15 @@ class Sessions(Resource):
         priority: Priority | None = None,
         wait: bool = False,
         wait_timeout_s: float | None = None,
+        callback_url: str | None = None,
         stream: bool = False,
     ) -> SentMessage | Iterator[Event]:
         """Send a message: its run is queued (``wait``: answered once it ended). ``stream``:
         the run's events (token deltas included) until it ends, resuming after a dropped
-        connection; the stream opens before the message is sent, so none is missed."""
+        connection; the stream opens before the message is sent, so none is missed.
+        ``callback_url``: the run's outcome is POSTed there, signed, when it ends."""
         path = f"{self._c.store_path()}/sessions/{session_id}/messages"
-        body = {"content": content, **query(priority=priority)}
+        body = {"content": content, **query(priority=priority, callback_url=callback_url)}
         if wait:
             if stream:
                 raise ValueError("stream=True and wait=True exclude each other")

@@ -5,7 +5,10 @@ from __future__ import annotations
 
 from typing import Any, Literal, Unpack
 
+import httpx
+
 from loopwright.client._sync_base import Resource, query
+from loopwright.client.errors import TransportFailed, error_from_response
 from loopwright.client.models import (
     Document,
     DocumentFields,
@@ -21,6 +24,7 @@ from loopwright.client.models import (
     ProjectFields,
     Provider,
     ProviderFields,
+    Readiness,
     Store,
     Task,
     TaskFields,
@@ -222,8 +226,45 @@ class Usage(Resource):
         since: str | None = None,
         until: str | None = None,
         bucket: Literal["hour", "day"] | None = None,
-        group_by: Literal["agent", "model"] | None = None,
+        group_by: Literal["agent", "model", "day"] | None = None,
     ) -> UsageReport:
+        """The store's usage; ``group_by="day"`` is ``bucket="day"`` over the whole store."""
         params = query(since=since, until=until, bucket=bucket, group_by=group_by)
         path = f"{self._c.store_path()}/usage"
         return self._c.call(UsageReport, "GET", path, params=params)
+
+    def all_stores(
+        self,
+        *,
+        since: str | None = None,
+        until: str | None = None,
+        bucket: Literal["hour", "day"] | None = None,
+        group_by: Literal["store", "model", "day"] | None = None,
+    ) -> UsageReport:
+        """The operator's view over every store (an operator key)."""
+        params = query(since=since, until=until, bucket=bucket, group_by=group_by)
+        return self._c.call(UsageReport, "GET", "/v1/usage", params=params)
+
+
+class Ops(Resource):
+    """The server's own health: no store, no key needed."""
+
+    def health(self) -> bool:
+        """The process answers (``GET /healthz``)."""
+        answer: dict[str, str] = (self._c.request("GET", "/healthz")).json()
+        return answer.get("status") == "ok"
+
+    def ready(self) -> Readiness:
+        """``GET /readyz``: a 503 (not ready) is answered, not raised; see ``.ready``."""
+        try:
+            response = self._c.http.get("/readyz")
+        except httpx.TransportError as exc:
+            raise TransportFailed(f"GET /readyz: {exc!r}") from exc
+        if response.status_code not in (200, 503):
+            raise error_from_response(response)
+        return Readiness.model_validate_json(response.content)
+
+    def metrics(self, token: str | None = None) -> str:
+        """The Prometheus text (``token``: the server's metrics token, when it has one)."""
+        headers = {"Authorization": f"Bearer {token}"} if token else None
+        return (self._c.request("GET", "/metrics", headers=headers)).text

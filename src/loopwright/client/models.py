@@ -79,10 +79,14 @@ class Agent(Model):
     timeout_s: float
     tools: list[str]
     memory: bool
+    memory_budget_tokens: int = 500
+    reflect_idle_s: int | None = None
     mode: str
     executor_model: str | None
     executor_system_prompt: str
     status: str
+    approval: str = "never"
+    tool_approvals: dict[str, str] = {}
     created_at: datetime
     updated_at: datetime
 
@@ -262,6 +266,211 @@ class UsageReport(Model):
     series: list[dict[str, Any]]
 
 
+class MemorySource(Model):
+    kind: str
+    session_id: str | None
+    run_id: str | None
+    message_ids: list[str]
+
+
+class Memory(Model):
+    id: str
+    agent_id: str
+    content: str
+    type: str
+    importance: float
+    shared: bool
+    access_count: int
+    last_accessed_at: datetime | None
+    source: MemorySource
+    superseded_by_id: str | None
+    superseded_at: datetime | None
+    created_at: datetime
+    updated_at: datetime
+
+
+class MemorySuggestion(Model):
+    id: str
+    agent_id: str
+    session_id: str | None
+    run_id: str | None
+    content: str
+    type: str
+    importance: float
+    reason: str
+    source_message_ids: list[str]
+    relation: str
+    existing_memory_id: str | None
+    status: str
+    memory_id: str | None
+    decided_at: datetime | None
+    created_at: datetime
+
+
+class Reflection(Model):
+    run_id: str | None
+    messages: int
+
+
+class MemorySettings(Model):
+    embedding_model: str | None = None
+
+
+class StoreSettings(Model):
+    runs_enabled: bool
+    runs_per_min: int | None
+    tokens_per_min: int | None
+    daily_token_budget: int | None
+    agent_daily_token_budgets: dict[str, int]
+    over_limit: str
+    tool_calls_per_min: int | None
+    tool_limits: dict[str, int]
+    approval_ttl_s: int
+    store_concurrency: int
+
+
+class Meter(Model):
+    used: int
+    limit: int | None
+
+
+class MinuteUsage(Model):
+    start: datetime
+    runs: Meter
+    tokens: Meter
+
+
+class DayUsage(Model):
+    start: datetime
+    tokens: Meter
+
+
+class AgentLimits(Model):
+    agent_id: str
+    tokens_today: Meter
+
+
+class ToolLimits(Model):
+    tool: str
+    calls_this_minute: Meter
+
+
+class LimitsUsage(Model):
+    runs_enabled: bool
+    minute: MinuteUsage
+    day: DayUsage
+    agents: list[AgentLimits]
+    tools: list[ToolLimits]
+
+
+class Approval(Model):
+    id: str
+    run_id: str
+    session_id: str
+    agent_id: str
+    step: int
+    call_id: str
+    tool: str
+    arguments: dict[str, Any]
+    arguments_hash: str
+    status: str
+    decided_arguments: dict[str, Any] | None
+    reason: str | None
+    decided_by: str | None
+    created_at: datetime
+    expires_at: datetime
+    decided_at: datetime | None
+
+
+class Schedule(Model):
+    id: str
+    agent_id: str
+    cron: str
+    timezone: str
+    message: str
+    session_policy: str
+    session_id: str | None
+    missed_policy: str
+    enabled: bool
+    next_due_at: datetime | None
+    last_run_at: datetime | None
+    created_at: datetime
+
+
+class ScheduleFire(Model):
+    id: str
+    schedule_id: str
+    due_at: datetime
+    fired_at: datetime
+    status: str
+    run_id: str | None
+    session_id: str | None
+    error: str | None
+
+
+class CronPreview(Model):
+    times: list[datetime]
+
+
+class Webhook(Model):
+    id: str
+    agent_id: str
+    name: str
+    template: str
+    session_policy: str
+    enabled: bool
+    url: str
+    created_at: datetime
+
+
+class CreatedWebhook(Webhook):
+    secret: str
+    """The signing secret (``whsec_…``): shown only in this answer."""
+
+
+class WebhookReceipt(Model):
+    id: str
+    webhook_id: str
+    message_id: str
+    run_id: str | None
+    received_at: datetime
+
+
+class Delivery(Model):
+    id: str
+    run_id: str
+    url: str
+    status: str
+    attempts: int
+    next_attempt_at: datetime | None
+    attempts_log: list[dict[str, Any]]
+    created_at: datetime
+    delivered_at: datetime | None
+
+
+class SigningSecret(Model):
+    secret: str
+
+
+class MailSenders(Model):
+    senders: list[str]
+
+
+class Readiness(Model):
+    """``GET /readyz``: ``status`` (``ok`` or ``unavailable``) and, as extra fields, what each
+    check found (``database``, ``migrations``, ``engine``, ``worker``, …)."""
+
+    status: str
+
+    @property
+    def ready(self) -> bool:
+        return self.status == "ok"
+
+    @property
+    def checks(self) -> dict[str, Any]:
+        return dict(self.model_extra or {})
+
+
 # -- request fields ------------------------------------------------------------------------------
 
 BusyPolicy = Literal["enqueue", "reject", "interrupt"]
@@ -283,6 +492,10 @@ class AgentSettings(TypedDict, total=False):
     executor_model: str | None
     executor_system_prompt: str
     status: Literal["active", "disabled"]
+    memory_budget_tokens: int
+    reflect_idle_s: int | None
+    approval: Literal["never", "read_write", "always"]
+    tool_approvals: dict[str, Literal["always", "never"]]
 
 
 class NewAgent(AgentSettings, total=False):
@@ -334,3 +547,49 @@ class DocumentSettings(TypedDict, total=False):
 
 class DocumentFields(DocumentSettings, total=False):
     title: str
+
+
+MemoryType = Literal["preference", "fact", "instruction", "episodic"]
+SessionPolicy = Literal["new", "reuse"]
+
+
+class MemoryFields(TypedDict, total=False):
+    content: str
+    type: MemoryType
+    importance: float
+    shared: bool
+
+
+class SuggestionEdits(MemoryFields, total=False):
+    update_existing: bool
+
+
+class StoreSettingsFields(TypedDict, total=False):
+    runs_enabled: bool
+    runs_per_min: int | None
+    tokens_per_min: int | None
+    daily_token_budget: int | None
+    agent_daily_token_budgets: dict[str, int]
+    over_limit: Literal["reject", "queue"]
+    tool_calls_per_min: int | None
+    tool_limits: dict[str, int]
+    approval_ttl_s: int
+
+
+class ScheduleSettings(TypedDict, total=False):
+    timezone: str
+    session_policy: SessionPolicy
+    missed_policy: Literal["skip", "run_once"]
+    enabled: bool
+
+
+class ScheduleFields(ScheduleSettings, total=False):
+    cron: str
+    message: str
+
+
+class WebhookFields(TypedDict, total=False):
+    name: str
+    template: str
+    session_policy: SessionPolicy
+    enabled: bool

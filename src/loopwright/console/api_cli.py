@@ -1,5 +1,6 @@
 """The CLI's commands through the API (``chat``, ``agent create|show|edit|delete``, ``session``,
-``runs``, ``events``, ``tools``), registered on the ``loopwright`` command by ``register``.
+``runs``, ``events``, ``tools``, ``approvals``), registered on the ``loopwright`` command by
+``register``.
 
 Only typer is imported here; each command imports the client when it runs, so ``loopwright
 --help`` and ``serve``'s supervisor load none of it."""
@@ -29,6 +30,9 @@ session_app = typer.Typer(help="Sessions (through the API).", no_args_is_help=Tr
 runs_app = typer.Typer(help="Runs (through the API).", no_args_is_help=True)
 events_app = typer.Typer(help="The event log (through the API).", no_args_is_help=True)
 tools_app = typer.Typer(help="Tools (through the API).", no_args_is_help=True)
+approvals_app = typer.Typer(
+    help="Tool calls waiting for a person (through the API).", no_args_is_help=True
+)
 
 
 def register(app: typer.Typer, agent_app: typer.Typer) -> None:
@@ -44,6 +48,7 @@ def register(app: typer.Typer, agent_app: typer.Typer) -> None:
     app.add_typer(runs_app, name="runs")
     app.add_typer(events_app, name="events")
     app.add_typer(tools_app, name="tools")
+    app.add_typer(approvals_app, name="approvals")
 
 
 def chat(
@@ -359,3 +364,77 @@ def tools_test(
         outcome = "ok" if result.ok else "failed"
         typer.echo(f"{outcome} in {result.duration_ms:.0f} ms: {json.dumps(result.result)}")
     raise typer.Exit(0 if result.ok else 1)
+
+
+@approvals_app.command("list")
+def approvals_list(
+    status: Annotated[
+        str, typer.Option("--status", help="pending, approved, rejected, expired or all")
+    ] = "pending",
+    agent: Annotated[str | None, typer.Option("--agent", help="only this agent's")] = None,
+    run: Annotated[str | None, typer.Option("--run", help="only this run's")] = None,
+    store: StoreOpt = None,
+    url: Url = None,
+    key: Key = None,
+    as_json: AsJson = False,
+) -> None:
+    """List tool approvals, newest first (by default those waiting for a decision)."""
+    from loopwright.console import commands
+    from loopwright.console.render import short
+
+    wanted = commands.approval_status(status)
+    with commands.connected(url, key, store) as lw:
+        agent_id = commands.find_agent(lw, agent).id if agent else None
+        found = list(
+            lw.paginate(lw.approvals.list, status=wanted, agent_id=agent_id, run_id=run, limit=200)
+        )
+        commands.show_list(
+            found,
+            as_json,
+            f"No {status} approvals." if wanted else "No approvals.",
+            lambda a: (
+                f"{a.id}  {a.status:<8} {a.tool:<20} {short(a.arguments, 50):<50}  "
+                f"run {a.run_id}  {a.created_at:%Y-%m-%d %H:%M:%S}"
+            ),
+        )
+
+
+@approvals_app.command("approve")
+def approvals_approve(
+    approval: Annotated[str, typer.Argument(help="approval id")],
+    args: Annotated[
+        str | None, typer.Option("--args", help="run the call with these arguments (JSON object)")
+    ] = None,
+    store: StoreOpt = None,
+    url: Url = None,
+    key: Key = None,
+    as_json: AsJson = False,
+) -> None:
+    """Let a held tool call run (exit 1 if it was decided already or expired)."""
+    from loopwright.console import commands
+
+    arguments = commands.parse_json_object(args, "--args") if args is not None else None
+    with commands.connected(url, key, store) as lw:
+        decided = lw.approvals.approve(approval, arguments=arguments)
+    typer.echo(commands.dump(decided) if as_json else f"approved {decided.id} ({decided.tool})")
+
+
+@approvals_app.command("reject")
+def approvals_reject(
+    approval: Annotated[str, typer.Argument(help="approval id")],
+    reason: Annotated[str | None, typer.Option("--reason", help="what the model is told")] = None,
+    store: StoreOpt = None,
+    url: Url = None,
+    key: Key = None,
+    as_json: AsJson = False,
+) -> None:
+    """Refuse a held tool call; the model reads the reason as the call's error."""
+    from loopwright.console import commands
+
+    with commands.connected(url, key, store) as lw:
+        decided = lw.approvals.reject(approval, reason=reason)
+    if as_json:
+        typer.echo(commands.dump(decided))
+    else:
+        why = f": {decided.reason}" if decided.reason else ""
+        typer.echo(f"rejected {decided.id} ({decided.tool}){why}")

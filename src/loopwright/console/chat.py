@@ -7,6 +7,8 @@ from rich.console import Console
 from rich.markup import escape
 
 from loopwright.client import Agent, Client, ClientError, Session
+from loopwright.client.events import ApprovalRequestedEvent
+from loopwright.console.approval_prompt import ask
 from loopwright.console.exits import NOT_FOUND, OK, describe, exit_code
 from loopwright.console.render import RunView
 
@@ -15,7 +17,8 @@ HELP = """\
 [bold]/sessions[/]     list this agent's sessions
 [bold]/resume N|ID[/]  continue session N of the list (or by id)
 [bold]/help[/]         this help      [bold]/quit[/]  leave (or Ctrl-D)
-Ctrl-C while the agent works cancels its run; a second Ctrl-C (or one at the prompt) leaves."""
+Ctrl-C while the agent works cancels its run; a second Ctrl-C (or one at the prompt) leaves.
+A tool call that needs approval asks: approve, reject (and a reason), or skip."""
 
 
 class Chat:
@@ -86,6 +89,8 @@ class Chat:
                 run_id = event.run_id or run_id
                 last_seq = event.seq if event.seq is not None else last_seq
                 view.show(event)
+                if isinstance(event, ApprovalRequestedEvent) and event.run_id == run_id:
+                    ask(self.client, self.console, event.payload.approval_id)
             return True
         except KeyboardInterrupt:
             pass

@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 import typer
 from pydantic import BaseModel
@@ -118,6 +118,24 @@ def print_agent(agent: Agent, as_json: bool) -> None:
         return
     for name in ("id", "name", "model", "mode", "status", "max_steps", "tools", "description"):
         typer.echo(f"{name:>12}: {getattr(agent, name)}")
+
+
+# -- approvals -----------------------------------------------------------------------------------
+ApprovalStatus = Literal["pending", "approved", "rejected", "expired"]
+APPROVAL_STATUSES: dict[str, ApprovalStatus | None] = {
+    "pending": "pending",
+    "approved": "approved",
+    "rejected": "rejected",
+    "expired": "expired",
+    "all": None,
+}
+
+
+def approval_status(status: str) -> ApprovalStatus | None:
+    """``--status``: a status, or ``all`` (None: no filter)."""
+    if status not in APPROVAL_STATUSES:
+        raise usage("--status is pending, approved, rejected, expired or all")
+    return APPROVAL_STATUSES[status]
 
 
 # -- events --------------------------------------------------------------------------------------

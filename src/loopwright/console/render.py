@@ -13,6 +13,7 @@ from loopwright.client.events import Event, UnknownEvent
 
 QUIET = frozenset({"chat.message_sent", "run.queued", "session.created", "session.updated"})
 SHORT = 80
+ARGUMENT_LINES = 12
 
 
 def short(value: Any, limit: int = SHORT) -> str:
@@ -143,11 +144,26 @@ class RunView:
         self.line(f"  [dim]executor {p['child_run_id']} {p['status']}[/]")
 
     def _on_approval_requested(self, event: Event, p: dict[str, Any]) -> None:
-        args = escape(short(p.get("arguments", {}), 60))
-        self.line(
-            f"[bold yellow]⚠ approval needed:[/] {escape(str(p.get('tool')))} {args}"
-            " [dim](decide in the web console or the API)[/]"
-        )
+        self.line(f"[bold yellow]⚠ approval needed:[/] [bold]{escape(str(p.get('tool')))}[/]")
+        arguments = json.dumps(p.get("arguments", {}), indent=2, ensure_ascii=False)
+        lines = arguments.splitlines()
+        shown = lines[:ARGUMENT_LINES] + (["  …"] if len(lines) > ARGUMENT_LINES else [])
+        for text in shown:
+            self.line(f"    {escape(short(text, 160))}")
+        expires = str(p.get("expires_at", ""))[:19].replace("T", " ")
+        self.line(f"  [dim]approval {escape(str(p.get('approval_id')))} · expires {expires}[/]")
+
+    def _on_approval_decided(self, event: Event, p: dict[str, Any]) -> None:
+        decision = p.get("decision")
+        by = f" by {p['decided_by']}" if p.get("decided_by") else ""
+        if decision == "approved":
+            changed = " (with changed arguments)" if p.get("arguments") else ""
+            self.line(f"[green]✓ approved{escape(by)}{changed}[/]")
+        elif decision == "rejected":
+            reason = f": {escape(p['reason'])}" if p.get("reason") else ""
+            self.line(f"[red]✗ rejected{escape(by)}{reason}[/]")
+        else:
+            self.line(f"[yellow]⌛ approval {escape(str(decision))}[/]")
 
     def _on_run_completed(self, event: Event, p: dict[str, Any]) -> None:
         usage = p.get("usage") or {}

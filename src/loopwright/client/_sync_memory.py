@@ -1,0 +1,111 @@
+"""GENERATED from ``_async_memory.py`` by ``scripts/unasync_client.py``: do not edit; edit
+``_async_memory.py`` and run the script. (The synchronous twin of the async client.)"""
+
+from __future__ import annotations
+
+from typing import Literal, Unpack
+
+from loopwright.client._sync_base import Resource, query
+from loopwright.client.models import (
+    Memory,
+    MemoryFields,
+    MemorySettings,
+    MemorySuggestion,
+    MemoryType,
+    Page,
+    Reflection,
+    SuggestionEdits,
+)
+
+
+class Memories(Resource):
+    def create(
+        self,
+        agent_id: str,
+        content: str,
+        *,
+        type: MemoryType | None = None,
+        importance: float | None = None,
+        shared: bool | None = None,
+    ) -> Memory:
+        body = {
+            "agent_id": agent_id,
+            "content": content,
+            **query(type=type, importance=importance),
+            **({"shared": shared} if shared is not None else {}),
+        }
+        path = f"{self._c.store_path()}/memories"
+        return self._c.call(Memory, "POST", path, json=body)
+
+    def list(
+        self,
+        *,
+        agent_id: str | None = None,
+        type: MemoryType | None = None,
+        q: str | None = None,
+        superseded: bool | None = None,
+        limit: int | None = None,
+        cursor: str | None = None,
+    ) -> Page[Memory]:
+        params = query(
+            agent_id=agent_id, type=type, q=q, superseded=superseded, limit=limit, cursor=cursor
+        )
+        path = f"{self._c.store_path()}/memories"
+        return self._c.call(Page[Memory], "GET", path, params=params)
+
+    def get(self, memory_id: str) -> Memory:
+        path = f"{self._c.store_path()}/memories/{memory_id}"
+        return self._c.call(Memory, "GET", path)
+
+    def update(self, memory_id: str, **fields: Unpack[MemoryFields]) -> Memory:
+        path = f"{self._c.store_path()}/memories/{memory_id}"
+        return self._c.call(Memory, "PATCH", path, json=fields)
+
+    def delete(self, memory_id: str) -> None:
+        self._c.request("DELETE", f"{self._c.store_path()}/memories/{memory_id}")
+
+    def reflect(self, session_id: str) -> Reflection:
+        """Queue a reflection run over the session's messages no reflection read yet
+        (``run_id`` None: nothing new)."""
+        path = f"{self._c.store_path()}/sessions/{session_id}/reflect"
+        return self._c.call(Reflection, "POST", path)
+
+    def settings(self) -> MemorySettings:
+        path = f"{self._c.store_path()}/memory-settings"
+        return self._c.call(MemorySettings, "GET", path)
+
+    def set_settings(self, *, embedding_model: str | None) -> MemorySettings:
+        """``provider:model`` for hybrid retrieval (admin); None: full-text only."""
+        path = f"{self._c.store_path()}/memory-settings"
+        body = {"embedding_model": embedding_model}
+        return self._c.call(MemorySettings, "PUT", path, json=body)
+
+
+class MemorySuggestions(Resource):
+    def list(
+        self,
+        *,
+        agent_id: str | None = None,
+        session_id: str | None = None,
+        status: Literal["pending", "approved", "rejected"] | None = None,
+        limit: int | None = None,
+        cursor: str | None = None,
+    ) -> Page[MemorySuggestion]:
+        params = query(
+            agent_id=agent_id, session_id=session_id, status=status, limit=limit, cursor=cursor
+        )
+        path = f"{self._c.store_path()}/memory-suggestions"
+        return self._c.call(Page[MemorySuggestion], "GET", path, params=params)
+
+    def get(self, suggestion_id: str) -> MemorySuggestion:
+        path = f"{self._c.store_path()}/memory-suggestions/{suggestion_id}"
+        return self._c.call(MemorySuggestion, "GET", path)
+
+    def approve(self, suggestion_id: str, **edits: Unpack[SuggestionEdits]) -> MemorySuggestion:
+        """Make the memory (with the edits given); ``Conflict`` once decided."""
+        path = f"{self._c.store_path()}/memory-suggestions/{suggestion_id}/approve"
+        return self._c.call(MemorySuggestion, "POST", path, json=edits)
+
+    def reject(self, suggestion_id: str) -> MemorySuggestion:
+        path = f"{self._c.store_path()}/memory-suggestions/{suggestion_id}/reject"
+        return self._c.call(MemorySuggestion, "POST", path)
