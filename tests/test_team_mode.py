@@ -23,7 +23,7 @@ from tests.conftest import Live, Store, make_settings, new_pg_database
 from tests.event_audit import EventAudit
 from tests.llm.fakes import Fail, Reply, ToolCall, openai_app, serve
 from tests.procs import OPERATOR_KEY, STARTED, ServerProcess
-from tests.scripted import GatedLLM
+from tests.scripted import GatedLLM, Hold
 from tests.sse import frames
 from tests.team_fakes import (
     ExecutorLLM,
@@ -405,10 +405,15 @@ async def test_the_planner_timeout_bounds_its_executors(
 ) -> None:
     planner, url = fake
     executor_llm, executor_url = executors
-    # 4 s: the executors end 0.4 s before the planner, time for its synthesis request (with
-    # 2 s, the 0.2 s left was too short for a loaded machine's model call and its records)
+    # 4 s: the executors end 0.4 s before the planner, time for its synthesis request to
+    # arrive (with 2 s, the 0.2 s left was too short on a loaded machine); that request hangs,
+    # so only the deadline ends the planner (an unscripted request was a 500, retried, and the
+    # run ended `model_error` when the retries ran out first)
     team = await team_on(team_live, url, executor_url, timeout_s=4)
-    planner.push(Reply(tool_calls=[decide("complex", "two", {"steps": [step("a"), step("b")]})]))
+    planner.push(
+        Reply(tool_calls=[decide("complex", "two", {"steps": [step("a"), step("b")]})]),
+        Hold(Reply(text=["never sent"])),
+    )
     executor_llm.hold()  # never answered: only the planner's deadline ends them
     started = time.monotonic()
     run_id = await team.send("two endless things")
