@@ -176,7 +176,16 @@ async def test_an_approval_survives_kill_9_before_and_after_its_decision(
 
     await server.start(LOOPWRIGHT_FAILPOINT="after_approval_decided")
     base = f"{server.base_url}/v1/stores/durable"  # a new port
-    assert (await admin.get(f"{base}/runs/{run_id}")).json()["status"] == "waiting"
+    # killed after the approval's commit but perhaps before the run parked: the recovered run
+    # reaches the call again, finds the pending approval and parks (without asking twice)
+    status = None
+    for _ in range(600):
+        status = (await admin.get(f"{base}/runs/{run_id}")).json()["status"]
+        if status == "waiting":
+            break
+        await admin.post(f"{base}/runs/{run_id}/wait", params={"timeout_s": 0.1})
+    assert status == "waiting"
+    assert count(tmp_path, "SELECT count(*) FROM approvals") == 1
     with contextlib.suppress(httpx.HTTPError):  # it kills itself once the decision commits
         await admin.post(f"{base}/approvals/{approval['id']}/approve", json={})
     assert await server.exited() == -9
