@@ -8,6 +8,7 @@ import pytest
 
 from loopwright.engine.team import StepState, executor_budget, plan_status, results_text
 from loopwright.engine.team_plan import MAX_PLAN_STEPS, Decision, check_decision
+from loopwright.runtime.team_plans import executor_deadline
 
 
 def steps(*specs: tuple[str, list[str]], tools: list[str] | None = None) -> dict[str, Any]:
@@ -105,3 +106,12 @@ def test_failed_and_skipped_steps_are_reported() -> None:
     assert "3. step c (skipped): step 'b' it depends on failed" in text
     assert plan_status([done, failed]) == "partial"
     assert plan_status([done]) == "completed" and plan_status([failed]) == "failed"
+
+
+def test_the_planner_keeps_time_to_write_its_answer() -> None:
+    """Executors end before their planner: a tenth of the time left, but at least a second
+    (a quarter of a short run), at most five."""
+    assert executor_deadline(104.0, 100.0) == 103.0  # 4 s left: 1 s kept, not 0.4
+    assert executor_deadline(102.0, 100.0) == 101.5  # 2 s left: a quarter
+    assert executor_deadline(130.0, 100.0) == 127.0  # a tenth
+    assert executor_deadline(200.0, 100.0) == 195.0  # at most five seconds

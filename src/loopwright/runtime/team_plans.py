@@ -64,13 +64,17 @@ _RUN_USAGE = select(RunRow.status, RunRow.error, RunRow.input_tokens, RunRow.out
 
 
 SYNTHESIS_RESERVE_S = 5.0
+SYNTHESIS_FLOOR_S = 1.0
 
 
 def executor_deadline(planner_deadline: float, now: float) -> float:
-    """Executors end a little before their planner (a tenth of the time left, at most
-    ``SYNTHESIS_RESERVE_S``): it can still write what they found, and a planner ending at its
-    deadline does not race its executors ending at the same instant."""
-    return planner_deadline - min(SYNTHESIS_RESERVE_S, 0.1 * max(0.0, planner_deadline - now))
+    """Executors end a little before their planner (a tenth of the time left, at least
+    ``SYNTHESIS_FLOOR_S`` but never more than a quarter of it, at most ``SYNTHESIS_RESERVE_S``):
+    it can still resume and write what they found, and a planner ending at its deadline does
+    not race its executors ending at the same instant."""
+    left = max(0.0, planner_deadline - now)
+    floor = min(SYNTHESIS_FLOOR_S, 0.25 * left)
+    return planner_deadline - min(SYNTHESIS_RESERVE_S, max(0.1 * left, floor))
 
 
 def executor_call_id(plan_id: str, key: str, attempt: int) -> str:
