@@ -78,3 +78,31 @@ async def test_settings_show_usage_pending_approvals_and_save_the_switch(
     assert r.status_code == 503
     await pending.get_by_role("button", name="Reject").click()
     await expect(pending).to_have_attribute("data-status", "rejected")
+
+
+async def test_the_agent_form_sets_the_approval_policy_and_per_tool_overrides(
+    page: Page, ui_store: UiStore
+) -> None:
+    agent = await ui_store.agent(name="Trusting", tools=["create_task", "list_tasks"])
+    await page.goto(f"/agents/{agent['id']}/edit")
+    await page.get_by_label("Approval", exact=True).select_option("read_write")
+    await page.get_by_label("Approval for list_tasks").select_option("always")
+    await page.get_by_label("Approval for create_task").select_option("never")
+    await page.get_by_role("button", name="Save").click()
+    await expect(page.locator("#toasts")).to_contain_text("Saved Trusting")
+    r = await ui_store.admin.get(f"{ui_store.path}/agents/{agent['id']}")
+    saved = r.json()
+    assert (saved["approval"], saved["tool_approvals"]) == (
+        "read_write",
+        {"list_tasks": "always", "create_task": "never"},
+    )
+    await expect(page.locator("dl.props")).to_contain_text("read-write: calls of tools that write")
+    await expect(page.locator("dl.props")).to_contain_text("always asks")
+    # Back to the policy's own answer: the override is dropped, not kept as "never".
+    await page.goto(f"/agents/{agent['id']}/edit")
+    await expect(page.get_by_label("Approval", exact=True)).to_have_value("read_write")
+    await page.get_by_label("Approval for create_task").select_option("")
+    await page.get_by_role("button", name="Save").click()
+    await expect(page.locator("#toasts")).to_contain_text("Saved Trusting")
+    r = await ui_store.admin.get(f"{ui_store.path}/agents/{agent['id']}")
+    assert r.json()["tool_approvals"] == {"list_tasks": "always"}
