@@ -293,6 +293,10 @@ async def test_reasoning_is_collapsed_and_a_queued_message_says_it_waits(
     await expect(statuses).to_have_count(2)
     await expect(statuses.last).to_contain_text("waits for the run before it")
     await expect(statuses.last).to_have_attribute("data-status", "queued")
+    # Its place in the store's queue, from GET /runs/{id}: next, once that run ends.
+    await expect(statuses.last).to_contain_text(
+        "Queued · next to start · after this conversation's earlier run"
+    )
     first.gate.set()
     await expect(statuses.last).to_have_attribute("data-status", "completed")
     await expect(statuses.first).to_have_attribute("data-status", "completed")

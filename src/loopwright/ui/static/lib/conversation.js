@@ -261,7 +261,7 @@ export class Conversation {
     line.dataset.status = run.status || "unknown";
     const parts = [];
     const max = this.opts.maxSteps?.();
-    if (run.status === "queued") parts.push("Queued");
+    if (run.status === "queued") parts.push("Queued", run.queueNote);
     else if (run.status === "running") parts.push(`Running · step ${Math.max(run.step, 1)}${max ? ` of ${max}` : ""}`);
     else if (run.status === "waiting") parts.push("Waiting for child runs");
     else if (run.status) {
@@ -271,10 +271,11 @@ export class Conversation {
       if (run.startedAt && run.finishedAt) parts.push(fmtDuration(new Date(run.finishedAt) - new Date(run.startedAt)));
     }
     if (run.note) parts.push(run.note);
+    const shown = parts.filter(Boolean);
     fill(
       line,
-      h(`span.status.status-${(run.status || "unknown").replace(/[^a-z_]/g, "")}`, parts.shift() || "…"),
-      parts.length ? ` · ${parts.join(" · ")}` : "",
+      h(`span.status.status-${(run.status || "unknown").replace(/[^a-z_]/g, "")}`, shown.shift() || "…"),
+      shown.length ? ` · ${shown.join(" · ")}` : "",
       run.error ? h("span.run-error", ` — ${run.error}`) : null,
       " ",
       h("a.run-link.mono", { href: `/runs/${encodeURIComponent(runId)}` }, runId),

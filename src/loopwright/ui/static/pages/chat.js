@@ -462,9 +462,34 @@ class ChatPage {
       maxSteps: () => this.agent?.max_steps,
       announce: (text) => (this.live.textContent = text),
       onScroll: () => this.afterContent(),
-      onRunState: () => this.updateComposer(),
+      onRunState: (run) => {
+        this.updateComposer();
+        this.watchQueue(run);
+      },
     });
     this.input.focus();
+  }
+
+  /** A run still queued after a moment shows where it stands (GET /runs/{id}'s `queue`),
+   *  looked up again every QUEUE_POLL_MS while it waits. */
+  watchQueue(run) {
+    if (run.status !== "queued" || run.queueTimer) return;
+    const conv = this.conversation;
+    const generation = this.generation;
+    const look = async () => {
+      run.queueTimer = null;
+      if (generation !== this.generation || run.status !== "queued") return;
+      try {
+        const found = await this.api.get(this.api.s(`/runs/${encodeURIComponent(run.id)}`));
+        if (generation !== this.generation || run.status !== "queued") return;
+        run.queueNote = queueNote(found.queue);
+        conv.renderStatus(run.id);
+      } catch {
+        // the next look tries again
+      }
+      if (run.status === "queued") run.queueTimer = setTimeout(look, QUEUE_POLL_MS);
+    };
+    run.queueTimer = setTimeout(look, QUEUE_FIRST_LOOK_MS);
   }
 
   afterContent() {
@@ -579,10 +604,22 @@ class ChatPage {
 
   destroy() {
     this.generation += 1;
+    for (const run of this.conversation?.runs.values() || []) clearTimeout(run.queueTimer);
     if (this.stream) this.stream.stop();
     this.stopPlans();
     clearTimeout(this.inspectTimer);
     this.offEvents();
     this.root.classList.remove("main-chat");
   }
+}
+
+const QUEUE_FIRST_LOOK_MS = 700;
+const QUEUE_POLL_MS = 3000;
+
+/** "3 runs ahead · after the session's earlier run", or null when nothing is known. */
+function queueNote(queue) {
+  if (!queue) return null;
+  const parts = [queue.ahead === 0 ? "next to start" : `${queue.ahead} run${queue.ahead === 1 ? "" : "s"} ahead`];
+  if (queue.waits_for_run) parts.push("after this conversation's earlier run");
+  return parts.join(" · ");
 }
