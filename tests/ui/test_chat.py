@@ -4,6 +4,7 @@ busy policies, a stream cut mid-run, reload, and a phone-width screen."""
 from __future__ import annotations
 
 import asyncio
+import re
 
 from playwright.async_api import Page, Route, expect
 
@@ -88,6 +89,10 @@ async def test_chat_with_the_offline_agent_shows_the_tool_card_and_the_streamed_
     await expect(page.locator(".msg-user")).to_have_count(1)
     await expect(page.locator(".tool-card")).to_have_count(1)
     await expect(page.locator('.tool-card[data-state="ok"]')).to_have_count(1)
+    # The stored card gets its chip back from the stored events, once.
+    await expect(card.locator(".chip")).to_have_text(
+        re.compile(r"^task created: Water the plants tsk_")
+    )
 
 
 async def test_cancel_a_running_run(

@@ -280,6 +280,7 @@ class ChatPage {
     const conv = this.conversation;
     conv.addMessages([...page.items].reverse());
     conv.setRuns(runs.items);
+    this.storedChips(sessionId, generation);
     this.olderCursor = page.next_cursor;
     this.olderButton.hidden = !this.olderCursor;
     this.scrollToEnd();
@@ -470,6 +471,27 @@ class ChatPage {
     this.input.focus();
   }
 
+  /** The chips of the stored tool cards: the session's domain events with the tool.completed
+   *  that follows each, read in pages up to CHIP_EVENTS_MAX (a long session's oldest cards may
+   *  go without). */
+  async storedChips(sessionId, generation) {
+    const events = [];
+    let after = 0;
+    try {
+      while (events.length < CHIP_EVENTS_MAX) {
+        const page = await this.api.get(this.api.s("/events"), { session_id: sessionId, types: CHIP_TYPES, after, limit: 1000 });
+        if (generation !== this.generation) return;
+        events.push(...page.items);
+        if (page.items.length < 1000 || page.next_after <= after) break;
+        after = page.next_after;
+      }
+    } catch {
+      return; // the cards stay without chips; nothing else depends on them
+    }
+    this.chipEvents = events;
+    this.conversation.chipsFrom(events);
+  }
+
   /** A run still queued after a moment shows where it stands (GET /runs/{id}'s `queue`),
    *  looked up again every QUEUE_POLL_MS while it waits. */
   watchQueue(run) {
@@ -515,6 +537,7 @@ class ChatPage {
       if (generation !== this.generation) return;
       const before = this.scroller.scrollHeight;
       this.conversation.addMessages([...page.items].reverse(), { prepend: true });
+      this.conversation.chipsFrom(this.chipEvents || []);
       if (this.agent?.mode === "team") {
         const ids = new Set(page.items.map((m) => m.run_id).filter((id) => id && !this.plans.has(id)));
         await this.loadPlans([...ids].map((id) => ({ id, status: this.conversation.run(id).status })), this.openedAfter, generation);
@@ -614,6 +637,8 @@ class ChatPage {
 }
 
 const QUEUE_FIRST_LOOK_MS = 700;
+const CHIP_EVENTS_MAX = 10_000;
+const CHIP_TYPES = ["tool.completed", "tool.failed", ...["task", "project", "document"].flatMap((kind) => ["created", "updated", "deleted"].map((action) => `${kind}.${action}`))].join(",");
 const QUEUE_POLL_MS = 3000;
 
 /** "3 runs ahead · after the session's earlier run", or null when nothing is known. */
