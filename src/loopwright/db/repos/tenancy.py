@@ -46,9 +46,7 @@ async def get_store(session: AsyncSession, store_id: str) -> StoreRow:
     return row
 
 
-async def list_stores(
-    session: AsyncSession, *, limit: int, cursor: str | None
-) -> Page[StoreRow]:
+async def list_stores(session: AsyncSession, *, limit: int, cursor: str | None) -> Page[StoreRow]:
     """Every store, by id (the operator's view: the one listing across stores)."""
     return await oldest_first(session, select(StoreRow), StoreRow.id, limit=limit, cursor=cursor)
 

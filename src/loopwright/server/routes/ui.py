@@ -49,6 +49,7 @@ SECTIONS = (
     "tools",
     "dashboard",
     "settings",
+    "operator",
     "signin",
 )
 """Top-level paths the client-side router owns: each (and anything below it) answers the

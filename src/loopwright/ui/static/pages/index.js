@@ -21,6 +21,7 @@ export const routes = [
   { path: "/tools", load: () => import("./tools.js"), nav: "Tools & MCP", title: "Tools & MCP" },
   { path: "/dashboard", load: () => import("./dashboard.js"), nav: "Dashboard", title: "Dashboard" },
   { path: "/settings", load: () => import("./settings.js"), nav: "Settings", role: "admin", title: "Settings" },
+  { path: "/operator", load: () => import("./operator.js"), nav: "Operator", role: "operator", title: "Operator" },
 ];
 
 /** Where "/" leads. */
