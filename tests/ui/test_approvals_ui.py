@@ -4,6 +4,8 @@ Settings page, and the rollout switch saved from it."""
 
 from __future__ import annotations
 
+import re
+
 from playwright.async_api import Page, expect
 
 from tests.ui.conftest import UiStore
@@ -106,3 +108,30 @@ async def test_the_agent_form_sets_the_approval_policy_and_per_tool_overrides(
     await expect(page.locator("#toasts")).to_contain_text("Saved Trusting")
     r = await ui_store.admin.get(f"{ui_store.path}/agents/{agent['id']}")
     assert r.json()["tool_approvals"] == {"list_tasks": "always"}
+
+
+async def test_the_approvals_page_follows_held_calls_live_and_filters_decisions(
+    page: Page, ui_store: UiStore
+) -> None:
+    agent = await ui_store.agent(name="Asker", tools=["create_task"], approval="always")
+    chat = await ui_store.session(str(agent["id"]))
+    await page.goto("/approvals")
+    await expect(page.locator("#approvals-page-list")).to_contain_text("No tool call is waiting")
+    r = await ui_store.admin.post(
+        f"{ui_store.path}/sessions/{chat['id']}/messages",
+        json={"content": "create a task called Pay rent"},
+    )
+    assert r.status_code == 202, r.text
+    card = page.locator("#approvals-page-list .approval-card")  # live: no reload
+    await expect(card).to_have_count(1)
+    await expect(page.locator("#approvals-page-list")).to_contain_text("Asker")
+    await card.get_by_role("button", name="Approve").click()
+    await expect(card).to_have_attribute("data-status", "approved")
+    await page.get_by_label("Status").select_option("approved")
+    await expect(page).to_have_url(re.compile(r"status=approved"))
+    decided = page.locator("#approvals-page-list .approval-card")
+    await expect(decided).to_have_count(1)
+    await expect(decided).to_have_attribute("data-status", "approved")
+    await expect(decided.get_by_role("button", name="Approve")).to_be_disabled()
+    await page.get_by_label("Status").select_option("rejected")
+    await expect(page.locator("#approvals-page-list")).to_contain_text("No approvals match")

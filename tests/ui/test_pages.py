@@ -30,6 +30,7 @@ ROUTES = [
     "/memories",
     "/schedules",
     "/webhooks",
+    "/approvals",
     "/tools",
     "/dashboard",
     "/settings",

@@ -46,6 +46,7 @@ SECTIONS = (
     "memories",
     "schedules",
     "webhooks",
+    "approvals",
     "tools",
     "dashboard",
     "settings",

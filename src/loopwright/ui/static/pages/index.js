@@ -18,6 +18,7 @@ export const routes = [
   { path: "/memories", load: () => import("./memories.js"), nav: "Memories", title: "Memories" },
   { path: "/schedules", load: () => import("./schedules.js"), nav: "Schedules", title: "Schedules" },
   { path: "/webhooks", load: () => import("./webhooks.js"), nav: "Webhooks", title: "Webhooks" },
+  { path: "/approvals", load: () => import("./approvals.js"), nav: "Approvals", title: "Approvals" },
   { path: "/tools", load: () => import("./tools.js"), nav: "Tools & MCP", title: "Tools & MCP" },
   { path: "/dashboard", load: () => import("./dashboard.js"), nav: "Dashboard", title: "Dashboard" },
   { path: "/settings", load: () => import("./settings.js"), nav: "Settings", role: "admin", title: "Settings" },
