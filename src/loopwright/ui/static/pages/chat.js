@@ -10,6 +10,7 @@ import { PLAN_EVENTS, PlanView } from "../lib/plan.js";
 import { emptyState, errorState, load, skeleton } from "../lib/states.js";
 import { renderInspector } from "./chat-inspector.js";
 import { approvalCard, decidedState } from "./parts/approvals.js";
+import { suggestionNote } from "./parts/suggestion-note.js";
 import { ensureStyles } from "./parts/kit.js";
 
 const PAGE = 50;
@@ -294,6 +295,7 @@ class ChatPage {
         conv.onEvent(e);
         if (e.type === "approval.requested") this.showApproval({ ...e.payload, run_id: e.run_id });
         if (e.type === "approval.decided") this.approvalDecided(e.payload);
+        if (e.type === "memory.suggested") this.showSuggestion({ ...e.payload, run_id: e.run_id });
         if (PLAN_EVENTS.has(e.type)) this.planEvent(e, generation);
         if (["run.completed", "run.failed", "run.cancelled"].includes(e.type)) this.stopChildStream(e.run_id);
         if (e.type === "run.cancelled" && this.interrupting?.has(e.run_id)) {
@@ -305,6 +307,7 @@ class ChatPage {
     });
     this.refreshInspector(runs.items[0]?.id);
     this.loadApprovals(sessionId, generation);
+    this.loadSuggestions(sessionId, generation);
     if (this.agent?.mode === "team") await this.loadPlans(runs.items, after, generation);
   }
 
@@ -329,6 +332,25 @@ class ChatPage {
   approvalDecided(payload) {
     const card = this.convPane.querySelector(`[data-approval="${CSS.escape(payload.approval_id)}"]`);
     if (card && !card.dataset.status) decidedState(card, payload);
+  }
+
+  // -- suggested memories -----------------------------------------------------------------------
+
+  /** The session's suggestions still waiting for a person, under their reflection runs. */
+  async loadSuggestions(sessionId, generation) {
+    const page = await this.api.get(this.api.s("/memory-suggestions"), { session_id: sessionId, status: "pending", limit: 200 }).catch(() => ({ items: [] }));
+    if (generation !== this.generation) return;
+    for (const s of page.items) this.showSuggestion(s);
+  }
+
+  showSuggestion(s) {
+    const id = s.suggestion_id || s.id;
+    if (!this.conversation || this.convPane.querySelector(`[data-suggestion="${CSS.escape(id)}"]`)) return;
+    ensureStyles();
+    const note = suggestionNote(this.ctx, s);
+    if (s.run_id) this.conversation.block(s.run_id).append(note);
+    else this.conversation.list.append(note);
+    this.afterContent?.();
   }
 
   // -- team plans -------------------------------------------------------------------------------
