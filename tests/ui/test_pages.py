@@ -28,6 +28,7 @@ ROUTES = [
     "/runs/{team_run}",
     "/agents/{team_agent}/edit",
     "/memories",
+    "/workspace",
     "/schedules",
     "/webhooks",
     "/approvals",

@@ -44,6 +44,7 @@ SECTIONS = (
     "chat",
     "runs",
     "memories",
+    "workspace",
     "schedules",
     "webhooks",
     "approvals",

@@ -362,7 +362,9 @@ export class Conversation {
       const [kind, action] = e.type.split(".");
       const id = e.payload[`${kind}_id`];
       const label = e.payload.title || e.payload.name || id;
-      const chip = h("span.chip", { dataset: { event: e.type } }, `${kind} ${action}: `, h("span.chip-label", String(label)), " ", mono(id));
+      const name = h("span.chip-label", String(label));
+      const link = action === "deleted" ? name : h("a", { href: `/workspace/${kind}s/${encodeURIComponent(id)}` }, name);
+      const chip = h("span.chip", { dataset: { event: e.type } }, `${kind} ${action}: `, link, " ", mono(id));
       card.querySelector(".chips").append(chip);
     }
   }
