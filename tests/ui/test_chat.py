@@ -89,6 +89,12 @@ async def test_chat_with_the_offline_agent_shows_the_tool_card_and_the_streamed_
     await expect(page.locator(".msg-user")).to_have_count(1)
     await expect(page.locator(".tool-card")).to_have_count(1)
     await expect(page.locator('.tool-card[data-state="ok"]')).to_have_count(1)
+    # The run inspector: its tool call with outcome and duration.
+    await page.get_by_role("button", name="Run details").first.click()
+    timing = page.locator("#inspector .tool-timings li")
+    await expect(timing).to_have_count(1)
+    await expect(timing).to_contain_text(re.compile(r"create_task · ok · \d"))
+    assert "null" not in await page.locator("#inspector").inner_text()  # no absent part as text
     # The stored card gets its chip back from the stored events, once.
     await expect(card.locator(".chip")).to_have_text(
         re.compile(r"^task created: Water the plants tsk_")
