@@ -30,6 +30,9 @@ PENDING_EVENTS = "loopwright.pending_events"
 AFTER_COMMIT = "loopwright.after_commit"
 """``session.info[AFTER_COMMIT]``: callables run once the transaction committed (metrics of
 what it did; a rolled-back transaction runs none)."""
+NOTIFY_ORIGIN = "loopwright.notify_origin"
+"""``session.info[NOTIFY_ORIGIN]``: on PostgreSQL with a notifier, this process's name, which
+the appending transaction puts in its notification (``events.log``)."""
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 SQLITE_WRITE_BUSY_TIMEOUT_MS = 10_000  # a write waits on the loop: keep it short
 Params = Mapping[str, Any] | Sequence[Mapping[str, Any]] | None
@@ -80,6 +83,8 @@ class Database:
             self._sessions = async_sessionmaker(self._engine, expire_on_commit=False)
         self._write_lock = asyncio.Lock() if self.is_sqlite else None
         self._commit_hooks: list[CommitHook] = []
+        self.notify_origin: str | None = None
+        """Set by the PostgreSQL notifier: appends then notify the other processes."""
 
     def on_commit(self, hook: CommitHook) -> None:
         self._commit_hooks.append(hook)
@@ -101,6 +106,8 @@ class Database:
         """One transaction: committed when the block ends, rolled back if it raises."""
         if self._write_lock is None:
             async with self._sessions() as session:
+                if self.notify_origin is not None:
+                    session.info[NOTIFY_ORIGIN] = self.notify_origin
                 async with session.begin():
                     yield session
                 events: list[Event] = session.info.pop(PENDING_EVENTS, [])
