@@ -1,10 +1,11 @@
 """PostgreSQL LISTEN/NOTIFY carries every process's events to readers on other machines.
 
 Two server processes on one PostgreSQL database, each without the relay (so each stands for
-a machine of its own), and readers that poll the log only every 60 s and wait 60 s for a
-missing seq: what they see sooner came through notifications. The second process listens
-through a TCP proxy the test can cut, for the lost-connection case. Then notifiers in this
-process, on the same database, for what is cheaper to show without servers."""
+a machine of its own), the second API-only, and readers that poll the log only every 60 s
+and wait 60 s for a missing seq: what they see sooner came through notifications. The second
+process listens through a TCP proxy the test can cut, for the lost-connection case. Then
+notifiers in this process, on the same database, for what is cheaper to show without
+servers."""
 
 from __future__ import annotations
 
@@ -34,7 +35,7 @@ from tests.tcp_proxy import Proxy
 class Machines:
     url: str
     first: ServerProcess
-    second: ServerProcess  # listens through ``proxy``
+    second: ServerProcess  # API only; listens through ``proxy``
     proxy: Proxy
     store: str
     headers: dict[str, str]
@@ -60,6 +61,7 @@ async def machines(
         "LOOPWRIGHT_EVENT_POLL_S": "60",
         "LOOPWRIGHT_REORDER_S": "60",
         "LOOPWRIGHT_CANCEL_WATCH_S": "60",
+        "LOOPWRIGHT_SWEEP_S": "60",  # runs another process queued start only when told
     }
     data_dir = tmp_path_factory.mktemp("notify")  # one secret key for both
     first = ServerProcess(data_dir, {**env, "LOOPWRIGHT_EXECUTOR_ID": "first"})
@@ -67,6 +69,7 @@ async def machines(
         data_dir,
         {**env, "LOOPWRIGHT_EXECUTOR_ID": "second", "LOOPWRIGHT_LISTEN_DATABASE_URL": proxied},
     )
+    second.extra_args = ["--no-worker"]  # API only: the first runs what it queues
     await asyncio.gather(first.start(), second.start())
     STARTED.remove(first)  # they live for the module, stopped below
     STARTED.remove(second)
@@ -169,10 +172,9 @@ async def test_a_lost_listen_connection_catches_up_from_the_log(machines: Machin
             reader = frames(stream)
             seen.append((await anext(reader)).data)
             machines.proxy.paused = True
+            machines.proxy.refusing.clear()
             machines.proxy.cut()  # the second machine's LISTEN connection is gone
-            refused = machines.proxy.refused
-            while machines.proxy.refused == refused:  # until it tried to listen again
-                await asyncio.sleep(0.02)  # polls a counter the proxy's accept loop bumps
+            await asyncio.wait_for(machines.proxy.refusing.wait(), 10)  # it tried again
             sent = await client.post(
                 f"{on_first}/sessions/{session_id}/messages", json={"content": "while away"}
             )
@@ -184,6 +186,21 @@ async def test_a_lost_listen_connection_catches_up_from_the_log(machines: Machin
         logged = await stream_until_completed(client, on_first, session_id)
     committed = [event["seq"] for event in seen if event.get("seq") is not None]
     assert committed == [event["seq"] for event in logged]
+
+
+async def test_a_run_an_api_process_queues_starts_on_a_worker_at_once(
+    machines: Machines,
+) -> None:
+    """Not at the worker's next sweep (60 s here): the queueing transaction told it."""
+    async with httpx.AsyncClient(headers=machines.headers, timeout=30) as client:
+        on_second = f"{machines.second.base_url}/v1/stores/{machines.store}"
+        session_id = await new_session(client, on_second)
+        sent = await client.post(
+            f"{on_second}/sessions/{session_id}/messages", json={"content": "from the API"}
+        )
+        run_id = sent.json()["run"]["id"]
+        r = await client.post(f"{on_second}/runs/{run_id}/wait", params={"timeout_s": 20})
+        assert r.json()["status"] == "completed"
 
 
 # Notifiers in this process ------------------------------------------------------------

@@ -23,6 +23,12 @@ class Settings(BaseSettings):
     database_url: str | None = Field(
         default=None, description="SQLAlchemy async URL; default: SQLite in data_dir"
     )
+    db_pool_size: int = Field(
+        default=20,
+        ge=1,
+        description="PostgreSQL connections a server or worker process keeps open to the app"
+        " database (it opens as many again under load)",
+    )
     system_database_url: str | None = Field(
         default=None, description="DBOS system database; default: beside the app database"
     )

@@ -96,6 +96,7 @@ class EventHub:
         self._published: dict[str, _Seqs] = defaultdict(_Seqs)
         self._high_water: dict[str, tuple[float, int]] = {}  # store -> (read at, seq)
         self._watchers: list[Callable[[Event], None]] = []
+        self._queued_watchers: list[Callable[[str], None]] = []
 
     def watch(self, watcher: Callable[[Event], None]) -> None:
         """Call ``watcher`` with every event this hub receives, any store's (it must be quick:
@@ -104,6 +105,18 @@ class EventHub:
 
     def unwatch(self, watcher: Callable[[Event], None]) -> None:
         self._watchers.remove(watcher)
+
+    def watch_queued(self, watcher: Callable[[str], None]) -> None:
+        """Call ``watcher`` with the store of each run another process queued (a notifier
+        says so): a worker admits it at once instead of at its next sweep."""
+        self._queued_watchers.append(watcher)
+
+    def unwatch_queued(self, watcher: Callable[[str], None]) -> None:
+        self._queued_watchers.remove(watcher)
+
+    def queued_elsewhere(self, store_id: str) -> None:
+        for watcher in self._queued_watchers:
+            watcher(store_id)
 
     def add_forward(self, forward: Callable[[Sequence[Event]], None]) -> None:
         """Also hand every event this process publishes to ``forward`` (a notifier: the

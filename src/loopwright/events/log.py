@@ -14,7 +14,7 @@ from contextlib import asynccontextmanager
 from sqlalchemy import Select, String, bindparam, func, insert, literal, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from loopwright.db.database import NOTIFY_ORIGIN, PENDING_EVENTS, core
+from loopwright.db.database import NOTIFY_ORIGIN, NOTIFY_QUEUED, PENDING_EVENTS, core
 from loopwright.db.tables import EventRow, RunRow, StoreRow
 from loopwright.db.tables.base import utcnow
 from loopwright.domain.events import Event, EventFilter, NewEvent
@@ -29,7 +29,8 @@ _BUMP_SEQ = (
 )
 NOTIFY_CHANNEL = "loopwright_events"
 """PostgreSQL's channel for appended events: ``c <origin> <first seq> <last seq> <store>``,
-sent by the appending transaction, so delivered at its commit and in commit order."""
+sent by the appending transaction, so delivered at its commit and in commit order; ``q``
+instead of ``c`` when an API-only process queues a run (workers admit it at once)."""
 _BUMP_SEQ_NOTIFY = (
     update(StoreRow)
     .where(StoreRow.id == bindparam("store"))
@@ -39,7 +40,8 @@ _BUMP_SEQ_NOTIFY = (
         func.pg_notify(
             literal(NOTIFY_CHANNEL),
             func.concat(
-                "c ",
+                bindparam("kind", type_=String),
+                " ",
                 bindparam("origin", type_=String),
                 " ",
                 StoreRow.event_seq - bindparam("count") + 1,
@@ -71,7 +73,9 @@ async def _append(session: AsyncSession, store_id: str, new: Sequence[NewEvent])
     if origin is None:
         bumped = await core(session, _BUMP_SEQ, {"store": store_id, "count": len(new)})
     else:  # on PostgreSQL, with listeners: the same round trip notifies them at commit
-        params = {"store": store_id, "count": len(new), "origin": origin}
+        queued = session.info.get(NOTIFY_QUEUED) and any(i.type == "run.queued" for i in new)
+        kind = "q" if queued else "c"
+        params = {"store": store_id, "count": len(new), "origin": origin, "kind": kind}
         bumped = await core(session, _BUMP_SEQ_NOTIFY, params)
     last = bumped.scalar_one_or_none()
     if last is None:

@@ -8,7 +8,9 @@ that store and hands the events to the hub, as the relay hands a peer's; a store
 reads is not read. Token deltas (ephemeral, never in the log) go as their own notifications,
 sent after the commit of what came before them in their process, so they arrive behind it:
 at most a few per loop iteration (one round trip each on a connection of their own), an
-oversize delta or a failed send is dropped (the complete message is in the log).
+oversize delta or a failed send is dropped (the complete message is in the log). A
+transaction that queues a run says so (``q``): a worker admits it at once, not at its next
+sweep (an API-only process admits nothing).
 
 Processes that already exchange events through the relay (this machine's peers) ignore each
 other's notifications: the relay carried them. A lost ``LISTEN`` connection is opened again,
@@ -209,6 +211,7 @@ class PgNotifier:
         """Hand the notified events to the hub in the order they were notified: committed
         ranges read from the log (one read per store for a run of them), deltas behind them."""
         ranges: dict[str, tuple[int, int]] = {}
+        queued: set[str] = set()
         for note in notes:
             if note == "":
                 await self._read(ranges)
@@ -217,9 +220,11 @@ class PgNotifier:
                 continue
             kind, _, rest = note.partition(" ")
             origin, _, body = rest.partition(" ")
+            if kind == "q" and origin != self.name:  # the relay carries no wake-ups
+                queued.add(body.split(" ", 2)[2])
             if self._carried(origin):
                 continue
-            if kind == "c":
+            if kind in ("c", "q"):
                 first_s, last_s, store = body.split(" ", 2)
                 first, last = int(first_s), int(last_s)
                 if not self.hub.has_readers(store) or self.hub.published(store, first, last):
@@ -236,6 +241,8 @@ class PgNotifier:
                     continue
                 self.hub.receive(deltas)
         await self._read(ranges)
+        for store in queued:
+            self.hub.queued_elsewhere(store)
 
     async def _read(self, ranges: dict[str, tuple[int, int]]) -> None:
         if not ranges:

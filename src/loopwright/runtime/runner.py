@@ -117,6 +117,7 @@ class Runtime:
         await asyncio.to_thread(heap.warm_up)
         heap.settle()
         self.hub.watch(self._interrupt_if_cancelled)
+        self.hub.watch_queued(self._admit_queued)
         self._tasks = [
             asyncio.create_task(self._sweep()),
             asyncio.create_task(self._watch_cancels()),
@@ -166,6 +167,7 @@ class Runtime:
     async def stop(self) -> None:
         with contextlib.suppress(ValueError):  # not watching if start failed early
             self.hub.unwatch(self._interrupt_if_cancelled)
+            self.hub.unwatch_queued(self._admit_queued)
         for task in [*self._tasks, *self._later]:
             task.cancel()
         for task in [*self._tasks, *self._later]:
@@ -323,6 +325,21 @@ class Runtime:
         )
         if ended:
             await self.start_admitted(store_id, ended.admitted)
+
+    def _admit_queued(self, store_id: str) -> None:
+        """Another process (an API-only one, on any machine) queued a run of the store:
+        admit it now rather than at the next sweep. Every worker tries; the store's lock lets
+        one admit it and the others find nothing to do."""
+
+        async def admit() -> None:
+            try:
+                await self.admitter.admit(store_id)
+            except Exception:  # the sweep admits it later
+                logger.exception("admitting the runs queued in %s failed", store_id)
+
+        task = asyncio.get_running_loop().create_task(admit())
+        self._later.add(task)
+        task.add_done_callback(self._later.discard)
 
     def _interrupt_if_cancelled(self, event: Event) -> None:
         """A run of this process cancelled by another process on this machine (its

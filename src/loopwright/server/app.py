@@ -67,7 +67,8 @@ def create_app(
                 instance=settings.process_executor_id,
             )
         await asyncio.to_thread(upgrade, settings.app_database_url)
-        db = Database(settings.app_database_url)
+        db = Database(settings.app_database_url, settings.db_pool_size)
+        db.wake_workers = not run_worker  # its runs are the workers' to admit
         hub = make_hub(settings)
         db.on_commit(hub.publish)
         notifiers = await start_notifiers(settings, db, hub)

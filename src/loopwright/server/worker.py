@@ -18,7 +18,7 @@ async def run_worker(settings: Settings, stop: asyncio.Event | None = None) -> N
     stop = stop or _stop_on_signals()
     settings.ensure_data_dir()
     await asyncio.to_thread(upgrade, settings.app_database_url)
-    db = Database(settings.app_database_url)
+    db = Database(settings.app_database_url, settings.db_pool_size)
     hub = make_hub(settings)
     db.on_commit(hub.publish)
     # Live-only events (token deltas) reach the API processes through the notifiers.
