@@ -13,9 +13,9 @@ against a 0 ms fake, streamed over SSE, in conversations of 10 turns). Measured:
   * on PostgreSQL, per turn: transactions committed (``pg_stat_database.xact_commit``, the
     app database and DBOS's system database) and rows written (inserted, updated, deleted)
     -- a statement is at least one round trip, a transaction at least two more;
-  * one store against ten (``--stores``): turns/s at c=50 with 3 workers, in one store at
-    the default ``store_concurrency`` (5), in one store at 100, and spread over 10 stores at
-    the default 5 each.
+  * one store against ten (``--stores``): turns/s at c=50 with the most workers asked for,
+    at the default ``store_concurrency`` (5): all conversations in one store (5 runs at a
+    time), then spread over 10 stores (50 at a time), then one store again.
 
 Figures drift by tens of percent on a shared machine: compare the ratios printed, which are
 measured in the same run.
@@ -34,8 +34,9 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Coroutine, Iterator, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import httpx2
 import psycopg
@@ -61,8 +62,9 @@ ENV = {
     "LOOPWRIGHT_LOG_LEVEL": "warning",
     "LOOPWRIGHT_RELAY": "false",  # as on separate machines
     "LOOPWRIGHT_EVENT_POLL_S": "60",  # what the readers see came through notifications
-    # PostgreSQL here allows 100 connections, shared: 4 processes at up to 2 x 6 each
-    "LOOPWRIGHT_DB_POOL_SIZE": "6",
+    # PostgreSQL here allows 100 connections, shared with other work: 4 processes at up to
+    # 2 x 5 each, plus DBOS's and the notifiers'
+    "LOOPWRIGHT_DB_POOL_SIZE": os.environ.get("LOOPWRIGHT_DB_POOL_SIZE", "5"),
 }
 
 
@@ -126,6 +128,12 @@ class Cluster:
                 env={**self.env, "LOOPWRIGHT_EXECUTOR_ID": f"worker-{self.workers}"},
             )
         )
+
+    def check(self) -> None:
+        """Fail at once if a process died (PostgreSQL out of connections at start, say)."""
+        for p in self.procs:
+            if p.poll() is not None:
+                raise RuntimeError(f"a server process exited ({p.returncode}): {p.args}")
 
     def stop(self) -> None:
         for p in self.procs:
@@ -214,6 +222,19 @@ class Figures:
     rows: float | None = None
 
 
+async def warmed(on: Cluster, warming: Coroutine[Any, Any, None]) -> None:
+    """``warming``, within 90 s, failing as soon as a process died."""
+    task = asyncio.ensure_future(warming)
+    deadline = time.monotonic() + 90
+    while not task.done():
+        on.check()
+        if time.monotonic() > deadline:
+            task.cancel()
+            raise RuntimeError("warming up took more than 90 s")
+        await asyncio.wait([task], timeout=1)
+    task.result()
+
+
 def report(label: str, found: Figures) -> None:
     per_turn = (
         f"; per turn {found.xacts:.1f} transactions, {found.rows:.1f} rows written"
@@ -235,7 +256,7 @@ async def measure(
     bench = await setup(on.base_url, model_url)
     headers = {"Authorization": f"Bearer {bench.key}"}
     async with httpx2.AsyncClient(base_url=on.base_url, headers=headers, timeout=60) as c:
-        await warm_up(c, bench, conversations_at_once=2 * max(on.workers, 1))
+        await warmed(on, warm_up(c, bench, conversations_at_once=2 * max(on.workers, 1)))
         if on.database:
             await stats_settled()
             before = pg_counters(on.database)
@@ -256,36 +277,36 @@ async def rate_only(on: Cluster, model_url: str, seconds: float) -> Figures:
     bench = await setup(on.base_url, model_url)
     headers = {"Authorization": f"Bearer {bench.key}"}
     async with httpx2.AsyncClient(base_url=on.base_url, headers=headers, timeout=60) as c:
-        await warm_up(c, bench, conversations_at_once=2 * on.workers)
+        await warmed(on, warm_up(c, bench, conversations_at_once=2 * on.workers))
     turns_per_s, cpu_ms = await rate(on.base_url, [bench], CONCURRENCY, seconds, on.pids)
     return Figures(0.0, turns_per_s, cpu_ms)
 
 
 async def stores(model_url: str, seconds: float, workers: int) -> None:
-    """Turns/s at c=50 in one store (store concurrency 5, then 100) and over ten stores."""
-    for label, concurrency, count in (
-        ("1 store, store_concurrency 5", "5", 1),
-        ("1 store, store_concurrency 100", "100", 1),
-        ("10 stores, store_concurrency 5", "5", 10),
-    ):
-        with pg_database() as database:
-            env = {**ENV, "LOOPWRIGHT_STORE_CONCURRENCY": concurrency}
-            with cluster(env, database, workers) as on:
-                benches = [await setup(on.base_url, model_url) for _ in range(count)]
-                for b in benches:
-                    headers = {"Authorization": f"Bearer {b.key}"}
-                    async with httpx2.AsyncClient(
-                        base_url=on.base_url, headers=headers, timeout=60
-                    ) as c:
-                        await warm_up(c, b, conversations_at_once=1)
-                turns_per_s, cpu_ms = await rate(
-                    on.base_url, benches, CONCURRENCY, seconds, on.pids
+    """Turns/s at c=50 in one store and spread over ten, at the default store concurrency
+    (5) on one cluster; the main run measures one store at 100."""
+    with pg_database() as database:
+        env = {**ENV, "LOOPWRIGHT_STORE_CONCURRENCY": "5"}
+        with cluster(env, database, workers) as on:
+            benches = [await setup(on.base_url, model_url) for _ in range(10)]
+            for b in benches:
+                headers = {"Authorization": f"Bearer {b.key}"}
+                async with httpx2.AsyncClient(
+                    base_url=on.base_url, headers=headers, timeout=60
+                ) as c:
+                    await warmed(on, warm_up(c, b, conversations_at_once=1))
+            found = {}
+            for count in (1, 10, 1):
+                found[count] = await rate(
+                    on.base_url, benches[:count], CONCURRENCY, seconds, on.pids
                 )
-        print(
-            f"PostgreSQL, {workers} workers, {label}: {turns_per_s:.1f} turns/s at"
-            f" c={CONCURRENCY}, CPU {cpu_ms:.1f} ms/turn",
-            flush=True,
-        )
+                print(
+                    f"PostgreSQL, API + {workers} workers, store_concurrency 5, {count}"
+                    f" store(s): {found[count][0]:.1f} turns/s at c={CONCURRENCY},"
+                    f" CPU {found[count][1]:.1f} ms/turn",
+                    flush=True,
+                )
+    print(f"ten stores / one store: {found[10][0] / found[1][0]:.2f}x")
 
 
 async def main(turns: int, seconds: float, workers: list[int], by_store: bool) -> None:
