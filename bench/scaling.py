@@ -133,7 +133,7 @@ class Cluster:
         """Fail at once if a process died (PostgreSQL out of connections at start, say)."""
         for p in self.procs:
             if p.poll() is not None:
-                raise RuntimeError(f"a server process exited ({p.returncode}): {p.args}")
+                raise RuntimeError(f"a server process exited ({p.returncode}): {p.args!r}")
 
     def stop(self) -> None:
         for p in self.procs:
