@@ -27,7 +27,7 @@ class Settings(BaseSettings):
         default=20,
         ge=1,
         description="PostgreSQL connections a server or worker process keeps open to the app"
-        " database (it opens as many again under load)",
+        " database (it opens as many again under load), and its DBOS pool's size",
     )
     system_database_url: str | None = Field(
         default=None, description="DBOS system database; default: beside the app database"

@@ -110,6 +110,8 @@ class Runtime:
         }
         if system_url.startswith("sqlite"):
             config["db_engine_kwargs"] = _SQLITE_SYSTEM_DB_ENGINE
+        else:
+            config["sys_db_pool_size"] = self.settings.db_pool_size
         DBOS(config=config)
         DBOS.launch()
         self._launched = True
