@@ -175,11 +175,15 @@ async def c1(c: httpx2.AsyncClient, bench: Bench, turns: int) -> list[float]:
     return [total * 1000 async for _, total in conversations(c, bench, turns)]
 
 
+SPLIT: list[str] = []
+"""Per measurement: each process's CPU per turn (the API process first)."""
+
+
 async def rate(
     base_url: str, benches: Sequence[Bench], workers: int, seconds: float, pids: list[int]
 ) -> tuple[float, float]:
     """(turns/s, server CPU ms per turn) of ``workers`` conversations at a time, spread
-    round-robin over ``benches`` (stores)."""
+    round-robin over ``benches`` (stores); each process's share goes to ``SPLIT``."""
     done = 0
     deadline = time.perf_counter() + seconds
     limits = httpx2.Limits(max_connections=workers * 3)
@@ -205,9 +209,15 @@ async def rate(
                     if time.perf_counter() >= deadline:
                         break
 
+        each = [cpu_seconds([pid]) for pid in pids]
         cpu_before, started = cpu_seconds(pids), time.perf_counter()
         await asyncio.gather(*(one(i) for i in range(workers)))
         elapsed = time.perf_counter() - started
+        shares = [
+            (cpu_seconds([pid]) - before) * 1000 / max(done, 1)
+            for pid, before in zip(pids, each, strict=True)
+        ]
+        SPLIT.append(" + ".join(f"{share:.1f}" for share in shares))
         return done / elapsed, (cpu_seconds(pids) - cpu_before) * 1000 / max(done, 1)
 
 
@@ -244,7 +254,7 @@ def report(label: str, found: Figures) -> None:
     c1_part = f"overhead c=1 p50 {found.overhead_ms:.1f} ms; " if found.overhead_ms else ""
     print(
         f"{label}: {c1_part}c={CONCURRENCY} {found.rate:.1f} turns/s,"
-        f" CPU {found.cpu_ms:.1f} ms/turn{per_turn}",
+        f" CPU {found.cpu_ms:.1f} ms/turn ({SPLIT[-1]}){per_turn}",
         flush=True,
     )
 

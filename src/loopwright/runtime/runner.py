@@ -71,6 +71,8 @@ class Runtime:
         )
         self._tasks: list[asyncio.Task[None]] = []
         self._later: set[asyncio.Task[None]] = set()
+        self._admitting: set[str] = set()  # stores this process is admitting for others
+        self._admit_again: set[str] = set()  # ... with runs queued since it began
         self._counters_swept = 0.0
         self.callbacks = callbacks.Dispatcher(settings, db, self.secrets, self.egress, self.http)
         self.scheduler = scheduler.Scheduler(
@@ -331,13 +333,25 @@ class Runtime:
     def _admit_queued(self, store_id: str) -> None:
         """Another process (an API-only one, on any machine) queued a run of the store:
         admit it now rather than at the next sweep. Every worker tries; the store's lock lets
-        one admit it and the others find nothing to do."""
+        one admit it and the others find nothing to do. One admission per store at a time in
+        this process: the runs queued meanwhile wait for one more, not one each (a burst of
+        messages would otherwise queue on the store's lock)."""
+        if store_id in self._admitting:
+            self._admit_again.add(store_id)
+            return
+        self._admitting.add(store_id)
 
         async def admit() -> None:
             try:
-                await self.admitter.admit(store_id)
+                while True:
+                    self._admit_again.discard(store_id)
+                    await self.admitter.admit(store_id)
+                    if store_id not in self._admit_again:
+                        break
             except Exception:  # the sweep admits it later
                 logger.exception("admitting the runs queued in %s failed", store_id)
+            finally:
+                self._admitting.discard(store_id)
 
         task = asyncio.get_running_loop().create_task(admit())
         self._later.add(task)
