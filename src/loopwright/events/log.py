@@ -28,6 +28,7 @@ _BUMP_SEQ = (
     .returning(StoreRow.event_seq)
 )
 _INSERT_EVENTS = insert(EventRow)
+_HIGH_WATER = select(StoreRow.event_seq).where(StoreRow.id == bindparam("store"))
 _STORES_LOCKED = "loopwright.stores_locked"
 
 
@@ -107,7 +108,7 @@ async def savepoint(session: AsyncSession) -> AsyncIterator[None]:
 
 async def high_water(session: AsyncSession, store_id: str) -> int:
     """The last seq whose event (and every earlier one) is committed and visible."""
-    value = await session.scalar(select(StoreRow.event_seq).where(StoreRow.id == store_id))
+    value: int | None = (await core(session, _HIGH_WATER, {"store": store_id})).scalar()
     if value is None:
         raise NotFound.of("store", store_id)
     return value
