@@ -5,6 +5,7 @@ are counted after a warm-up:
 
   * SQL statements, ``BEGIN``s and commits per turn, on the app database and on DBOS's
     system database (SQLAlchemy engine events; on PostgreSQL each is a round trip);
+  * garbage collections per turn by generation, and their time (the whole process);
   * from a cProfile of the server's loop thread (DBOS's own threads are not in it): Python
     function calls per turn, JSON encodings and decodings, pydantic validations and dumps,
     and where the loop's time goes by package (own time, so the shares add up to 100%).
@@ -20,11 +21,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import cProfile
+import gc
 import os
 import pstats
 import sys
 import tempfile
 import threading
+import time
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -59,6 +62,23 @@ PACKAGES = (
     "h11",
     "loopwright",
 )
+
+
+class Collections:
+    """Garbage collections in this process (the server's and the client's allocations both
+    count towards them): how many per generation, and their time."""
+
+    def __init__(self) -> None:
+        self.count: Counter[int] = Counter()
+        self.seconds: Counter[int] = Counter()
+        self._started = 0.0
+
+    def __call__(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            self._started = time.perf_counter()
+        else:
+            self.count[info["generation"]] += 1
+            self.seconds[info["generation"]] += time.perf_counter() - self._started
 
 
 class Counts:
@@ -214,6 +234,8 @@ async def main(args: argparse.Namespace) -> None:
             event.listen(Engine, "before_cursor_execute", counts.statement)
             event.listen(Engine, "begin", counts.begin)
             event.listen(Engine, "commit", counts.commit)
+            collections = Collections()
+            gc.callbacks.append(collections)
             profile = cProfile.Profile()
             on_server(box, profile.enable)
             done = 0
@@ -222,6 +244,7 @@ async def main(args: argparse.Namespace) -> None:
                 if done == args.turns:
                     break
             on_server(box, profile.disable)
+            gc.callbacks.remove(collections)
             if args.dump:
                 profile.dump_stats(args.dump)
             for name in ("before_cursor_execute", "begin", "commit"):
@@ -234,6 +257,12 @@ async def main(args: argparse.Namespace) -> None:
     print(f"{done} turns at c=1, a stream opened per turn, {ANSWER_TOKENS} answer tokens")
     for key, value in sorted(counts.found.items()):
         print(f"{key} per turn: {value / done:.1f}")
+    for generation in sorted(collections.count):
+        print(
+            f"garbage collections of generation {generation} per turn:"
+            f" {collections.count[generation] / done:.2f},"
+            f" {collections.seconds[generation] * 1000 / done:.2f} ms (under cProfile)"
+        )
     print("statements per turn, by text:")
     for text, count in counts.texts.most_common():
         print(f"  {count / done:5.2f}  {text}")
