@@ -11,7 +11,8 @@ token after it) it prints:
 
   * the fake alone (client -> fake directly, the same growing conversation): turn p50;
   * c=1: overhead p50/p99 (turn time minus the fake-alone p50) and server CPU per turn;
-  * c=10/50/200 (one conversation at a time per worker): turns/s and server CPU per turn;
+  * c=10/50/200 (one conversation at a time per worker; ``--seconds`` to ramp up, then a
+    window of ``--seconds``): turns/s and server CPU per turn in the window;
   * c=200: end-to-end p99 and POST -> first event of the run p50.
 
 ``--src`` runs the same figures for each source tree given (``--src /tmp/old/src .../src``),
@@ -113,34 +114,49 @@ class Load:
 
 
 async def load(base_url: str, bench: Bench, workers: int, seconds: float, pid: int) -> Load:
-    """``workers`` conversations at once for ``seconds``; turns that end after it are not
-    counted, but all are awaited (so the next measurement starts on an idle server)."""
+    """``workers`` conversations at once: ``seconds`` to ramp up (every worker's first turns;
+    at c=200 a turn takes seconds), then a window of ``seconds`` in which the turns that end
+    are counted and the server's CPU is read at its two ends; latencies are those of the
+    turns that started and ended inside it. Then every worker finishes its turn, so the next
+    measurement starts on an idle server."""
     limits = httpx2.Limits(max_connections=workers * 3, max_keepalive_connections=workers * 3)
     headers = {"Authorization": f"Bearer {bench.key}"}
     async with httpx2.AsyncClient(
         base_url=base_url, headers=headers, timeout=300, limits=limits
     ) as c:
-        deadline = time.perf_counter() + seconds
+        began = time.perf_counter()
+        opens, closes = began + seconds, began + 2 * seconds
+        ended = 0
         totals: list[float] = []
         firsts: list[float] = []
 
         async def worker() -> None:
+            nonlocal ended
             async for first, total in turns(c, bench):
-                if time.perf_counter() > deadline:
+                now = time.perf_counter()
+                if now > closes:
                     return
-                totals.append(total * 1000)
-                firsts.append(first * 1000)
+                if now >= opens:
+                    ended += 1
+                    if now - total >= opens:
+                        totals.append(total * 1000)
+                        firsts.append(first * 1000)
 
-        cpu_before, started = cpu_seconds(pid), time.perf_counter()
-        await asyncio.gather(*(worker() for _ in range(workers)))
-        elapsed = min(time.perf_counter(), deadline) - started
-        cpu = cpu_seconds(pid) - cpu_before
-        done = max(len(totals), 1)
+        async def window() -> float:
+            await asyncio.sleep(opens - time.perf_counter())
+            before = cpu_seconds(pid)
+            await asyncio.sleep(closes - time.perf_counter())
+            return cpu_seconds(pid) - before
+
+        measured = asyncio.ensure_future(window())
+        await asyncio.gather(measured, *(worker() for _ in range(workers)))
+        cpu = measured.result()
+        done = max(ended, 1)
         return Load(
-            len(totals) / elapsed,
+            ended / seconds,
             cpu * 1000 / done,
-            percentile(totals, 0.99),
-            percentile(firsts, 0.5),
+            percentile(totals or [0.0], 0.99),
+            percentile(firsts or [0.0], 0.5),
         )
 
 
@@ -219,6 +235,7 @@ def fake_cmd(port: int) -> list[str]:
 async def main(args: argparse.Namespace) -> None:
     os.sched_setaffinity(0, {int(CLIENT_CORE)})
     env = {**SERVER_ENV, "LOOPWRIGHT_STORE_CONCURRENCY": "1000"}
+    env.update(item.split("=", 1) for item in args.server_env)
     if args.database_url:
         env["LOOPWRIGHT_DATABASE_URL"] = args.database_url
         env["LOOPWRIGHT_SECRET_KEYS"] = Fernet.generate_key().decode()
@@ -255,6 +272,13 @@ if __name__ == "__main__":
     parser.add_argument("--concurrency", type=int, nargs="+", default=[10, 50, 200])
     parser.add_argument("--rounds", type=int, default=1)
     parser.add_argument("--src", nargs="+", help="source trees to alternate (default: this one)")
+    parser.add_argument(
+        "--server-env",
+        nargs="+",
+        default=[],
+        metavar="KEY=VALUE",
+        help="settings for the servers (LOOPWRIGHT_WORKER_CONCURRENCY=20)",
+    )
     parser.add_argument(
         "--py-spy", metavar="FILE", help="profile the server at the first concurrency to FILE"
     )
