@@ -14,7 +14,7 @@ from contextlib import asynccontextmanager
 from sqlalchemy import Select, bindparam, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from loopwright.db.database import DEFERRED_EVENTS, PENDING_EVENTS, core
+from loopwright.db.database import DEFERRED_EVENTS, PENDING_EVENTS, core, has_row_locks
 from loopwright.db.tables import EventRow, RunRow, StoreRow
 from loopwright.db.tables.base import utcnow
 from loopwright.domain.events import Event, EventFilter, NewEvent
@@ -51,13 +51,21 @@ async def append(session: AsyncSession, store_id: str, new: Sequence[NewEvent]) 
         return await _append(session, store_id, new)
 
 
-def defer(session: AsyncSession, store_id: str, new: Sequence[NewEvent]) -> None:
-    """Append ``new`` with the transaction's next ``append`` (or its ``flush``), in the same two
-    statements: a step that writes two events in one transaction (a built-in tool's
-    ``tool.executing`` and its result, a final answer and ``run.completed``) writes them in
-    one append. Their seqs come before those of the events appended with them, and nothing
-    can read them before the transaction commits, so the log is the same. The transaction
-    must ``flush`` before it commits (``Database.write`` refuses to commit otherwise)."""
+async def defer(session: AsyncSession, store_id: str, new: Sequence[NewEvent]) -> None:
+    """On SQLite, append ``new`` with the transaction's next ``append`` (or its ``flush``), in
+    the same two statements: a step that writes two events in one transaction (a built-in
+    tool's ``tool.executing`` and its result, a final answer and ``run.completed``) writes
+    them in one append. Their seqs come before those of the events appended with them, and
+    nothing can read them before the transaction commits, so the log is the same. The
+    transaction must ``flush`` before it commits (``Database.write`` refuses to commit
+    otherwise).
+
+    On PostgreSQL they are appended at once: an append takes the store row's lock, and the
+    step's transaction must take it where it always has, before the run rows it updates
+    (taken after them, a final step deadlocked with a team's other runs)."""
+    if has_row_locks(session):
+        await append(session, store_id, new)
+        return
     session.info.setdefault(_DEFERRED, []).extend((store_id, item) for item in new)
 
 

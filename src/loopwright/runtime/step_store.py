@@ -216,7 +216,7 @@ class DbStepStore:
             input_tokens=usage.input_tokens,
             output_tokens=usage.output_tokens,
         )
-        write = log.append if ends is None else _defer
+        write = log.append if ends is None else log.defer
         await write(
             session,
             plan.store_id,
@@ -277,7 +277,7 @@ class DbStepStore:
         started = time.perf_counter()
         try:
             async with self.rt.db.write() as session:
-                log.defer(session, self.plan.store_id, [self._executing(index, call, name)])
+                await log.defer(session, self.plan.store_id, [self._executing(index, call, name)])
                 outcome = await work(CallContext(index, timeout_s, session))
                 if not outcome.waiting_on:
                     await self._record(session, index, call, name, outcome, started)
@@ -387,7 +387,3 @@ def _result(call: ToolCall, name: str, outcome: ToolOutcome) -> ToolResult:
     return ToolResult(
         call.call_id, name, outcome.status == "ok", outcome.content, outcome.waiting_on
     )
-
-
-async def _defer(session: AsyncSession, store_id: str, new: list[NewEvent]) -> None:
-    log.defer(session, store_id, new)
