@@ -30,6 +30,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import math
 import os
 import statistics
 import subprocess
@@ -155,8 +156,8 @@ async def load(base_url: str, bench: Bench, workers: int, seconds: float, pid: i
         return Load(
             ended / seconds,
             cpu * 1000 / done,
-            percentile(totals or [0.0], 0.99),
-            percentile(firsts or [0.0], 0.5),
+            percentile(totals, 0.99) if totals else math.nan,  # none started and ended in it
+            percentile(firsts, 0.5) if firsts else math.nan,
         )
 
 
