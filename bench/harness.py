@@ -49,7 +49,9 @@ def loopwright_server(
     extra_env: dict[str, str] | None = None,
     extra_args: Sequence[str] = (),
     ready_timeout_s: float = 30,
+    prefix: Sequence[str] = (),
 ) -> Iterator[Server]:
+    """``prefix`` goes before the command (``taskset -c 0`` pins the server and its children)."""
     port = free_port()
     with tempfile.TemporaryDirectory() as data_dir:
         env = {
@@ -61,7 +63,10 @@ def loopwright_server(
         }
         cmd = [sys.executable, "-m", "loopwright", "serve", "--port", str(port)]
         proc = subprocess.Popen(
-            [*cmd, "--data-dir", data_dir, *extra_args], env=env, stdout=subprocess.PIPE, text=True
+            [*prefix, *cmd, "--data-dir", data_dir, *extra_args],
+            env=env,
+            stdout=subprocess.PIPE,
+            text=True,
         )
         try:
             base = f"http://127.0.0.1:{port}"

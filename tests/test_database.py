@@ -164,3 +164,67 @@ async def test_sqlite_sessions_point_async_connection_users_to_core(tmp_path: Pa
             assert (await core(session, text("SELECT 41 + 1"))).scalar() == 42
     finally:
         await db.dispose()
+
+
+async def test_deferred_events_go_out_with_the_next_append(db: Database) -> None:
+    """``log.defer``: the deferred event takes the first seq of the next append's batch, one
+    bump of the store's seq for both, published together."""
+    store_id = await new_store(db)
+    published = recorder(db)
+    async with db.write() as session:
+        await log.defer(session, store_id, [NewEvent("session.deleted", {}, session_id="first")])
+        # on PostgreSQL at once: the append takes the store row's lock where it always did
+        assert log.holds_store_row(session, store_id) == (not db.is_sqlite)
+        appended = await log.append(session, store_id, [NewEvent("session.deleted", {})])
+    if db.is_sqlite:
+        assert [(e.seq, e.session_id) for e in appended] == [(1, "first"), (2, None)]
+        assert published == [appended]
+    else:
+        assert [(e.seq, e.session_id) for batch in published for e in batch] == [
+            (1, "first"),
+            (2, None),
+        ]
+    assert await count(db, store_id, EventRow) == 2
+
+
+async def test_a_deferred_event_outlives_a_savepoint_that_rolls_back(db: Database) -> None:
+    """An append inside a savepoint takes the deferred event with it; if the savepoint rolls
+    back, the event is deferred again and the flush writes it."""
+    store_id = await new_store(db)
+    published = recorder(db)
+    async with db.write() as session:
+        await log.defer(session, store_id, [NewEvent("session.deleted", {}, session_id="kept")])
+
+        async def append_then_undo() -> None:
+            async with log.savepoint(session):
+                await log.append(session, store_id, [NewEvent("session.deleted", {})])
+                raise RuntimeError("undo")
+
+        with pytest.raises(RuntimeError):
+            await append_then_undo()
+        await log.flush(session)
+    assert [(e.seq, e.session_id) for batch in published for e in batch] == [(1, "kept")]
+    assert await count(db, store_id, EventRow) == 1
+
+
+async def test_a_transaction_left_holding_deferred_events_rolls_back(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'app.db'}"
+    await asyncio.to_thread(upgrade, url)
+    db = Database(url)
+    try:
+        await _left_holding_deferred_events(db)
+    finally:
+        await db.dispose()
+
+
+async def _left_holding_deferred_events(db: Database) -> None:
+    store_id = await new_store(db)
+
+    async def forget_to_flush() -> None:
+        async with db.write() as session:
+            await workspace.create_project(session, store_id, name="Home")
+            await log.defer(session, store_id, [NewEvent("session.deleted", {})])
+
+    with pytest.raises(RuntimeError, match="deferred"):
+        await forget_to_flush()
+    assert await count(db, store_id, ProjectRow) == 0

@@ -81,3 +81,15 @@ def test_tool_call_arguments_that_are_not_json_become_errors() -> None:
     assert good.arguments == {"x": 1} and good.arguments_error is None
     assert bad.arguments_error is not None and "not JSON" in bad.arguments_error
     assert wrong.arguments_error == "arguments must be a JSON object"
+
+
+def test_a_stored_reply_is_rebuilt_once_per_process() -> None:
+    """Keyed by its message id, a reply is validated once; later steps reuse it."""
+    data = {"response": dump_response(ModelResponse(parts=[TextPart("hi")]))}
+    items = [HistoryItem("user", "go", {}), HistoryItem("assistant", "hi", data, "msg_cached")]
+    first = build_context("", items)[1]
+    data["response"] = {"not": "a response"}  # not read again
+    again = build_context("", items)[1]
+    assert again is first
+    unkeyed = HistoryItem("assistant", "hi", {"response": dump_response(first)})
+    assert build_context("", [unkeyed])[0] is not first

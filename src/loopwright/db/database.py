@@ -27,6 +27,9 @@ from loopwright.domain.events import Event
 
 CommitHook = Callable[[Sequence[Event]], None]
 PENDING_EVENTS = "loopwright.pending_events"
+DEFERRED_EVENTS = "loopwright.deferred_events"
+"""``session.info[DEFERRED_EVENTS]``: events ``events.log.defer`` holds for the transaction's
+next append; a transaction that still holds some at its end is rolled back (a defect)."""
 AFTER_COMMIT = "loopwright.after_commit"
 """``session.info[AFTER_COMMIT]``: callables run once the transaction committed (metrics of
 what it did; a rolled-back transaction runs none)."""
@@ -61,6 +64,11 @@ def has_row_locks(session: AsyncSession) -> bool:
     """Whether ``SELECT ... FOR UPDATE`` locks anything in this session's transaction: on
     PostgreSQL it does; SQLite's write transaction holds the whole database already."""
     return not isinstance(session, InlineSession)
+
+
+def _check_deferred(session: AsyncSession) -> None:
+    if session.info.get(DEFERRED_EVENTS):
+        raise RuntimeError("a transaction ended with deferred events it did not append")
 
 
 class Database:
@@ -117,6 +125,7 @@ class Database:
                     session.info[NOTIFY_QUEUED] = self.wake_workers
                 async with session.begin():
                     yield session
+                    _check_deferred(session)
                 events: list[Event] = session.info.pop(PENDING_EVENTS, [])
                 after: list[Callable[[], None]] = session.info.pop(AFTER_COMMIT, [])
         else:
@@ -125,6 +134,7 @@ class Database:
                 try:
                     with session.sync_session.begin():
                         yield session
+                        _check_deferred(session)
                     events = session.info.pop(PENDING_EVENTS, [])
                     after = session.info.pop(AFTER_COMMIT, [])
                 finally:

@@ -14,7 +14,14 @@ from contextlib import asynccontextmanager
 from sqlalchemy import Select, String, bindparam, func, insert, literal, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from loopwright.db.database import NOTIFY_ORIGIN, NOTIFY_QUEUED, PENDING_EVENTS, core
+from loopwright.db.database import (
+    DEFERRED_EVENTS,
+    NOTIFY_ORIGIN,
+    NOTIFY_QUEUED,
+    PENDING_EVENTS,
+    core,
+    has_row_locks,
+)
 from loopwright.db.tables import EventRow, RunRow, StoreRow
 from loopwright.db.tables.base import utcnow
 from loopwright.domain.events import Event, EventFilter, NewEvent
@@ -54,7 +61,9 @@ _BUMP_SEQ_NOTIFY = (
     )
 )
 _INSERT_EVENTS = insert(EventRow)
+_HIGH_WATER = select(StoreRow.event_seq).where(StoreRow.id == bindparam("store"))
 _STORES_LOCKED = "loopwright.stores_locked"
+_DEFERRED = DEFERRED_EVENTS
 
 
 async def append(session: AsyncSession, store_id: str, new: Sequence[NewEvent]) -> list[Event]:
@@ -62,10 +71,46 @@ async def append(session: AsyncSession, store_id: str, new: Sequence[NewEvent]) 
 
     Two prebuilt Core statements on the transaction's connection: the log is written several
     times per run step, and the ORM's per-statement work cost more than the statements."""
+    deferred: list[tuple[str, NewEvent]] | None = session.info.get(_DEFERRED)
+    if deferred:  # the transaction's deferred events go first, in the same statements
+        if any(store != store_id for store, _ in deferred):
+            await flush(session)
+        else:
+            new = [item for _, item in deferred] + list(new)
+            deferred.clear()
     if not new:
         return []
     with metrics.timed_append():
         return await _append(session, store_id, new)
+
+
+async def defer(session: AsyncSession, store_id: str, new: Sequence[NewEvent]) -> None:
+    """On SQLite, append ``new`` with the transaction's next ``append`` (or its ``flush``), in
+    the same two statements: a step that writes two events in one transaction (a built-in
+    tool's ``tool.executing`` and its result, a final answer and ``run.completed``) writes
+    them in one append. Their seqs come before those of the events appended with them, and
+    nothing can read them before the transaction commits, so the log is the same. The
+    transaction must ``flush`` before it commits (``Database.write`` refuses to commit
+    otherwise).
+
+    On PostgreSQL they are appended at once: an append takes the store row's lock, and the
+    step's transaction must take it where it always has, before the run rows it updates
+    (taken after them, a final step deadlocked with a team's other runs)."""
+    if has_row_locks(session):
+        await append(session, store_id, new)
+        return
+    session.info.setdefault(_DEFERRED, []).extend((store_id, item) for item in new)
+
+
+async def flush(session: AsyncSession) -> None:
+    """Append what ``defer`` holds, if anything."""
+    deferred: list[tuple[str, NewEvent]] = session.info.get(_DEFERRED) or []
+    while deferred:
+        store_id = deferred[0][0]
+        batch = [item for store, item in deferred if store == store_id]
+        deferred[:] = [(store, item) for store, item in deferred if store != store_id]
+        with metrics.timed_append():
+            await _append(session, store_id, batch)
 
 
 async def _append(session: AsyncSession, store_id: str, new: Sequence[NewEvent]) -> list[Event]:
@@ -129,18 +174,22 @@ async def savepoint(session: AsyncSession) -> AsyncIterator[None]:
     kept = len(pending)
     locked: set[str] = session.info.setdefault(_STORES_LOCKED, set())
     locked_before = set(locked)
+    deferred: list[tuple[str, NewEvent]] = session.info.setdefault(_DEFERRED, [])
+    deferred_before = list(deferred)
     try:
         async with session.begin_nested():
             yield
     except BaseException:
         del pending[kept:]
         locked.intersection_update(locked_before)  # a rolled-back savepoint's locks go with it
+        # deferred events an append inside flushed lost their rows with it: defer them again
+        deferred[:] = deferred_before
         raise
 
 
 async def high_water(session: AsyncSession, store_id: str) -> int:
     """The last seq whose event (and every earlier one) is committed and visible."""
-    value = await session.scalar(select(StoreRow.event_seq).where(StoreRow.id == store_id))
+    value: int | None = (await core(session, _HIGH_WATER, {"store": store_id})).scalar()
     if value is None:
         raise NotFound.of("store", store_id)
     return value

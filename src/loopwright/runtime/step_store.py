@@ -122,7 +122,8 @@ class DbStepStore:
         ]
         try:
             async with self.rt.db.write() as session:
-                await self._persist(session, index, response, latency_ms, call_dicts)
+                # a final answer's event goes out with run.completed, in one append
+                await self._persist(session, index, response, latency_ms, call_dicts, ends)
                 if self._meter is not None:
                     usage = response.usage
                     used = (usage.input_tokens or 0) + (usage.output_tokens or 0)
@@ -138,6 +139,7 @@ class DbStepStore:
                         error=ends.error,
                         admit=self.rt.admitter.budget(),
                     )
+                await log.flush(session)
         except IntegrityError:
             async with self.rt.db.read() as session:  # a concurrent replay committed first
                 recorded = await self._recorded_step(session, index)
@@ -155,6 +157,7 @@ class DbStepStore:
         response: ModelResponse,
         latency_ms: float,
         call_dicts: list[dict[str, Any]],
+        ends: TurnOutcome | None,
     ) -> None:
         plan = self.plan
         text = "".join(p.content for p in response.parts if isinstance(p, TextPart))
@@ -213,7 +216,8 @@ class DbStepStore:
             input_tokens=usage.input_tokens,
             output_tokens=usage.output_tokens,
         )
-        await log.append(
+        write = log.append if ends is None else log.defer
+        await write(
             session,
             plan.store_id,
             [
@@ -267,14 +271,17 @@ class DbStepStore:
     async def _in_transaction(
         self, index: int, call: ToolCall, name: str, work: ToolWork, timeout_s: float
     ) -> ToolResult:
-        """``tool.executing``, the tool's effects and its record commit together."""
+        """``tool.executing``, the tool's effects and its record commit together; the
+        announcement is written with the transaction's next append (the tool's own events,
+        or its result's: one append instead of two)."""
         started = time.perf_counter()
         try:
             async with self.rt.db.write() as session:
-                await self._announce(session, index, call, name)
+                await log.defer(session, self.plan.store_id, [self._executing(index, call, name)])
                 outcome = await work(CallContext(index, timeout_s, session))
                 if not outcome.waiting_on:
                     await self._record(session, index, call, name, outcome, started)
+                await log.flush(session)
         except IntegrityError:
             return await self._replayed(call)
         failpoints.hit("after_tool_commit")
@@ -299,23 +306,15 @@ class DbStepStore:
         return _result(call, name, outcome)
 
     async def _announce(self, session: AsyncSession, index: int, call: ToolCall, name: str) -> None:
+        await log.append(session, self.plan.store_id, [self._executing(index, call, name)])
+
+    def _executing(self, index: int, call: ToolCall, name: str) -> NewEvent:
         plan = self.plan
-        await log.append(
-            session,
-            plan.store_id,
-            [
-                NewEvent(
-                    "tool.executing",
-                    {
-                        "step": index,
-                        "call_id": call.call_id,
-                        "tool": name,
-                        "arguments": call.arguments,
-                    },
-                    session_id=plan.session_id,
-                    run_id=plan.run_id,
-                )
-            ],
+        return NewEvent(
+            "tool.executing",
+            {"step": index, "call_id": call.call_id, "tool": name, "arguments": call.arguments},
+            session_id=plan.session_id,
+            run_id=plan.run_id,
         )
 
     async def _replayed(self, call: ToolCall) -> ToolResult:

@@ -114,8 +114,8 @@ async def list_messages(
 
 async def history(
     session: AsyncSession, store_id: str, session_id: str, run_id: str
-) -> list[tuple[str, str, dict[str, Any]]]:
-    """``(kind, content, data)`` of the conversation as run ``run_id`` sees it: every message
+) -> list[tuple[str, str, dict[str, Any], str]]:
+    """``(kind, content, data, id)`` of the conversation as run ``run_id`` sees it: every message
     of the session's runs up to and including this one (its user message and what it produced),
     run by run in the session's order, each run's messages in the order written.
 
@@ -125,11 +125,11 @@ async def history(
     run-id order (see ``runtime.admission``), so that order is the conversation's. Plain
     columns, not ORM objects: a run reads its conversation on every model step."""
     rows = await core(session, _HISTORY, {"store": store_id, "session": session_id, "run": run_id})
-    return [(row.kind, row.content, row.data) for row in rows]
+    return [(row.kind, row.content, row.data, row.id) for row in rows]
 
 
 _HISTORY = (
-    select(MessageRow.kind, MessageRow.content, MessageRow.data)
+    select(MessageRow.kind, MessageRow.content, MessageRow.data, MessageRow.id)
     .where(
         MessageRow.store_id == bindparam("store"),
         MessageRow.session_id == bindparam("session"),

@@ -1,0 +1,278 @@
+"""What one turn costs, counted: the server runs in this process on a thread of its own (its own
+event loop), the client on the main thread, and ``--turns`` turns at c=1 (the workload of
+``bench.per_core``: a stream opened per turn, 2 model calls, 1 tool call, 20 answer tokens)
+are counted after a warm-up:
+
+  * SQL statements, ``BEGIN``s and commits per turn, on the app database and on DBOS's
+    system database (SQLAlchemy engine events; on PostgreSQL each is a round trip);
+  * garbage collections per turn by generation, and their time (the whole process);
+  * from a cProfile of the server's loop thread (DBOS's own threads are not in it): Python
+    function calls per turn, JSON encodings and decodings, pydantic validations and dumps,
+    and where the loop's time goes by package (own time, so the shares add up to 100%).
+
+    .venv/bin/python -m bench.turn_breakdown [--turns 40] [--top 25]
+        [--database-url postgresql://postgres@127.0.0.1:5432/<an empty database>]
+
+cProfile slows every call down, so read the shares and counts, not the times.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import cProfile
+import gc
+import os
+import pstats
+import sys
+import tempfile
+import threading
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import httpx2
+import uvicorn
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+
+from bench.guardrails_overhead import OFF, async_setup, configure
+from bench.harness import OPERATOR_KEY, free_port, process
+from bench.per_core import ANSWER_TOKENS, fake_cmd, turns
+
+PACKAGES = (
+    "sqlalchemy",
+    "pydantic_ai",
+    "pydantic_core",
+    "pydantic",
+    "openai",
+    "httpx2",
+    "httpcore2",
+    "httpx",
+    "httpcore",
+    "starlette",
+    "fastapi",
+    "uvicorn",
+    "sse_starlette",
+    "dbos",
+    "opentelemetry",
+    "prometheus_client",
+    "anyio",
+    "h11",
+    "loopwright",
+)
+
+
+class Collections:
+    """Garbage collections in this process (the server's and the client's allocations both
+    count towards them): how many per generation, and their time."""
+
+    def __init__(self) -> None:
+        self.count: Counter[int] = Counter()
+        self.seconds: Counter[int] = Counter()
+        self._started = 0.0
+
+    def __call__(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            self._started = time.perf_counter()
+        else:
+            self.count[info["generation"]] += 1
+            self.seconds[info["generation"]] += time.perf_counter() - self._started
+
+
+class Counts:
+    """Statements, begins and commits, per database (app or DBOS's)."""
+
+    def __init__(self) -> None:
+        self.found: Counter[str] = Counter()
+        self.texts: Counter[str] = Counter()
+
+    @staticmethod
+    def which(conn: Any) -> str:
+        name = str(conn.engine.url.database or "")
+        return "dbos" if "dbos" in name else "app"
+
+    def statement(self, conn: Any, cursor: Any, text: str, *args: Any) -> None:
+        self.found[f"{self.which(conn)} statements"] += 1
+        self.texts[f"{self.which(conn)}: {' '.join(text.split())[:90]}"] += 1
+
+    def begin(self, conn: Any) -> None:
+        self.found[f"{self.which(conn)} begins"] += 1
+
+    def commit(self, conn: Any) -> None:
+        self.found[f"{self.which(conn)} commits"] += 1
+
+
+def bucket(filename: str, name: str) -> str:
+    """The package a frame belongs to, from its file (or, for C functions, its name)."""
+    for package in PACKAGES:
+        if f"/{package}/" in filename or (name.startswith("<method '") and package in name):
+            return package
+    if "asyncio" in filename or "selectors" in filename:
+        return "asyncio"
+    if filename == "~":
+        if "sqlite3" in name:
+            return "sqlite3 (C)"
+        if "pydantic_core" in name:
+            return "pydantic_core"
+        return "builtins (C)"
+    if "/json/" in filename:
+        return "json"
+    return "stdlib/other"
+
+
+def report(stats: pstats.Stats, done: int, top: int) -> None:
+    raw: dict[Any, Any] = stats.stats  # type: ignore[attr-defined]
+    total_calls = sum(cc for (cc, nc, tt, ct, callers) in raw.values())
+    total_time = sum(tt for (cc, nc, tt, ct, callers) in raw.values())
+    print(f"Python function calls per turn (loop thread): {total_calls / done:,.0f}")
+    wanted = {
+        "json encodings (json.dumps)": ("dumps", "json/__init__.py"),
+        "json decodings (json.loads)": ("loads", "json/__init__.py"),
+        "pydantic validations (validate_python)": ("validate_python", "~"),
+        "pydantic validations (validate_json)": ("validate_json", "~"),
+        "pydantic validations (validate_strings)": ("validate_strings", "~"),
+        "pydantic dumps (to_python)": ("to_python", "~"),
+        "pydantic dumps (to_json)": ("to_json", "~"),
+        "pydantic_core.to_json": ("to_json", "~"),
+    }
+    for label, (name, file) in wanted.items():
+        calls = sum(
+            cc
+            for (filename, _line, func), (cc, *_rest) in raw.items()
+            if func.endswith(name) or f"'{name}'" in func
+            if file in filename
+        )
+        print(f"{label} per turn: {calls / done:.1f}")
+    by_package: Counter[str] = Counter()
+    for (filename, _line, func), (_cc, _nc, tt, _ct, _callers) in raw.items():
+        by_package[bucket(filename, func)] += tt
+    print("own time of the loop thread by package:")
+    for package, seconds in by_package.most_common():
+        print(f"  {package:>20}: {100 * seconds / total_time:5.1f} %")
+    print(f"top {top} functions by own time:")
+    stats.sort_stats("tottime").print_stats(top)
+
+
+def serve(app_factory: Any, port: int, ready: threading.Event, box: dict[str, Any]) -> None:
+    loop = asyncio.new_event_loop()
+    box["loop"] = loop
+    asyncio.set_event_loop(loop)
+    server = uvicorn.Server(
+        uvicorn.Config(app_factory(), host="127.0.0.1", port=port, log_level="warning")
+    )
+    box["server"] = server
+
+    async def run() -> None:
+        task = asyncio.create_task(server.serve())
+        while not server.started:
+            if task.done():
+                task.result()
+            await asyncio.sleep(0.05)  # readiness poll of uvicorn's own flag
+        ready.set()
+        await task
+
+    loop.run_until_complete(run())
+
+
+def on_server(box: dict[str, Any], call: Any) -> None:
+    """Run ``call`` on the server's loop thread and wait for it (profiling is per thread)."""
+    done = threading.Event()
+
+    def run() -> None:
+        call()
+        done.set()
+
+    box["loop"].call_soon_threadsafe(run)
+    done.wait()
+
+
+async def main(args: argparse.Namespace) -> None:
+    from loopwright.server.app import create_app
+    from loopwright.settings import Settings
+
+    fake_port = free_port()
+    model_url = f"http://127.0.0.1:{fake_port}"
+    os.environ["FAKE_ANSWER_TOKENS"] = str(ANSWER_TOKENS)
+    with (
+        tempfile.TemporaryDirectory() as data_dir,
+        process(fake_cmd(fake_port), f"{model_url}/health"),
+    ):
+        extra: dict[str, Any] = {}
+        if args.database_url:
+            from cryptography.fernet import Fernet
+
+            extra = {"database_url": args.database_url, "secret_keys": Fernet.generate_key()}
+        settings = Settings(
+            data_dir=Path(data_dir),
+            operator_key=OPERATOR_KEY,
+            egress_allow="127.0.0.1/32",
+            store_concurrency=100,
+            tool_calls_per_min=1_000_000,
+            create_demo=False,
+            **extra,
+        )
+        port = free_port()
+        ready, box = threading.Event(), {}
+        thread = threading.Thread(
+            target=serve, args=(lambda: create_app(settings), port, ready, box), daemon=True
+        )
+        thread.start()
+        await asyncio.to_thread(ready.wait)
+        base_url = f"http://127.0.0.1:{port}"
+        bench = await async_setup(base_url, model_url)
+        await configure(base_url, bench, OFF)
+        counts = Counts()
+        headers = {"Authorization": f"Bearer {bench.key}"}
+        async with httpx2.AsyncClient(base_url=base_url, headers=headers, timeout=60) as c:
+            warm = 0
+            async for _ in turns(c, bench):
+                warm += 1
+                if warm == 10:
+                    break
+            event.listen(Engine, "before_cursor_execute", counts.statement)
+            event.listen(Engine, "begin", counts.begin)
+            event.listen(Engine, "commit", counts.commit)
+            collections = Collections()
+            gc.callbacks.append(collections)
+            profile = cProfile.Profile()
+            on_server(box, profile.enable)
+            done = 0
+            async for _ in turns(c, bench):
+                done += 1
+                if done == args.turns:
+                    break
+            on_server(box, profile.disable)
+            gc.callbacks.remove(collections)
+            if args.dump:
+                profile.dump_stats(args.dump)
+            for name in ("before_cursor_execute", "begin", "commit"):
+                listener = {"before_cursor_execute": counts.statement}.get(name) or getattr(
+                    counts, name
+                )
+                event.remove(Engine, name, listener)
+        box["server"].should_exit = True
+        await asyncio.to_thread(thread.join, 30)
+    print(f"{done} turns at c=1, a stream opened per turn, {ANSWER_TOKENS} answer tokens")
+    for key, value in sorted(counts.found.items()):
+        print(f"{key} per turn: {value / done:.1f}")
+    for generation in sorted(collections.count):
+        print(
+            f"garbage collections of generation {generation} per turn:"
+            f" {collections.count[generation] / done:.2f},"
+            f" {collections.seconds[generation] * 1000 / done:.2f} ms (under cProfile)"
+        )
+    print("statements per turn, by text:")
+    for text, count in counts.texts.most_common():
+        print(f"  {count / done:5.2f}  {text}")
+    report(pstats.Stats(profile, stream=sys.stdout), done, args.top)
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--turns", type=int, default=40)
+    parser.add_argument("--top", type=int, default=25)
+    parser.add_argument("--database-url", help="an empty PostgreSQL database instead of SQLite")
+    parser.add_argument("--dump", help="also write the profile here (for pstats or snakeviz)")
+    asyncio.run(main(parser.parse_args()))
