@@ -12,8 +12,9 @@ through SQLAlchemy's asyncio layer and psycopg.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
+from contextvars import ContextVar
 from typing import Any
 
 from sqlalchemy import Executable, make_url
@@ -33,6 +34,11 @@ what it did; a rolled-back transaction runs none)."""
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 SQLITE_WRITE_BUSY_TIMEOUT_MS = 10_000  # a write waits on the loop: keep it short
 Params = Mapping[str, Any] | Sequence[Mapping[str, Any]] | None
+WRITE_GUARD: ContextVar[Callable[[AsyncSession], Awaitable[None]] | None] = ContextVar(
+    "loopwright_write_guard", default=None
+)
+"""Run first in every write transaction of the task that set it (and of the tasks it starts):
+a run's execution checks there that it still owns the run (``runtime.fencing``)."""
 
 
 async def core(
@@ -102,6 +108,9 @@ class Database:
         if self._write_lock is None:
             async with self._sessions() as session:
                 async with session.begin():
+                    guard = WRITE_GUARD.get()
+                    if guard is not None:
+                        await guard(session)
                     yield session
                 events: list[Event] = session.info.pop(PENDING_EVENTS, [])
                 after: list[Callable[[], None]] = session.info.pop(AFTER_COMMIT, [])
@@ -110,6 +119,9 @@ class Database:
                 session = InlineSession(self._sqlite_write)
                 try:
                     with session.sync_session.begin():
+                        guard = WRITE_GUARD.get()
+                        if guard is not None:
+                            await guard(session)
                         yield session
                     events = session.info.pop(PENDING_EVENTS, [])
                     after = session.info.pop(AFTER_COMMIT, [])

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import sqlite3
 import time
 from datetime import timedelta
@@ -15,7 +16,6 @@ from typing import Any
 from dbos import DBOS, DBOSConfig
 from sqlalchemy import select
 
-from loopwright import __version__
 from loopwright.crypto import SecretBox, load_secret_box
 from loopwright.db.database import Database
 from loopwright.db.repos import conversations, counters, secrets_at_rest
@@ -41,6 +41,7 @@ from loopwright.runtime import (
     reflection,
     scheduler,
     services,
+    workers,
 )
 from loopwright.runtime.local_runs import LocalRuns
 from loopwright.runtime.models import ModelResolver
@@ -80,6 +81,8 @@ class Runtime:
             grace_s=settings.schedule_grace_s,
         )
         self._launched = False
+        self._registered = False
+        self.workers = workers.Workers(settings, db, on_fenced=_exit_fenced)
         self._services = services.RunServices(
             settings=settings,
             db=db,
@@ -91,6 +94,7 @@ class Runtime:
             admitter=self.admitter,
             mcp=self.mcp,
             http=self.http,
+            worker=self.workers.identity,
         )
 
     async def start(self) -> None:
@@ -98,13 +102,19 @@ class Runtime:
         async with self.db.read() as session:
             await secrets_at_rest.verify(session, self.secrets)  # a wrong key fails loudly here
         services.install(self.services())
+        # Before DBOS launches: the runs it recovers at launch claim them as this worker.
+        await self.workers.register()
+        self._registered = True
         system_url = self.settings.dbos_system_url
         if system_url.startswith("sqlite:///"):
             _enable_wal(Path(system_url[len("sqlite:///") :]))
         config: DBOSConfig = {
             "name": "loopwright",
             "system_database_url": system_url,
-            "application_version": __version__,
+            # Explicit, and not the release: the run workflow records no DBOS operation of its
+            # own (its steps' records are in the app database), so workers of two releases
+            # recover each other's runs (docs/operations.md, Deploys).
+            "application_version": self.settings.dbos_application_version,
             "executor_id": self.settings.process_executor_id,
             "log_level": "WARNING",
         }
@@ -122,6 +132,7 @@ class Runtime:
             asyncio.create_task(self._watch_cancels()),
             asyncio.create_task(self.scheduler.run()),
             asyncio.create_task(self.callbacks.run()),
+            asyncio.create_task(self.workers.run()),
         ]
 
     def readiness(self) -> dict[str, str]:
@@ -174,6 +185,10 @@ class Runtime:
         if self._launched:
             DBOS.destroy()
             self._launched = False
+        if self._registered:
+            self._registered = False
+            with contextlib.suppress(Exception):  # a database gone: the row expires anyway
+                await self.workers.leave()
         services.uninstall(self.services())
         await self.http.aclose()
         await self.models.aclose()
@@ -352,6 +367,14 @@ class Runtime:
                     self.local.cancel(run_id)
             except Exception:
                 logger.exception("cancel watch failed")
+
+
+def _exit_fenced() -> None:
+    """This worker was declared dead and its runs recovered elsewhere: end the process at once
+    (its supervisor starts it afresh), writing nothing more; its runs' stale executions could
+    not commit anyway (``fencing``)."""
+    logging.shutdown()
+    os._exit(workers.EXIT_FENCED)
 
 
 class _NormalSyncConnection(sqlite3.Connection):
