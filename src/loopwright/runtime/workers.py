@@ -31,7 +31,17 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from dbos import DBOS
-from sqlalchemy import ColumnElement, delete, func, insert, literal, select, text, update
+from sqlalchemy import (
+    ColumnElement,
+    Interval,
+    delete,
+    func,
+    insert,
+    literal,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from loopwright import __version__
@@ -117,7 +127,7 @@ class Workers:
         expiry = timedelta(seconds=self.settings.heartbeat_expiry_s)
         if self.db.is_sqlite:
             return literal(utcnow() - expiry, UtcDateTime())
-        return func.now(type_=UtcDateTime()) - expiry
+        return func.now(type_=UtcDateTime()) - literal(expiry, Interval())
 
     async def run(self) -> None:
         """Beat, then recover dead workers' runs, every ``heartbeat_s``."""
@@ -156,8 +166,7 @@ class Workers:
         async with self._recovery_lock() as mine:
             if not mine:
                 return []
-            async with self.db.write() as session:
-                dead = await self._fence(session)
+            dead = await self.fence_dead()
             for executor_id, incarnation in dead:
                 handles = await asyncio.to_thread(DBOS._recover_pending_workflows, [executor_id])
                 logger.warning(
@@ -173,9 +182,15 @@ class Workers:
                 self.recovered.append(executor_id)
             return [executor_id for executor_id, _ in dead]
 
+    async def fence_dead(self) -> list[tuple[str, str]]:
+        """Fence the expired workers of this DBOS application version, in a transaction of its
+        own (committed before their runs are recovered); every fenced row not yet recovered
+        (a recoverer may have died between fencing and deleting), as (executor id,
+        incarnation)."""
+        async with self.db.write() as session:
+            return await self._fence(session)
+
     async def _fence(self, session: AsyncSession) -> list[tuple[str, str]]:
-        """Fence the expired rows; every fenced row not yet recovered (a recoverer may have
-        died between fencing and deleting)."""
         mine = self.settings.dbos_application_version
         await session.execute(
             update(WorkerRow)
