@@ -82,6 +82,7 @@ class Runtime:
         )
         self._launched = False
         self._registered = False
+        self._heartbeat: asyncio.Task[None] | None = None
         self.workers = workers.Workers(settings, db, on_fenced=_exit_fenced)
         self._services = services.RunServices(
             settings=settings,
@@ -105,6 +106,7 @@ class Runtime:
         # Before DBOS launches: the runs it recovers at launch claim them as this worker.
         await self.workers.register()
         self._registered = True
+        heartbeat = self._heartbeat = asyncio.create_task(self.workers.run())
         system_url = self.settings.dbos_system_url
         if system_url.startswith("sqlite:///"):
             _enable_wal(Path(system_url[len("sqlite:///") :]))
@@ -123,6 +125,7 @@ class Runtime:
         DBOS(config=config)
         DBOS.launch()
         self._launched = True
+        self.workers.recovering = True
         await self._adopt_orphans()
         await asyncio.to_thread(heap.warm_up)
         heap.settle()
@@ -132,7 +135,7 @@ class Runtime:
             asyncio.create_task(self._watch_cancels()),
             asyncio.create_task(self.scheduler.run()),
             asyncio.create_task(self.callbacks.run()),
-            asyncio.create_task(self.workers.run()),
+            heartbeat,
         ]
 
     def readiness(self) -> dict[str, str]:
@@ -177,9 +180,11 @@ class Runtime:
     async def stop(self) -> None:
         with contextlib.suppress(ValueError):  # not watching if start failed early
             self.hub.unwatch(self._interrupt_if_cancelled)
-        for task in [*self._tasks, *self._later]:
+        tasks = {*self._tasks, *self._later, *([self._heartbeat] if self._heartbeat else [])}
+        self._heartbeat = None
+        for task in tasks:
             task.cancel()
-        for task in [*self._tasks, *self._later]:
+        for task in tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         if self._launched:

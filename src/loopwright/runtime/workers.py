@@ -74,6 +74,7 @@ class Workers:
         self.db = db
         self.identity = Identity(settings.process_executor_id, new_id("inc"))
         self._on_fenced = on_fenced
+        self.recovering = False  # set once DBOS has launched: recovery goes through it
         self.recovered: list[str] = []  # executor ids whose runs this worker recovered
 
     def _now(self) -> ColumnElement[datetime]:
@@ -130,7 +131,8 @@ class Workers:
         return func.now(type_=UtcDateTime()) - literal(expiry, Interval())
 
     async def run(self) -> None:
-        """Beat, then recover dead workers' runs, every ``heartbeat_s``."""
+        """Beat, then recover dead workers' runs, every ``heartbeat_s``: from registration
+        on, so a worker that takes long to launch DBOS is not taken for dead."""
         while True:
             await asyncio.sleep(self.settings.heartbeat_s)
             try:
@@ -141,7 +143,8 @@ class Workers:
                     )
                     self._on_fenced()
                     return
-                await self.recover_dead()
+                if self.recovering:
+                    await self.recover_dead()
             except Exception:  # the heartbeat must outlive a bad moment of the database
                 logger.exception("worker heartbeat failed")
 
