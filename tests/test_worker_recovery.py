@@ -11,7 +11,7 @@ from pathlib import Path
 
 import psycopg
 
-from loopwright.runtime.workers import EXIT_FENCED
+from loopwright.runtime.fencing import EXIT_FENCED
 from tests.llm.fakes import Reply
 from tests.procs import ServerProcess, WorkerProcess
 from tests.scripted import GatedLLM, Hold

@@ -151,10 +151,10 @@ async def run_workflow(store_id: str, run_id: str) -> str:
             tracing.end_run(span, outcome.status, outcome.stop_reason)
         return outcome.status
     except fencing.Fenced:
-        # A newer execution (its worker was declared dead and a live one recovered the run)
-        # owns the run: stop here without writing; DBOS does not record this execution's end.
-        logger.warning("run %s: a newer execution owns it; this one stops", run_id)
-        return "fenced"
+        # This worker was declared dead: a newer execution owns the run (or will).
+        logger.error("run %s: this worker lost it to a live one", run_id)
+        fencing.exit_fenced()
+        raise
     finally:
         rt.local.forget(run_id)
         rt.admitter.running -= 1

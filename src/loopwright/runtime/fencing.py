@@ -14,6 +14,8 @@ before the claim (the replay finds its record and acts no more) or fails after i
 
 from __future__ import annotations
 
+import logging
+import os
 from dataclasses import dataclass
 
 from sqlalchemy import bindparam, exists, select, update
@@ -22,6 +24,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from loopwright.db.database import WRITE_GUARD, core
 from loopwright.db.tables import RunRow, WorkerRow
 from loopwright.ids import new_id
+
+EXIT_FENCED = 75
+"""The exit status of a worker that found itself declared dead (EX_TEMPFAIL: start it again)."""
 
 
 class Fenced(BaseException):
@@ -101,3 +106,12 @@ def guard_writes(store_id: str, run_id: str, owner: Owner) -> None:
 def unguarded() -> None:
     """A new execution starts without its parent task's guard."""
     WRITE_GUARD.set(None)
+
+
+def exit_fenced() -> None:
+    """This worker was declared dead and its runs are recovered elsewhere: end the process at
+    once, writing nothing more (its supervisor starts it afresh). An execution that returned
+    instead would have DBOS record its workflow finished, and the run, stranded, would fail."""
+    logging.getLogger("loopwright.runtime").error("this worker was declared dead: exiting")
+    logging.shutdown()
+    os._exit(EXIT_FENCED)

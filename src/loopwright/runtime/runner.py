@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
 import sqlite3
 import time
 from datetime import timedelta
@@ -36,6 +35,7 @@ from loopwright.runtime import (
     children,
     durable,
     failpoints,
+    fencing,
     heap,
     lifecycle,
     reflection,
@@ -83,7 +83,7 @@ class Runtime:
         self._launched = False
         self._registered = False
         self._heartbeat: asyncio.Task[None] | None = None
-        self.workers = workers.Workers(settings, db, on_fenced=_exit_fenced)
+        self.workers = workers.Workers(settings, db, on_fenced=fencing.exit_fenced)
         self._services = services.RunServices(
             settings=settings,
             db=db,
@@ -372,14 +372,6 @@ class Runtime:
                     self.local.cancel(run_id)
             except Exception:
                 logger.exception("cancel watch failed")
-
-
-def _exit_fenced() -> None:
-    """This worker was declared dead and its runs recovered elsewhere: end the process at once
-    (its supervisor starts it afresh), writing nothing more; its runs' stale executions could
-    not commit anyway (``fencing``)."""
-    logging.shutdown()
-    os._exit(workers.EXIT_FENCED)
 
 
 class _NormalSyncConnection(sqlite3.Connection):

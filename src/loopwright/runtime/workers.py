@@ -10,11 +10,13 @@ process that held it is gone.
 A worker silent for ``heartbeat_expiry_s`` is dead. Each live worker looks for dead ones after
 each beat; one at a time (a PostgreSQL advisory lock; on SQLite, one machine, the fence's
 exclusive write transaction decides) fences the dead rows (``fenced_at``: their runs' stale
-executions can no longer claim a run, see ``fencing``), commits, has DBOS recover their
-pending workflows (``DBOS._recover_pending_workflows``: they are queued again and the first
-live worker to dequeue one runs it, its steps' records guarding every step) and deletes the
-rows. A fenced worker that comes back finds its row fenced at its next beat and exits
-(``EXIT_FENCED``), so its supervisor starts it afresh; its in-flight steps fail to commit.
+executions can no longer claim a run, see ``fencing``), commits, then has DBOS recover the
+pending workflows of every fenced executor (``DBOS._recover_pending_workflows``: they are
+queued again and the first live worker to dequeue one runs it, its steps' records guarding
+every step). Fenced rows stay until their executor id registers again, so a run a fenced
+worker started before it noticed is recovered at the next beat too. A fenced worker that
+comes back exits (``EXIT_FENCED``) as soon as it notices, at its next beat or at a write of
+one of its runs (``fencing``), so its supervisor starts it afresh.
 On PostgreSQL heartbeat times are the database's clock, so the machines' clocks need not
 agree.
 """
@@ -42,7 +44,6 @@ from sqlalchemy import (
     text,
     update,
 )
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from loopwright import __version__
 from loopwright.db.database import Database
@@ -53,8 +54,8 @@ from loopwright.settings import Settings
 
 logger = logging.getLogger("loopwright.runtime")
 
-EXIT_FENCED = 75
-"""The exit status of a worker that found itself declared dead (EX_TEMPFAIL: start it again)."""
+STARTUP_GRACE = timedelta(seconds=30)
+"""A worker registering owes its first beat this long after it (DBOS launching holds the loop)."""
 RECOVERY_LOCK = 0x4C57_5245_4356  # "LWRECV": the PostgreSQL advisory lock of recovery
 
 
@@ -120,9 +121,16 @@ class Workers:
                     version=__version__,
                     application_version=self.settings.dbos_application_version,
                     started_at=now,
-                    heartbeat_at=now,
+                    # Launching DBOS holds the loop (and so the beats) for a while, longer
+                    # than an expiry on a loaded machine: the first beat is owed later.
+                    heartbeat_at=self._later(STARTUP_GRACE),
                 )
             )
+
+    def _later(self, by: timedelta) -> ColumnElement[datetime]:
+        if self.db.is_sqlite:
+            return literal(utcnow() + by, UtcDateTime())
+        return func.now(type_=UtcDateTime()) + literal(by, Interval())
 
     def _expired_before(self) -> ColumnElement[datetime]:
         expiry = timedelta(seconds=self.settings.heartbeat_expiry_s)
@@ -164,53 +172,59 @@ class Workers:
         return bool(result.rowcount)  # type: ignore[attr-defined]
 
     async def recover_dead(self) -> list[str]:
-        """Fence the expired workers of this DBOS application version and recover their
-        runs, if no other worker is doing it; the executor ids recovered."""
+        """Fence the expired workers of this DBOS application version, and recover the pending
+        runs of every fenced one (those it left, and any it started after it was fenced), if
+        no other worker is doing it; the executor ids whose runs were recovered."""
         async with self._recovery_lock() as mine:
             if not mine:
                 return []
-            dead = await self.fence_dead()
-            for executor_id, incarnation in dead:
+            newly = await self.fence_dead()
+            for executor_id in newly:
+                logger.warning("worker %s stopped beating: recovering its runs", executor_id)
+            fenced = await self._fenced()
+            if not fenced:
+                return []
+            pending = await DBOS.list_workflows_async(
+                status="PENDING", executor_id=fenced, load_input=False, load_output=False
+            )
+            left = sorted({w.executor_id for w in pending if w.executor_id})
+            for executor_id in left:
                 handles = await asyncio.to_thread(DBOS._recover_pending_workflows, [executor_id])
                 logger.warning(
                     "worker %s is dead: %d of its runs recovered", executor_id, len(handles)
                 )
-                async with self.db.write() as session:
-                    await session.execute(
-                        delete(WorkerRow).where(
-                            WorkerRow.executor_id == executor_id,
-                            WorkerRow.incarnation == incarnation,
-                        )
-                    )
                 self.recovered.append(executor_id)
-            return [executor_id for executor_id, _ in dead]
+            return left
 
-    async def fence_dead(self) -> list[tuple[str, str]]:
+    async def _fenced(self) -> list[str]:
+        """The fenced workers of this DBOS application version: kept (until their executor id
+        registers again) so runs a fenced worker started before it noticed are recovered too."""
+        async with self.db.read() as session:
+            rows = await session.scalars(
+                select(WorkerRow.executor_id).where(
+                    WorkerRow.fenced_at.is_not(None),
+                    WorkerRow.application_version == self.settings.dbos_application_version,
+                )
+            )
+            return list(rows)
+
+    async def fence_dead(self) -> list[str]:
         """Fence the expired workers of this DBOS application version, in a transaction of its
-        own (committed before their runs are recovered); every fenced row not yet recovered
-        (a recoverer may have died between fencing and deleting), as (executor id,
-        incarnation)."""
+        own (committed before their runs are recovered, so their stale executions can no
+        longer claim a run); the executor ids fenced."""
         async with self.db.write() as session:
-            return await self._fence(session)
-
-    async def _fence(self, session: AsyncSession) -> list[tuple[str, str]]:
-        mine = self.settings.dbos_application_version
-        await session.execute(
-            update(WorkerRow)
-            .where(
-                WorkerRow.fenced_at.is_(None),
-                WorkerRow.heartbeat_at < self._expired_before(),
-                WorkerRow.application_version == mine,
-                WorkerRow.executor_id != self.identity.executor_id,
+            fenced = await session.execute(
+                update(WorkerRow)
+                .where(
+                    WorkerRow.fenced_at.is_(None),
+                    WorkerRow.heartbeat_at < self._expired_before(),
+                    WorkerRow.application_version == self.settings.dbos_application_version,
+                    WorkerRow.executor_id != self.identity.executor_id,
+                )
+                .values(fenced_at=self._now())
+                .returning(WorkerRow.executor_id)
             )
-            .values(fenced_at=self._now())
-        )
-        rows = await session.execute(
-            select(WorkerRow.executor_id, WorkerRow.incarnation).where(
-                WorkerRow.fenced_at.is_not(None), WorkerRow.application_version == mine
-            )
-        )
-        return [(row.executor_id, row.incarnation) for row in rows]
+            return list(fenced.scalars())
 
     @contextlib.asynccontextmanager
     async def _recovery_lock(self) -> AsyncIterator[bool]:
@@ -232,8 +246,8 @@ class Workers:
                     await session.execute(text(f"SELECT pg_advisory_unlock({RECOVERY_LOCK})"))
 
     async def leave(self) -> None:
-        """A worker stopping: expire its row so a live worker recovers what it leaves pending
-        at the next beat (and deletes the row)."""
+        """A worker stopping: expire its row so a live worker fences it and recovers what it
+        leaves pending at its next beat."""
         me = self.identity
         async with self.db.write() as session:
             await session.execute(
