@@ -94,3 +94,81 @@ class ServerProcess:
         if self.proc is not None and self.proc.returncode is None:
             self.proc.terminate()
             await self.proc.wait()
+
+
+class WorkerProcess(ServerProcess):
+    """``loopwright worker`` on a PostgreSQL database: no HTTP, ready once it has registered
+    itself in ``workers`` (under ``executor_id``)."""
+
+    def __init__(
+        self,
+        data_dir: Path,
+        database_url: str,
+        executor_id: str,
+        env: dict[str, str] | None = None,
+        output: Path | None = None,
+    ) -> None:
+        super().__init__(
+            data_dir,
+            {
+                **(env or {}),
+                "LOOPWRIGHT_DATABASE_URL": database_url,
+                "LOOPWRIGHT_EXECUTOR_ID": executor_id,
+            },
+            output,
+        )
+        self.database_url = database_url
+        self.executor_id = executor_id
+
+    async def start(self, **extra_env: str) -> None:
+        import psycopg
+
+        env = {
+            **os.environ,
+            "LOOPWRIGHT_OPERATOR_KEY": OPERATOR_KEY,
+            "LOOPWRIGHT_CREATE_DEMO": "false",
+            "LOOPWRIGHT_LOG_LEVEL": "warning",
+            **self.env,
+            **extra_env,
+        }
+        sink = None if self.output is None else self.output.open("ab")
+        self.proc = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "loopwright",
+            "worker",
+            "--data-dir",
+            str(self.data_dir),
+            env=env,
+            stdout=sink,
+            stderr=sink,
+        )
+        if sink is not None:
+            sink.close()
+        STARTED.append(self)
+        url = self.database_url.replace("+psycopg", "")
+        deadline = asyncio.get_running_loop().time() + READY_TIMEOUT_S
+        while asyncio.get_running_loop().time() < deadline:
+            if self.proc.returncode is not None:
+                raise RuntimeError(f"worker exited with {self.proc.returncode}")
+            try:
+                async with await psycopg.AsyncConnection.connect(url) as conn:
+                    found = await conn.execute(
+                        "SELECT 1 FROM workers WHERE executor_id = %s AND pid = %s",
+                        (self.executor_id, self.proc.pid),
+                    )
+                    if await found.fetchone() is not None:
+                        return
+            except psycopg.errors.UndefinedTable:
+                pass  # not migrated yet
+            await asyncio.sleep(0.1)  # readiness poll of a starting process
+        raise RuntimeError("worker did not become ready")
+
+    def pause(self) -> None:
+        """SIGSTOP: the process stops where it is, its connections open (a slow worker)."""
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGCONT)

@@ -51,6 +51,13 @@ def test_the_latest_migrations_step_down_and_up(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'app.db'}"
     upgrade(url)
     config = alembic_config(url)
+    command.downgrade(config, "-1")  # 0012: workers, runs.owner
+    engine = create_engine(url)
+    try:
+        assert "workers" not in set(inspect(engine).get_table_names())
+        assert "owner" not in {c["name"] for c in inspect(engine).get_columns("runs")}
+    finally:
+        engine.dispose()
     command.downgrade(config, "-1")  # 0011: triggers
     engine = create_engine(url)
     try:

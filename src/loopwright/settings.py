@@ -137,7 +137,25 @@ class Settings(BaseSettings):
         default=5, ge=1, description="concurrent runs per store, across all processes"
     )
     worker_concurrency: int = Field(default=200, ge=1, description="concurrent runs per worker")
-    executor_id: str = Field(default="local", description="stable id of this worker slot")
+    executor_id: str = Field(
+        default="local",
+        description="stable id of this worker slot, unique among the live workers on the"
+        " database (a worker refuses to start beside a live one of the same id)",
+    )
+    heartbeat_s: float = Field(
+        default=1.0, gt=0, description="how often a worker records that it is alive"
+    )
+    heartbeat_expiry_s: float = Field(
+        default=5.0,
+        gt=0,
+        description="a worker silent this long is declared dead: a live one fences it and"
+        " recovers its runs",
+    )
+    dbos_application_version: str = Field(
+        default="loopwright-run-1",
+        description="DBOS's application version: workers recover only the workflows of their"
+        " own; change it only when the run workflow's DBOS operations change",
+    )
     processes: int = Field(
         default=1,
         ge=1,

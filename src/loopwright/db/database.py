@@ -12,8 +12,9 @@ through SQLAlchemy's asyncio layer and psycopg.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
+from contextvars import ContextVar
 from typing import Any
 
 from sqlalchemy import Executable, make_url
@@ -42,6 +43,11 @@ workers are told of (they admit them at once)."""
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 SQLITE_WRITE_BUSY_TIMEOUT_MS = 10_000  # a write waits on the loop: keep it short
 Params = Mapping[str, Any] | Sequence[Mapping[str, Any]] | None
+WRITE_GUARD: ContextVar[Callable[[AsyncSession], Awaitable[None]] | None] = ContextVar(
+    "loopwright_write_guard", default=None
+)
+"""Run first in every write transaction of the task that set it (and of the tasks it starts):
+a run's execution checks there that it still owns the run (``runtime.fencing``)."""
 
 
 async def core(
@@ -124,6 +130,9 @@ class Database:
                     session.info[NOTIFY_ORIGIN] = self.notify_origin
                     session.info[NOTIFY_QUEUED] = self.wake_workers
                 async with session.begin():
+                    guard = WRITE_GUARD.get()
+                    if guard is not None:
+                        await guard(session)
                     yield session
                     _check_deferred(session)
                 events: list[Event] = session.info.pop(PENDING_EVENTS, [])
@@ -133,6 +142,9 @@ class Database:
                 session = InlineSession(self._sqlite_write)
                 try:
                     with session.sync_session.begin():
+                        guard = WRITE_GUARD.get()
+                        if guard is not None:
+                            await guard(session)
                         yield session
                         _check_deferred(session)
                     events = session.info.pop(PENDING_EVENTS, [])

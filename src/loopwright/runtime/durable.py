@@ -1,7 +1,10 @@
 """The run as a DBOS workflow (workflow id = run id): start, the engine's loop, finish.
 
 DBOS owns the workflow: its durable start, recovery after a crash (on restart, or by another
-worker) and cancellation. Each step is checkpointed by the record it commits with its effects
+worker, ``workers``) and cancellation. Each execution claims the run before it writes
+(``fencing``): a stale execution in a worker declared dead cannot commit a step.
+
+Each step is checkpointed by the record it commits with its effects
 (see ``step_store``): a replayed workflow runs the loop again and every step that committed
 returns its record without acting, so the loop goes on from the first unfinished step. A
 second checkpoint of the same output in DBOS's system database (``@DBOS.step``) would add
@@ -29,7 +32,7 @@ from loopwright.engine.toolsets import (
     ReadOnlyTools,
 )
 from loopwright.engine.types import RunSettings, TurnOutcome
-from loopwright.runtime import children, failpoints, lifecycle, reflection, services
+from loopwright.runtime import children, failpoints, fencing, lifecycle, reflection, services
 from loopwright.runtime.approvals import ApprovalsDesk
 from loopwright.runtime.memory_context import MemoryContext
 from loopwright.runtime.observed import ObservedTools
@@ -118,11 +121,14 @@ async def run_workflow(store_id: str, run_id: str) -> str:
     rt = services.current()
     rt.admitter.running += 1
     rt.local.begin(run_id)
+    owner = fencing.Owner.new(rt.worker.executor_id, rt.worker.incarnation)
+    fencing.unguarded()
     try:
         failpoints.fail("workflow_error")
-        started = await lifecycle.start(rt.db, store_id, run_id)
+        started = await lifecycle.start(rt.db, store_id, run_id, owner)
         if started is None:
             return "skipped"
+        fencing.guard_writes(store_id, run_id, owner)
         plan = started.plan
         log_context.for_run(store_id, plan.session_id, run_id)
         with tracing.run_span(
@@ -144,6 +150,11 @@ async def run_workflow(store_id: str, run_id: str) -> str:
                 return "ended"
             tracing.end_run(span, outcome.status, outcome.stop_reason)
         return outcome.status
+    except fencing.Fenced:
+        # This worker was declared dead: a newer execution owns the run (or will).
+        logger.error("run %s: this worker lost it to a live one", run_id)
+        fencing.exit_fenced()
+        raise
     finally:
         rt.local.forget(run_id)
         rt.admitter.running -= 1

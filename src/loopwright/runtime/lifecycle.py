@@ -20,6 +20,7 @@ from loopwright.domain.vocabulary import TERMINAL_RUN_STATUSES, RunStatus
 from loopwright.errors import NotFound
 from loopwright.events import log
 from loopwright.events.hub import EventHub
+from loopwright.runtime import fencing
 from loopwright.runtime.admission import Budget, admit_in
 from loopwright.runtime.plan import RunPlan
 from loopwright.telemetry import metrics
@@ -85,12 +86,22 @@ class Started:
     started_at: datetime | None = None
 
 
-async def start(db: Database, store_id: str, run_id: str) -> Started | None:
+async def start(
+    db: Database, store_id: str, run_id: str, owner: fencing.Owner | None = None
+) -> Started | None:
     """Mark the run running (``run.started``) and fix its plan; None if it already ended.
+    ``owner``: the execution claims the run first (``fencing``); ``Fenced`` if its worker
+    was declared dead.
 
     A replay finds the plan stored on the run and runs with it, so editing the agent while
     a run is down does not change the run halfway."""
     async with db.write() as session:
+        claimed = owner is None or await fencing.claim(session, store_id, run_id, owner)
+        if (
+            not claimed
+            and (await core(session, select(RunRow.id).where(RunRow.id == run_id))).first()
+        ):
+            raise fencing.Fenced(run_id)
         run = (await core(session, _RUN_AND_AGENT, {"store": store_id, "run": run_id})).first()
         if run is None:
             raise NotFound.of("run", run_id)

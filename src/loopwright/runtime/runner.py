@@ -15,7 +15,6 @@ from typing import Any
 from dbos import DBOS, DBOSConfig
 from sqlalchemy import select
 
-from loopwright import __version__
 from loopwright.crypto import SecretBox, load_secret_box
 from loopwright.db.database import Database
 from loopwright.db.repos import conversations, counters, secrets_at_rest
@@ -36,11 +35,13 @@ from loopwright.runtime import (
     children,
     durable,
     failpoints,
+    fencing,
     heap,
     lifecycle,
     reflection,
     scheduler,
     services,
+    workers,
 )
 from loopwright.runtime.local_runs import LocalRuns
 from loopwright.runtime.models import ModelResolver
@@ -82,6 +83,9 @@ class Runtime:
             grace_s=settings.schedule_grace_s,
         )
         self._launched = False
+        self._registered = False
+        self._heartbeat: asyncio.Task[None] | None = None
+        self.workers = workers.Workers(settings, db, on_fenced=fencing.exit_fenced)
         self._services = services.RunServices(
             settings=settings,
             db=db,
@@ -93,6 +97,7 @@ class Runtime:
             admitter=self.admitter,
             mcp=self.mcp,
             http=self.http,
+            worker=self.workers.identity,
         )
 
     async def start(self) -> None:
@@ -100,13 +105,20 @@ class Runtime:
         async with self.db.read() as session:
             await secrets_at_rest.verify(session, self.secrets)  # a wrong key fails loudly here
         services.install(self.services())
+        # Before DBOS launches: the runs it recovers at launch claim them as this worker.
+        await self.workers.register()
+        self._registered = True
+        heartbeat = self._heartbeat = asyncio.create_task(self.workers.run())
         system_url = self.settings.dbos_system_url
         if system_url.startswith("sqlite:///"):
             _enable_wal(Path(system_url[len("sqlite:///") :]))
         config: DBOSConfig = {
             "name": "loopwright",
             "system_database_url": system_url,
-            "application_version": __version__,
+            # Explicit, and not the release: the run workflow records no DBOS operation of its
+            # own (its steps' records are in the app database), so workers of two releases
+            # recover each other's runs (docs/operations.md, Deploys).
+            "application_version": self.settings.dbos_application_version,
             "executor_id": self.settings.process_executor_id,
             "log_level": "WARNING",
         }
@@ -117,6 +129,7 @@ class Runtime:
         DBOS(config=config)
         DBOS.launch()
         self._launched = True
+        self.workers.recovering = True
         await self._adopt_orphans()
         await asyncio.to_thread(heap.warm_up)
         heap.settle()
@@ -127,6 +140,7 @@ class Runtime:
             asyncio.create_task(self._watch_cancels()),
             asyncio.create_task(self.scheduler.run()),
             asyncio.create_task(self.callbacks.run()),
+            heartbeat,
         ]
 
     def readiness(self) -> dict[str, str]:
@@ -172,14 +186,20 @@ class Runtime:
         with contextlib.suppress(ValueError):  # not watching if start failed early
             self.hub.unwatch(self._interrupt_if_cancelled)
             self.hub.unwatch_queued(self._admit_queued)
-        for task in [*self._tasks, *self._later]:
+        tasks = {*self._tasks, *self._later, *([self._heartbeat] if self._heartbeat else [])}
+        self._heartbeat = None
+        for task in tasks:
             task.cancel()
-        for task in [*self._tasks, *self._later]:
+        for task in tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         if self._launched:
             DBOS.destroy()
             self._launched = False
+        if self._registered:
+            self._registered = False
+            with contextlib.suppress(Exception):  # a database gone: the row expires anyway
+                await self.workers.leave()
         services.uninstall(self.services())
         await self.http.aclose()
         await self.models.aclose()

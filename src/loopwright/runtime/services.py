@@ -14,6 +14,7 @@ from loopwright.events.hub import EventHub
 from loopwright.runtime.admission import Admitter
 from loopwright.runtime.local_runs import LocalRuns
 from loopwright.runtime.models import ModelResolver
+from loopwright.runtime.workers import Identity
 from loopwright.settings import Settings
 from loopwright.tools.mcp import McpPool
 
@@ -30,6 +31,7 @@ class RunServices:
     admitter: Admitter
     mcp: McpPool
     http: httpx2.AsyncClient
+    worker: Identity  # this process's worker: the owner of the runs it executes
 
 
 _installed: RunServices | None = None

@@ -24,6 +24,7 @@ from loopwright.db.tables.triggers import (
     SigningKeyRow,
     WebhookReceiptRow,
 )
+from loopwright.db.tables.workers import WorkerRow
 from loopwright.db.tables.workspace import DocumentRow, ProjectRow, TaskRow
 
 __all__ = [
@@ -58,4 +59,5 @@ __all__ = [
     "UsageCounterRow",
     "WebhookReceiptRow",
     "WebhookRow",
+    "WorkerRow",
 ]

@@ -86,6 +86,9 @@ class RunRow(Base):
     team_step: Mapped[dict[str, Any] | None] = mapped_column(default=None)
     # The run's trace when tracing is on: {trace_id, span_id, link} (``telemetry.tracing``).
     trace: Mapped[dict[str, Any] | None] = mapped_column(default=None)
+    # The execution of the run's workflow that may write for it (``runtime.fencing``): each
+    # start or replay claims it; a stale execution's writes fail.
+    owner: Mapped[str | None] = mapped_column(String(64), default=None)
     created_at: Mapped[datetime] = created_column()
     started_at: Mapped[datetime | None] = mapped_column(default=None)
     finished_at: Mapped[datetime | None] = mapped_column(default=None)
