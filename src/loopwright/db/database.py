@@ -67,8 +67,10 @@ async def _enter(session: AsyncSession, scope: StoreScope) -> None:
     (one statement); a cross-store one runs as the connecting user, which the policies do not
     restrict."""
     if scope is not ALL_STORES:
-        connection = await session.connection()
-        await connection.execute(ENTER_STORE, {"store_id": scope})
+        connection = await session.connection()  # begins the transaction
+        driver = (await connection.get_raw_connection()).driver_connection
+        assert driver is not None
+        await driver.execute(ENTER_STORE, (scope,))
 
 
 class Database:

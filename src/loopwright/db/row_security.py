@@ -17,8 +17,6 @@ from __future__ import annotations
 from enum import Enum
 from typing import Final
 
-from sqlalchemy import text
-
 TENANT_ROLE: Final = "loopwright_tenant"
 STORE_SETTING: Final = "app.store_id"
 POLICY: Final = "store_isolation"
@@ -35,8 +33,9 @@ and deletion. Anything else names its store."""
 
 StoreScope = str | Scope
 
-ENTER_STORE: Final = text(
-    f"SELECT set_config('role', '{TENANT_ROLE}', true), "
-    f"set_config('{STORE_SETTING}', :store_id, true)"
+ENTER_STORE: Final = (
+    f"SELECT set_config('role', '{TENANT_ROLE}', true), set_config('{STORE_SETTING}', %s, true)"
 )
-"""One round trip: the tenant role and the store, both for this transaction only."""
+"""One round trip: the tenant role and the store, both for this transaction only. Sent on
+the driver's connection (psycopg's placeholder): through SQLAlchemy's execution it cost about
+twice the client CPU (measured), and it needs none of what that layer adds."""
