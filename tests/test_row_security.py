@@ -40,7 +40,11 @@ async def _store_with_rows(db: Database) -> str:
         await tenancy.issue_key(session, store_id, "admin")
         agent = await agents.create(session, store_id, dict(DEMO_AGENT))
         chat = await conversations.create_session(session, store_id, agent.id, "t", "queue")
-        await log.append(session, store_id, [NewEvent("session.created", {}, session_id=chat.id)])
+        await log.append(
+            session,
+            store_id,
+            [NewEvent("session.created", {"agent_id": agent.id}, session_id=chat.id)],
+        )
     return store_id
 
 
