@@ -14,6 +14,8 @@ class Proxy:
         self.connections = 0
         """Connections accepted and forwarded."""
         self.refused = 0
+        self.refusing = asyncio.Event()
+        """Set when a connection was refused (a client tried again while paused)."""
         self.paused = False
         self._open: set[asyncio.StreamWriter] = set()
         self._server: asyncio.Server | None = None
@@ -39,6 +41,7 @@ class Proxy:
     async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         if self.paused:
             self.refused += 1
+            self.refusing.set()
             writer.transport.abort()
             return
         self.connections += 1

@@ -56,7 +56,7 @@ async def test_chat_shows_text_tool_calls_and_steps_and_its_commands_work(
 ) -> None:
     process, key = server
     async with AsyncClient(process.base_url, key) as lw:
-        await lw.agents.create(name="helper", tools=["create_task"], max_steps=5)
+        await lw.agents.create(name="helper", tools=["create_task"], max_steps=5, memory=True)
     command, env = chat_command("--agent", "helper", "--url", process.base_url)
     terminal.start(command, {**env, "LOOPWRIGHT_KEY": key})  # the key from the environment
     await terminal.wait_text("you>", timeout_s=60)
@@ -79,6 +79,19 @@ async def test_chat_shows_text_tool_calls_and_steps_and_its_commands_work(
     assert screen.rsplit("resumed session", 1)[1].count("create a task called Buy milk") == 1
     terminal.type("/bogus")
     await terminal.wait_text("unknown command /bogus")
+
+    # Memory: reflect on the session, keep what it suggests, list what the agent remembers.
+    terminal.type("remember that I prefer green tea")
+    await terminal.wait_text("── completed", count=2)
+    terminal.type("/reflect")
+    screen = await terminal.wait_text("keep / discard / skip>")
+    assert "remember? [preference] I prefer green tea" in screen
+    terminal.type("maybe")
+    await terminal.wait_text("answer keep, discard or skip")
+    terminal.type("keep")
+    await terminal.wait_text("✓ kept")
+    terminal.type("/memories")
+    await terminal.wait_text("  [preference] I prefer green tea")
     terminal.keys("C-d")
     await terminal.wait_for(lambda _: terminal.exited())
     assert "bye" in terminal.screen()

@@ -220,6 +220,12 @@ async def test_approvals_list_approve_and_reject(store: Store) -> None:
         code, _, err = await lw(store, key, "approvals", "list", "--status", "maybe")
         assert code == exits.USAGE and "--status" in err
 
+        # A message behind the held run of its session is queued after it: runs show says so.
+        session_id = (await client.runs.get(first_run)).session_id
+        behind = (await client.sessions.send(session_id, "and then?")).run.id
+        code, out, _ = await lw(store, key, "runs", "show", behind)
+        assert code == 0 and f"queue: 0 ahead, 0 running, after {first_run}" in out
+
         args = '{"title": "Tea with honey"}'
         code, out, err = await lw(store, key, "approvals", "approve", first, "--args", args)
         assert (code, out.strip()) == (0, f"approved {first} (create_task)"), err

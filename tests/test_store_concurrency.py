@@ -71,10 +71,34 @@ async def test_waiting_runs_start_by_priority_then_age(
         for priority in ("low", "critical", "normal", "high")
     }
     late_critical = await tenant.send("critical too", "critical")
+    # Each waiting run's place: what admission starts before it, in the same order.
+    ahead = {
+        run_id: (await tenant.http.get(f"/runs/{run_id}")).json()["queue"]
+        for run_id in [*waiting.values(), late_critical]
+    }
+    assert {run_id: place["ahead"] for run_id, place in ahead.items()} == {
+        waiting["critical"]: 0,
+        late_critical: 1,
+        waiting["high"]: 2,
+        waiting["normal"]: 3,
+        waiting["low"]: 4,
+    }
+    assert all(place["running"] == 1 for place in ahead.values())
+    assert all(place["waits_for_run"] is None for place in ahead.values())
+    started = (await tenant.http.get(f"/runs/{first}")).json()
+    assert started["status"] == "running" and started["queue"] is None
+    # A second message of the running session waits for that run, behind every waiting head.
+    r = await tenant.http.post(
+        f"/sessions/{started['session_id']}/messages", json={"content": "more", "priority": "low"}
+    )
+    follow_up = str(r.json()["run"]["id"])
+    place = (await tenant.http.get(f"/runs/{follow_up}")).json()["queue"]
+    assert (place["ahead"], place["waits_for_run"]) == (5, first)
 
-    llm.push(*[Reply(text=["ok"]) for _ in range(5)])
+    llm.push(*[Reply(text=["ok"]) for _ in range(6)])
     held.gate.set()
     assert (await tenant.wait(first))["status"] == "completed"
+    assert (await tenant.wait(follow_up))["status"] == "completed"
     runs = {run_id: await tenant.wait(run_id) for run_id in [*waiting.values(), late_critical]}
     assert all(run["status"] == "completed" for run in runs.values())
     by_start = sorted(runs, key=lambda run_id: runs[run_id]["started_at"])
@@ -86,7 +110,7 @@ async def test_waiting_runs_start_by_priority_then_age(
         waiting["low"],
     ]
     prompts = [r.body["messages"][-1]["content"] for r in llm.requests[1:]]
-    assert prompts == ["critical", "critical too", "high", "normal", "low"]
+    assert prompts == ["critical", "critical too", "high", "normal", "low", "more"]
 
 
 @pytest.mark.parametrize("database", ["sqlite", "postgresql"])
@@ -111,6 +135,8 @@ async def test_the_limit_holds_across_processes_on_one_database(
     waiting = await elsewhere.send("two")
     assert (await elsewhere.wait(waiting, timeout_s=1))["status"] == "queued"
     assert len(llm.requests) == 1
+    place = (await elsewhere.http.get(f"/runs/{waiting}")).json()["queue"]
+    assert place == {"ahead": 0, "running": 1, "waits_for_run": None}
 
     llm.push(Reply(text=["second"]))
     held.gate.set()

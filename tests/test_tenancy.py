@@ -36,6 +36,25 @@ async def test_store_creation_needs_operator_key(store: Store) -> None:
     assert r.status_code == 403
 
 
+async def test_the_operator_lists_every_store_by_id_and_a_store_key_may_not(live: Live) -> None:
+    made = sorted([(await live.new_store("list")).id for _ in range(3)])
+    seen: list[str] = []
+    cursor = None
+    while True:  # two at a time: the cursor walks every store once
+        params = {"limit": 2, **({"cursor": cursor} if cursor else {})}
+        page = (await live.http.get("/v1/stores", params=params)).json()
+        seen += [s["id"] for s in page["items"]]
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    assert seen == sorted(seen) and len(seen) == len(set(seen))
+    assert set(made) <= set(seen)
+    store = await live.new_store()
+    r = await store.admin.get("/v1/stores")
+    assert r.status_code == 403
+    assert r.json()["error"]["code"] == "forbidden"
+
+
 async def test_missing_and_wrong_keys_are_401(live: Live, store: Store) -> None:
     async with live.client(None) as anonymous:
         r = await anonymous.get(f"{store.path}/agents")

@@ -9,8 +9,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+NOTIFIED_EVENT_POLL_S = 5.0
+"""``event_poll_s`` by default where PostgreSQL notifications carry the events."""
 
 
 class Settings(BaseSettings):
@@ -19,6 +22,12 @@ class Settings(BaseSettings):
     data_dir: Path = Field(default=Path(".loopwright"), description="SQLite files and secrets")
     database_url: str | None = Field(
         default=None, description="SQLAlchemy async URL; default: SQLite in data_dir"
+    )
+    db_pool_size: int = Field(
+        default=20,
+        ge=1,
+        description="PostgreSQL connections a server or worker process keeps open to the app"
+        " database (it opens as many again under load), and its DBOS pool's size",
     )
     system_database_url: str | None = Field(
         default=None, description="DBOS system database; default: beside the app database"
@@ -31,12 +40,27 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(default=1_048_576, ge=1024)
     sse_heartbeat_s: float = Field(default=15.0, gt=0)
     event_poll_s: float = Field(
-        default=1.0, gt=0, description="how often subscribers look for other processes' events"
+        default=1.0,
+        gt=0,
+        description="how often subscribers look in the log for other processes' events (a"
+        " safety poll when a notifier carries them); default: 1 s, 5 s on PostgreSQL with"
+        " pg_notify",
     )
     relay: bool = Field(
         default=True,
         description="hand events to the other server processes of the same database on this"
         " machine over local sockets, so their readers see every run live",
+    )
+    pg_notify: bool = Field(
+        default=True,
+        description="on PostgreSQL, carry events between the server and worker processes of"
+        " every machine with LISTEN/NOTIFY, so their readers see every run live",
+    )
+    listen_database_url: str | None = Field(
+        default=None,
+        description="where the LISTEN connection goes (one per process); default: the app"
+        " database. LISTEN needs a session: behind a transaction-pooling PgBouncer, point this"
+        " at PostgreSQL itself",
     )
     reorder_s: float = Field(
         default=0.05,
@@ -178,6 +202,14 @@ class Settings(BaseSettings):
     callback_poll_s: float = Field(
         default=0.5, gt=0, description="how often a worker looks for callbacks to send"
     )
+
+    @model_validator(mode="after")
+    def _slow_safety_poll(self) -> Settings:
+        """With LISTEN/NOTIFY carrying every process's events, the poll only catches a lost
+        notification: look less often unless told."""
+        if "event_poll_s" not in self.model_fields_set and self.pg_notify and not self.is_sqlite:
+            self.event_poll_s = NOTIFIED_EVENT_POLL_S
+        return self
 
     @field_validator("data_dir")
     @classmethod

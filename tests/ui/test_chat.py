@@ -4,6 +4,7 @@ busy policies, a stream cut mid-run, reload, and a phone-width screen."""
 from __future__ import annotations
 
 import asyncio
+import re
 
 from playwright.async_api import Page, Route, expect
 
@@ -88,6 +89,16 @@ async def test_chat_with_the_offline_agent_shows_the_tool_card_and_the_streamed_
     await expect(page.locator(".msg-user")).to_have_count(1)
     await expect(page.locator(".tool-card")).to_have_count(1)
     await expect(page.locator('.tool-card[data-state="ok"]')).to_have_count(1)
+    # The run inspector: its tool call with outcome and duration.
+    await page.get_by_role("button", name="Run details").first.click()
+    timing = page.locator("#inspector .tool-timings li")
+    await expect(timing).to_have_count(1)
+    await expect(timing).to_contain_text(re.compile(r"create_task · ok · \d"))
+    assert "null" not in await page.locator("#inspector").inner_text()  # no absent part as text
+    # The stored card gets its chip back from the stored events, once.
+    await expect(card.locator(".chip")).to_have_text(
+        re.compile(r"^task created: Water the plants tsk_")
+    )
 
 
 async def test_cancel_a_running_run(
@@ -293,6 +304,10 @@ async def test_reasoning_is_collapsed_and_a_queued_message_says_it_waits(
     await expect(statuses).to_have_count(2)
     await expect(statuses.last).to_contain_text("waits for the run before it")
     await expect(statuses.last).to_have_attribute("data-status", "queued")
+    # Its place in the store's queue, from GET /runs/{id}: next, once that run ends.
+    await expect(statuses.last).to_contain_text(
+        "Queued · next to start · after this conversation's earlier run"
+    )
     first.gate.set()
     await expect(statuses.last).to_have_attribute("data-status", "completed")
     await expect(statuses.first).to_have_attribute("data-status", "completed")

@@ -151,3 +151,38 @@ async def test_memory_turned_on_in_the_agent_form(page: Page, ui_store: UiStore)
         800,
         600,
     )
+
+
+async def test_the_chat_shows_suggested_memories_to_keep_edit_or_discard(
+    page: Page, ui_store: UiStore
+) -> None:
+    agent = await ui_store.agent(name="Noter", memory=True)
+    session = await ui_store.session(agent["id"])
+    for content in ("remember that I prefer tea", "remember that the office is in Lyon"):
+        r = await ui_store.admin.post(
+            f"{ui_store.path}/sessions/{session['id']}/messages",
+            json={"content": content, "wait": True},
+        )
+        assert r.status_code == 200, r.text
+    await page.goto(f"/chat/{session['id']}")
+    await expect(page.locator(".run-status")).to_have_count(2)
+    r = await ui_store.admin.post(f"{ui_store.path}/sessions/{session['id']}/reflect")
+    assert r.status_code == 202, r.text
+    notes = page.get_by_role("complementary", name="Suggested memory")
+    await expect(notes).to_have_count(2)  # live, under the reflection run
+    await page.reload()  # still pending: read back with the conversation
+    await expect(notes).to_have_count(2)
+    tea = notes.filter(has_text="I prefer tea")
+    await tea.get_by_role("button", name="Keep").click()
+    await expect(tea).to_have_attribute("data-status", "approved")
+    lyon = notes.filter(has_text="The office is in Lyon")
+    await lyon.get_by_role("button", name="Edit").click()
+    dialog = page.get_by_role("dialog", name="Edit the suggested memory")
+    await dialog.get_by_label("Content").fill("The office is in Lyon, 3rd floor")
+    await dialog.get_by_role("button", name="Keep").click()
+    await expect(lyon).to_have_attribute("data-status", "approved")
+    r = await ui_store.admin.get(f"{ui_store.path}/memories", params={"agent_id": agent["id"]})
+    assert sorted(m["content"] for m in r.json()["items"]) == [
+        "I prefer tea",
+        "The office is in Lyon, 3rd floor",
+    ]

@@ -73,7 +73,7 @@ async def test_create_an_agent_with_a_422_shown_next_to_its_field(
     )
     await name.fill("Helper One")
     await page.get_by_label("Max steps").fill("7")
-    await page.get_by_label("create_task").check()
+    await page.get_by_role("checkbox", name="create_task").check()
     await page.get_by_role("button", name="Create agent").click()
     await expect(page.locator("h1")).to_have_text("Helper One")
     await expect(page.locator("dl.props")).to_contain_text("create_task")

@@ -70,6 +70,12 @@ async def test_team_chat_shows_the_plan_its_executors_and_the_answer_and_survive
     await expect(page.locator(".session-list li.session-item")).to_have_count(1)
     await expect(page.locator(".session-list li.session-item")).to_contain_text("Compare")
 
+    # The run inspector lists the planner's executors, and the tool calls of a run with timings.
+    await page.get_by_role("button", name="Run details").first.click()
+    children = page.locator("#inspector .child-runs li")
+    await expect(children).to_have_count(2)
+    await expect(children.first).to_contain_text("completed")
+
     run_link = page.locator(".run-status .run-link").last
     await run_link.click()
     plan = page.locator("#run-plan")

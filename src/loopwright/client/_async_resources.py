@@ -46,6 +46,11 @@ class AsyncStores(AsyncResource):
         path = f"/v1/stores/{store_id}" if store_id else await self._c.store_path()
         return await self._c.call(Store, "GET", path)
 
+    async def list(self, *, limit: int | None = None, cursor: str | None = None) -> Page[Store]:
+        """Every store, by id (operator key)."""
+        params = query(limit=limit, cursor=cursor)
+        return await self._c.call(Page[Store], "GET", "/v1/stores", params=params)
+
 
 class AsyncKeys(AsyncResource):
     async def create(self, role: str, name: str | None = None) -> IssuedKey:

@@ -45,6 +45,11 @@ class Stores(Resource):
         path = f"/v1/stores/{store_id}" if store_id else self._c.store_path()
         return self._c.call(Store, "GET", path)
 
+    def list(self, *, limit: int | None = None, cursor: str | None = None) -> Page[Store]:
+        """Every store, by id (operator key)."""
+        params = query(limit=limit, cursor=cursor)
+        return self._c.call(Page[Store], "GET", "/v1/stores", params=params)
+
 
 class Keys(Resource):
     def create(self, role: str, name: str | None = None) -> IssuedKey:

@@ -128,6 +128,15 @@ class PlanStepRef(Model):
 TERMINAL_RUN_STATUSES = frozenset({"completed", "failed", "cancelled", "timed_out", "max_steps"})
 
 
+class QueuePlace(Model):
+    """Where a queued run stands (``runs.get`` only): queued runs that start before it, the
+    store's running runs, and the earlier run of its session it waits for."""
+
+    ahead: int
+    running: int
+    waits_for_run: str | None
+
+
 class Run(Model):
     id: str
     session_id: str
@@ -142,6 +151,7 @@ class Run(Model):
     parent_run_id: str | None
     read_only: bool
     plan_step: PlanStepRef | None = None
+    queue: QueuePlace | None = None
     created_at: datetime
     started_at: datetime | None
     finished_at: datetime | None

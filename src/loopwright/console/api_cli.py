@@ -238,6 +238,11 @@ def runs_show(
         typer.echo(
             f"{'tokens':>12}: {found.usage.input_tokens} in / {found.usage.output_tokens} out"
         )
+        if found.queue is not None:
+            after = f", after {found.queue.waits_for_run}" if found.queue.waits_for_run else ""
+            typer.echo(
+                f"{'queue':>12}: {found.queue.ahead} ahead, {found.queue.running} running{after}"
+            )
 
 
 @runs_app.command("cancel")

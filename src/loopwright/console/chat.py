@@ -8,6 +8,7 @@ from rich.markup import escape
 
 from loopwright.client import Agent, Client, ClientError, Session
 from loopwright.client.events import ApprovalRequestedEvent
+from loopwright.console import memory_prompt
 from loopwright.console.approval_prompt import ask
 from loopwright.console.exits import NOT_FOUND, OK, describe, exit_code
 from loopwright.console.render import RunView
@@ -16,6 +17,8 @@ HELP = """\
 [bold]/new[/]          start a new session with this agent
 [bold]/sessions[/]     list this agent's sessions
 [bold]/resume N|ID[/]  continue session N of the list (or by id)
+[bold]/reflect[/]      suggest memories from this session, to keep or discard
+[bold]/memories[/]     what this agent remembers
 [bold]/help[/]         this help      [bold]/quit[/]  leave (or Ctrl-D)
 Ctrl-C while the agent works cancels its run; a second Ctrl-C (or one at the prompt) leaves.
 A tool call that needs approval asks: approve, reject (and a reason), or skip."""
@@ -68,6 +71,10 @@ class Chat:
             self.new_session()
         elif name == "/sessions":
             self.list_sessions()
+        elif name == "/reflect" and self.session is not None:
+            memory_prompt.reflect(self.client, self.console, self.session.id)
+        elif name == "/memories":
+            memory_prompt.list_memories(self.client, self.console, self.agent.id)
         elif name == "/resume" and argument:
             if argument.isdigit() and 0 < int(argument) <= len(self._listed):
                 self.resume(self._listed[int(argument) - 1])

@@ -35,6 +35,12 @@ PENDING_EVENTS = "loopwright.pending_events"
 AFTER_COMMIT = "loopwright.after_commit"
 """``session.info[AFTER_COMMIT]``: callables run once the transaction committed (metrics of
 what it did; a rolled-back transaction runs none)."""
+NOTIFY_ORIGIN = "loopwright.notify_origin"
+"""``session.info[NOTIFY_ORIGIN]``: on PostgreSQL with a notifier, this process's name, which
+the appending transaction puts in its notification (``events.log``)."""
+NOTIFY_QUEUED = "loopwright.notify_queued"
+"""``session.info[NOTIFY_QUEUED]``: an API-only process's transaction, whose queued runs the
+workers are told of (they admit them at once)."""
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 SQLITE_WRITE_BUSY_TIMEOUT_MS = 10_000  # a write waits on the loop: keep it short
 Params = Mapping[str, Any] | Sequence[Mapping[str, Any]] | None
@@ -76,7 +82,8 @@ async def _enter(session: AsyncSession, scope: StoreScope) -> None:
 class Database:
     """Owns the engines; hands out sessions; publishes appended events after commit."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, pool_size: int = 20) -> None:
+        """``pool_size``: PostgreSQL connections kept open; as many again open under load."""
         self.url = url
         self.is_sqlite = url.startswith("sqlite")
         if self.is_sqlite:
@@ -91,11 +98,15 @@ class Database:
             self._writer_lock = WriterLock(path, SQLITE_WRITE_BUSY_TIMEOUT_MS / 1000)
         else:
             self._engine = create_async_engine(
-                url, pool_size=20, max_overflow=20, pool_pre_ping=True
+                url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True
             )
             self._sessions = async_sessionmaker(self._engine, expire_on_commit=False)
         self._write_lock = asyncio.Lock() if self.is_sqlite else None
         self._commit_hooks: list[CommitHook] = []
+        self.notify_origin: str | None = None
+        """Set by the PostgreSQL notifier: appends then notify the other processes."""
+        self.wake_workers = False
+        """An API-only process: tell the workers of the runs it queues."""
 
     def on_commit(self, hook: CommitHook) -> None:
         self._commit_hooks.append(hook)
@@ -120,6 +131,9 @@ class Database:
         (``ALL_STORES``): committed when the block ends, rolled back if it raises."""
         if self._write_lock is None:
             async with self._sessions() as session:
+                if self.notify_origin is not None:
+                    session.info[NOTIFY_ORIGIN] = self.notify_origin
+                    session.info[NOTIFY_QUEUED] = self.wake_workers
                 async with session.begin():
                     await _enter(session, scope)
                     yield session

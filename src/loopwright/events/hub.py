@@ -89,12 +89,14 @@ class EventHub:
         """``reorder_s``: how long a reader waits for a seq missing before one it was handed
         (relayed from a peer process, out of order) before it reads the log instead."""
         self.reorder_s = reorder_s
-        self.forward: Callable[[Sequence[Event]], None] | None = None
+        self._forwards: list[Callable[[Sequence[Event]], None]] = []
+        self._readers: dict[str, int] = defaultdict(int)  # store -> subscriptions
         # keyed by ("store", store, ""), ("session", store, session_id) or ("run", store, run_id)
         self._subscribers: dict[tuple[str, str, str], set[Subscription]] = defaultdict(set)
         self._published: dict[str, _Seqs] = defaultdict(_Seqs)
         self._high_water: dict[str, tuple[float, int]] = {}  # store -> (read at, seq)
         self._watchers: list[Callable[[Event], None]] = []
+        self._queued_watchers: list[Callable[[str], None]] = []
 
     def watch(self, watcher: Callable[[Event], None]) -> None:
         """Call ``watcher`` with every event this hub receives, any store's (it must be quick:
@@ -104,15 +106,35 @@ class EventHub:
     def unwatch(self, watcher: Callable[[Event], None]) -> None:
         self._watchers.remove(watcher)
 
+    def watch_queued(self, watcher: Callable[[str], None]) -> None:
+        """Call ``watcher`` with the store of each run another process queued (a notifier
+        says so): a worker admits it at once instead of at its next sweep."""
+        self._queued_watchers.append(watcher)
+
+    def unwatch_queued(self, watcher: Callable[[str], None]) -> None:
+        self._queued_watchers.remove(watcher)
+
+    def queued_elsewhere(self, store_id: str) -> None:
+        for watcher in self._queued_watchers:
+            watcher(store_id)
+
+    def add_forward(self, forward: Callable[[Sequence[Event]], None]) -> None:
+        """Also hand every event this process publishes to ``forward`` (a notifier: the
+        relay, PostgreSQL notifications), which must not block."""
+        self._forwards.append(forward)
+
+    def remove_forward(self, forward: Callable[[Sequence[Event]], None]) -> None:
+        self._forwards.remove(forward)
+
     def publish(self, events: Sequence[Event]) -> None:
-        """Events this process committed (or streamed): to its readers, and to its peer
-        processes through ``forward`` (the relay) if one is set."""
+        """Events this process committed (or streamed): to its readers, and to other
+        processes through its notifiers."""
         self.receive(events)
-        if self.forward is not None:
-            self.forward(events)
+        for forward in self._forwards:
+            forward(events)
 
     def receive(self, events: Sequence[Event]) -> None:
-        """Events for this process's readers only (a peer's, relayed)."""
+        """Events for this process's readers only (another process's, relayed or notified)."""
         for event in events:
             store = event.store_id
             if event.seq is not None:
@@ -132,6 +154,23 @@ class EventHub:
         offered to every subscriber that existed."""
         seqs = self._published.get(store_id)
         return seqs is not None and seqs.cover(first, last)
+
+    def has_readers(self, store_id: str) -> bool:
+        """Whether a reader of this process follows the store."""
+        return self._readers.get(store_id, 0) > 0
+
+    def stores_read(self) -> list[str]:
+        """The stores readers of this process follow."""
+        return [store for store, count in self._readers.items() if count > 0]
+
+    def last_known(self, store_id: str) -> int | None:
+        """The highest seq of the store this hub published or a reader read from the log:
+        where a reader that missed nothing since stands."""
+        seqs = self._published.get(store_id)
+        published = seqs.lasts[-1] if seqs is not None and seqs.lasts else None
+        noted = self._high_water.get(store_id)
+        found = [seq for seq in (published, noted[1] if noted else None) if seq is not None]
+        return max(found) if found else None
 
     def note_high_water(self, store_id: str, seq: int) -> None:
         """Remember the store's high-water as a reader just read it from the log."""
@@ -155,9 +194,13 @@ class EventHub:
             key = ("store", store_id, "")
         subs = self._subscribers[key]
         subs.add(sub)
+        self._readers[store_id] += 1
         try:
             yield sub
         finally:
             subs.discard(sub)
             if not subs:
                 self._subscribers.pop(key, None)
+            self._readers[store_id] -= 1
+            if not self._readers[store_id]:
+                del self._readers[store_id]

@@ -11,10 +11,10 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 
-from sqlalchemy import Select, bindparam, insert, select, update
+from sqlalchemy import Select, String, bindparam, func, insert, literal, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from loopwright.db.database import PENDING_EVENTS, core
+from loopwright.db.database import NOTIFY_ORIGIN, NOTIFY_QUEUED, PENDING_EVENTS, core
 from loopwright.db.tables import EventRow, RunRow, StoreRow
 from loopwright.db.tables.base import utcnow
 from loopwright.domain.events import Event, EventFilter, NewEvent
@@ -26,6 +26,32 @@ _BUMP_SEQ = (
     .where(StoreRow.id == bindparam("store"))
     .values(event_seq=StoreRow.event_seq + bindparam("count"))
     .returning(StoreRow.event_seq)
+)
+NOTIFY_CHANNEL = "loopwright_events"
+"""PostgreSQL's channel for appended events: ``c <origin> <first seq> <last seq> <store>``,
+sent by the appending transaction, so delivered at its commit and in commit order; ``q``
+instead of ``c`` when an API-only process queues a run (workers admit it at once)."""
+_BUMP_SEQ_NOTIFY = (
+    update(StoreRow)
+    .where(StoreRow.id == bindparam("store"))
+    .values(event_seq=StoreRow.event_seq + bindparam("count"))
+    .returning(
+        StoreRow.event_seq,
+        func.pg_notify(
+            literal(NOTIFY_CHANNEL),
+            func.concat(
+                bindparam("kind", type_=String),
+                " ",
+                bindparam("origin", type_=String),
+                " ",
+                StoreRow.event_seq - bindparam("count") + 1,
+                " ",
+                StoreRow.event_seq,
+                " ",
+                StoreRow.id,
+            ),
+        ),
+    )
 )
 _INSERT_EVENTS = insert(EventRow)
 _STORES_LOCKED = "loopwright.stores_locked"
@@ -43,7 +69,14 @@ async def append(session: AsyncSession, store_id: str, new: Sequence[NewEvent]) 
 
 
 async def _append(session: AsyncSession, store_id: str, new: Sequence[NewEvent]) -> list[Event]:
-    bumped = await core(session, _BUMP_SEQ, {"store": store_id, "count": len(new)})
+    origin = session.info.get(NOTIFY_ORIGIN)
+    if origin is None:
+        bumped = await core(session, _BUMP_SEQ, {"store": store_id, "count": len(new)})
+    else:  # on PostgreSQL, with listeners: the same round trip notifies them at commit
+        queued = session.info.get(NOTIFY_QUEUED) and any(i.type == "run.queued" for i in new)
+        kind = "q" if queued else "c"
+        params = {"store": store_id, "count": len(new), "origin": origin, "kind": kind}
+        bumped = await core(session, _BUMP_SEQ_NOTIFY, params)
     last = bumped.scalar_one_or_none()
     if last is None:
         raise NotFound.of("store", store_id)

@@ -25,14 +25,13 @@ import socket
 import tempfile
 import time
 from collections.abc import Sequence
-from datetime import datetime
 from pathlib import Path
-from typing import Any
 
 from pydantic_core import from_json, to_json
 
 from loopwright.domain.events import Event
 from loopwright.events.hub import EventHub
+from loopwright.events.wire import decode, encode
 
 logger = logging.getLogger("loopwright.events")
 
@@ -121,6 +120,22 @@ class Relay:
         self._outbox: list[bytes] = []  # encoded events published in this loop iteration
         self.dropped = 0  # batches a peer was not sent (too large, or it stopped reading)
 
+    @property
+    def name(self) -> str:
+        """This process's name in the group: its socket's file name, without ``.sock``."""
+        return self.path.stem
+
+    def carries_from(self, name: str) -> bool:
+        """Whether events of the process ``name`` reach this one through the relay: it is
+        this process, or a peer it exchanges datagrams with."""
+        return name == self.path.stem or str(self.directory / f"{name}.sock") in self._peers
+
+    async def start(self) -> None:
+        self.open(asyncio.get_running_loop())
+
+    async def stop(self) -> None:
+        self.close(asyncio.get_running_loop())
+
     def open(self, loop: asyncio.AbstractEventLoop) -> None:
         """Bind this process's socket, start receiving, greet the peers, forward the hub."""
         self._loop = loop
@@ -142,10 +157,10 @@ class Relay:
         self._read_peers()
         for peer in self._peers.values():
             peer.post(_HELLO + str(self.path).encode())
-        self.hub.forward = self.send
+        self.hub.add_forward(self.send)
 
     def close(self, loop: asyncio.AbstractEventLoop) -> None:
-        self.hub.forward = None
+        self.hub.remove_forward(self.send)
         for peer in self._peers.values():
             peer.close()
         self._peers.clear()
@@ -175,7 +190,7 @@ class Relay:
         if not self._outbox:
             assert self._loop is not None
             self._loop.call_soon(self._flush)
-        self._outbox.extend(to_json(_encode(event)) for event in events)
+        self._outbox.extend(to_json(encode(event)) for event in events)
 
     def _flush(self) -> None:
         items, self._outbox = self._outbox, []
@@ -200,7 +215,7 @@ class Relay:
                 self._add_peer(datagram[1:].decode(errors="replace"))
             elif datagram[:1] == _EVENTS:
                 try:
-                    events = [_decode(item) for item in from_json(datagram[1:])]
+                    events = [decode(item) for item in from_json(datagram[1:])]
                 except (ValueError, TypeError, IndexError):
                     logger.warning("relay: a malformed datagram was ignored")
                     continue
@@ -257,28 +272,3 @@ def _datagrams(items: list[bytes]) -> tuple[list[bytes], int]:
     if batch:
         out.append(_EVENTS + b"[" + b",".join(batch) + b"]")
     return out, too_large
-
-
-def _encode(event: Event) -> list[Any]:
-    return [
-        event.store_id,
-        event.seq,
-        event.type,
-        event.session_id,
-        event.run_id,
-        event.created_at.isoformat(),
-        event.payload,
-    ]
-
-
-def _decode(item: list[Any]) -> Event:
-    store_id, seq, type_, session_id, run_id, created_at, payload = item
-    return Event(
-        store_id=store_id,
-        seq=seq,
-        type=type_,
-        session_id=session_id,
-        run_id=run_id,
-        created_at=datetime.fromisoformat(created_at),
-        payload=payload,
-    )

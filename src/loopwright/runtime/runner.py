@@ -72,6 +72,8 @@ class Runtime:
         )
         self._tasks: list[asyncio.Task[None]] = []
         self._later: set[asyncio.Task[None]] = set()
+        self._admitting: set[str] = set()  # stores this process is admitting for others
+        self._admit_again: set[str] = set()  # ... with runs queued since it began
         self._counters_swept = 0.0
         self.callbacks = callbacks.Dispatcher(settings, db, self.secrets, self.egress, self.http)
         self.scheduler = scheduler.Scheduler(
@@ -111,6 +113,8 @@ class Runtime:
         }
         if system_url.startswith("sqlite"):
             config["db_engine_kwargs"] = _SQLITE_SYSTEM_DB_ENGINE
+        else:
+            config["sys_db_pool_size"] = self.settings.db_pool_size
         DBOS(config=config)
         DBOS.launch()
         self._launched = True
@@ -118,6 +122,7 @@ class Runtime:
         await asyncio.to_thread(heap.warm_up)
         heap.settle()
         self.hub.watch(self._interrupt_if_cancelled)
+        self.hub.watch_queued(self._admit_queued)
         self._tasks = [
             asyncio.create_task(self._sweep()),
             asyncio.create_task(self._watch_cancels()),
@@ -167,6 +172,7 @@ class Runtime:
     async def stop(self) -> None:
         with contextlib.suppress(ValueError):  # not watching if start failed early
             self.hub.unwatch(self._interrupt_if_cancelled)
+            self.hub.unwatch_queued(self._admit_queued)
         for task in [*self._tasks, *self._later]:
             task.cancel()
         for task in [*self._tasks, *self._later]:
@@ -324,6 +330,33 @@ class Runtime:
         )
         if ended:
             await self.start_admitted(store_id, ended.admitted)
+
+    def _admit_queued(self, store_id: str) -> None:
+        """Another process (an API-only one, on any machine) queued a run of the store:
+        admit it now rather than at the next sweep. Every worker tries; the store's lock lets
+        one admit it and the others find nothing to do. One admission per store at a time in
+        this process: the runs queued meanwhile wait for one more, not one each (a burst of
+        messages would otherwise queue on the store's lock)."""
+        if store_id in self._admitting:
+            self._admit_again.add(store_id)
+            return
+        self._admitting.add(store_id)
+
+        async def admit() -> None:
+            try:
+                while True:
+                    self._admit_again.discard(store_id)
+                    await self.admitter.admit(store_id)
+                    if store_id not in self._admit_again:
+                        break
+            except Exception:  # the sweep admits it later
+                logger.exception("admitting the runs queued in %s failed", store_id)
+            finally:
+                self._admitting.discard(store_id)
+
+        task = asyncio.get_running_loop().create_task(admit())
+        self._later.add(task)
+        task.add_done_callback(self._later.discard)
 
     def _interrupt_if_cancelled(self, event: Event) -> None:
         """A run of this process cancelled by another process on this machine (its

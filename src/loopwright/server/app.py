@@ -11,8 +11,7 @@ from fastapi import FastAPI
 from loopwright import __version__
 from loopwright.db.database import Database
 from loopwright.db.migrate import upgrade
-from loopwright.events.hub import EventHub
-from loopwright.events.relay import Relay, group_dir
+from loopwright.events.notifier import make_hub, start_notifiers, stop_notifiers
 from loopwright.runtime.runner import Runtime
 from loopwright.server import errors, openapi, smtp
 from loopwright.server.body_limit import BodyLimit
@@ -68,13 +67,11 @@ def create_app(
                 instance=settings.process_executor_id,
             )
         await asyncio.to_thread(upgrade, settings.app_database_url)
-        db = Database(settings.app_database_url)
-        hub = EventHub(reorder_s=settings.reorder_s if settings.relay else 0.0)
+        db = Database(settings.app_database_url, settings.db_pool_size)
+        db.wake_workers = not run_worker  # its runs are the workers' to admit
+        hub = make_hub(settings)
         db.on_commit(hub.publish)
-        loop = asyncio.get_running_loop()
-        relay = Relay(group_dir(settings.app_database_url), hub) if settings.relay else None
-        if relay is not None:
-            relay.open(loop)
+        notifiers = await start_notifiers(settings, db, hub)
         runtime = Runtime(settings, db, hub)
         app.state.services = Services(
             settings=settings, db=db, hub=hub, runtime=runtime, keys=KeyCache(settings.key_cache_s)
@@ -93,8 +90,7 @@ def create_app(
                 mail_server.close()
             await runtime.stop()
             await runtime.mcp.close()
-            if relay is not None:
-                relay.close(loop)
+            await stop_notifiers(notifiers)
             await db.dispose()
             if settings.otlp_endpoint:
                 tracing.shutdown()  # sends what is buffered (DBOS has shut the default executor)

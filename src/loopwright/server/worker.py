@@ -8,8 +8,7 @@ import signal
 
 from loopwright.db.database import Database
 from loopwright.db.migrate import upgrade
-from loopwright.events.hub import EventHub
-from loopwright.events.relay import Relay, group_dir
+from loopwright.events.notifier import make_hub, start_notifiers, stop_notifiers
 from loopwright.runtime.runner import Runtime
 from loopwright.settings import Settings
 
@@ -19,14 +18,11 @@ async def run_worker(settings: Settings, stop: asyncio.Event | None = None) -> N
     stop = stop or _stop_on_signals()
     settings.ensure_data_dir()
     await asyncio.to_thread(upgrade, settings.app_database_url)
-    db = Database(settings.app_database_url)
-    hub = EventHub(reorder_s=settings.reorder_s if settings.relay else 0.0)
+    db = Database(settings.app_database_url, settings.db_pool_size)
+    hub = make_hub(settings)
     db.on_commit(hub.publish)
-    loop = asyncio.get_running_loop()
-    # Live-only events (token deltas) reach the API processes of the group through the relay.
-    relay = Relay(group_dir(settings.app_database_url), hub) if settings.relay else None
-    if relay is not None:
-        relay.open(loop)
+    # Live-only events (token deltas) reach the API processes through the notifiers.
+    notifiers = await start_notifiers(settings, db, hub)
     runtime = Runtime(settings, db, hub)
     try:
         await runtime.start()
@@ -34,8 +30,7 @@ async def run_worker(settings: Settings, stop: asyncio.Event | None = None) -> N
     finally:
         await runtime.stop()
         await runtime.mcp.close()
-        if relay is not None:
-            relay.close(loop)
+        await stop_notifiers(notifiers)
         await db.dispose()
 
 

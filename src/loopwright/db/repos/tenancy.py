@@ -10,7 +10,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from loopwright.db.repos.paging import Page, newest_first
+from loopwright.db.repos.paging import Page, newest_first, oldest_first
 from loopwright.db.tables import ApiKeyRow, StoreRow
 from loopwright.domain.vocabulary import Role
 from loopwright.errors import Conflict, NotFound
@@ -44,6 +44,11 @@ async def get_store(session: AsyncSession, store_id: str) -> StoreRow:
     if row is None:
         raise NotFound.of("store", store_id)
     return row
+
+
+async def list_stores(session: AsyncSession, *, limit: int, cursor: str | None) -> Page[StoreRow]:
+    """Every store, by id (the operator's view: the one listing across stores)."""
+    return await oldest_first(session, select(StoreRow), StoreRow.id, limit=limit, cursor=cursor)
 
 
 async def issue_key(session: AsyncSession, store_id: str, role: Role, name: str = "") -> IssuedKey:

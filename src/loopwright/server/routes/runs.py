@@ -6,11 +6,12 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from loopwright.db.repos import conversations
+from loopwright.db.repos import conversations, run_queue
+from loopwright.db.tables.base import utcnow
 from loopwright.domain.vocabulary import RunStatus
 from loopwright.server.auth import Member, Reader, ServicesDep
 from loopwright.server.schemas.common import Cursor, Limit, ListOf
-from loopwright.server.schemas.conversations import RunPublic, StepPublic
+from loopwright.server.schemas.conversations import QueuePlacePublic, RunPublic, StepPublic
 
 router = APIRouter(prefix="/v1/stores/{store_id}/runs", tags=["runs"])
 
@@ -42,7 +43,15 @@ async def list_runs(
 async def get_run(run_id: str, access: Reader, svc: ServicesDep) -> RunPublic:
     async with svc.db.read(access.store_id) as session:
         row = await conversations.get_run(session, access.store_id, run_id)
-    return RunPublic.of(row)
+        place = None
+        if row.status == "queued":
+            place = await run_queue.queue_place(session, access.store_id, row, utcnow())
+    found = RunPublic.of(row)
+    if place is not None:
+        found.queue = QueuePlacePublic(
+            ahead=place.ahead, running=place.running, waits_for_run=place.waits_for_run
+        )
+    return found
 
 
 @router.get("/{run_id}/steps")

@@ -27,6 +27,18 @@ async def create_store(body: StoreCreate, _: OperatorDep, svc: ServicesDep) -> S
     return StorePublic.model_validate(row)
 
 
+@router.get("")
+async def list_stores(
+    _: OperatorDep, svc: ServicesDep, limit: Limit = 50, cursor: Cursor = None
+) -> ListOf[StorePublic]:
+    """Every store, by id (operator)."""
+    async with svc.db.read() as session:
+        page = await tenancy.list_stores(session, limit=limit, cursor=cursor)
+    return ListOf(
+        items=[StorePublic.model_validate(s) for s in page.items], next_cursor=page.next_cursor
+    )
+
+
 @router.get("/{store_id}")
 async def get_store(access: Reader, svc: ServicesDep) -> StorePublic:
     async with svc.db.read(access.store_id) as session:

@@ -44,11 +44,14 @@ SECTIONS = (
     "chat",
     "runs",
     "memories",
+    "workspace",
     "schedules",
     "webhooks",
+    "approvals",
     "tools",
     "dashboard",
     "settings",
+    "operator",
     "signin",
 )
 """Top-level paths the client-side router owns: each (and anything below it) answers the

@@ -103,6 +103,17 @@ class PlanStepRef(BaseModel):
         )
 
 
+class QueuePlacePublic(BaseModel):
+    """Where a queued run stands (``GET /runs/{id}`` only): a snapshot, since a run of higher
+    priority sent later goes ahead of it."""
+
+    ahead: int = Field(description="queued runs of the store that start before this one")
+    running: int = Field(description="the store's runs holding a slot now")
+    waits_for_run: str | None = Field(
+        description="the earlier run of its session that must end first"
+    )
+
+
 class RunPublic(BaseModel):
     id: str
     session_id: str
@@ -117,6 +128,7 @@ class RunPublic(BaseModel):
     parent_run_id: str | None
     read_only: bool
     plan_step: PlanStepRef | None = None
+    queue: QueuePlacePublic | None = None
     created_at: datetime
     started_at: datetime | None
     finished_at: datetime | None

@@ -27,6 +27,8 @@ export class Conversation {
     this.cards = new Map(); // call_id → card
     this.results = new Map(); // call_id → {ok, result, duration_ms?} seen before their card
     this.streams = new Map(); // `${run}:${step}:text|reasoning` → {el, text}
+    this.unplaced = new Map(); // run_id → domain events waiting for their call's tool.completed
+    this.chipped = new Set(); // seqs of the domain events shown as chips
     this.batcher = new FrameBatcher(() => options.onScroll && options.onScroll());
   }
 
@@ -162,6 +164,7 @@ export class Conversation {
       case "tool.completed":
       case "tool.failed":
         this.settle(p.call_id, { ok: p.ok, result: p.result, duration_ms: p.duration_ms, outcome: p.outcome });
+        this.placeChips(e);
         break;
       case "run.completed":
       case "run.failed":
@@ -169,7 +172,7 @@ export class Conversation {
         this.finish(e, p);
         break;
       default:
-        if (DOMAIN.test(e.type)) this.chip(e);
+        if (DOMAIN.test(e.type)) this.holdChip(e);
     }
   }
 
@@ -261,7 +264,7 @@ export class Conversation {
     line.dataset.status = run.status || "unknown";
     const parts = [];
     const max = this.opts.maxSteps?.();
-    if (run.status === "queued") parts.push("Queued");
+    if (run.status === "queued") parts.push("Queued", run.queueNote);
     else if (run.status === "running") parts.push(`Running · step ${Math.max(run.step, 1)}${max ? ` of ${max}` : ""}`);
     else if (run.status === "waiting") parts.push("Waiting for child runs");
     else if (run.status) {
@@ -271,10 +274,11 @@ export class Conversation {
       if (run.startedAt && run.finishedAt) parts.push(fmtDuration(new Date(run.finishedAt) - new Date(run.startedAt)));
     }
     if (run.note) parts.push(run.note);
+    const shown = parts.filter(Boolean);
     fill(
       line,
-      h(`span.status.status-${(run.status || "unknown").replace(/[^a-z_]/g, "")}`, parts.shift() || "…"),
-      parts.length ? ` · ${parts.join(" · ")}` : "",
+      h(`span.status.status-${(run.status || "unknown").replace(/[^a-z_]/g, "")}`, shown.shift() || "…"),
+      shown.length ? ` · ${shown.join(" · ")}` : "",
       run.error ? h("span.run-error", ` — ${run.error}`) : null,
       " ",
       h("a.run-link.mono", { href: `/runs/${encodeURIComponent(runId)}` }, runId),
@@ -333,18 +337,44 @@ export class Conversation {
     box.replaceChildren(details);
   }
 
-  chip(e) {
-    const block = this.blocks.get(e.run_id);
-    if (!block) return;
-    const cards = block.querySelectorAll(".tool-card");
-    const running = [...cards].filter((c) => c.dataset.state === "running");
-    const card = running.at(-1) || [...cards].at(-1);
+  // A built-in tool's domain events (task.created, …) commit with its tool.completed, right
+  // before it in the run's events: so the next tool.completed of the run names their call.
+  // The same rule places them live and on a reload (chipsFrom), whatever calls ran at once.
+
+  holdChip(e) {
+    if (!e.run_id || this.chipped.has(e.seq)) return;
+    const held = this.unplaced.get(e.run_id) || [];
+    held.push(e);
+    this.unplaced.set(e.run_id, held);
+  }
+
+  placeChips(completed) {
+    const held = this.unplaced.get(completed.run_id);
+    if (!held) return;
+    this.unplaced.delete(completed.run_id);
+    const card = this.cards.get(completed.payload.call_id);
     if (!card) return;
-    const [kind, action] = e.type.split(".");
-    const id = e.payload[`${kind}_id`];
-    const label = e.payload.title || e.payload.name || id;
-    const chip = h("span.chip", { dataset: { event: e.type } }, `${kind} ${action}: `, h("span.chip-label", String(label)), " ", mono(id));
-    card.querySelector(".chips").append(chip);
+    for (const e of held) {
+      if (e.seq != null) {
+        if (this.chipped.has(e.seq)) continue; // seen both live and in the stored events
+        this.chipped.add(e.seq);
+      }
+      const [kind, action] = e.type.split(".");
+      const id = e.payload[`${kind}_id`];
+      const label = e.payload.title || e.payload.name || id;
+      const name = h("span.chip-label", String(label));
+      const link = action === "deleted" ? name : h("a", { href: `/workspace/${kind}s/${encodeURIComponent(id)}` }, name);
+      const chip = h("span.chip", { dataset: { event: e.type } }, `${kind} ${action}: `, link, " ", mono(id));
+      card.querySelector(".chips").append(chip);
+    }
+  }
+
+  /** Chips for stored cards: the session's domain and tool.completed events, in seq order. */
+  chipsFrom(events) {
+    for (const e of events) {
+      if (DOMAIN.test(e.type)) this.holdChip(e);
+      else if (e.type === "tool.completed" || e.type === "tool.failed") this.placeChips(e);
+    }
   }
 
   activeRun() {

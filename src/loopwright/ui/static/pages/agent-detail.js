@@ -47,7 +47,9 @@ export function render(root, ctx) {
           prop("Mode", agent.mode),
           agent.mode === "team" ? prop("Executor model", agent.executor_model ? mono(agent.executor_model) : "the planner's") : null,
           agent.mode === "team" ? prop("Executor system prompt", agent.executor_system_prompt ? h("pre", agent.executor_system_prompt) : "built-in") : null,
-          prop("Tools", agent.tools.length ? h("ul.plain", agent.tools.map((t) => h("li", mono(t)))) : "none"),
+          prop("Tools", agent.tools.length ? h("ul.plain", agent.tools.map((t) => h("li", mono(t), toolApproval(agent, t)))) : "none"),
+          prop("Approval", APPROVAL_LABELS[agent.approval] || agent.approval),
+          prop("Memory", agent.memory ? `on, ${agent.memory_budget_tokens} tokens` : "off"),
           prop("System prompt", agent.system_prompt ? h("pre", agent.system_prompt) : "—"),
           prop("Created", fmtTime(agent.created_at)),
           prop("Updated", fmtTime(agent.updated_at)),
@@ -83,4 +85,17 @@ export function render(root, ctx) {
 
 function prop(label, value) {
   return [h("dt", label), h("dd", value)];
+}
+
+const APPROVAL_LABELS = {
+  never: "never: tools run without asking",
+  read_write: "read-write: calls of tools that write wait for a person",
+  always: "always: every tool call waits for a person",
+};
+
+/** A badge when a tool's calls are held (or never held) whatever the agent's policy says. */
+function toolApproval(agent, tool) {
+  const ask = agent.tool_approvals?.[tool];
+  if (!ask) return null;
+  return h("span.badge", { title: "over the agent's approval policy" }, ask === "always" ? "always asks" : "never asks");
 }

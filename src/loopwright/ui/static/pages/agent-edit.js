@@ -1,11 +1,22 @@
 // Create or edit an agent. The model is a provider (offline, the server-wide ones, the store's
 // own) plus a model name; tools come from the store's tools with their read-only flag. The
-// API's 422 details appear next to the fields they name.
+// API's 422 details appear next to the fields they name. The approval policy holds tool calls
+// for a person: for the agent as a whole, and per tool over it.
 import { h, mono } from "../lib/dom.js";
 import { clearErrors, field, showErrors } from "../lib/forms.js";
 import { load } from "../lib/states.js";
 
 const SERVER_PROVIDERS = ["offline", "openai", "anthropic", "google"];
+const APPROVAL_POLICIES = [
+  ["never", "never — tools run without asking"],
+  ["read_write", "read-write — calls of tools that write wait for a person"],
+  ["always", "always — every tool call waits for a person"],
+];
+const TOOL_APPROVALS = [
+  ["", "as the policy says"],
+  ["always", "always ask"],
+  ["never", "never ask"],
+];
 
 export function render(root, ctx) {
   const { api, params } = ctx;
@@ -76,15 +87,25 @@ function form(ctx, agent, providers, tools) {
       field("Memory budget (tokens)", memoryBudget, { name: "memory_budget_tokens", hint: "0–20000; about four characters a token" }),
       field("Reflect after idle (s)", reflectIdle, { name: "reflect_idle_s", hint: "Suggest memories once a session is quiet this long; empty: only on request" })),
   );
+  const approval = h(
+    "select",
+    APPROVAL_POLICIES.map(([value, label]) => h("option", { value, selected: value === (a.approval || "never") }, label)),
+  );
   const chosen = new Set(a.tools || []);
+  const perTool = a.tool_approvals || {};
+  const toolApprovals = new Map();
   const toolBoxes = tools.map((t) => {
     const box = h("input", { type: "checkbox", value: t.name, checked: chosen.has(t.name) });
+    const ask = h(
+      "select.tool-approval",
+      { "aria-label": `Approval for ${t.name}` },
+      TOOL_APPROVALS.map(([value, label]) => h("option", { value, selected: value === (perTool[t.name] || "") }, label)),
+    );
+    toolApprovals.set(t.name, ask);
     return h(
-      "label",
-      box,
-      mono(t.name),
-      h("span.badge", t.read_only ? "read-only" : "read-write"),
-      h("span.muted.small", t.kind),
+      "div.tool-pick",
+      h("label", box, mono(t.name), h("span.badge", t.read_only ? "read-only" : "read-write"), h("span.muted.small", t.kind)),
+      ask,
     );
   });
   const toolPicker = h("fieldset.tool-picks", h("legend.sr-only", "Tools"), toolBoxes.length ? toolBoxes : h("p.muted", "This store has no tools."));
@@ -107,7 +128,8 @@ function form(ctx, agent, providers, tools) {
     field("Mode", mode, { name: "mode", hint: "Team: the agent plans, runs read-only executors per step and writes the answer from their results." }),
     teamFields,
     memoryFields,
-    field("Tools", toolPicker, { name: "tools" }),
+    field("Tools", toolPicker, { name: "tools", hint: "Per tool, whether its calls wait for a person, over the approval policy." }),
+    field("Approval", approval, { name: "approval", hint: "Which tool calls wait for a person to approve or reject them before they run." }),
     h("div.actions", h("a.button", { href: agent ? `/agents/${encodeURIComponent(agent.id)}` : "/agents" }, "Cancel"), submit),
   );
   // field() pointed the label at the container; point it at the first control instead.
@@ -125,6 +147,8 @@ function form(ctx, agent, providers, tools) {
       max_steps: numberOr(maxSteps.value),
       timeout_s: numberOr(timeout.value),
       tools: toolBoxes.map((l) => l.querySelector("input")).filter((b) => b.checked).map((b) => b.value),
+      approval: approval.value,
+      tool_approvals: Object.fromEntries([...toolApprovals].filter(([, ask]) => ask.value).map(([tool, ask]) => [tool, ask.value])),
     };
     payload.mode = mode.value;
     payload.memory = memoryOn.checked;

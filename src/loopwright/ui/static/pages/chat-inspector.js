@@ -1,18 +1,21 @@
 // The run inspector beside the chat: the selected run's status, usage, and each model step
 // (model, tokens, latency, tool calls), with a link to the run's own page; the long-term
-// memories the run was given (recorded on its first step) with their scores.
+// memories the run was given (recorded on its first step) with their scores; its tool calls
+// with outcome and duration; its child runs (ask_agent answers, a team's executors).
 import { fmtDuration, fmtTime, h, mono, statusBadge } from "../lib/dom.js";
 import { errorState, skeleton } from "../lib/states.js";
 
 export async function renderInspector(pane, api, runId, describe) {
   pane.replaceChildren(h("h2.pane-title", "Run details"), skeleton(3));
   try {
-    const [run, steps] = await Promise.all([
+    const [run, steps, calls, children] = await Promise.all([
       api.get(api.s(`/runs/${encodeURIComponent(runId)}`)),
       api.get(api.s(`/runs/${encodeURIComponent(runId)}/steps`)).then((s) => s.items || s).catch(() => []),
+      api.get(api.s("/tool-calls"), { run_id: runId, limit: 200 }).then((p) => [...p.items].reverse()).catch(() => []),
+      api.get(api.s("/runs"), { parent_run_id: runId, limit: 100 }).then((p) => p.items).catch(() => []),
     ]);
     const duration = run.started_at && run.finished_at ? fmtDuration(new Date(run.finished_at) - new Date(run.started_at)) : "—";
-    pane.replaceChildren(
+    const parts = [
       h("h2.pane-title", "Run details"),
       h(
         "dl.props",
@@ -41,7 +44,19 @@ export async function renderInspector(pane, api, runId, describe) {
             ),
           )
         : h("p.muted", "No model step yet."),
-    );
+      calls.length
+        ? [h("h3", `Tool calls (${calls.length})`),
+          h("ol.plain.small.tool-timings", calls.map((c) => h("li", { dataset: { outcome: c.outcome } },
+            c.outcome === "ok" ? "✓ " : "✕ ", mono(c.tool_name), h("span.muted", ` · ${c.outcome} · ${fmtDuration(c.duration_ms)}`))))]
+        : null,
+      children.length
+        ? [h("h3", `Child runs (${children.length})`),
+          h("ol.plain.small.child-runs", children.map((c) => h("li",
+            h("a.mono", { href: `/runs/${encodeURIComponent(c.id)}` }, c.id), " ", statusBadge(c.status),
+            c.plan_step ? h("span.muted", ` · step ${c.plan_step.step_id}`) : null)))]
+        : null,
+    ];
+    pane.replaceChildren(...parts.flat().filter(Boolean)); // no "null" text for an absent part
   } catch (err) {
     pane.replaceChildren(h("h2.pane-title", "Run details"), errorState(err, () => renderInspector(pane, api, runId, describe)));
   }

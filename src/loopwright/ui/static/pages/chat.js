@@ -10,6 +10,7 @@ import { PLAN_EVENTS, PlanView } from "../lib/plan.js";
 import { emptyState, errorState, load, skeleton } from "../lib/states.js";
 import { renderInspector } from "./chat-inspector.js";
 import { approvalCard, decidedState } from "./parts/approvals.js";
+import { suggestionNote } from "./parts/suggestion-note.js";
 import { ensureStyles } from "./parts/kit.js";
 
 const PAGE = 50;
@@ -280,6 +281,7 @@ class ChatPage {
     const conv = this.conversation;
     conv.addMessages([...page.items].reverse());
     conv.setRuns(runs.items);
+    this.storedChips(sessionId, generation);
     this.olderCursor = page.next_cursor;
     this.olderButton.hidden = !this.olderCursor;
     this.scrollToEnd();
@@ -293,6 +295,7 @@ class ChatPage {
         conv.onEvent(e);
         if (e.type === "approval.requested") this.showApproval({ ...e.payload, run_id: e.run_id });
         if (e.type === "approval.decided") this.approvalDecided(e.payload);
+        if (e.type === "memory.suggested") this.showSuggestion({ ...e.payload, run_id: e.run_id });
         if (PLAN_EVENTS.has(e.type)) this.planEvent(e, generation);
         if (["run.completed", "run.failed", "run.cancelled"].includes(e.type)) this.stopChildStream(e.run_id);
         if (e.type === "run.cancelled" && this.interrupting?.has(e.run_id)) {
@@ -304,6 +307,7 @@ class ChatPage {
     });
     this.refreshInspector(runs.items[0]?.id);
     this.loadApprovals(sessionId, generation);
+    this.loadSuggestions(sessionId, generation);
     if (this.agent?.mode === "team") await this.loadPlans(runs.items, after, generation);
   }
 
@@ -328,6 +332,25 @@ class ChatPage {
   approvalDecided(payload) {
     const card = this.convPane.querySelector(`[data-approval="${CSS.escape(payload.approval_id)}"]`);
     if (card && !card.dataset.status) decidedState(card, payload);
+  }
+
+  // -- suggested memories -----------------------------------------------------------------------
+
+  /** The session's suggestions still waiting for a person, under their reflection runs. */
+  async loadSuggestions(sessionId, generation) {
+    const page = await this.api.get(this.api.s("/memory-suggestions"), { session_id: sessionId, status: "pending", limit: 200 }).catch(() => ({ items: [] }));
+    if (generation !== this.generation) return;
+    for (const s of page.items) this.showSuggestion(s);
+  }
+
+  showSuggestion(s) {
+    const id = s.suggestion_id || s.id;
+    if (!this.conversation || this.convPane.querySelector(`[data-suggestion="${CSS.escape(id)}"]`)) return;
+    ensureStyles();
+    const note = suggestionNote(this.ctx, s);
+    if (s.run_id) this.conversation.block(s.run_id).append(note);
+    else this.conversation.list.append(note);
+    this.afterContent?.();
   }
 
   // -- team plans -------------------------------------------------------------------------------
@@ -462,9 +485,55 @@ class ChatPage {
       maxSteps: () => this.agent?.max_steps,
       announce: (text) => (this.live.textContent = text),
       onScroll: () => this.afterContent(),
-      onRunState: () => this.updateComposer(),
+      onRunState: (run) => {
+        this.updateComposer();
+        this.watchQueue(run);
+      },
     });
     this.input.focus();
+  }
+
+  /** The chips of the stored tool cards: the session's domain events with the tool.completed
+   *  that follows each, read in pages up to CHIP_EVENTS_MAX (a long session's oldest cards may
+   *  go without). */
+  async storedChips(sessionId, generation) {
+    const events = [];
+    let after = 0;
+    try {
+      while (events.length < CHIP_EVENTS_MAX) {
+        const page = await this.api.get(this.api.s("/events"), { session_id: sessionId, types: CHIP_TYPES, after, limit: 1000 });
+        if (generation !== this.generation) return;
+        events.push(...page.items);
+        if (page.items.length < 1000 || page.next_after <= after) break;
+        after = page.next_after;
+      }
+    } catch {
+      return; // the cards stay without chips; nothing else depends on them
+    }
+    this.chipEvents = events;
+    this.conversation.chipsFrom(events);
+  }
+
+  /** A run still queued after a moment shows where it stands (GET /runs/{id}'s `queue`),
+   *  looked up again every QUEUE_POLL_MS while it waits. */
+  watchQueue(run) {
+    if (run.status !== "queued" || run.queueTimer) return;
+    const conv = this.conversation;
+    const generation = this.generation;
+    const look = async () => {
+      run.queueTimer = null;
+      if (generation !== this.generation || run.status !== "queued") return;
+      try {
+        const found = await this.api.get(this.api.s(`/runs/${encodeURIComponent(run.id)}`));
+        if (generation !== this.generation || run.status !== "queued") return;
+        run.queueNote = queueNote(found.queue);
+        conv.renderStatus(run.id);
+      } catch {
+        // the next look tries again
+      }
+      if (run.status === "queued") run.queueTimer = setTimeout(look, QUEUE_POLL_MS);
+    };
+    run.queueTimer = setTimeout(look, QUEUE_FIRST_LOOK_MS);
   }
 
   afterContent() {
@@ -490,6 +559,7 @@ class ChatPage {
       if (generation !== this.generation) return;
       const before = this.scroller.scrollHeight;
       this.conversation.addMessages([...page.items].reverse(), { prepend: true });
+      this.conversation.chipsFrom(this.chipEvents || []);
       if (this.agent?.mode === "team") {
         const ids = new Set(page.items.map((m) => m.run_id).filter((id) => id && !this.plans.has(id)));
         await this.loadPlans([...ids].map((id) => ({ id, status: this.conversation.run(id).status })), this.openedAfter, generation);
@@ -579,10 +649,24 @@ class ChatPage {
 
   destroy() {
     this.generation += 1;
+    for (const run of this.conversation?.runs.values() || []) clearTimeout(run.queueTimer);
     if (this.stream) this.stream.stop();
     this.stopPlans();
     clearTimeout(this.inspectTimer);
     this.offEvents();
     this.root.classList.remove("main-chat");
   }
+}
+
+const QUEUE_FIRST_LOOK_MS = 700;
+const CHIP_EVENTS_MAX = 10_000;
+const CHIP_TYPES = ["tool.completed", "tool.failed", ...["task", "project", "document"].flatMap((kind) => ["created", "updated", "deleted"].map((action) => `${kind}.${action}`))].join(",");
+const QUEUE_POLL_MS = 3000;
+
+/** "3 runs ahead · after the session's earlier run", or null when nothing is known. */
+function queueNote(queue) {
+  if (!queue) return null;
+  const parts = [queue.ahead === 0 ? "next to start" : `${queue.ahead} run${queue.ahead === 1 ? "" : "s"} ahead`];
+  if (queue.waits_for_run) parts.push("after this conversation's earlier run");
+  return parts.join(" · ");
 }

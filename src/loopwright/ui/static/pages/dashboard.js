@@ -1,7 +1,10 @@
 // Dashboard: the store's runs, tokens and errors over time, per agent or model, from
 // GET /v1/stores/{s}/usage. Charts are SVG with a table of the same numbers beside each.
+// It stays live: the store's run events (queued, started, ended) refresh it quietly, at most
+// once per REFRESH_MS, without the loading skeleton.
 import { h, fill } from "../lib/dom.js";
 import { field } from "../lib/forms.js";
+import { EventStream, highWater } from "../lib/sse.js";
 import { ensureStyles, loadInto, emptyState, pageHeader } from "./parts/kit.js";
 import { select } from "./parts/forms.js";
 import { stackedBars, compact } from "./parts/charts.js";
@@ -12,6 +15,8 @@ const RANGES = {
   "30d": { label: "Last 30 days", bucket: "day", hours: 24 * 30 },
   "90d": { label: "Last 90 days", bucket: "day", hours: 24 * 90 },
 };
+const LIVE_TYPES = "run.queued,run.started,run.completed,run.failed,run.cancelled";
+const REFRESH_MS = 1500;
 const RUN_STATUSES = ["completed", "max_steps", "cancelled", "timed_out", "failed", "running", "waiting", "queued"];
 
 function bucketLabel(bucket) {
@@ -62,11 +67,49 @@ export function render(root, ctx) {
   groupBy.addEventListener("change", change);
   controls.addEventListener("submit", (e) => { e.preventDefault(); change(); });
 
+  const fetchUsage = (chosen) => {
+    const since = new Date(Date.now() - chosen.hours * 3600_000).toISOString();
+    return api.get(api.s("/usage"), { since, bucket: chosen.bucket, group_by: groupBy.value });
+  };
+  // The stream starts after the seq taken before the first figures, so no run event falls
+  // between the two.
+  const opened = highWater(api);
   const load = () => {
     const chosen = RANGES[range.value];
-    const since = new Date(Date.now() - chosen.hours * 3600_000).toISOString();
-    loadInto(box, () => api.get(api.s("/usage"), { since, bucket: chosen.bucket, group_by: groupBy.value }), (data) => show(data, chosen));
+    loadInto(box, () => opened.catch(() => null).then(() => fetchUsage(chosen)), (data) => show(data, chosen));
   };
+
+  // Live: a run event schedules one quiet refresh; events during it schedule the next.
+  let stopped = false;
+  let stream = null;
+  let timer = null;
+  let quiet = null;
+  const refreshQuietly = async () => {
+    timer = null;
+    const chosen = RANGES[range.value];
+    quiet = (quiet || Promise.resolve()).then(async () => {
+      try {
+        const data = await fetchUsage(chosen);
+        if (!stopped && chosen === RANGES[range.value] && !box.hasAttribute("aria-busy")) {
+          box.replaceChildren(...[show(data, chosen)].flat(Infinity).filter(Boolean));
+          box.dataset.refreshed = String(Number(box.dataset.refreshed || 0) + 1);
+        }
+      } catch {
+        // the Refresh button and the next event try again; the shown figures stay
+      }
+    });
+  };
+  opened.then((after) => {
+    if (stopped) return;
+    stream = new EventStream(api, {
+      label: "dashboard",
+      after,
+      query: { types: LIVE_TYPES },
+      onEvent: () => {
+        if (!timer) timer = setTimeout(refreshQuietly, REFRESH_MS);
+      },
+    });
+  }).catch(() => {});
 
   function show(data, chosen) {
     const t = data.totals;
@@ -124,4 +167,9 @@ export function render(root, ctx) {
   }
 
   load();
+  return () => {
+    stopped = true;
+    clearTimeout(timer);
+    stream?.stop();
+  };
 }

@@ -16,11 +16,15 @@ export const routes = [
   { path: "/runs", load: () => import("./runs.js"), nav: "Runs", title: "Runs" },
   { path: "/runs/:id", load: () => import("./runs.js"), title: "Run" },
   { path: "/memories", load: () => import("./memories.js"), nav: "Memories", title: "Memories" },
+  { path: "/workspace", load: () => import("./workspace.js"), nav: "Workspace", title: "Workspace" },
+  { path: "/workspace/:kind/:id", load: () => import("./workspace.js"), title: "Workspace" },
   { path: "/schedules", load: () => import("./schedules.js"), nav: "Schedules", title: "Schedules" },
   { path: "/webhooks", load: () => import("./webhooks.js"), nav: "Webhooks", title: "Webhooks" },
+  { path: "/approvals", load: () => import("./approvals.js"), nav: "Approvals", title: "Approvals" },
   { path: "/tools", load: () => import("./tools.js"), nav: "Tools & MCP", title: "Tools & MCP" },
   { path: "/dashboard", load: () => import("./dashboard.js"), nav: "Dashboard", title: "Dashboard" },
   { path: "/settings", load: () => import("./settings.js"), nav: "Settings", role: "admin", title: "Settings" },
+  { path: "/operator", load: () => import("./operator.js"), nav: "Operator", role: "operator", title: "Operator" },
 ];
 
 /** Where "/" leads. */

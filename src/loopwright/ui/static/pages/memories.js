@@ -5,9 +5,8 @@
 import { h, fmtTime } from "../lib/dom.js";
 import { field, showErrors, clearErrors } from "../lib/forms.js";
 import { ensureStyles, gate, loadInto, emptyState, badge, pageHeader } from "./parts/kit.js";
-import { textInput, select, checkbox } from "./parts/forms.js";
-
-const TYPES = ["preference", "fact", "instruction", "episodic"];
+import { textInput, select } from "./parts/forms.js";
+import { MEMORY_TYPES as TYPES, memoryFields } from "./parts/memory-form.js";
 
 export function render(root, ctx) {
   ensureStyles();
@@ -132,21 +131,6 @@ export function render(root, ctx) {
       });
       return form;
     });
-  }
-
-  function memoryFields(m) {
-    const content = h("textarea", { name: "content", rows: 3, maxLength: 4000 }, m?.content || "");
-    const type = select("type", TYPES.map((t) => [t, t]), m?.type || "fact");
-    const importance = h("input", { type: "number", name: "importance", min: 0, max: 1, step: 0.05, value: m?.importance ?? 0.5 });
-    const shared = checkbox("shared", "Shared with every agent of the store", !!m?.shared);
-    return {
-      nodes: [
-        field("Content", content, { name: "content", required: true }),
-        h("div.grid-2", field("Type", type, { name: "type" }), field("Importance (0 to 1)", importance, { name: "importance" })),
-        shared.el,
-      ],
-      value: () => ({ content: content.value.trim(), type: type.value, importance: Number(importance.value), shared: shared.input.checked }),
-    };
   }
 
   function openForm(memory) {

@@ -1,0 +1,272 @@
+"""Carry events between server processes on any machine through PostgreSQL ``LISTEN/NOTIFY``.
+
+Committed events: the appending transaction notifies (``events.log``: the store, the seq
+range and the appending process's name ride the seq bump's round trip), so the notification
+is delivered at commit, in commit order, to a ``LISTEN`` connection in every process of every
+machine. The listener reads the range from the log once for all of its process's readers of
+that store and hands the events to the hub, as the relay hands a peer's; a store nobody here
+reads is not read. Token deltas (ephemeral, never in the log) go as their own notifications,
+sent after the commit of what came before them in their process, so they arrive behind it:
+at most a few per loop iteration (one round trip each on a connection of their own), an
+oversize delta or a failed send is dropped (the complete message is in the log). A
+transaction that queues a run says so (``q``): a worker admits it at once, not at its next
+sweep (an API-only process admits nothing).
+
+Processes that already exchange events through the relay (this machine's peers) ignore each
+other's notifications: the relay carried them. A lost ``LISTEN`` connection is opened again,
+and the readers' stores are read from the log from where this process stood (the
+notifications sent in between are lost); a lost notification is caught by the readers' slow
+safety poll (``event_poll_s``)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import secrets
+from collections.abc import Callable, Sequence
+
+import psycopg
+from pydantic_core import from_json, to_json
+from sqlalchemy import make_url
+
+from loopwright.db.database import Database
+from loopwright.domain.events import Event, EventFilter
+from loopwright.events import log
+from loopwright.events.hub import EventHub
+from loopwright.events.wire import decode, encode
+
+logger = logging.getLogger("loopwright.events")
+
+MAX_PAYLOAD = 7900  # PostgreSQL refuses a payload of 8000 bytes or more
+_MAX_QUEUED = 1 << 20  # delta bytes waiting to be sent; beyond, they are dropped
+_PAGE = 1000
+RECONNECT_S = (0.1, 0.5, 1.0, 2.0)
+
+
+def conninfo(database_url: str) -> str:
+    """A libpq connection string from the app's SQLAlchemy URL."""
+    return make_url(database_url).set(drivername="postgresql").render_as_string(False)
+
+
+class PgNotifier:
+    def __init__(
+        self,
+        db: Database,
+        hub: EventHub,
+        listen_url: str,
+        *,
+        name: str | None = None,
+        carried: Callable[[str], bool] | None = None,
+    ) -> None:
+        """``name``: this process's name in notifications (the relay's, when there is one);
+        ``carried(name)``: whether the events of process ``name`` reach this one another way
+        (the relay), so its notifications are ignored."""
+        self.db = db
+        self.hub = hub
+        self.conninfo = conninfo(listen_url)
+        self.name = name or secrets.token_hex(8)
+        self._carried = carried or (lambda origin: origin == self.name)
+        self._inbox: list[str] = []
+        self._inbox_ready = asyncio.Event()
+        self._outbox: list[bytes] = []  # encoded deltas published in this loop iteration
+        self._to_send: list[str] = []
+        self._to_send_bytes = 0
+        self._send_ready = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
+        self.listening = asyncio.Event()
+        """Set while the ``LISTEN`` connection is open (tests wait for it)."""
+        self.dropped = 0  # deltas not sent (too large, too many queued, a failed send)
+        self.reconnects = 0
+
+    async def start(self) -> None:
+        self.db.notify_origin = self.name
+        self.hub.add_forward(self.send)
+        self._tasks = [
+            asyncio.create_task(self._listen(), name="pg-notify-listen"),
+            asyncio.create_task(self._deliver(), name="pg-notify-deliver"),
+            asyncio.create_task(self._send(), name="pg-notify-send"),
+        ]
+
+    async def stop(self) -> None:
+        self.hub.remove_forward(self.send)
+        self.db.notify_origin = None
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._tasks = []
+
+    def send(self, events: Sequence[Event]) -> None:
+        """Queue this process's token deltas for other processes (committed events were
+        notified by their transaction), batched per loop iteration; never blocks."""
+        deltas = [event for event in events if event.seq is None]
+        if not deltas:
+            return
+        if not self._outbox:
+            asyncio.get_running_loop().call_soon(self._flush)
+        self._outbox.extend(to_json(encode(event)) for event in deltas)
+
+    def _flush(self) -> None:
+        items, self._outbox = self._outbox, []
+        head = f"d {self.name} "
+        limit = MAX_PAYLOAD - len(head.encode()) - 2
+        batch: list[bytes] = []
+        size = 0
+        for item in items:
+            if len(item) > limit:
+                self.dropped += 1
+                continue
+            if batch and size + len(item) + 1 > limit:
+                self._queue(head + "[" + b",".join(batch).decode() + "]")
+                batch, size = [], 0
+            batch.append(item)
+            size += len(item) + 1
+        if batch:
+            self._queue(head + "[" + b",".join(batch).decode() + "]")
+
+    def _queue(self, payload: str) -> None:
+        if self._to_send_bytes + len(payload) > _MAX_QUEUED:
+            self.dropped += 1
+            return
+        self._to_send.append(payload)
+        self._to_send_bytes += len(payload)
+        self._send_ready.set()
+
+    async def _send(self) -> None:
+        """Send the queued deltas on a connection of their own, a batch per round trip."""
+        conn: psycopg.AsyncConnection[tuple[object, ...]] | None = None
+        try:
+            while True:
+                await self._send_ready.wait()
+                self._send_ready.clear()
+                payloads, self._to_send, self._to_send_bytes = self._to_send, [], 0
+                if not payloads:
+                    continue
+                try:
+                    if conn is None or conn.closed:
+                        conn = await psycopg.AsyncConnection.connect(
+                            self.conninfo, autocommit=True, application_name="loopwright-notify"
+                        )
+                    calls = ", ".join(["pg_notify(%s, %s)"] * len(payloads))
+                    params: list[str] = []
+                    for payload in payloads:
+                        params += [log.NOTIFY_CHANNEL, payload]
+                    await conn.execute(f"SELECT {calls}", params)
+                except (psycopg.Error, OSError) as exc:
+                    self.dropped += len(payloads)
+                    logger.warning("notify: %d delta batches not sent: %s", len(payloads), exc)
+                    if conn is not None:
+                        await conn.close()
+                    conn = None
+        finally:
+            if conn is not None:
+                await conn.close()
+
+    async def _listen(self) -> None:
+        attempt = 0
+        first = True
+        while True:
+            try:
+                conn = await psycopg.AsyncConnection.connect(
+                    self.conninfo, autocommit=True, application_name="loopwright-listen"
+                )
+            except (psycopg.Error, OSError) as exc:
+                wait = RECONNECT_S[min(attempt, len(RECONNECT_S) - 1)]
+                if attempt == 0:
+                    logger.warning("notify: cannot listen (%s); retrying", exc)
+                attempt += 1
+                await asyncio.sleep(wait)  # back off before connecting again
+                continue
+            try:
+                async with conn:
+                    await conn.execute(f"LISTEN {log.NOTIFY_CHANNEL}")
+                    if not first:
+                        self.reconnects += 1
+                        self._inbox.append("")  # catch up from the log, in order
+                        self._inbox_ready.set()
+                    first = False
+                    attempt = 0
+                    self.listening.set()
+                    async for note in conn.notifies():
+                        self._inbox.append(note.payload)
+                        self._inbox_ready.set()
+            except (psycopg.Error, OSError) as exc:
+                logger.warning("notify: the LISTEN connection was lost (%s)", exc)
+            finally:
+                self.listening.clear()
+
+    async def _deliver(self) -> None:
+        while True:
+            await self._inbox_ready.wait()
+            self._inbox_ready.clear()
+            notes, self._inbox = self._inbox, []
+            try:
+                await self._handle(notes)
+            except Exception:  # the readers' safety poll covers what this missed
+                logger.exception("notify: delivering notifications failed")
+
+    async def _handle(self, notes: list[str]) -> None:
+        """Hand the notified events to the hub in the order they were notified: committed
+        ranges read from the log (one read per store for a run of them), deltas behind them."""
+        ranges: dict[str, tuple[int, int]] = {}
+        queued: set[str] = set()
+        for note in notes:
+            if note == "":
+                await self._read(ranges)
+                ranges = {}
+                await self._catch_up()
+                continue
+            kind, _, rest = note.partition(" ")
+            origin, _, body = rest.partition(" ")
+            if kind == "q" and origin != self.name:  # the relay carries no wake-ups
+                queued.add(body.split(" ", 2)[2])
+            if self._carried(origin):
+                continue
+            if kind in ("c", "q"):
+                first_s, last_s, store = body.split(" ", 2)
+                first, last = int(first_s), int(last_s)
+                if not self.hub.has_readers(store) or self.hub.published(store, first, last):
+                    continue
+                low, high = ranges.get(store, (first, last))
+                ranges[store] = (min(low, first), max(high, last))
+            elif kind == "d":
+                await self._read(ranges)
+                ranges = {}
+                try:
+                    deltas = [decode(item) for item in from_json(body)]
+                except (ValueError, TypeError):
+                    logger.warning("notify: a malformed notification was ignored")
+                    continue
+                self.hub.receive(deltas)
+        await self._read(ranges)
+        for store in queued:
+            self.hub.queued_elsewhere(store)
+
+    async def _read(self, ranges: dict[str, tuple[int, int]]) -> None:
+        if not ranges:
+            return
+        async with self.db.read() as session:
+            for store, (first, last) in ranges.items():
+                after = first - 1
+                while after < last:
+                    events = await log.read_range(session, store, after, last, EventFilter(), _PAGE)
+                    if not events:
+                        break
+                    self.hub.receive(events)
+                    after = events[-1].seq or last
+
+    async def _catch_up(self) -> None:
+        """After the ``LISTEN`` connection was lost: what the readers' stores appended since
+        this process last knew, from the log."""
+        ranges: dict[str, tuple[int, int]] = {}
+        async with self.db.read() as session:
+            for store in self.hub.stores_read():
+                known = self.hub.last_known(store)
+                if known is None:
+                    continue
+                upto = await log.high_water(session, store)
+                if upto > known:
+                    ranges[store] = (known + 1, upto)
+        await self._read(ranges)

@@ -1,0 +1,91 @@
+// Operator: every store with its last 24 hours (runs, tokens, errors from GET /v1/usage
+// grouped by store), a form to create a store, and "Open" to act in another store (the
+// operator key's store is this tab's choice, kept with the key in sessionStorage).
+import { h, fill, mono, fmtTime } from "../lib/dom.js";
+import { field, showErrors, clearErrors } from "../lib/forms.js";
+import { saveStore } from "../lib/auth.js";
+import { ensureStyles, loadInto, emptyState, pageHeader } from "./parts/kit.js";
+import { textInput } from "./parts/forms.js";
+import { compact } from "./parts/charts.js";
+
+const PAGE = 100;
+
+export function render(root, ctx) {
+  ensureStyles();
+  const storesSection = h("section.card.section", { "aria-labelledby": "stores-h" });
+  fill(root, pageHeader("Operator"), storesSection);
+  renderStores(storesSection, ctx);
+}
+
+function renderStores(section, ctx) {
+  const { api } = ctx;
+  const box = h("div.list-box", { id: "stores-list" });
+  const id = textInput("id", { placeholder: "acme", maxLength: 64, autocomplete: "off" });
+  const name = textInput("name", { placeholder: "Acme Inc.", maxLength: 200 });
+  const form = h("form.panel.inline-form", { "aria-label": "Create a store", novalidate: true },
+    field("Store id", id, { name: "id", required: true, hint: "Lower-case letters, digits and - ; fixed once made." }),
+    field("Name (optional)", name, { name: "name" }),
+    h("div.filter-actions", h("button.primary", { type: "submit" }, "Create store")));
+  fill(section, h("h2", { id: "stores-h" }, "Stores"), form, box);
+
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    clearErrors(form);
+    try {
+      const body = { id: id.value.trim(), ...(name.value.trim() ? { name: name.value.trim() } : {}) };
+      const created = await api.post("/v1/stores", body);
+      id.value = name.value = "";
+      ctx.toast.ok(`Created store ${created.id}`);
+      load();
+    } catch (err) {
+      showErrors(form, err);
+      ctx.toast.error(err.message);
+    }
+  });
+
+  const load = () => loadInto(box, () => Promise.all([allStores(api), lastDay(api)]), ([stores, usage]) => table(ctx, stores, usage));
+  load();
+}
+
+/** Every store, a page at a time (an operator has few enough to list). */
+async function allStores(api) {
+  const stores = [];
+  let cursor = null;
+  do {
+    const page = await api.get("/v1/stores", { limit: PAGE, ...(cursor ? { cursor } : {}) });
+    stores.push(...page.items);
+    cursor = page.next_cursor;
+  } while (cursor);
+  return stores;
+}
+
+async function lastDay(api) {
+  const since = new Date(Date.now() - 24 * 3600_000).toISOString();
+  const report = await api.get("/v1/usage", { since, bucket: "hour", group_by: "store" });
+  return new Map(report.series.map((s) => [s.group, s.totals]));
+}
+
+function table(ctx, stores, usage) {
+  if (!stores.length) return emptyState("No stores yet — create one above.");
+  return h("div.table-wrap", h("table.data.stack",
+    h("caption.sr-only", "Every store with its last 24 hours"),
+    h("thead", h("tr", ["Store", "Name", "Created", "Runs (24 h)", "Tokens (24 h)", "Errors (24 h)", ""].map((x) => h("th", { scope: "col" }, x)))),
+    h("tbody", stores.map((store) => {
+      const t = usage.get(store.id);
+      const current = store.id === ctx.store;
+      return h("tr", { dataset: { store: store.id } },
+        h("th", { scope: "row", dataset: { label: "Store" } }, mono(store.id), current ? h("span.badge", " open") : null),
+        h("td", { dataset: { label: "Name" } }, store.name),
+        h("td", { dataset: { label: "Created" } }, fmtTime(store.created_at)),
+        h("td.num", { dataset: { label: "Runs (24 h)" } }, String(t?.runs_total ?? 0)),
+        h("td.num", { dataset: { label: "Tokens (24 h)" } }, compact((t?.input_tokens ?? 0) + (t?.output_tokens ?? 0))),
+        h("td.num", { dataset: { label: "Errors (24 h)" } }, String(t?.errors ?? 0)),
+        h("td", current ? h("span.muted", "this tab's store") : h("button", { type: "button", onclick: () => openStore(store.id), "aria-label": `Open ${store.id}` }, "Open")));
+    }))));
+}
+
+/** Act in another store: the shell, its streams and every page are built for one store. */
+function openStore(storeId) {
+  saveStore(storeId);
+  location.assign("/chat");
+}
