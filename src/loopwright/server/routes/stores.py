@@ -32,7 +32,7 @@ async def list_stores(
     _: OperatorDep, svc: ServicesDep, limit: Limit = 50, cursor: Cursor = None
 ) -> ListOf[StorePublic]:
     """Every store, by id (operator)."""
-    async with svc.db.read() as session:
+    async with svc.db.read(ALL_STORES) as session:
         page = await tenancy.list_stores(session, limit=limit, cursor=cursor)
     return ListOf(
         items=[StorePublic.model_validate(s) for s in page.items], next_cursor=page.next_cursor
