@@ -35,6 +35,7 @@ from tests.fake_embeddings import SYNONYM_GROUPS, embed
 
 from loopwright.db.database import Database
 from loopwright.db.migrate import upgrade
+from loopwright.db.row_security import ALL_STORES
 from loopwright.db.tables import AgentRow, MemoryRow, StoreRow
 from loopwright.db.tables.base import utcnow
 from loopwright.ids import new_id
@@ -91,7 +92,7 @@ async def seed(
 ) -> list[str]:
     ids = [new_id("mem") for _ in contents]
     now = utcnow()
-    async with db.write() as session:
+    async with db.write(ALL_STORES) as session:
         for start in range(0, len(contents), BATCH):
             rows = [
                 {
@@ -117,7 +118,7 @@ async def seed(
 async def new_store(db: Database, agents: int) -> tuple[str, list[str]]:
     store = new_id("st")
     agent_ids = [new_id("agt") for _ in range(agents)]
-    async with db.write() as session:
+    async with db.write(ALL_STORES) as session:
         await session.execute(insert(StoreRow), [{"id": store, "name": store}])
         await session.execute(
             insert(AgentRow),
@@ -152,7 +153,7 @@ async def latency(db: Database, memories: int, queries: int) -> dict[str, float]
     chosen_counts: list[int] = []
     for q in range(queries):
         text = f"what about the {vocabulary[q % len(vocabulary)]} that {DETAILS[q % len(DETAILS)]}"
-        async with db.read() as session:
+        async with db.read(ALL_STORES) as session:
             started = time.perf_counter()
             chosen = await choose(session, Query(store, agent, text, budget))
             timed.append((time.perf_counter() - started) * 1000)
@@ -185,7 +186,7 @@ async def quality(db: Database) -> dict[str, dict[str, float]]:
         for text, relevant in queries:
             vector = embed(text) if mode == "hybrid" else None
             query = Query(store, agent, text, 10**9, vector=vector, model=MODEL if vector else None)
-            async with db.read() as session:
+            async with db.read(ALL_STORES) as session:
                 ranked = [key_of[c.memory_id] for c in await choose(session, query)]
             p5.append(len(set(ranked[:5]) & relevant) / 5)
             r10.append(len(set(ranked[:10]) & relevant) / len(relevant))

@@ -26,6 +26,7 @@ from sqlalchemy import insert
 from loopwright.db.database import Database
 from loopwright.db.migrate import upgrade
 from loopwright.db.repos import usage
+from loopwright.db.row_security import ALL_STORES
 from loopwright.db.tables import AgentRow, RunRow, RunStepRow, SessionRow, StoreRow, ToolCallRow
 from loopwright.ids import new_id
 
@@ -40,7 +41,7 @@ async def seed(
     agents = [new_id("agt") for _ in range(AGENTS)]
     sessions = [new_id("ses") for _ in range(AGENTS)]
     run_ids: list[str] = []
-    async with db.write() as session:
+    async with db.write(ALL_STORES) as session:
         if new_store:
             await session.execute(insert(StoreRow), [{"id": store_id, "name": store_id}])
         await session.execute(
@@ -108,7 +109,7 @@ async def seed(
                     "created_at": at,
                 }
             )
-        async with db.write() as session:
+        async with db.write(ALL_STORES) as session:
             await session.execute(insert(RunRow), run_rows)
             await session.execute(insert(RunStepRow), step_rows)
             await session.execute(insert(ToolCallRow), call_rows)
@@ -139,7 +140,7 @@ async def main() -> None:
                 times = []
                 for _ in range(args.repeat):
                     t0 = time.perf_counter()
-                    async with db.read() as session:
+                    async with db.read(ALL_STORES) as session:
                         found = await usage.usage(
                             session,
                             "bench-0",

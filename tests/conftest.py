@@ -168,7 +168,9 @@ async def live_pg(
     """The scaled-out database: PostgreSQL, in a server process of its own (DBOS is one per
     process)."""
     data_dir = tmp_path_factory.mktemp("data-pg")
-    server = ServerProcess(data_dir, {"LOOPWRIGHT_DATABASE_URL": pg_url})
+    # loopback allowed, as ``live`` allows it (the isolation walk's HTTP tool and MCP server)
+    env = {"LOOPWRIGHT_DATABASE_URL": pg_url, "LOOPWRIGHT_EGRESS_ALLOW": "127.0.0.1/32"}
+    server = ServerProcess(data_dir, env)
     await server.start()
     STARTED.remove(server)  # lives for the session, stopped below
     operator = httpx.AsyncClient(

@@ -19,6 +19,7 @@ from pydantic import ValidationError
 from sqlalchemy import select
 
 from loopwright.db.database import Database
+from loopwright.db.row_security import ALL_STORES
 from loopwright.db.tables import StoreRow
 from loopwright.domain.events import EPHEMERAL_TYPES, Event, EventFilter
 from loopwright.domain.public_events import validate_event
@@ -59,7 +60,7 @@ class EventAudit:
         """Check every event in a (stopped) server's database, store by store."""
         db = Database(database_url)
         try:
-            async with db.read() as session:
+            async with db.read(ALL_STORES) as session:
                 store_ids = list(await session.scalars(select(StoreRow.id)))
                 for store_id in store_ids:
                     upto = await log.high_water(session, store_id)

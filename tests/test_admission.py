@@ -16,6 +16,7 @@ from sqlalchemy import func, select
 from loopwright.db.database import Database
 from loopwright.db.migrate import upgrade
 from loopwright.db.repos import agents, conversations, tenancy
+from loopwright.db.row_security import ALL_STORES
 from loopwright.db.tables import RunRow
 from loopwright.domain.events import NewEvent
 from loopwright.domain.vocabulary import Priority
@@ -42,16 +43,16 @@ class Store:
         self.agent_id = ""
 
     async def create(self) -> Store:
-        async with self.db.write() as session:
+        async with self.db.write(ALL_STORES) as session:
             store = await tenancy.create_store(session, self.id, self.id)
             store.settings = {"runs_per_min": None, "tokens_per_min": None}  # admission only
-        async with self.db.write() as session:
+        async with self.db.write(ALL_STORES) as session:
             agent = await agents.create(session, self.id, {"name": "a", "model": "offline:default"})
         self.agent_id = agent.id
         return self
 
     async def session(self) -> str:
-        async with self.db.write() as session:
+        async with self.db.write(ALL_STORES) as session:
             chat = await conversations.create_session(
                 session, self.id, self.agent_id, "", "enqueue"
             )
@@ -69,7 +70,7 @@ class Store:
         return submitted.run.id, submitted.admitted
 
     async def running(self) -> int:
-        async with self.db.read() as session:
+        async with self.db.read(ALL_STORES) as session:
             query = select(func.count()).where(
                 RunRow.store_id == self.id, RunRow.status == "running"
             )
@@ -128,7 +129,7 @@ async def test_concurrent_admissions_never_pass_the_limit(db: Database) -> None:
     begun = None if db.is_sqlite else asyncio.Barrier(8)
 
     async def admit_once() -> list[str]:
-        async with db.write() as session:
+        async with db.write(ALL_STORES) as session:
             if begun is not None:
                 await session.execute(select(1))
                 await begun.wait()
@@ -157,7 +158,7 @@ async def test_runs_ending_while_messages_arrive_admit_without_deadlocks(db: Dat
 
     for _ in range(3):
         await asyncio.gather(*(end(r) for r in running), *(arrive() for _ in range(8)))
-        async with db.read() as session:
+        async with db.read(ALL_STORES) as session:
             query = select(RunRow.id).where(RunRow.store_id == store.id, RunRow.status == "running")
             running = list((await session.execute(query)).scalars())
         assert len(running) == 8
@@ -170,7 +171,7 @@ async def test_an_append_marks_its_store_row_held_until_its_savepoint_rolls_back
     took it; a savepoint rolled back takes that append's lock (and the mark) with it."""
     store = await Store(db).create()
     other = await Store(db).create()
-    async with db.write() as session:
+    async with db.write(ALL_STORES) as session:
         # a valid event: on PostgreSQL this is live_pg's database, whose events are audited
         await log.append(session, store.id, [NewEvent("session.deleted", {})])
         with contextlib.suppress(RuntimeError):

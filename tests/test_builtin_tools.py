@@ -20,6 +20,7 @@ from sqlalchemy import func, select
 from loopwright.db.database import Database
 from loopwright.db.migrate import upgrade
 from loopwright.db.repos import tenancy, workspace
+from loopwright.db.row_security import ALL_STORES
 from loopwright.db.tables import DocumentRow, ProjectRow, TaskRow
 from loopwright.domain.events import Event, EventFilter
 from loopwright.errors import Conflict, NotFound
@@ -59,7 +60,7 @@ async def db(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Database
 async def ctx(db: Database) -> ToolContext:
     """A fresh store per test, and a run acting in it."""
     store_id = f"tools-{uuid.uuid4().hex[:10]}"
-    async with db.write() as session:
+    async with db.write(ALL_STORES) as session:
         await tenancy.create_store(session, store_id, store_id)
     return ToolContext(store_id=store_id, run_id="run_1", session_id="ses_1", agent_id="agt_1")
 
@@ -67,20 +68,20 @@ async def ctx(db: Database) -> ToolContext:
 async def call(db: Database, ctx: ToolContext, tool: str, **arguments: Any) -> dict[str, Any]:
     """Validate the arguments as the runtime does, run the handler in one transaction."""
     args = BUILTIN_TOOLS[tool].validate(arguments)
-    async with db.write() as session:
+    async with db.write(ALL_STORES) as session:
         result: dict[str, Any] = await HANDLERS[tool](SessionWorkspace(session, ctx), args)
     assert json.loads(json.dumps(result)) == result  # what the model gets is plain JSON
     return result
 
 
 async def events(db: Database, store_id: str) -> list[Event]:
-    async with db.read() as session:
+    async with db.read(ALL_STORES) as session:
         upto = await log.high_water(session, store_id)
         return await log.read_range(session, store_id, 0, upto, EventFilter(), 1000)
 
 
 async def count(db: Database, model: type[Any], store_id: str) -> int:
-    async with db.read() as session:
+    async with db.read(ALL_STORES) as session:
         found = await session.scalar(
             select(func.count()).select_from(model).where(model.store_id == store_id)
         )
@@ -150,7 +151,7 @@ def test_an_update_must_change_something(tool: str, ident: str) -> None:
 
 async def test_a_handler_refuses_another_tools_arguments(db: Database, ctx: ToolContext) -> None:
     wrong = BUILTIN_TOOLS["read_task"].validate({"task_id": "tsk_x"})
-    async with db.write() as session:
+    async with db.write(ALL_STORES) as session:
         with pytest.raises(TypeError):
             await HANDLERS["read_document"](session, ctx, wrong)
 
@@ -207,7 +208,7 @@ async def test_a_lost_name_race_leaves_the_transaction_usable(
         return None
 
     monkeypatch.setattr(workspace, "find_project_by_name", not_seen)
-    async with db.write() as session:
+    async with db.write(ALL_STORES) as session:
         with pytest.raises(Conflict):
             await workspace.create_project(session, ctx.store_id, name="Taken")
         await workspace.create_task(session, ctx.store_id, title="still saved")
@@ -339,7 +340,7 @@ async def test_tools_cannot_reach_another_store(db: Database, ctx: ToolContext) 
     task = (await call(db, ctx, "create_task", title="Secret", project="Hidden"))["task"]
     doc = await call(db, ctx, "create_document", title="Secret doc", content="classified")
     other_id = f"other-{uuid.uuid4().hex[:10]}"
-    async with db.write() as session:
+    async with db.write(ALL_STORES) as session:
         await tenancy.create_store(session, other_id, other_id)
     other = ToolContext(store_id=other_id, run_id=None, session_id=None, agent_id=None)
     with pytest.raises(NotFound):
@@ -434,7 +435,7 @@ async def test_deleting_a_project_detaches_what_the_session_already_loaded(
     db: Database, ctx: ToolContext
 ) -> None:
     task = (await call(db, ctx, "create_task", title="T", project="Gone"))["task"]
-    async with db.write() as session:
+    async with db.write(ALL_STORES) as session:
         loaded = await workspace.get_task(session, ctx.store_id, task["id"])
         await changes.delete_project(session, ctx.store_id, task["project_id"])
         assert loaded.project_id is None
@@ -443,7 +444,7 @@ async def test_deleting_a_project_detaches_what_the_session_already_loaded(
             BUILTIN_TOOLS["read_task"].validate({"task_id": task["id"]}),
         )
         assert read["project"] is None
-    async with db.read() as session:
+    async with db.read(ALL_STORES) as session:
         assert (await workspace.get_task(session, ctx.store_id, task["id"])).project_id is None
     deleted = [e for e in await events(db, ctx.store_id) if e.type == "project.deleted"]
     assert deleted[0].payload["project_id"] == task["project_id"]
@@ -466,7 +467,7 @@ async def test_a_failed_tool_publishes_none_of_its_events(
     published: list[Event] = []
     db.on_commit(published.extend)
     args = BUILTIN_TOOLS["list_tasks"].validate({})
-    async with db.write() as session:
+    async with db.write(ALL_STORES) as session:
         ok, content = await invoke(SessionWorkspace(session, ctx), "list_tasks", args, timeout_s=5)
         kept = await log.append(session, ctx.store_id, [NewEvent("note.added", {})])
     assert (ok, content) == (False, {"error": "gave up after announcing"})

@@ -18,6 +18,7 @@ from sqlalchemy import func, select, text
 from loopwright.db.database import Database, core
 from loopwright.db.migrate import upgrade
 from loopwright.db.repos import tenancy, workspace
+from loopwright.db.row_security import ALL_STORES
 from loopwright.db.sqlite_checkpoint import checkpoint
 from loopwright.db.tables import EventRow, ProjectRow
 from loopwright.domain.events import Event, NewEvent
@@ -39,7 +40,7 @@ async def db(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Da
 
 async def new_store(db: Database) -> str:
     store_id = f"db{uuid.uuid4().hex[:8]}"
-    async with db.write() as session:
+    async with db.write(ALL_STORES) as session:
         await tenancy.create_store(session, store_id, store_id)
     return store_id
 
@@ -55,7 +56,7 @@ def recorder(db: Database) -> list[list[Event]]:
 
 
 async def count(db: Database, store_id: str, row: type[ProjectRow] | type[EventRow]) -> int:
-    async with db.read() as session:
+    async with db.read(ALL_STORES) as session:
         found = await session.scalar(
             select(func.count()).select_from(row).where(row.store_id == store_id)
         )
@@ -65,7 +66,7 @@ async def count(db: Database, store_id: str, row: type[ProjectRow] | type[EventR
 async def test_a_commit_publishes_its_events_after_the_block(db: Database) -> None:
     store_id = await new_store(db)
     published = recorder(db)
-    async with db.write() as session:
+    async with db.write(ALL_STORES) as session:
         # a valid event: on PostgreSQL this is live_pg's database, whose events are audited
         appended = await log.append(session, store_id, [NewEvent("session.deleted", {})])
         assert published == []  # not before the commit
@@ -78,7 +79,7 @@ async def test_a_failed_block_rolls_back_and_publishes_nothing(db: Database) -> 
     published = recorder(db)
 
     async def write_then_fail() -> None:
-        async with db.write() as session:
+        async with db.write(ALL_STORES) as session:
             await workspace.create_project(session, store_id, name="Home")
             await log.append(session, store_id, [NewEvent("note.added", {})])
             raise RuntimeError("boom")
@@ -88,18 +89,18 @@ async def test_a_failed_block_rolls_back_and_publishes_nothing(db: Database) -> 
     assert published == []
     assert await count(db, store_id, ProjectRow) == 0
     assert await count(db, store_id, EventRow) == 0
-    async with db.read() as session:  # the store's seq did not move either
+    async with db.read(ALL_STORES) as session:  # the store's seq did not move either
         assert await log.high_water(session, store_id) == 0
 
 
 async def test_a_savepoint_undoes_only_its_own_writes(db: Database) -> None:
     store_id = await new_store(db)
-    async with db.write() as session:
+    async with db.write(ALL_STORES) as session:
         await workspace.create_project(session, store_id, name="Home")
         with pytest.raises(Conflict):
             await workspace.create_project(session, store_id, name="home")
         await workspace.create_project(session, store_id, name="Work")
-    async with db.read() as session:
+    async with db.read(ALL_STORES) as session:
         names = await session.scalars(
             select(ProjectRow.name).where(ProjectRow.store_id == store_id)
         )
@@ -111,14 +112,14 @@ async def test_core_statements_join_the_transaction(db: Database) -> None:
     bump = log._BUMP_SEQ
 
     async def bump_then_fail() -> None:
-        async with db.write() as session:
+        async with db.write(ALL_STORES) as session:
             result = await core(session, bump, {"store": store_id, "count": 5})
             assert result.scalar_one() == 5
             raise RuntimeError("undo")
 
     with pytest.raises(RuntimeError):
         await bump_then_fail()
-    async with db.write() as session:
+    async with db.write(ALL_STORES) as session:
         result = await core(session, bump, {"store": store_id, "count": 1})
         assert result.scalar_one() == 1
 
@@ -133,11 +134,11 @@ async def test_sqlite_commits_leave_checkpoints_to_the_checkpoint_thread(tmp_pat
     try:
         store_id = await new_store(db)
         for n in range(300):  # well past SQLite's default autocheckpoint of 1000 pages
-            async with db.write() as session:
+            async with db.write(ALL_STORES) as session:
                 await log.append(
                     session, store_id, [NewEvent("note.added", {"n": n, "pad": "x" * 2000})]
                 )
-        async with db.write() as session:
+        async with db.write(ALL_STORES) as session:
             pragma = await session.execute(text("PRAGMA wal_autocheckpoint"))
             assert pragma.scalar() == 0
         other = sqlite3.connect(tmp_path / "app.db")
@@ -158,7 +159,7 @@ async def test_sqlite_sessions_point_async_connection_users_to_core(tmp_path: Pa
     await asyncio.to_thread(upgrade, url)
     db = Database(url)
     try:
-        async with db.read() as session:
+        async with db.read(ALL_STORES) as session:
             with pytest.raises(TypeError, match="core"):
                 await session.connection()
             assert (await core(session, text("SELECT 41 + 1"))).scalar() == 42
@@ -171,7 +172,7 @@ async def test_deferred_events_go_out_with_the_next_append(db: Database) -> None
     bump of the store's seq for both, published together."""
     store_id = await new_store(db)
     published = recorder(db)
-    async with db.write() as session:
+    async with db.write(store_id) as session:
         await log.defer(session, store_id, [NewEvent("session.deleted", {}, session_id="first")])
         # on PostgreSQL at once: the append takes the store row's lock where it always did
         assert log.holds_store_row(session, store_id) == (not db.is_sqlite)
@@ -192,7 +193,7 @@ async def test_a_deferred_event_outlives_a_savepoint_that_rolls_back(db: Databas
     back, the event is deferred again and the flush writes it."""
     store_id = await new_store(db)
     published = recorder(db)
-    async with db.write() as session:
+    async with db.write(store_id) as session:
         await log.defer(session, store_id, [NewEvent("session.deleted", {}, session_id="kept")])
 
         async def append_then_undo() -> None:
@@ -221,7 +222,7 @@ async def _left_holding_deferred_events(db: Database) -> None:
     store_id = await new_store(db)
 
     async def forget_to_flush() -> None:
-        async with db.write() as session:
+        async with db.write(store_id) as session:
             await workspace.create_project(session, store_id, name="Home")
             await log.defer(session, store_id, [NewEvent("session.deleted", {})])
 

@@ -20,6 +20,7 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from loopwright.db.repos import providers
+from loopwright.db.row_security import ALL_STORES
 from loopwright.egress import EgressDenied, EgressGuard, GuardedTransport
 from loopwright.runtime.models import ModelResolver
 from loopwright.tools.http_tool import HttpToolDef, call_http_tool, http_tool_client
@@ -204,7 +205,7 @@ async def test_a_store_provider_connects_to_the_address_the_guard_checked(
     fake.push(Reply(text=["pinned"]), Reply(text=["again"]))
     services = live.app.state.services
     async with rebinding_stage(setting_a_cookie(openai_app(fake))) as stage:
-        async with services.db.write() as session:
+        async with services.db.write(ALL_STORES) as session:
             await providers.create(
                 session,
                 store.id,

@@ -18,6 +18,7 @@ from sqlalchemy import func, insert, select, text, update
 
 from loopwright.db.database import Database
 from loopwright.db.migrate import upgrade
+from loopwright.db.row_security import ALL_STORES
 from loopwright.db.tables import EventRow, RunRow, WorkerRow
 from loopwright.db.tables.base import utcnow
 from loopwright.domain.events import NewEvent
@@ -45,7 +46,7 @@ def workers(db: Database, tmp_path: Path, executor_id: str) -> Workers:
 
 async def expire(db: Database, executor_id: str) -> None:
     """The worker fell silent long ago (instead of waiting out its expiry)."""
-    async with db.write() as session:
+    async with db.write(ALL_STORES) as session:
         await session.execute(
             update(WorkerRow)
             .where(WorkerRow.executor_id == executor_id)
@@ -54,12 +55,12 @@ async def expire(db: Database, executor_id: str) -> None:
 
 
 async def append(db: Database, store_id: str, run_id: str, marker: str) -> None:
-    async with db.write() as session:
+    async with db.write(store_id) as session:
         await log.append(session, store_id, [NewEvent("analysis", {"m": marker}, run_id=run_id)])
 
 
 async def markers(db: Database, store_id: str) -> list[str]:
-    async with db.read() as session:
+    async with db.read(store_id) as session:
         rows = await session.execute(
             select(EventRow.payload).where(
                 EventRow.store_id == store_id, EventRow.type == "analysis"
@@ -122,7 +123,9 @@ async def test_a_claim_waits_for_the_stale_step_in_flight_and_then_sees_it(
 
         async def stale_step() -> None:
             fencing.guard_writes(store.id, run_id, stale)
-            async with db.write() as session:  # the guard checked the owner and holds the row
+            async with db.write(
+                store.id
+            ) as session:  # the guard checked the owner and holds the row
                 await log.append(
                     session, store.id, [NewEvent("analysis", {"m": "mid"}, run_id=run_id)]
                 )
@@ -141,7 +144,7 @@ async def test_a_claim_waits_for_the_stale_step_in_flight_and_then_sees_it(
         await step  # committed: it ran before the claim
         assert await claim is not None
         assert await markers(db, store.id) == ["mid"]  # the newer execution sees the step
-        async with db.read() as session:
+        async with db.read(store.id) as session:
             owner = await session.scalar(select(RunRow.owner).where(RunRow.id == run_id))
         assert owner == newer.token
     finally:
@@ -151,7 +154,7 @@ async def test_a_claim_waits_for_the_stale_step_in_flight_and_then_sees_it(
 async def _until_a_backend_waits_for_a_lock(db: Database) -> None:
     async with asyncio.timeout(10):
         while True:
-            async with db.read() as session:
+            async with db.read(ALL_STORES) as session:
                 waiting = await session.scalar(
                     select(func.count())
                     .select_from(text("pg_stat_activity"))
@@ -168,7 +171,7 @@ async def test_an_executor_id_held_by_a_live_worker_is_refused(
     executor_id = f"local-{uuid.uuid4().hex[:6]}"
 
     async def held_by(host: str, pid: int, beat_ago_s: float) -> None:
-        async with db.write() as session:
+        async with db.write(ALL_STORES) as session:
             await session.execute(
                 WorkerRow.__table__.delete().where(WorkerRow.executor_id == executor_id)
             )

@@ -14,6 +14,7 @@ import pytest
 from loopwright.db.database import Database
 from loopwright.db.migrate import upgrade
 from loopwright.db.repos import tenancy
+from loopwright.db.row_security import ALL_STORES
 from loopwright.domain.events import Event, EventFilter, NewEvent
 from loopwright.events import log
 from loopwright.events.follow import follow
@@ -111,7 +112,7 @@ async def databases(tmp_path: Path) -> AsyncIterator[tuple[Database, Database, N
     await asyncio.to_thread(upgrade, url)
     ours, theirs, hub = Database(url), Database(url), NotingHub()
     ours.on_commit(hub.publish)
-    async with ours.write() as session:
+    async with ours.write(ALL_STORES) as session:
         await tenancy.create_store(session, STORE, STORE)
     yield ours, theirs, hub
     await ours.dispose()
@@ -119,7 +120,7 @@ async def databases(tmp_path: Path) -> AsyncIterator[tuple[Database, Database, N
 
 
 async def append(db: Database, session_id: str, n: int) -> None:
-    async with db.write() as session:
+    async with db.write(ALL_STORES) as session:
         await log.append(session, STORE, [NewEvent("task.created", {"n": n}, session_id)])
 
 

@@ -12,6 +12,7 @@ import pytest
 from loopwright.db.database import Database
 from loopwright.db.migrate import upgrade
 from loopwright.db.repos import agents, conversations, tenancy
+from loopwright.db.row_security import ALL_STORES
 from loopwright.domain.events import Event, EventFilter
 from loopwright.errors import NotFound
 from loopwright.events import log
@@ -26,7 +27,7 @@ async def db(tmp_path: Path) -> AsyncIterator[Database]:
     url = f"sqlite:///{tmp_path / 'app.db'}"
     await asyncio.to_thread(upgrade, url)
     database = Database(url)
-    async with database.write() as session:
+    async with database.write(ALL_STORES) as session:
         await tenancy.create_store(session, STORE, STORE)
     yield database
     await database.dispose()
@@ -34,7 +35,7 @@ async def db(tmp_path: Path) -> AsyncIterator[Database]:
 
 async def queued_run(db: Database) -> tuple[str, str]:
     """(agent id, run id) of a freshly submitted message."""
-    async with db.write() as session:
+    async with db.write(ALL_STORES) as session:
         agent = await agents.create(
             session,
             STORE,
@@ -54,7 +55,7 @@ async def queued_run(db: Database) -> tuple[str, str]:
 
 
 async def run_events(db: Database, run_id: str) -> list[Event]:
-    async with db.read() as session:
+    async with db.read(ALL_STORES) as session:
         upto = await log.high_water(session, STORE)
         return await log.read_range(session, STORE, 0, upto, EventFilter(run_id=run_id), 100)
 
@@ -69,7 +70,7 @@ async def test_a_replayed_start_keeps_the_plan_it_started_with(db: Database) -> 
     assert (plan.models, plan.tools, plan.max_steps) == (("offline:default",), ("list_tasks",), 4)
     assert plan.system_prompt == "Be brief.\n\nGoal: Plan the week."
 
-    async with db.write() as session:  # the agent is edited while the run is down
+    async with db.write(ALL_STORES) as session:  # the agent is edited while the run is down
         await agents.update(
             session,
             STORE,
@@ -83,7 +84,7 @@ async def test_a_replayed_start_keeps_the_plan_it_started_with(db: Database) -> 
     assert replayed.plan == plan
     types = [e.type for e in await run_events(db, run_id)]
     assert types.count("run.started") == 1
-    async with db.read() as session:
+    async with db.read(ALL_STORES) as session:
         run = await conversations.get_run(session, STORE, run_id)
     assert run.status == "running"
 
@@ -98,7 +99,7 @@ async def test_a_run_ends_once_and_an_ended_run_does_not_start(db: Database) -> 
     events = await run_events(db, run_id)
     assert [e.type for e in events] == ["chat.message_sent", "run.queued", "run.cancelled"]
     assert events[-1].payload["usage"] == {"input_tokens": 0, "output_tokens": 0}
-    async with db.read() as session:
+    async with db.read(ALL_STORES) as session:
         run = await conversations.get_run(session, STORE, run_id)
     assert (run.status, run.stop_reason, run.finished_at is not None) == (
         "cancelled",

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
+from loopwright.db.row_security import ALL_STORES
 from loopwright.db.tables import McpServerRow
 from loopwright.egress import EgressGuard
 from loopwright.tools.mcp import McpEndpoint, McpError, McpPool, McpTool
@@ -307,7 +308,7 @@ async def test_headers_are_encrypted_and_never_returned(live: Live, store: Store
     assert server["header_names"] == ["Authorization", "X-Api-Key"]
     assert "headers" not in server
     services = live.app.state.services
-    async with services.db.read() as session:
+    async with services.db.read(ALL_STORES) as session:
         row = await session.scalar(select(McpServerRow).where(McpServerRow.id == server["id"]))
     assert row is not None and row.headers_enc is not None
     assert "s3cret" not in row.headers_enc and "Authorization" not in row.headers_enc

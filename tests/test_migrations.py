@@ -10,7 +10,7 @@ import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import create_engine, inspect
+from sqlalchemy import create_engine, inspect, text
 
 from loopwright.db.migrate import alembic_config, upgrade
 from loopwright.db.tables import Base
@@ -51,6 +51,7 @@ def test_the_latest_migrations_step_down_and_up(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'app.db'}"
     upgrade(url)
     config = alembic_config(url)
+    command.downgrade(config, "-1")  # 0013: row-level security, nothing on SQLite
     command.downgrade(config, "-1")  # 0012: workers, runs.owner
     engine = create_engine(url)
     try:
@@ -121,3 +122,29 @@ def test_the_latest_migrations_step_down_and_up(tmp_path: Path) -> None:
         engine.dispose()
     upgrade(url)
     assert drift(url) == []
+
+
+def _policies(url: str) -> set[str]:
+    engine = create_engine(sync_url(url))
+    try:
+        with engine.connect() as connection:
+            found = connection.execute(
+                text(
+                    "SELECT tablename FROM pg_policies WHERE policyname = 'store_isolation' "
+                    "UNION SELECT relname FROM pg_class WHERE relrowsecurity"
+                )
+            )
+            return set(found.scalars())
+    finally:
+        engine.dispose()
+
+
+def test_row_level_security_steps_down_and_up(own_pg_url: str) -> None:
+    upgrade(own_pg_url)
+    tenant_tables = {t.name for t in Base.metadata.sorted_tables if "store_id" in t.c}
+    assert _policies(own_pg_url) == tenant_tables
+    config = alembic_config(own_pg_url)
+    command.downgrade(config, "-1")  # 0013: row-level security
+    assert _policies(own_pg_url) == set()
+    upgrade(own_pg_url)
+    assert _policies(own_pg_url) == tenant_tables

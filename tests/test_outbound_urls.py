@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from loopwright.db.repos import http_tools, mcp_servers
+from loopwright.db.row_security import ALL_STORES
 from tests.conftest import Store
 
 BAD_URLS = {
@@ -90,7 +91,7 @@ async def test_updating_a_missing_mcp_server_is_404(store: Store, changes: dict[
 async def test_a_stored_malformed_http_tool_url_fails_cleanly_when_called(store: Store) -> None:
     """A row written before URLs were validated: the call is an error result, not a 500."""
     services = store.live.app.state.services
-    async with services.db.write() as session:
+    async with services.db.write(ALL_STORES) as session:
         await http_tools.create(
             session,
             store.id,
@@ -110,7 +111,7 @@ async def test_a_stored_malformed_http_tool_url_fails_cleanly_when_called(store:
 
 async def test_a_stored_malformed_mcp_url_fails_cleanly_when_checked(store: Store) -> None:
     services = store.live.app.state.services
-    async with services.db.write() as session:
+    async with services.db.write(ALL_STORES) as session:
         row = await mcp_servers.create(
             session,
             store.id,

@@ -254,7 +254,7 @@ async def test_events_a_relay_carried_are_not_notified_twice(
         peer.hub.subscribe(store) as from_peer,
         remote.hub.subscribe(store) as from_remote,
     ):
-        async with sender.db.write() as session:
+        async with sender.db.write(store) as session:
             appended = await log.append(
                 session, store, [NewEvent(type="task.created", payload={"n": 1})]
             )

@@ -13,6 +13,7 @@ import pytest
 from loopwright.db.database import Database
 from loopwright.db.migrate import upgrade
 from loopwright.db.repos import tenancy
+from loopwright.db.row_security import ALL_STORES
 from loopwright.db.sqlite_writer_lock import WriterLock
 
 
@@ -30,7 +31,7 @@ def other_process(tmp_path: Path, timeout_s: float = 5) -> WriterLock:
 
 
 async def create_store(db: Database, store_id: str) -> None:
-    async with db.write() as session:
+    async with db.write(ALL_STORES) as session:
         await tenancy.create_store(session, store_id, store_id)
 
 

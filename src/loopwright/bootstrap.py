@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 
 from loopwright.db.database import Database
 from loopwright.db.repos import agents, tenancy
+from loopwright.db.row_security import ALL_STORES
 from loopwright.db.tables import StoreRow
 from loopwright.runtime import workspace
 from loopwright.tools.builtin import BUILTIN_TOOLS
@@ -47,7 +48,7 @@ class Demo:
 
 
 async def create_demo_if_empty(db: Database) -> Demo | None:
-    async with db.write() as session:
+    async with db.write(DEMO_STORE) as session:
         if await session.scalar(select(func.count()).select_from(StoreRow)):
             return None
         await tenancy.create_store(session, DEMO_STORE, "Demo")
@@ -63,6 +64,6 @@ async def create_demo_if_empty(db: Database) -> Demo | None:
 
 async def first_store(db: Database) -> str | None:
     """The oldest store's id (a later start tells how to make a new admin key for it)."""
-    async with db.read() as session:
+    async with db.read(ALL_STORES) as session:
         found: str | None = await session.scalar(select(StoreRow.id).order_by(StoreRow.id).limit(1))
     return found

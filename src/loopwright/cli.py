@@ -183,7 +183,7 @@ def store_create(
     settings = load_settings(data_dir, database_url)
 
     async def work(db: Database) -> str:
-        async with db.write() as session:
+        async with db.write(store_id) as session:
             await tenancy.create_store(session, store_id, name or store_id)
             issued = await tenancy.issue_key(session, store_id, "admin", "created by CLI")
         return issued.key
@@ -215,7 +215,7 @@ def key_create(
     settings = load_settings(data_dir, database_url)
 
     async def work(db: Database) -> tuple[str, str]:
-        async with db.write() as session:
+        async with db.write(store) as session:
             await tenancy.get_store(session, store)
             issued = await tenancy.issue_key(session, store, checked_role, "created by CLI")
         return issued.row.id, issued.key
@@ -235,12 +235,13 @@ def secrets_rotate(data_dir: DataDir = None, database_url: DatabaseUrl = None) -
     """
     from loopwright.crypto import load_secret_box
     from loopwright.db.repos import secrets_at_rest
+    from loopwright.db.row_security import ALL_STORES
 
     settings = load_settings(data_dir, database_url)
     box = load_secret_box(settings)
 
     async def work(db: Database) -> int:
-        async with db.write() as session:
+        async with db.write(ALL_STORES) as session:
             return await secrets_at_rest.rotate(session, box)
 
     typer.echo(f"re-encrypted {with_database(settings, work)} secrets under the newest key")
@@ -291,7 +292,7 @@ def agent_list(
     settings = load_settings(data_dir, database_url)
 
     async def work(db: Database) -> list[dict[str, str]]:
-        async with db.read() as session:
+        async with db.read(store) as session:
             await tenancy.get_store(session, store)
             page = await agents.search(
                 session, store, q=None, status=None, mode=None, limit=200, cursor=None

@@ -7,6 +7,10 @@ and writers inside one process queue on an ``asyncio.Lock`` instead of spinning 
 busy handler. Writers in other processes on the same file (more server processes, the CLI)
 queue on a ``flock`` waited for off the loop (``sqlite_writer_lock``). PostgreSQL runs
 through SQLAlchemy's asyncio layer and psycopg.
+
+Every unit of work names its scope: a store id, or ``ALL_STORES`` for the few that span
+stores. On PostgreSQL a store-scoped transaction runs under row-level security for that store
+(``row_security``); on SQLite the scope costs nothing.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from sqlalchemy import Executable, make_url
 from sqlalchemy.engine import CursorResult
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
 
+from loopwright.db.row_security import ALL_STORES, ENTER_STORE, StoreScope
 from loopwright.db.sqlite_checkpoint import Checkpointer
 from loopwright.db.sqlite_inline import InlineSession, create_inline_engine
 from loopwright.db.sqlite_writer_lock import WriterLock
@@ -77,6 +82,17 @@ def _check_deferred(session: AsyncSession) -> None:
         raise RuntimeError("a transaction ended with deferred events it did not append")
 
 
+async def _enter(session: AsyncSession, scope: StoreScope) -> None:
+    """On PostgreSQL, put a store-scoped transaction under its store's row-level security
+    (one statement); a cross-store one runs as the connecting user, which the policies do not
+    restrict."""
+    if scope is not ALL_STORES:
+        connection = await session.connection()  # begins the transaction
+        driver = (await connection.get_raw_connection()).driver_connection
+        assert driver is not None
+        await driver.execute(ENTER_STORE, (scope,))
+
+
 class Database:
     """Owns the engines; hands out sessions; publishes appended events after commit."""
 
@@ -110,9 +126,11 @@ class Database:
         self._commit_hooks.append(hook)
 
     @asynccontextmanager
-    async def read(self) -> AsyncIterator[AsyncSession]:
+    async def read(self, scope: StoreScope) -> AsyncIterator[AsyncSession]:
+        """Reads of one store (its id) or, explicitly, of every store (``ALL_STORES``)."""
         if not self.is_sqlite:
             async with self._sessions() as session:
+                await _enter(session, scope)
                 yield session
             return
         session = InlineSession(self._sqlite_read)
@@ -122,14 +140,16 @@ class Database:
             session.sync_session.close()
 
     @asynccontextmanager
-    async def write(self) -> AsyncIterator[AsyncSession]:
-        """One transaction: committed when the block ends, rolled back if it raises."""
+    async def write(self, scope: StoreScope) -> AsyncIterator[AsyncSession]:
+        """One transaction of one store (its id) or, explicitly, of every store
+        (``ALL_STORES``): committed when the block ends, rolled back if it raises."""
         if self._write_lock is None:
             async with self._sessions() as session:
                 if self.notify_origin is not None:
                     session.info[NOTIFY_ORIGIN] = self.notify_origin
                     session.info[NOTIFY_QUEUED] = self.wake_workers
                 async with session.begin():
+                    await _enter(session, scope)
                     guard = WRITE_GUARD.get()
                     if guard is not None:
                         await guard(session)

@@ -40,7 +40,7 @@ async def follow(
         if where.parent_run_id is not None:
             # after subscribing: a child queued since is seen by ``matches``, and every
             # event before this read is in the log the first page reads
-            async with db.read() as session:
+            async with db.read(store_id) as session:
                 where.children.update(await log.children_of(session, store_id, where.parent_run_id))
         covered = after
         held: list[Event] = []  # token deltas held back when the reader went to the log
@@ -142,7 +142,7 @@ class _InOrder:
 async def _page(
     db: Database, hub: EventHub, store_id: str, after: int, where: EventFilter
 ) -> tuple[list[Event], int]:
-    async with db.read() as session:
+    async with db.read(store_id) as session:
         upto = await log.high_water(session, store_id)
         hub.note_high_water(store_id, upto)
         if upto <= after:
@@ -161,7 +161,7 @@ async def _caught_up(
     store_id = sub.store_id
     upto = hub.recent_high_water(store_id, max_age_s)
     if upto is None:
-        async with db.read() as session:
+        async with db.read(store_id) as session:
             upto = await log.high_water(session, store_id)
         hub.note_high_water(store_id, upto)
     if upto <= covered or not sub.queue.empty():

@@ -31,6 +31,7 @@ from pydantic_core import from_json, to_json
 from sqlalchemy import make_url
 
 from loopwright.db.database import Database
+from loopwright.db.row_security import ALL_STORES
 from loopwright.domain.events import Event, EventFilter
 from loopwright.events import log
 from loopwright.events.hub import EventHub
@@ -247,7 +248,7 @@ class PgNotifier:
     async def _read(self, ranges: dict[str, tuple[int, int]]) -> None:
         if not ranges:
             return
-        async with self.db.read() as session:
+        async with self.db.read(ALL_STORES) as session:
             for store, (first, last) in ranges.items():
                 after = first - 1
                 while after < last:
@@ -261,7 +262,7 @@ class PgNotifier:
         """After the ``LISTEN`` connection was lost: what the readers' stores appended since
         this process last knew, from the log."""
         ranges: dict[str, tuple[int, int]] = {}
-        async with self.db.read() as session:
+        async with self.db.read(ALL_STORES) as session:
             for store in self.hub.stores_read():
                 known = self.hub.last_known(store)
                 if known is None:

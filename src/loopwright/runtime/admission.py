@@ -41,6 +41,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from loopwright.db.database import Database, core, has_row_locks
+from loopwright.db.row_security import ALL_STORES
 from loopwright.db.tables import RunRow, StoreRow
 from loopwright.db.tables.base import utcnow
 from loopwright.domain.vocabulary import PRIORITY_VALUE, TERMINAL_RUN_STATUSES
@@ -138,7 +139,7 @@ async def admit_in(session: AsyncSession, store_id: str, budget: Budget) -> list
 
 async def stores_waiting(db: Database) -> list[str]:
     query = _STORES_WAITING_SQLITE if db.is_sqlite else _STORES_WAITING
-    async with db.read() as session:
+    async with db.read(ALL_STORES) as session:
         return list((await core(session, query)).scalars())
 
 
@@ -155,7 +156,7 @@ class Stranded:
 
 async def stranded(db: Database, before: datetime) -> Stranded:
     """Running runs admitted before ``before`` whose workflow is missing or has ended."""
-    async with db.read() as session:
+    async with db.read(ALL_STORES) as session:
         running = [
             (row.store_id, row.id)
             for row in await core(session, _RUNNING_SINCE, {"before": before})
@@ -199,7 +200,7 @@ class Admitter:
     async def admit(self, store_id: str) -> None:
         """Admit in a transaction of its own (the sweep's, for what a crash left waiting),
         then start what was admitted."""
-        async with self._db.write() as session:
+        async with self._db.write(store_id) as session:
             admitted = await admit_in(session, store_id, self.budget())
         await self.start_all(store_id, admitted)
 

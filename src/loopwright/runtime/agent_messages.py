@@ -49,7 +49,7 @@ async def send_message(rt: RunServices, plan: RunPlan, call: ToolCall) -> ToolOu
         )
     max_depth = rt.settings.agent_message_depth
     admitted: list[str] = []
-    async with rt.db.write() as session:
+    async with rt.db.write(plan.store_id) as session:
         earlier, sent = await agent_messages.sent_by(
             session, plan.store_id, plan.run_id, call.call_id
         )
@@ -89,7 +89,7 @@ async def send_message(rt: RunServices, plan: RunPlan, call: ToolCall) -> ToolOu
     outcome = await children.ask_agent(rt, plan, asked)
     child = outcome.waiting_on[0] if outcome.waiting_on else None
     if child is not None and earlier is None:
-        async with rt.db.write() as session:
+        async with rt.db.write(plan.store_id) as session:
             await agent_messages.add(
                 session,
                 plan.store_id,

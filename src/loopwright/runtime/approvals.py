@@ -28,6 +28,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from loopwright.db.database import Database, core
+from loopwright.db.row_security import ALL_STORES
 from loopwright.db.tables import ApprovalRow
 from loopwright.db.tables.base import utcnow
 from loopwright.domain import store_settings
@@ -82,10 +83,10 @@ class ApprovalsDesk:
         if isinstance(ctx.transaction, AsyncSession):
             return await self._decision_in(ctx.transaction, call, tool, ctx.index)
         try:
-            async with self.rt.db.write() as session:
+            async with self.rt.db.write(self.plan.store_id) as session:
                 return await self._decision_in(session, call, tool, ctx.index)
         except IntegrityError:  # asked concurrently (a replay): read what won
-            async with self.rt.db.write() as session:
+            async with self.rt.db.write(self.plan.store_id) as session:
                 return await self._decision_in(session, call, tool, ctx.index)
 
     async def _decision_in(
@@ -186,7 +187,7 @@ class Decided:
 
 
 async def get(db: Database, store_id: str, approval_id: str) -> ApprovalRow:
-    async with db.read() as session:
+    async with db.read(store_id) as session:
         row = (await session.execute(_ONE, {"store": store_id, "approval": approval_id})).scalar()
     if row is None:
         raise NotFound.of("approval", approval_id)
@@ -223,7 +224,7 @@ async def decide(
 ) -> Decided:
     """Approve or reject a pending approval once; 409 if decided or expired already."""
     now = utcnow()
-    async with db.write() as session:
+    async with db.write(store_id) as session:
         params = {
             "store": store_id,
             "approval": approval_id,
@@ -278,11 +279,11 @@ async def expire_due(db: Database, admit: Budget | None) -> list[tuple[str, list
     """Expire the pending approvals past their time (each a rejection, its run queued again);
     ``(store, admitted runs)`` for each."""
     now = utcnow()
-    async with db.read() as session:
+    async with db.read(ALL_STORES) as session:
         due = [(r.store_id, r.id) for r in await core(session, _DUE, {"now": now})]
     woken: list[tuple[str, list[str]]] = []
     for store_id, approval_id in due:
-        async with db.write() as session:
+        async with db.write(store_id) as session:
             params = {"store": store_id, "approval": approval_id, "now": now}
             row = (await core(session, _EXPIRE, params)).first()
             if row is None:

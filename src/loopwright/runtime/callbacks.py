@@ -26,6 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from loopwright.crypto import SecretBox
 from loopwright.db.database import Database
 from loopwright.db.repos import conversations, deliveries
+from loopwright.db.row_security import ALL_STORES
 from loopwright.db.tables import DeliveryRow
 from loopwright.db.tables.base import utcnow
 from loopwright.egress import EgressGuard
@@ -57,10 +58,10 @@ def recorder(url: str) -> Record:
 
 async def store_secret(db: Database, secrets: SecretBox, store_id: str) -> str:
     """The store's callback signing secret, made at its first use."""
-    async with db.read() as session:
+    async with db.read(store_id) as session:
         found = await deliveries.signing_secret(session, store_id)
     if found is None:
-        async with db.write() as session:
+        async with db.write(store_id) as session:
             await deliveries.add_signing_secret(
                 session, store_id, secrets.encrypt(signing.new_secret())
             )
@@ -94,10 +95,10 @@ class Dispatcher:
 
     async def send_ready(self) -> None:
         now = utcnow()
-        async with self.db.read() as session:
+        async with self.db.read(ALL_STORES) as session:
             ready = await deliveries.ready(session, now)
         for row in ready:
-            async with self.db.write() as session:
+            async with self.db.write(row.store_id) as session:
                 mine = await deliveries.lease(
                     session, row.id, now, now + timedelta(seconds=LEASE_S)
                 )
@@ -166,7 +167,7 @@ class Dispatcher:
             status = "failed"
         else:
             next_at = now + timedelta(seconds=self.backoff(done))
-        async with self.db.write() as session:
+        async with self.db.write(row.store_id) as session:
             await deliveries.record_attempt(
                 session,
                 row.id,
@@ -182,7 +183,7 @@ class Dispatcher:
         return float(base * random.uniform(0.9, 1.1))
 
     async def _outcome(self, row: DeliveryRow) -> dict[str, Any]:
-        async with self.db.read() as session:
+        async with self.db.read(row.store_id) as session:
             run = await conversations.get_run(session, row.store_id, row.run_id)
             answer = await conversations.last_answer(session, row.store_id, row.run_id)
         finished: datetime | None = run.finished_at

@@ -54,7 +54,7 @@ async def ask_agent(rt: RunServices, plan: RunPlan, call: ToolCall) -> ToolOutco
         )
     params = {"store": plan.store_id, "parent": plan.run_id, "call": call.call_id}
     admitted: list[str] = []
-    async with rt.db.write() as session:
+    async with rt.db.write(plan.store_id) as session:
         child = (await core(session, _CHILD_OF_CALL, params)).first()
         if child is None:
             try:
@@ -129,7 +129,7 @@ async def park(rt: RunServices, plan: RunPlan, waiting_on: tuple[str, ...]) -> l
     """``running`` → ``waiting``, announced, its slot given to the store's next runs (their
     ids, to start). ``waiting_on``: child runs, and approvals (``apr_…``). If its children
     all ended and its approvals were all decided meanwhile it is queued again at once."""
-    async with rt.db.write() as session:
+    async with rt.db.write(plan.store_id) as session:
         params = {"store": plan.store_id, "run": plan.run_id}
         parked = await core(session, _PARK, params)
         if getattr(parked, "rowcount", 0) == 0:
@@ -164,7 +164,7 @@ async def wait_for_slot(rt: RunServices, plan: RunPlan) -> Woken:
     watched = EventFilter(run_id=plan.run_id)
     with rt.hub.subscribe(plan.store_id, watched) as sub:
         while True:
-            async with rt.db.read() as session:
+            async with rt.db.read(plan.store_id) as session:
                 found = await core(session, _STATUS, {"store": plan.store_id, "run": plan.run_id})
                 status = found.scalar()
             if status == "running":
@@ -226,7 +226,7 @@ async def cancel_tree(
     """End a run (``cancelled``, or ``timed_out``) and cancel its unfinished descendants, in
     one commit that gives their slots to the store's next runs."""
     ended: list[str] = []
-    async with rt.db.write() as session:
+    async with rt.db.write(store_id) as session:
         first = await lifecycle.end(
             session,
             store_id,

@@ -76,11 +76,11 @@ async def query_for(
 
 
 async def backfill(rt: RunServices, store_id: str, agent_id: str, model: str) -> None:
-    async with rt.db.read() as session:
+    async with rt.db.read(store_id) as session:
         rows = await memories.missing_embeddings(session, store_id, agent_id, model, limit=BACKFILL)
         if not rows:
             return
         vectors = await embed(rt, store_id, model, [r.content for r in rows])
-    async with rt.db.write() as session:
+    async with rt.db.write(store_id) as session:
         for row, vector in zip(rows, vectors, strict=True):
             await memories.set_embedding(session, store_id, row.id, model, vector)

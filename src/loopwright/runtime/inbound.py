@@ -15,10 +15,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from loopwright.crypto import SecretBox
 from loopwright.db.database import Database
 from loopwright.db.repos import webhooks
+from loopwright.db.row_security import ALL_STORES
 from loopwright.db.tables import WebhookRow
 from loopwright.errors import Conflict, PayloadTooLarge
 from loopwright.runtime import signing
-from loopwright.runtime.submit import Submission, Submit, Submitted
+from loopwright.runtime.submit import Prepare, Submission, Submit, Submitted
 from loopwright.runtime.trigger_sessions import session_for
 
 _FIELD = re.compile(r"\{body((?:\.[A-Za-z0-9_-]+)*)\}")
@@ -64,12 +65,12 @@ async def accept(
     *,
     max_bytes: int,
 ) -> Accepted:
-    async with db.read() as session:
+    async with db.read(ALL_STORES) as session:
         hook = await webhooks.find(session, webhook_id)
     if len(body) > max_bytes:
         raise PayloadTooLarge(f"webhook bodies are limited to {max_bytes} bytes")
     message_id = signing.verify(secrets.decrypt(hook.secret_enc), body, received)
-    async with db.read() as session:
+    async with db.read(hook.store_id) as session:
         earlier = await webhooks.received(session, hook.id, message_id)
     if earlier is not None:
         raise _replayed(message_id, earlier)
@@ -94,7 +95,7 @@ async def accept(
         await webhooks.add_receipt(session, hook.store_id, hook.id, message_id, submitted.run.id)
 
     try:
-        submitted = await submit(prepare, record=record)
+        submitted = await submit(Prepare(hook.store_id, prepare), record=record)
     except IntegrityError as exc:  # the same id accepted meanwhile (another process)
         raise _replayed(message_id, None) from exc
     return Accepted(run_id=submitted.run.id, session_id=chosen["session"])

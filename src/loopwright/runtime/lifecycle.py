@@ -95,7 +95,7 @@ async def start(
 
     A replay finds the plan stored on the run and runs with it, so editing the agent while
     a run is down does not change the run halfway."""
-    async with db.write() as session:
+    async with db.write(store_id) as session:
         claimed = owner is None or await fencing.claim(session, store_id, run_id, owner)
         if (
             not claimed
@@ -275,7 +275,7 @@ async def finish(
 ) -> Ended | None:
     """Move a run to a terminal status once; None if it already was terminal. With
     ``admit``, the store's next waiting runs are admitted in the same transaction."""
-    async with db.write() as session:
+    async with db.write(store_id) as session:
         return await end(
             session, store_id, run_id, status, stop_reason=stop_reason, error=error, admit=admit
         )
@@ -365,7 +365,7 @@ async def wait_terminal(
     deadline = loop.time() + timeout_s
     with hub.subscribe(store_id, EventFilter(run_id=run_id, types=FINAL_EVENT_TYPES)) as sub:
         while True:
-            async with db.read() as session:
+            async with db.read(store_id) as session:
                 run = await conversations.get_run(session, store_id, run_id)
             remaining = deadline - loop.time()
             if run.status in TERMINAL_RUN_STATUSES or remaining <= 0:

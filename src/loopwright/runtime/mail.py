@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from loopwright.db.database import Database
 from loopwright.db.repos import deliveries, mail
-from loopwright.runtime.submit import Submission, Submit, Submitted
+from loopwright.runtime.submit import Prepare, Submission, Submit, Submitted
 from loopwright.runtime.trigger_sessions import session_for
 
 MAX_MESSAGE = 100_000
@@ -49,7 +49,7 @@ async def route(db: Database, domain: str, recipient: str, sender: str) -> Route
     if not local or not host.endswith(suffix):
         raise Refused(NO_MAILBOX)
     store_id = host[: -len(suffix)]
-    async with db.read() as session:
+    async with db.read(store_id) as session:
         agent = await mail.agent_for(session, store_id, local)
         if agent is None:
             raise Refused(NO_MAILBOX)
@@ -149,4 +149,4 @@ async def deliver(
         )
         return Submission(target.store_id, chat, message, trigger="email")
 
-    return await submit(prepare, record=record)
+    return await submit(Prepare(target.store_id, prepare), record=record)

@@ -39,7 +39,7 @@ class MemoryContext:
 
     async def _choose(self) -> list[memory.Chosen]:
         plan = self.plan
-        async with self.rt.db.read() as session:
+        async with self.rt.db.read(plan.store_id) as session:
             if self.resumed:
                 recorded = await session.scalar(
                     select(RunStepRow.memories).where(

@@ -132,7 +132,7 @@ class ModelResolver:
         cached = self._specs.get((store_id, provider))
         if cached is not None and cached[0] > time.monotonic():
             return cached[1]
-        async with db.read() as session:
+        async with db.read(store_id) as session:
             row = await providers.find(session, store_id, provider)
         if row is None:
             raise ValidationFailed(f"provider {provider!r} is not configured")

@@ -42,6 +42,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from loopwright.db.database import Database, core
 from loopwright.db.fulltext import STOP_WORDS, words
 from loopwright.db.repos import conversations, memories
+from loopwright.db.row_security import ALL_STORES
 from loopwright.db.tables import AgentRow, MemoryRow, MessageRow, RunRow, RunStepRow, SessionRow
 from loopwright.db.tables.base import utcnow
 from loopwright.domain.events import NewEvent
@@ -97,7 +98,7 @@ class Requested:
 async def request(db: Database, store_id: str, session_id: str, budget: Budget | None) -> Requested:
     """Queue a reflection over the session's messages no reflection has read (or return the
     one already queued or running); none when nothing is new."""
-    async with db.write() as session:
+    async with db.write(store_id) as session:
         chat = await session.scalar(
             select(SessionRow).where(SessionRow.store_id == store_id, SessionRow.id == session_id)
         )
@@ -151,7 +152,7 @@ async def idle_sessions(db: Database, now: datetime) -> list[tuple[str, str]]:
         .group_by(SessionRow.store_id, SessionRow.id, AgentRow.reflect_idle_s)
         .limit(IDLE_BATCH)
     )
-    async with db.read() as session:
+    async with db.read(ALL_STORES) as session:
         rows = list(await session.execute(query))
     found = []
     for row in rows:
@@ -229,7 +230,7 @@ async def _unread(
 async def run(rt: RunServices, plan: RunPlan) -> TurnOutcome:
     """The reflection run's one step (see module). Returns ``recorded`` when it ended the run in
     its commit."""
-    async with rt.db.read() as session:
+    async with rt.db.read(plan.store_id) as session:
         reflected_to = await session.scalar(
             select(SessionRow.reflected_to).where(
                 SessionRow.store_id == plan.store_id, SessionRow.id == plan.session_id
@@ -258,7 +259,7 @@ async def run(rt: RunServices, plan: RunPlan) -> TurnOutcome:
     response = await rt.local.guard(plan.run_id, client.complete(request, [], {}, quiet))
     latency_ms = (time.perf_counter() - started) * 1000
     proposals = parse(response)
-    async with rt.db.write() as session:
+    async with rt.db.write(plan.store_id) as session:
         moved = await session.execute(
             update(SessionRow)
             .where(

@@ -44,7 +44,7 @@ class SessionHistory:
 
     async def items(self) -> Sequence[HistoryItem]:
         plan = self.plan
-        async with self.rt.db.read() as session:
+        async with self.rt.db.read(plan.store_id) as session:
             rows = await conversations.history(session, plan.store_id, plan.session_id, plan.run_id)
         return [HistoryItem(*row) for row in rows]
 
@@ -171,7 +171,7 @@ class StoreRateLimit:
         per_min = self.per_min(tool)
         if isinstance(ctx.transaction, AsyncSession):
             return await limits.take_tool_call(ctx.transaction, self.store_id, tool, per_min)
-        async with self.rt.db.write() as session:
+        async with self.rt.db.write(self.store_id) as session:
             return await limits.take_tool_call(session, self.store_id, tool, per_min)
 
 
@@ -218,7 +218,7 @@ class TokenMeter:
             amount = min(amount, self.settings.tokens_per_min)
         while True:
             try:
-                async with self.rt.db.write() as session:
+                async with self.rt.db.write(plan.store_id) as session:
                     found = await limits.reserve(
                         session, plan.store_id, plan.agent_id, self.settings, amount
                     )
@@ -252,7 +252,7 @@ class TokenMeter:
 
     async def _give_back(self, held: limits.Reservation) -> None:
         with contextlib.suppress(Exception):  # best effort: the counter expires anyway
-            async with self.rt.db.write() as session:
+            async with self.rt.db.write(self.plan.store_id) as session:
                 await limits.settle(session, self.plan.store_id, held, 0)
 
 

@@ -18,6 +18,7 @@ from sqlalchemy import select
 from loopwright.crypto import SecretBox, load_secret_box
 from loopwright.db.database import Database
 from loopwright.db.repos import conversations, counters, secrets_at_rest
+from loopwright.db.row_security import ALL_STORES
 from loopwright.db.tables import ApprovalRow, RunRow
 from loopwright.db.tables.base import utcnow
 from loopwright.domain.events import Event
@@ -102,7 +103,7 @@ class Runtime:
 
     async def start(self) -> None:
         failpoints.arm(self.settings.failpoint)
-        async with self.db.read() as session:
+        async with self.db.read(ALL_STORES) as session:
             await secrets_at_rest.verify(session, self.secrets)  # a wrong key fails loudly here
         services.install(self.services())
         # Before DBOS launches: the runs it recovers at launch claim them as this worker.
@@ -276,7 +277,7 @@ class Runtime:
         to the store's next waiting runs in the same commit), stop DBOS from continuing them,
         interrupt their calls in flight in this process (other processes see ``run.cancelled``
         through the relay, or their cancel watch)."""
-        async with self.db.read() as session:
+        async with self.db.read(store_id) as session:
             await conversations.get_run(session, store_id, run_id)  # NotFound if missing
         ended = await children.cancel_tree(
             self.services(), store_id, run_id, admit=self.admission_budget()
@@ -286,7 +287,7 @@ class Runtime:
             if self._launched:
                 with contextlib.suppress(Exception):
                     await DBOS.cancel_workflow_async(cancelled)
-        async with self.db.read() as session:
+        async with self.db.read(store_id) as session:
             run = await conversations.get_run(session, store_id, run_id)
         await self.start_admitted(store_id, ended.admitted)
         return run
@@ -330,7 +331,7 @@ class Runtime:
                     await self.start_admitted(store_id, requested.admitted)
                 if time.time() - self._counters_swept >= 60:  # they expire by the minute
                     self._counters_swept = time.time()
-                    async with self.db.write() as session:
+                    async with self.db.write(ALL_STORES) as session:
                         await counters.delete_expired(session)
             except Exception:  # the sweep must outlive a bad moment of the database
                 logger.exception("run sweep failed")
@@ -392,7 +393,7 @@ class Runtime:
             if not running:
                 continue
             try:
-                async with self.db.read() as session:
+                async with self.db.read(ALL_STORES) as session:
                     live = set(
                         await session.scalars(
                             select(RunRow.id).where(

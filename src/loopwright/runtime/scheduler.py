@@ -23,11 +23,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from loopwright.db.database import Database
 from loopwright.db.repos import schedules
+from loopwright.db.row_security import ALL_STORES
 from loopwright.db.tables import ScheduleFireRow, ScheduleRow
 from loopwright.db.tables.base import utcnow
 from loopwright.errors import LoopwrightError
 from loopwright.runtime import cron, failpoints
-from loopwright.runtime.submit import Submission, Submit, Submitted
+from loopwright.runtime.submit import Prepare, Submission, Submit, Submitted
 from loopwright.runtime.trigger_sessions import session_for
 
 logger = logging.getLogger("loopwright.schedules")
@@ -54,7 +55,7 @@ class Scheduler:
         while True:
             try:
                 await self.fire_due()
-                async with self.db.read() as session:
+                async with self.db.read(ALL_STORES) as session:
                     earliest = await schedules.earliest(session)
             except Exception:  # the loop must outlive a bad moment of the database
                 logger.exception("schedule loop failed")
@@ -71,7 +72,7 @@ class Scheduler:
 
     async def fire_due(self) -> None:
         now = utcnow()
-        async with self.db.read() as session:
+        async with self.db.read(ALL_STORES) as session:
             found = await schedules.due(session, now)
         if found:
             # concurrently: one slow fire (a busy store, a long transaction) delays no other
@@ -85,7 +86,7 @@ class Scheduler:
 
     async def fire(self, store_id: str, schedule_id: str) -> str | None:
         """Fire the schedule's current due time if no one did; the run id, or None."""
-        async with self.db.read() as session:
+        async with self.db.read(store_id) as session:
             row = await schedules.get(session, store_id, schedule_id)
         due_at = row.next_due_at
         if not row.enabled or due_at is None:
@@ -141,7 +142,7 @@ class Scheduler:
             failpoints.hit("schedule_fire")  # killed with the fire not yet committed
 
         try:
-            submitted = await self.submit(prepare, record=record)
+            submitted = await self.submit(Prepare(store_id, prepare), record=record)
         except (_Claimed, IntegrityError):
             return None
         except LoopwrightError as exc:  # the agent is disabled, or gone: recorded, not retried
@@ -159,7 +160,7 @@ class Scheduler:
         error: str | None,
     ) -> None:
         try:
-            async with self.db.write() as session:
+            async with self.db.write(row.store_id) as session:
                 if not await schedules.advance(
                     session,
                     row.store_id,

@@ -93,7 +93,7 @@ class DbStepStore:
     # -- model steps ---------------------------------------------------------------------------
 
     async def model_step(self, index: int) -> ModelStep | None:
-        async with self.rt.db.read() as session:
+        async with self.rt.db.read(self.plan.store_id) as session:
             return await self._recorded_step(session, index)
 
     async def _recorded_step(self, session: AsyncSession, index: int) -> ModelStep | None:
@@ -121,7 +121,7 @@ class DbStepStore:
             for c in calls
         ]
         try:
-            async with self.rt.db.write() as session:
+            async with self.rt.db.write(plan.store_id) as session:
                 # a final answer's event goes out with run.completed, in one append
                 await self._persist(session, index, response, latency_ms, call_dicts, ends)
                 if self._meter is not None:
@@ -141,7 +141,9 @@ class DbStepStore:
                     )
                 await log.flush(session)
         except IntegrityError:
-            async with self.rt.db.read() as session:  # a concurrent replay committed first
+            async with self.rt.db.read(
+                plan.store_id
+            ) as session:  # a concurrent replay committed first
                 recorded = await self._recorded_step(session, index)
             if recorded is None:
                 raise
@@ -246,7 +248,7 @@ class DbStepStore:
     # -- tool calls ----------------------------------------------------------------------------
 
     async def tool_result(self, call: ToolCall) -> ToolResult | None:
-        async with self.rt.db.read() as session:
+        async with self.rt.db.read(self.plan.store_id) as session:
             return await self._recorded_call(session, call.call_id)
 
     async def _recorded_call(self, session: AsyncSession, call_id: str) -> ToolResult | None:
@@ -276,7 +278,7 @@ class DbStepStore:
         or its result's: one append instead of two)."""
         started = time.perf_counter()
         try:
-            async with self.rt.db.write() as session:
+            async with self.rt.db.write(self.plan.store_id) as session:
                 await log.defer(session, self.plan.store_id, [self._executing(index, call, name)])
                 outcome = await work(CallContext(index, timeout_s, session))
                 if not outcome.waiting_on:
@@ -292,13 +294,13 @@ class DbStepStore:
     ) -> ToolResult:
         """Announced, run outside any transaction (at least once), then recorded."""
         started = time.perf_counter()
-        async with self.rt.db.write() as session:
+        async with self.rt.db.write(self.plan.store_id) as session:
             await self._announce(session, index, call, name)
         outcome = await work(CallContext(index, timeout_s))
         if outcome.waiting_on:
             return _result(call, name, outcome)
         try:
-            async with self.rt.db.write() as session:
+            async with self.rt.db.write(self.plan.store_id) as session:
                 await self._record(session, index, call, name, outcome, started)
         except IntegrityError:
             return await self._replayed(call)
@@ -318,7 +320,7 @@ class DbStepStore:
         )
 
     async def _replayed(self, call: ToolCall) -> ToolResult:
-        async with self.rt.db.read() as session:
+        async with self.rt.db.read(self.plan.store_id) as session:
             recorded = await self._recorded_call(session, call.call_id)
         if recorded is None:
             raise RuntimeError(f"tool call {call.call_id} conflicted but has no record")

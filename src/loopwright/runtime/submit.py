@@ -79,9 +79,16 @@ _DEFER_RUN = (
 )
 
 
-Prepare = Callable[[AsyncSession], Awaitable[Submission]]
-"""A trigger's first part of the transaction: claim what it fires for (a schedule's due
-time, a webhook's message id), make the session, and say what it submits."""
+@dataclass(frozen=True, slots=True)
+class Prepare:
+    """A trigger's first part of the transaction, in its store: claim what it fires for (a
+    schedule's due time, a webhook's message id), make the session, and say what it
+    submits."""
+
+    store_id: str
+    make: Callable[[AsyncSession], Awaitable[Submission]]
+
+
 Record = Callable[[AsyncSession, "Submitted"], Awaitable[None]]
 """A trigger's last part of the transaction: what it keeps about the run it started."""
 
@@ -104,8 +111,10 @@ async def submit_message(
     """``submission`` in a transaction of its own. ``admit``: this worker's admission budget;
     None (an API-only process) leaves the run to a worker. A trigger passes ``prepare`` and
     ``record`` to commit its claim and its record with the message, or nothing at all."""
-    async with db.write() as session:
-        chosen = submission if isinstance(submission, Submission) else await submission(session)
+    async with db.write(submission.store_id) as session:
+        chosen = (
+            submission if isinstance(submission, Submission) else await submission.make(session)
+        )
         submitted = await accept(session, chosen, admit=admit)
         if record is not None:
             await record(session, submitted)

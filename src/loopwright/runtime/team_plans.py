@@ -167,7 +167,7 @@ class DbPlans:
 
     async def steps(self, plan_id: str) -> list[StepState]:
         store = self.run.store_id
-        async with self.rt.db.read() as session:
+        async with self.rt.db.read(store) as session:
             rows = list((await session.scalars(_STEPS, {"store": store, "plan": plan_id})).all())
             params = {"store": store, "parent": self.run.run_id, "calls": f"plan:{plan_id}:%"}
             found = await core(session, _EXECUTORS, params)
@@ -215,7 +215,7 @@ class DbPlans:
     async def start_steps(self, plan_id: str, starts: Sequence[StepStart]) -> None:
         store = self.run.store_id
         admitted: list[str] = []
-        async with self.rt.db.write() as session:
+        async with self.rt.db.write(self.run.store_id) as session:
             for start in starts:
                 admitted += await self._start_step(session, plan_id, start)
         self.rt.admitter.start_detached(store, admitted)
@@ -321,7 +321,7 @@ class DbPlans:
         store = self.run.store_id
         executor = step.executor_run_id
         assert executor is not None
-        async with self.rt.db.write() as session:
+        async with self.rt.db.write(self.run.store_id) as session:
             ran = (await core(session, _RUN_USAGE, {"store": store, "run": executor})).first()
             assert ran is not None
             status = {"completed": "completed", "failed": "failed", "retry": "pending"}[verdict]
@@ -380,7 +380,7 @@ class DbPlans:
 
     async def skip_step(self, plan_id: str, step: StepState, reason: str) -> None:
         store = self.run.store_id
-        async with self.rt.db.write() as session:
+        async with self.rt.db.write(self.run.store_id) as session:
             moved = await session.execute(
                 update(PlanStepRow)
                 .where(
@@ -411,7 +411,7 @@ class DbPlans:
                 )
 
     async def finish_plan(self, plan_id: str, status: str) -> None:
-        async with self.rt.db.write() as session:
+        async with self.rt.db.write(self.run.store_id) as session:
             await session.execute(
                 update(PlanRow)
                 .where(

@@ -94,7 +94,7 @@ async def resolve(
         else:
             others.append(name)
     if others:
-        async with db.read() as session:
+        async with db.read(store_id) as session:
             found |= await _resolve_stored(session, store_id, others, secrets=secrets, mcp=mcp)
     return found
 
@@ -167,7 +167,7 @@ async def find(db: Database, store_id: str, name: str, *, secrets: SecretBox) ->
             details={"name": name, "kind": "agent"},
         )
     server, dot, tool = name.partition(".")
-    async with db.read() as session:
+    async with db.read(store_id) as session:
         if dot:
             rows = await mcp_servers.list_all(session, store_id)
             server_row = next((row for row in rows if row.name == server), None)

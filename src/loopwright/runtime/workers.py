@@ -47,6 +47,7 @@ from sqlalchemy import (
 
 from loopwright import __version__
 from loopwright.db.database import Database
+from loopwright.db.row_security import ALL_STORES
 from loopwright.db.tables import WorkerRow
 from loopwright.db.tables.base import UtcDateTime, utcnow
 from loopwright.ids import new_id
@@ -89,7 +90,7 @@ class Workers:
         """Take this process's executor id, or raise ``ExecutorIdInUse``."""
         me = self.identity
         host = socket.gethostname()
-        async with self.db.write() as session:
+        async with self.db.write(ALL_STORES) as session:
             held = (
                 await session.execute(
                     select(
@@ -159,7 +160,7 @@ class Workers:
     async def beat(self) -> bool:
         """Record that this worker lives; False if it was fenced (declared dead)."""
         me = self.identity
-        async with self.db.write() as session:
+        async with self.db.write(ALL_STORES) as session:
             result = await session.execute(
                 update(WorkerRow)
                 .where(
@@ -199,7 +200,7 @@ class Workers:
     async def _fenced(self) -> list[str]:
         """The fenced workers of this DBOS application version: kept (until their executor id
         registers again) so runs a fenced worker started before it noticed are recovered too."""
-        async with self.db.read() as session:
+        async with self.db.read(ALL_STORES) as session:
             rows = await session.scalars(
                 select(WorkerRow.executor_id).where(
                     WorkerRow.fenced_at.is_not(None),
@@ -212,7 +213,7 @@ class Workers:
         """Fence the expired workers of this DBOS application version, in a transaction of its
         own (committed before their runs are recovered, so their stale executions can no
         longer claim a run); the executor ids fenced."""
-        async with self.db.write() as session:
+        async with self.db.write(ALL_STORES) as session:
             fenced = await session.execute(
                 update(WorkerRow)
                 .where(
@@ -233,7 +234,7 @@ class Workers:
         if self.db.is_sqlite:
             yield True
             return
-        async with self.db.read() as session:
+        async with self.db.read(ALL_STORES) as session:
             got = bool(
                 (
                     await session.execute(text(f"SELECT pg_try_advisory_lock({RECOVERY_LOCK})"))
@@ -249,7 +250,7 @@ class Workers:
         """A worker stopping: expire its row so a live worker fences it and recovers what it
         leaves pending at its next beat."""
         me = self.identity
-        async with self.db.write() as session:
+        async with self.db.write(ALL_STORES) as session:
             await session.execute(
                 update(WorkerRow)
                 .where(

@@ -14,6 +14,7 @@ from fastapi import Depends, Request, Security
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from loopwright.db.repos import tenancy
+from loopwright.db.row_security import ALL_STORES
 from loopwright.domain.vocabulary import ROLE_RANK, Role
 from loopwright.errors import Forbidden, NotFound, Unauthenticated
 from loopwright.server.key_cache import CachedKey, KeyRecord
@@ -63,7 +64,7 @@ async def lookup(svc: Services, token: str) -> CachedKey | None:
     """A store key as the cache knows it (looked up when its entry expired); None if gone."""
 
     async def load() -> KeyRecord | None:
-        async with svc.db.read() as session:
+        async with svc.db.read(ALL_STORES) as session:
             row = await tenancy.find_key(session, token)
         return None if row is None else KeyRecord(row.store_id, row.role, row.id)
 

@@ -49,7 +49,7 @@ async def _check_tools(session: AsyncSession, store_id: str, names: list[str]) -
 
 @router.post("", status_code=201, responses=CONFLICT)
 async def create_agent(body: AgentCreate, access: Admin, svc: ServicesDep) -> AgentPublic:
-    async with svc.db.write() as session:
+    async with svc.db.write(access.store_id) as session:
         await _check_models(
             session,
             svc.settings,
@@ -80,7 +80,7 @@ async def list_agents(
     limit: Limit = 50,
     cursor: Cursor = None,
 ) -> ListOf[AgentPublic]:
-    async with svc.db.read() as session:
+    async with svc.db.read(access.store_id) as session:
         page = await agents.search(
             session, access.store_id, q=q, status=status, mode=mode, limit=limit, cursor=cursor
         )
@@ -91,7 +91,7 @@ async def list_agents(
 
 @router.get("/{agent_id}")
 async def get_agent(agent_id: str, access: Reader, svc: ServicesDep) -> AgentPublic:
-    async with svc.db.read() as session:
+    async with svc.db.read(access.store_id) as session:
         row = await agents.get(session, access.store_id, agent_id)
     return AgentPublic.model_validate(row)
 
@@ -101,7 +101,7 @@ async def update_agent(
     agent_id: str, body: AgentUpdate, access: Admin, svc: ServicesDep
 ) -> AgentPublic:
     changes = body.model_dump(exclude_unset=True)
-    async with svc.db.write() as session:
+    async with svc.db.write(access.store_id) as session:
         models = [changes["model"]] if "model" in changes else []
         models += changes.get("fallback_models") or []
         models += [changes["executor_model"]] if changes.get("executor_model") else []
@@ -118,7 +118,7 @@ async def update_agent(
 
 @router.delete("/{agent_id}", status_code=204)
 async def delete_agent(agent_id: str, access: Admin, svc: ServicesDep) -> Response:
-    async with svc.db.write() as session:
+    async with svc.db.write(access.store_id) as session:
         await agents.remove(session, access.store_id, agent_id)
         await log.append(
             session, access.store_id, [NewEvent("agent.deleted", {"agent_id": agent_id})]

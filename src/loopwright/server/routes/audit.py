@@ -50,7 +50,7 @@ async def list_tool_calls(
     ):
         if value is not None:
             query = query.where(column == value)
-    async with svc.db.read() as session:
+    async with svc.db.read(access.store_id) as session:
         page = await newest_first(session, query, ToolCallRow.id, limit=limit, cursor=cursor)
     return ListOf(
         items=[ToolCallPublic.model_validate(r) for r in page.items], next_cursor=page.next_cursor

@@ -24,7 +24,7 @@ async def list_deliveries(
     cursor: Cursor = None,
 ) -> ListOf[DeliveryPublic]:
     """Completion callbacks, newest first, each with its attempts."""
-    async with svc.db.read() as session:
+    async with svc.db.read(access.store_id) as session:
         page = await deliveries.list_page(
             session, access.store_id, run_id=run_id, limit=limit, cursor=cursor
         )

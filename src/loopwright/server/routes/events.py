@@ -103,7 +103,7 @@ async def events(
 ) -> Response:
     where = parse_filter(session_id, run_id, types, parent_run_id)
     cursor = parse_cursor(after, last_event_id)
-    async with svc.db.read() as session:
+    async with svc.db.read(access.store_id) as session:
         upto = await log.high_water(session, access.store_id)  # NotFound: no such store
         if "text/event-stream" not in request.headers.get("accept", ""):
             items = await log.read_range(session, access.store_id, cursor, upto, where, limit)

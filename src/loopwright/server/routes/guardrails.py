@@ -42,7 +42,7 @@ def _public(settings: StoreSettings, concurrency: int) -> StoreSettingsPublic:
 
 @router.get("/settings")
 async def get_settings(access: Reader, svc: ServicesDep) -> StoreSettingsPublic:
-    async with svc.db.read() as session:
+    async with svc.db.read(access.store_id) as session:
         row = await tenancy.get_store(session, access.store_id)
     return _public(store_settings.parse(row.settings), svc.settings.store_concurrency)
 
@@ -62,7 +62,7 @@ async def update_settings(
                 f"only the operator may change {', '.join(refused)}",
                 details={"fields": refused},
             )
-    async with svc.db.write() as session:
+    async with svc.db.write(access.store_id) as session:
         row = await tenancy.get_store(session, access.store_id)
         stored = {**(row.settings or {}), **changes}
         settings = store_settings.parse(stored)
@@ -77,7 +77,7 @@ async def get_limits(access: Reader, svc: ServicesDep, agent_id: Filter = None) 
     now = time.time()
     minute, day = limits.minute_of(now), limits.day_of(now)
     minute_keys = [limits.runs_key(minute), limits.tokens_minute_key(minute)]
-    async with svc.db.read() as session:
+    async with svc.db.read(access.store_id) as session:
         settings = store_settings.parse(
             (await tenancy.get_store(session, access.store_id)).settings
         )
@@ -141,7 +141,7 @@ async def list_approvals(
     """Tool calls waiting for a decision (``status=pending``), and the decisions made: who
     decided, when, with which arguments or reason."""
     query = approvals.listing(access.store_id, status=status, agent_id=agent_id, run_id=run_id)
-    async with svc.db.read() as session:
+    async with svc.db.read(access.store_id) as session:
         page = await newest_first(session, query, ApprovalRow.id, limit=limit, cursor=cursor)
     return ListOf(
         items=[ApprovalPublic.model_validate(r) for r in page.items], next_cursor=page.next_cursor

@@ -30,7 +30,7 @@ class MailSenders(BaseModel):
 
 @router.get("")
 async def get_mail_senders(agent_id: str, access: Reader, svc: ServicesDep) -> MailSenders:
-    async with svc.db.read() as session:
+    async with svc.db.read(access.store_id) as session:
         await agents.get(session, access.store_id, agent_id)
         found = await mail.senders(session, access.store_id, agent_id)
     return MailSenders(senders=found)
@@ -40,7 +40,7 @@ async def get_mail_senders(agent_id: str, access: Reader, svc: ServicesDep) -> M
 async def set_mail_senders(
     agent_id: str, body: MailSendersSet, access: Admin, svc: ServicesDep
 ) -> MailSenders:
-    async with svc.db.write() as session:
+    async with svc.db.write(access.store_id) as session:
         await agents.get(session, access.store_id, agent_id)
         found = await mail.set_senders(session, access.store_id, agent_id, body.senders)
     return MailSenders(senders=found)

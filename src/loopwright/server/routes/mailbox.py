@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from loopwright.db.repos import agents
 from loopwright.domain.vocabulary import Priority
 from loopwright.runtime.agent_messages import mailbox_session
-from loopwright.runtime.submit import Submission
+from loopwright.runtime.submit import Prepare, Submission
 from loopwright.server.auth import Member, ServicesDep
 from loopwright.server.openapi import declared
 from loopwright.server.schemas.common import Input
@@ -43,6 +43,6 @@ async def send_to_mailbox(
         chat = await mailbox_session(session, access.store_id, agent_id, "api")
         return Submission(access.store_id, chat, body.content, priority=body.priority)
 
-    submitted = await svc.runtime.submit(prepare)
+    submitted = await svc.runtime.submit(Prepare(access.store_id, prepare))
     sent = SentMessage(message=MessagePublic.of(submitted.message), run=RunPublic.of(submitted.run))
     return JSONResponse(sent.model_dump(mode="json"), status_code=202)

@@ -43,7 +43,7 @@ async def create_mcp_server(
 ) -> McpServerPublic:
     _check_transport(body.transport)
     await svc.runtime.egress.check_url(body.url)
-    async with svc.db.write() as session:
+    async with svc.db.write(access.store_id) as session:
         row = await mcp_servers.create(
             session,
             access.store_id,
@@ -57,14 +57,14 @@ async def create_mcp_server(
 
 @router.get("")
 async def list_mcp_servers(access: Reader, svc: ServicesDep) -> ListOf[McpServerPublic]:
-    async with svc.db.read() as session:
+    async with svc.db.read(access.store_id) as session:
         rows = await mcp_servers.list_all(session, access.store_id)
     return ListOf(items=[_public(r, svc) for r in rows], next_cursor=None)
 
 
 @router.get("/{server_id}")
 async def get_mcp_server(server_id: str, access: Reader, svc: ServicesDep) -> McpServerPublic:
-    async with svc.db.read() as session:
+    async with svc.db.read(access.store_id) as session:
         row = await mcp_servers.get(session, access.store_id, server_id)
     return _public(row, svc)
 
@@ -73,7 +73,7 @@ async def get_mcp_server(server_id: str, access: Reader, svc: ServicesDep) -> Mc
 async def update_mcp_server(
     server_id: str, body: McpServerUpdate, access: Admin, svc: ServicesDep
 ) -> McpServerPublic:
-    async with svc.db.read() as session:
+    async with svc.db.read(access.store_id) as session:
         await mcp_servers.get(session, access.store_id, server_id)  # 404 before judging the body
     changes = body.model_dump(exclude_unset=True)
     _check_transport(changes.get("transport"))
@@ -83,14 +83,14 @@ async def update_mcp_server(
     if "headers" in changes:
         headers = changes.pop("headers") or {}
         changes["headers_enc"] = mcp_servers.encrypt_headers(headers, svc.runtime.secrets)
-    async with svc.db.write() as session:
+    async with svc.db.write(access.store_id) as session:
         row = await mcp_servers.update(session, access.store_id, server_id, changes)
     return _public(row, svc)
 
 
 @router.delete("/{server_id}", status_code=204)
 async def delete_mcp_server(server_id: str, access: Admin, svc: ServicesDep) -> Response:
-    async with svc.db.write() as session:
+    async with svc.db.write(access.store_id) as session:
         await mcp_servers.remove(session, access.store_id, server_id)
     await svc.runtime.mcp.forget(server_id)
     return Response(status_code=204)
@@ -99,7 +99,7 @@ async def delete_mcp_server(server_id: str, access: Admin, svc: ServicesDep) -> 
 @router.post("/{server_id}/health", response_model_exclude_none=True)
 async def check_mcp_server(server_id: str, access: Admin, svc: ServicesDep) -> McpHealth:
     """Connect (or reuse the live session), list the tools and time it; 200 either way."""
-    async with svc.db.read() as session:
+    async with svc.db.read(access.store_id) as session:
         row = await mcp_servers.get(session, access.store_id, server_id)
     await svc.runtime.egress.check_url(row.url)
     endpoint = toolbox.mcp_endpoint(row, svc.runtime.secrets)

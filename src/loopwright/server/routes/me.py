@@ -23,6 +23,6 @@ async def me(principal: CallerDep, svc: ServicesDep) -> Me:
     if principal.is_operator:
         return Me(store_id=None, role="operator")
     assert principal.store_id is not None and principal.key_id is not None
-    async with svc.db.read() as session:
+    async with svc.db.read(principal.store_id) as session:
         name = await tenancy.key_name(session, principal.store_id, principal.key_id)
     return Me(store_id=principal.store_id, role=principal.role, key_id=principal.key_id, name=name)

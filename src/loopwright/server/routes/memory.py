@@ -63,7 +63,7 @@ def public(row: MemoryRow) -> MemoryPublic:
 
 @router.post("/memories", status_code=201)
 async def create_memory(body: MemoryCreate, access: Member, svc: ServicesDep) -> MemoryPublic:
-    async with svc.db.write() as session:
+    async with svc.db.write(access.store_id) as session:
         row = await memories.create(
             session,
             access.store_id,
@@ -87,7 +87,7 @@ async def list_memories(
     limit: Limit = 50,
     cursor: Cursor = None,
 ) -> ListOf[MemoryPublic]:
-    async with svc.db.read() as session:
+    async with svc.db.read(access.store_id) as session:
         page = await memories.list_memories(
             session,
             access.store_id,
@@ -103,7 +103,7 @@ async def list_memories(
 
 @router.get("/memories/{memory_id}")
 async def get_memory(memory_id: str, access: Reader, svc: ServicesDep) -> MemoryPublic:
-    async with svc.db.read() as session:
+    async with svc.db.read(access.store_id) as session:
         return public(await memories.get(session, access.store_id, memory_id))
 
 
@@ -111,7 +111,7 @@ async def get_memory(memory_id: str, access: Reader, svc: ServicesDep) -> Memory
 async def update_memory(
     memory_id: str, body: MemoryUpdate, access: Member, svc: ServicesDep
 ) -> MemoryPublic:
-    async with svc.db.write() as session:
+    async with svc.db.write(access.store_id) as session:
         row = await memories.update_memory(
             session, access.store_id, memory_id, body.model_dump(exclude_unset=True)
         )
@@ -120,7 +120,7 @@ async def update_memory(
 
 @router.delete("/memories/{memory_id}", status_code=204)
 async def delete_memory(memory_id: str, access: Member, svc: ServicesDep) -> Response:
-    async with svc.db.write() as session:
+    async with svc.db.write(access.store_id) as session:
         await memories.delete_memory(session, access.store_id, memory_id)
     return Response(status_code=204)
 
@@ -138,7 +138,7 @@ async def list_suggestions(
     limit: Limit = 50,
     cursor: Cursor = None,
 ) -> ListOf[SuggestionPublic]:
-    async with svc.db.read() as session:
+    async with svc.db.read(access.store_id) as session:
         page = await memories.list_suggestions(
             session,
             access.store_id,
@@ -156,7 +156,7 @@ async def list_suggestions(
 
 @router.get("/memory-suggestions/{suggestion_id}")
 async def get_suggestion(suggestion_id: str, access: Reader, svc: ServicesDep) -> SuggestionPublic:
-    async with svc.db.read() as session:
+    async with svc.db.read(access.store_id) as session:
         row = await memories.get_suggestion(session, access.store_id, suggestion_id)
     return SuggestionPublic.model_validate(row)
 
@@ -167,7 +167,7 @@ async def approve_suggestion(
 ) -> SuggestionPublic:
     """Make the memory (edited with the given fields); 409 once decided."""
     edits = body.model_dump(exclude_unset=True, include={"content", "type", "importance"})
-    async with svc.db.write() as session:
+    async with svc.db.write(access.store_id) as session:
         row = await memories.decide(
             session,
             access.store_id,
@@ -185,7 +185,7 @@ async def reject_suggestion(
     suggestion_id: str, access: Member, svc: ServicesDep
 ) -> SuggestionPublic:
     """409 once decided."""
-    async with svc.db.write() as session:
+    async with svc.db.write(access.store_id) as session:
         row = await memories.decide(session, access.store_id, suggestion_id, approve=False)
     return SuggestionPublic.model_validate(row)
 
@@ -208,7 +208,7 @@ async def reflect(session_id: str, access: Member, svc: ServicesDep) -> ReflectP
 
 @router.get("/memory-settings")
 async def get_memory_settings(access: Reader, svc: ServicesDep) -> MemorySettings:
-    async with svc.db.read() as session:
+    async with svc.db.read(access.store_id) as session:
         return MemorySettings(embedding_model=await embeddings.model_of(session, access.store_id))
 
 
@@ -217,7 +217,7 @@ async def put_memory_settings(
     body: MemorySettings, access: Admin, svc: ServicesDep
 ) -> MemorySettings:
     """422 unless the model's provider is an OpenAI-compatible provider of the store."""
-    async with svc.db.write() as session:
+    async with svc.db.write(access.store_id) as session:
         if body.embedding_model is not None:
             provider = body.embedding_model.split(":", 1)[0]
             row = await providers.find(session, access.store_id, provider)

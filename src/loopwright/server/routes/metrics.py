@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from fastapi import APIRouter, Request, Response
 
 from loopwright.db.repos import usage
+from loopwright.db.row_security import ALL_STORES
 from loopwright.errors import Unauthenticated
 from loopwright.server.auth import ServicesDep, bearer_token
 from loopwright.telemetry import metrics
@@ -33,7 +34,7 @@ async def get_metrics(request: Request, svc: ServicesDep) -> Response:
             raise Unauthenticated("a valid metrics token is required")
     svc.runtime.models.report_breakers()
     now = datetime.now(UTC)
-    async with svc.db.read() as session:
+    async with svc.db.read(ALL_STORES) as session:
         found = await usage.unfinished_runs(session)
     counts = [
         metrics.RunCounts(store, status, n, (now - oldest).total_seconds() if oldest else 0.0)

@@ -7,6 +7,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import text
 
 from loopwright.db.migrate import head_revision
+from loopwright.db.row_security import ALL_STORES
 from loopwright.server.auth import ServicesDep
 
 router = APIRouter(tags=["operations"])
@@ -28,7 +29,7 @@ async def readyz(svc: ServicesDep) -> JSONResponse:
         _HEAD.append(head_revision())
     found: dict[str, str] = {}
     try:
-        async with svc.db.read() as session:
+        async with svc.db.read(ALL_STORES) as session:
             revision = await session.execute(text("SELECT version_num FROM alembic_version"))
             versions = {row[0] for row in revision}
         found["database"] = "ok"

@@ -22,7 +22,7 @@ async def list_plans(
     limit: Limit = 50,
     cursor: Cursor = None,
 ) -> ListOf[PlanSummary]:
-    async with svc.db.read() as session:
+    async with svc.db.read(access.store_id) as session:
         page = await plans.list_plans(
             session, access.store_id, run_id=run_id, limit=limit, cursor=cursor
         )
@@ -37,6 +37,6 @@ async def list_plans(
 
 @router.get("/{plan_id}")
 async def get_plan(plan_id: str, access: Reader, svc: ServicesDep) -> PlanPublic:
-    async with svc.db.read() as session:
+    async with svc.db.read(access.store_id) as session:
         view = await plans.get_plan(session, access.store_id, plan_id)
     return PlanPublic.of_view(view)

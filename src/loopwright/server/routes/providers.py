@@ -25,7 +25,7 @@ async def create_provider(body: ProviderCreate, access: Admin, svc: ServicesDep)
     if body.base_url:
         await svc.runtime.egress.check_url(body.base_url)
     encrypted = svc.runtime.secrets.encrypt(body.api_key) if body.api_key else None
-    async with svc.db.write() as session:
+    async with svc.db.write(access.store_id) as session:
         row = await providers.create(
             session,
             access.store_id,
@@ -39,14 +39,14 @@ async def create_provider(body: ProviderCreate, access: Admin, svc: ServicesDep)
 
 @router.get("")
 async def list_providers(access: Reader, svc: ServicesDep) -> ListOf[ProviderPublic]:
-    async with svc.db.read() as session:
+    async with svc.db.read(access.store_id) as session:
         rows = await providers.list_all(session, access.store_id)
     return ListOf(items=[ProviderPublic.of(r) for r in rows], next_cursor=None)
 
 
 @router.delete("/{provider_id}", status_code=204)
 async def delete_provider(provider_id: str, access: Admin, svc: ServicesDep) -> Response:
-    async with svc.db.write() as session:
+    async with svc.db.write(access.store_id) as session:
         await providers.remove(session, access.store_id, provider_id)
     svc.runtime.models.forget(access.store_id)
     return Response(status_code=204)

@@ -26,7 +26,7 @@ async def list_runs(
     limit: Limit = 50,
     cursor: Cursor = None,
 ) -> ListOf[RunPublic]:
-    async with svc.db.read() as session:
+    async with svc.db.read(access.store_id) as session:
         page = await conversations.list_runs(
             session,
             access.store_id,
@@ -41,7 +41,7 @@ async def list_runs(
 
 @router.get("/{run_id}")
 async def get_run(run_id: str, access: Reader, svc: ServicesDep) -> RunPublic:
-    async with svc.db.read() as session:
+    async with svc.db.read(access.store_id) as session:
         row = await conversations.get_run(session, access.store_id, run_id)
         place = None
         if row.status == "queued":
@@ -56,7 +56,7 @@ async def get_run(run_id: str, access: Reader, svc: ServicesDep) -> RunPublic:
 
 @router.get("/{run_id}/steps")
 async def list_steps(run_id: str, access: Reader, svc: ServicesDep) -> ListOf[StepPublic]:
-    async with svc.db.read() as session:
+    async with svc.db.read(access.store_id) as session:
         await conversations.get_run(session, access.store_id, run_id)
         steps = await conversations.list_steps(session, access.store_id, run_id)
     return ListOf(items=[StepPublic.model_validate(s) for s in steps], next_cursor=None)
@@ -64,7 +64,7 @@ async def list_steps(run_id: str, access: Reader, svc: ServicesDep) -> ListOf[St
 
 @router.post("/{run_id}/cancel")
 async def cancel_run(run_id: str, access: Member, svc: ServicesDep) -> RunPublic:
-    async with svc.db.read() as session:
+    async with svc.db.read(access.store_id) as session:
         await conversations.get_run(session, access.store_id, run_id)
     row = await svc.runtime.cancel(access.store_id, run_id)
     return RunPublic.of(row)
@@ -77,7 +77,7 @@ async def wait_run(
     svc: ServicesDep,
     timeout_s: Annotated[float, Query(gt=0, le=3600)] = 60.0,
 ) -> RunPublic:
-    async with svc.db.read() as session:
+    async with svc.db.read(access.store_id) as session:
         await conversations.get_run(session, access.store_id, run_id)
     row = await svc.runtime.wait(access.store_id, run_id, timeout_s=timeout_s)
     return RunPublic.of(row)

@@ -43,7 +43,7 @@ async def create_schedule(body: ScheduleCreate, access: Member, svc: ServicesDep
     cron.check(body.cron, body.timezone)
     fields = body.model_dump()
     fields["next_due_at"] = first_due(body.cron, body.timezone) if body.enabled else None
-    async with svc.db.write() as session:
+    async with svc.db.write(access.store_id) as session:
         await agents.get(session, access.store_id, body.agent_id)
         row = await schedules.create(session, access.store_id, **fields)
     _changed(svc)
@@ -54,14 +54,14 @@ async def create_schedule(body: ScheduleCreate, access: Member, svc: ServicesDep
 async def list_schedules(
     access: Reader, svc: ServicesDep, limit: Limit = 50, cursor: Cursor = None
 ) -> ListOf[SchedulePublic]:
-    async with svc.db.read() as session:
+    async with svc.db.read(access.store_id) as session:
         page = await schedules.list_page(session, access.store_id, limit=limit, cursor=cursor)
     return ListOf(items=[SchedulePublic.of(r) for r in page.items], next_cursor=page.next_cursor)
 
 
 @router.get("/{schedule_id}")
 async def get_schedule(schedule_id: str, access: Reader, svc: ServicesDep) -> SchedulePublic:
-    async with svc.db.read() as session:
+    async with svc.db.read(access.store_id) as session:
         row = await schedules.get(session, access.store_id, schedule_id)
     return SchedulePublic.of(row)
 
@@ -86,7 +86,7 @@ async def resume_schedule(schedule_id: str, access: Member, svc: ServicesDep) ->
 
 @router.delete("/{schedule_id}", status_code=204)
 async def delete_schedule(schedule_id: str, access: Member, svc: ServicesDep) -> Response:
-    async with svc.db.write() as session:
+    async with svc.db.write(access.store_id) as session:
         await schedules.remove(session, access.store_id, schedule_id)
     return Response(status_code=204)
 
@@ -96,7 +96,7 @@ async def list_fires(
     schedule_id: str, access: Reader, svc: ServicesDep, limit: Limit = 50, cursor: Cursor = None
 ) -> ListOf[ScheduleFirePublic]:
     """Every fire, newest first, with the run it started."""
-    async with svc.db.read() as session:
+    async with svc.db.read(access.store_id) as session:
         await schedules.get(session, access.store_id, schedule_id)
         page = await schedules.fires(
             session, access.store_id, schedule_id, limit=limit, cursor=cursor
@@ -109,7 +109,7 @@ async def list_fires(
 async def _update(
     svc: Services, store_id: str, schedule_id: str, changes: dict[str, Any]
 ) -> SchedulePublic:
-    async with svc.db.write() as session:
+    async with svc.db.write(store_id) as session:
         row = await schedules.get(session, store_id, schedule_id)
         merged = {"cron": row.cron, "timezone": row.timezone, "enabled": row.enabled, **changes}
         cron.check(merged["cron"], merged["timezone"])

@@ -30,7 +30,7 @@ router = APIRouter(prefix="/v1/stores/{store_id}/sessions", tags=["sessions"])
 
 @router.post("", status_code=201)
 async def create_session(body: SessionCreate, access: Member, svc: ServicesDep) -> SessionPublic:
-    async with svc.db.write() as session:
+    async with svc.db.write(access.store_id) as session:
         await agents.get(session, access.store_id, body.agent_id)
         row = await conversations.create_session(
             session, access.store_id, body.agent_id, body.title, body.busy_policy
@@ -58,7 +58,7 @@ async def list_sessions(
     limit: Limit = 50,
     cursor: Cursor = None,
 ) -> ListOf[SessionPublic]:
-    async with svc.db.read() as session:
+    async with svc.db.read(access.store_id) as session:
         page = await conversations.list_sessions(
             session, access.store_id, agent_id=agent_id, child=child, limit=limit, cursor=cursor
         )
@@ -69,7 +69,7 @@ async def list_sessions(
 
 @router.get("/{session_id}")
 async def get_session(session_id: str, access: Reader, svc: ServicesDep) -> SessionPublic:
-    async with svc.db.read() as session:
+    async with svc.db.read(access.store_id) as session:
         row = await conversations.get_session(session, access.store_id, session_id)
     return SessionPublic.model_validate(row)
 
@@ -79,7 +79,7 @@ async def update_session(
     session_id: str, body: SessionUpdate, access: Member, svc: ServicesDep
 ) -> SessionPublic:
     changes = body.model_dump(exclude_unset=True)
-    async with svc.db.write() as session:
+    async with svc.db.write(access.store_id) as session:
         row = await conversations.update_session(session, access.store_id, session_id, changes)
         await log.append(
             session,
@@ -91,7 +91,7 @@ async def update_session(
 
 @router.delete("/{session_id}", status_code=204)
 async def delete_session(session_id: str, access: Member, svc: ServicesDep) -> Response:
-    async with svc.db.write() as session:
+    async with svc.db.write(access.store_id) as session:
         active = await conversations.active_run_ids(session, access.store_id, session_id)
         await conversations.delete_session(session, access.store_id, session_id)
         await log.append(
@@ -113,7 +113,7 @@ async def list_messages(
         Query(description="oldest first (default), or newest first to page back from the end"),
     ] = "oldest",
 ) -> ListOf[MessagePublic]:
-    async with svc.db.read() as session:
+    async with svc.db.read(access.store_id) as session:
         await conversations.get_session(session, access.store_id, session_id)
         page = await conversations.list_messages(
             session,

@@ -33,7 +33,7 @@ _BUILT_IN = BUILTIN_TOOLS | AGENT_TOOLS
 async def extra_tools(svc: Services, store_id: str) -> list[ToolPublic]:
     """Tools discovered on the store's MCP servers, as ``server.tool``; a server that is down
     contributes none (its health check says why)."""
-    async with svc.db.read() as session:
+    async with svc.db.read(store_id) as session:
         rows = await mcp_servers.list_all(session, store_id)
     found: list[ToolPublic] = []
     for row in rows:
@@ -60,7 +60,7 @@ async def extra_tools(svc: Services, store_id: str) -> list[ToolPublic]:
 @router.get("")
 async def list_tools(access: Reader, svc: ServicesDep) -> ListOf[ToolPublic]:
     items = [ToolPublic.builtin(spec) for spec in _BUILT_IN.values()]
-    async with svc.db.read() as session:
+    async with svc.db.read(access.store_id) as session:
         rows = await http_tools.list_all(session, access.store_id)
     secrets = svc.runtime.secrets
     items += [ToolPublic.of_http(r, list(http_tools.decrypt_headers(r, secrets))) for r in rows]
@@ -76,7 +76,7 @@ async def create_tool(body: HttpToolCreate, access: Admin, svc: ServicesDep) -> 
             details={"field": "name"},
         )
     await svc.runtime.egress.check_url(body.url)
-    async with svc.db.write() as session:
+    async with svc.db.write(access.store_id) as session:
         row = await http_tools.create(
             session,
             access.store_id,
@@ -98,7 +98,7 @@ async def delete_tool(name: str, access: Admin, svc: ServicesDep) -> Response:
             f"{name!r} is a built-in tool and cannot be deleted; unassign it from agents instead",
             details={"name": name, "kind": "builtin"},
         )
-    async with svc.db.write() as session:
+    async with svc.db.write(access.store_id) as session:
         await http_tools.remove(session, access.store_id, name)
     return Response(status_code=204)
 
@@ -122,7 +122,7 @@ async def run_tool_once(
     started = time.perf_counter()
     if isinstance(tool, ToolSpec):  # acts in a transaction of its own, for no run
         context = ToolContext(access.store_id, run_id=None, session_id=None, agent_id=None)
-        async with svc.db.write() as session:
+        async with svc.db.write(access.store_id) as session:
             status, result = await dispatch.call(
                 tool,
                 body.arguments,

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Query
 
 from loopwright.db.repos import usage
 from loopwright.db.repos.usage import Counts, Series
+from loopwright.db.row_security import ALL_STORES
 from loopwright.errors import ValidationFailed
 from loopwright.server.auth import OperatorDep, Reader, ServicesDep
 from loopwright.server.schemas.usage import UsageCounts, UsagePublic, UsageSeries
@@ -46,7 +47,7 @@ async def get_usage(
     if group_by == "day":
         bucket, group_by = "day", None
     first, last = bucket_range(since or start, until or end, bucket)
-    async with svc.db.read() as session:
+    async with svc.db.read(access.store_id) as session:
         found = await usage.usage(
             session, access.store_id, since=first, until=last, bucket=bucket, group_by=group_by
         )
@@ -69,7 +70,7 @@ async def get_usage_across_stores(
     if group_by == "day":
         bucket, group_by = "day", None
     first, last = bucket_range(since or start, until or end, bucket)
-    async with svc.db.read() as session:
+    async with svc.db.read(ALL_STORES) as session:
         found = await usage.usage_across_stores(
             session, since=first, until=last, bucket=bucket, group_by=group_by
         )

@@ -33,7 +33,7 @@ async def create_webhook(
 ) -> WebhookCreated:
     """The secret is in this answer only."""
     secret = signing.new_secret()
-    async with svc.db.write() as session:
+    async with svc.db.write(access.store_id) as session:
         await agents.get(session, access.store_id, body.agent_id)
         row = await webhooks.create(
             session,
@@ -49,7 +49,7 @@ async def create_webhook(
 async def list_webhooks(
     request: Request, access: Reader, svc: ServicesDep, limit: Limit = 50, cursor: Cursor = None
 ) -> ListOf[WebhookPublic]:
-    async with svc.db.read() as session:
+    async with svc.db.read(access.store_id) as session:
         page = await webhooks.list_page(session, access.store_id, limit=limit, cursor=cursor)
     return ListOf(
         items=[WebhookPublic.of(r, hook_url(svc, request, r)) for r in page.items],
@@ -61,7 +61,7 @@ async def list_webhooks(
 async def get_webhook(
     webhook_id: str, request: Request, access: Reader, svc: ServicesDep
 ) -> WebhookPublic:
-    async with svc.db.read() as session:
+    async with svc.db.read(access.store_id) as session:
         row = await webhooks.get(session, access.store_id, webhook_id)
     return WebhookPublic.of(row, hook_url(svc, request, row))
 
@@ -70,7 +70,7 @@ async def get_webhook(
 async def update_webhook(
     webhook_id: str, body: WebhookUpdate, request: Request, access: Admin, svc: ServicesDep
 ) -> WebhookPublic:
-    async with svc.db.write() as session:
+    async with svc.db.write(access.store_id) as session:
         row = await webhooks.update_row(
             session, access.store_id, webhook_id, body.model_dump(exclude_unset=True)
         )
@@ -79,7 +79,7 @@ async def update_webhook(
 
 @router.delete("/{webhook_id}", status_code=204)
 async def delete_webhook(webhook_id: str, access: Admin, svc: ServicesDep) -> Response:
-    async with svc.db.write() as session:
+    async with svc.db.write(access.store_id) as session:
         await webhooks.remove(session, access.store_id, webhook_id)
     return Response(status_code=204)
 
@@ -89,7 +89,7 @@ async def list_receipts(
     webhook_id: str, access: Reader, svc: ServicesDep, limit: Limit = 50, cursor: Cursor = None
 ) -> ListOf[WebhookReceiptPublic]:
     """The messages this webhook accepted, newest first, with the run each started."""
-    async with svc.db.read() as session:
+    async with svc.db.read(access.store_id) as session:
         await webhooks.get(session, access.store_id, webhook_id)
         page = await webhooks.receipts(
             session, access.store_id, webhook_id, limit=limit, cursor=cursor

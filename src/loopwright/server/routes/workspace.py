@@ -38,7 +38,7 @@ ProjectFilter = Annotated[str | None, Query(max_length=64, description="only thi
 
 @router.post("/projects", status_code=201, responses=CONFLICT)
 async def create_project(body: ProjectCreate, access: Member, svc: ServicesDep) -> ProjectPublic:
-    async with svc.db.write() as session:
+    async with svc.db.write(access.store_id) as session:
         row = await workspace.create_project(
             session, access.store_id, name=body.name, description=body.description
         )
@@ -53,7 +53,7 @@ async def list_projects(
     limit: Limit = 50,
     cursor: Cursor = None,
 ) -> ListOf[ProjectPublic]:
-    async with svc.db.read() as session:
+    async with svc.db.read(access.store_id) as session:
         page = await stored.list_projects(session, access.store_id, q=q, limit=limit, cursor=cursor)
     return ListOf(
         items=[ProjectPublic.model_validate(p) for p in page.items], next_cursor=page.next_cursor
@@ -62,7 +62,7 @@ async def list_projects(
 
 @router.get("/projects/{project_id}")
 async def get_project(project_id: str, access: Reader, svc: ServicesDep) -> ProjectPublic:
-    async with svc.db.read() as session:
+    async with svc.db.read(access.store_id) as session:
         row = await stored.get_project(session, access.store_id, project_id)
     return ProjectPublic.model_validate(row)
 
@@ -72,7 +72,7 @@ async def update_project(
     project_id: str, body: ProjectUpdate, access: Member, svc: ServicesDep
 ) -> ProjectPublic:
     changes = body.model_dump(exclude_unset=True)
-    async with svc.db.write() as session:
+    async with svc.db.write(access.store_id) as session:
         row = await workspace.update_project(session, access.store_id, project_id, changes)
     return ProjectPublic.model_validate(row)
 
@@ -80,7 +80,7 @@ async def update_project(
 @router.delete("/projects/{project_id}", status_code=204)
 async def delete_project(project_id: str, access: Member, svc: ServicesDep) -> Response:
     """Its tasks and documents are kept, without a project."""
-    async with svc.db.write() as session:
+    async with svc.db.write(access.store_id) as session:
         await workspace.delete_project(session, access.store_id, project_id)
     return Response(status_code=204)
 
@@ -90,7 +90,7 @@ async def delete_project(project_id: str, access: Member, svc: ServicesDep) -> R
 
 @router.post("/tasks", status_code=201)
 async def create_task(body: TaskCreate, access: Member, svc: ServicesDep) -> TaskPublic:
-    async with svc.db.write() as session:
+    async with svc.db.write(access.store_id) as session:
         row = await workspace.create_task(
             session,
             access.store_id,
@@ -112,7 +112,7 @@ async def list_tasks(
     limit: Limit = 50,
     cursor: Cursor = None,
 ) -> ListOf[TaskPublic]:
-    async with svc.db.read() as session:
+    async with svc.db.read(access.store_id) as session:
         page = await stored.list_tasks(
             session,
             access.store_id,
@@ -129,7 +129,7 @@ async def list_tasks(
 
 @router.get("/tasks/{task_id}")
 async def get_task(task_id: str, access: Reader, svc: ServicesDep) -> TaskPublic:
-    async with svc.db.read() as session:
+    async with svc.db.read(access.store_id) as session:
         row = await stored.get_task(session, access.store_id, task_id)
     return TaskPublic.model_validate(row)
 
@@ -139,14 +139,14 @@ async def update_task(
     task_id: str, body: TaskUpdate, access: Member, svc: ServicesDep
 ) -> TaskPublic:
     changes = body.model_dump(exclude_unset=True)  # project_id: null detaches
-    async with svc.db.write() as session:
+    async with svc.db.write(access.store_id) as session:
         row = await workspace.update_task(session, access.store_id, task_id, changes)
     return TaskPublic.model_validate(row)
 
 
 @router.delete("/tasks/{task_id}", status_code=204)
 async def delete_task(task_id: str, access: Member, svc: ServicesDep) -> Response:
-    async with svc.db.write() as session:
+    async with svc.db.write(access.store_id) as session:
         await workspace.delete_task(session, access.store_id, task_id)
     return Response(status_code=204)
 
@@ -156,7 +156,7 @@ async def delete_task(task_id: str, access: Member, svc: ServicesDep) -> Respons
 
 @router.post("/documents", status_code=201)
 async def create_document(body: DocumentCreate, access: Member, svc: ServicesDep) -> DocumentPublic:
-    async with svc.db.write() as session:
+    async with svc.db.write(access.store_id) as session:
         row = await workspace.create_document(
             session,
             access.store_id,
@@ -176,7 +176,7 @@ async def list_documents(
     limit: Limit = 50,
     cursor: Cursor = None,
 ) -> ListOf[DocumentPublic]:
-    async with svc.db.read() as session:
+    async with svc.db.read(access.store_id) as session:
         page = await stored.list_documents(
             session, access.store_id, project_id=project_id, q=q, limit=limit, cursor=cursor
         )
@@ -187,7 +187,7 @@ async def list_documents(
 
 @router.get("/documents/{document_id}")
 async def get_document(document_id: str, access: Reader, svc: ServicesDep) -> DocumentPublic:
-    async with svc.db.read() as session:
+    async with svc.db.read(access.store_id) as session:
         row = await stored.get_document(session, access.store_id, document_id)
     return DocumentPublic.model_validate(row)
 
@@ -197,13 +197,13 @@ async def update_document(
     document_id: str, body: DocumentUpdate, access: Member, svc: ServicesDep
 ) -> DocumentPublic:
     changes = body.model_dump(exclude_unset=True)  # project_id: null detaches
-    async with svc.db.write() as session:
+    async with svc.db.write(access.store_id) as session:
         row = await workspace.update_document(session, access.store_id, document_id, changes)
     return DocumentPublic.model_validate(row)
 
 
 @router.delete("/documents/{document_id}", status_code=204)
 async def delete_document(document_id: str, access: Member, svc: ServicesDep) -> Response:
-    async with svc.db.write() as session:
+    async with svc.db.write(access.store_id) as session:
         await workspace.delete_document(session, access.store_id, document_id)
     return Response(status_code=204)

@@ -80,7 +80,7 @@ async def _authenticate(svc: Services, token: str | None, store_id: str) -> None
     if token is None:
         raise Unauthenticated("missing API key (Authorization header or ?token=)")
     admit(await resolve(svc, token), store_id, "readonly")
-    async with svc.db.read() as session:
+    async with svc.db.read(store_id) as session:
         await tenancy.get_store(session, store_id)
 
 

@@ -1,0 +1,41 @@
+"""Row-level security on PostgreSQL: the second wall behind the repositories' store filters.
+
+Every tenant table (one with ``store_id``) has a policy (migration 0013) that shows the role
+``loopwright_tenant`` only the rows of the store named by the transaction's ``app.store_id``
+setting, and lets it write only rows of that store. A store-scoped transaction
+(``Database.read(store_id)`` / ``write(store_id)``) takes that role and names its store with
+one statement, so a query that forgets its store filter returns nothing of another store.
+A transaction that legitimately spans stores says so (``ALL_STORES``) and runs as the
+connecting user, which owns the tables (or is a superuser) and so is not subject to the
+policies. Both settings are ``LOCAL``: they end with the transaction, so a pooled connection
+never carries one store's scope into the next transaction. SQLite has no row-level security:
+there the scope is only a name.
+"""
+
+from __future__ import annotations
+
+from enum import Enum
+from typing import Final
+
+TENANT_ROLE: Final = "loopwright_tenant"
+STORE_SETTING: Final = "app.store_id"
+POLICY: Final = "store_isolation"
+
+
+class Scope(Enum):
+    ALL_STORES = "all stores"
+
+
+ALL_STORES: Final = Scope.ALL_STORES
+"""The explicit cross-store mode: operator endpoints, the sweeps and pollers that serve every
+store (admission, scheduler, callbacks outbox, reflection), API-key lookup, store creation
+and deletion. Anything else names its store."""
+
+StoreScope = str | Scope
+
+ENTER_STORE: Final = (
+    f"SELECT set_config('role', '{TENANT_ROLE}', true), set_config('{STORE_SETTING}', %s, true)"
+)
+"""One round trip: the tenant role and the store, both for this transaction only. Sent on
+the driver's connection (psycopg's placeholder): through SQLAlchemy's execution it cost about
+twice the client CPU (measured), and it needs none of what that layer adds."""
