@@ -24,7 +24,7 @@ import uvicorn
 from loopwright.server.app import create_app
 from loopwright.settings import Settings
 from tests.llm.fakes import openai_app, serve
-from tests.procs import OPERATOR_KEY, STARTED, ServerProcess
+from tests.procs import FORK_SERVER, OPERATOR_KEY, STARTED, ServerProcess
 from tests.scripted import GatedLLM
 
 if TYPE_CHECKING:
@@ -199,6 +199,45 @@ async def store(live: Live) -> AsyncIterator[Store]:
     created = await live.new_store()
     yield created
     await created.admin.aclose()
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """The fork server of ServerProcess starts importing now, beside the first tests (in each
+    process that runs tests: not in pytest-xdist's controller)."""
+    config = session.config
+    if hasattr(config, "workerinput") or not getattr(config.option, "numprocesses", None):
+        FORK_SERVER.start()
+
+
+SLOWEST_FIRST = [
+    "test_fuzz_api.py",
+    "test_team_durability.py",
+    "test_store_concurrency.py",
+    "test_schedules.py",
+    "test_supervisor.py",
+    "test_child_runs.py",
+    "test_durability.py",
+    "test_chat_terminal.py",
+    "test_cli_client.py",
+    "test_team_mode.py",
+    "test_tracing.py",
+    "test_secrets.py",
+    "test_relay.py",
+    "test_ui_pages.py",
+    "test_metrics.py",
+]
+"""The files that take longest (wall time; `pytest --durations`), heaviest first. With
+``--dist loadfile`` the workers take files in collection order, so these are spread over the
+workers at the start and the short files fill in at the end: both workers finish together
+instead of one running a long file alone at the end."""
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    def rank(item: pytest.Item) -> int:
+        name = item.path.name
+        return SLOWEST_FIRST.index(name) if name in SLOWEST_FIRST else len(SLOWEST_FIRST)
+
+    items.sort(key=rank)  # stable: the order within a file and among the rest stays
 
 
 @pytest.fixture(autouse=True)
