@@ -70,8 +70,11 @@ def _serve(listener: socket.socket) -> dict[str, Any]:
     while True:
         for key, _ in selector.select():
             if key.data == "stdin":
-                if not os.read(sys.stdin.fileno(), 4096):
-                    raise SystemExit(0)  # the test process is gone
+                if not os.read(sys.stdin.fileno(), 4096):  # the test process is gone
+                    path = listener.getsockname()
+                    os.unlink(path)
+                    os.rmdir(os.path.dirname(path))
+                    raise SystemExit(0)
             elif key.data == "child":
                 os.read(wake_r, 4096)
                 _reap(children)

@@ -1,4 +1,5 @@
-"""A Loopwright server in its own process, for tests that kill it or need a second database."""
+"""A Loopwright server in its own process, for tests that kill it or need a second database;
+forked from tests/forkserver.py when it can be (no import at each start)."""
 
 from __future__ import annotations
 
