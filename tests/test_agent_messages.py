@@ -18,6 +18,8 @@ from tests.llm.fakes import Reply, ToolCall
 from tests.procs import OPERATOR_KEY, ServerProcess
 from tests.scripted import GatedLLM
 
+pytestmark = pytest.mark.both_databases  # the store fixture on SQLite and PostgreSQL
+
 
 async def boss(store: Store, model_url: str) -> dict[str, Any]:
     r = await store.admin.post(
@@ -51,6 +53,10 @@ async def runs_of(store: Store, agent_id: str, count: int) -> list[dict[str, Any
     raise AssertionError(f"runs of {agent_id}: {mine}")
 
 
+@pytest.mark.fails_on_postgresql(
+    reason="two parallel send_message calls to one mailbox make two sessions on PostgreSQL"
+    " (mailbox_session reads, then inserts: a race SQLite's single writer hides)"
+)
 async def test_send_message_to_a_mailbox_and_wait_for_an_answer(
     store: Store, fake: tuple[GatedLLM, str]
 ) -> None:

@@ -6,6 +6,8 @@ import pytest
 
 from tests.conftest import Live, Store
 
+pytestmark = pytest.mark.both_databases  # the store fixture on SQLite and PostgreSQL
+
 
 async def test_create_read_update_delete(store: Store) -> None:
     agent = await store.agent(name="writer", description="Writes docs", max_steps=5)

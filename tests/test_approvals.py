@@ -8,10 +8,14 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import pytest
+
 from tests.conftest import Store
 from tests.llm.fakes import Reply, ToolCall
 from tests.scripted import GatedLLM, tool_messages
 from tests.test_tools_in_runs import agent_with
+
+pytestmark = pytest.mark.both_databases  # the store fixture on SQLite and PostgreSQL
 
 
 async def wait_status(store: Store, run_id: str, status: str) -> dict[str, Any]:

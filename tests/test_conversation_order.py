@@ -16,6 +16,8 @@ from tests.llm.fakes import Reply
 from tests.scripted import GatedLLM, Hold
 from tests.test_runs_providers import fake_chat, wait_run
 
+pytestmark = pytest.mark.both_databases  # the store fixture on SQLite and PostgreSQL
+
 TITLES = [f"SEQQ{i}" for i in range(4)]
 
 

@@ -6,10 +6,13 @@ import asyncio
 import uuid
 
 import httpx
+import pytest
 from httpx_ws import aconnect_ws
 
 from tests.conftest import Live, Store
 from tests.sse import frames
+
+pytestmark = pytest.mark.both_databases  # the store fixture on SQLite and PostgreSQL
 
 SSE = {"Accept": "text/event-stream"}
 

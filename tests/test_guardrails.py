@@ -9,12 +9,15 @@ import time
 from typing import Any
 
 import httpx
+import pytest
 
 from tests.conftest import Live, Store
 from tests.llm.fakes import Reply, ToolCall, serve
 from tests.scripted import GatedLLM, Hold
 from tests.test_http_tools import Target, target_app
 from tests.test_tools_in_runs import agent_with, audit, run
+
+pytestmark = pytest.mark.both_databases  # the store fixture on SQLite and PostgreSQL
 
 
 async def settings_of(store: Store) -> dict[str, Any]:

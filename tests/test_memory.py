@@ -11,6 +11,8 @@ import pytest
 from loopwright.tools.builtin_handlers import excerpt
 from tests.conftest import Live, Store
 
+pytestmark = pytest.mark.both_databases  # the store fixture on SQLite and PostgreSQL
+
 
 @pytest.fixture
 async def any_store(any_live: Live) -> Store:

@@ -9,11 +9,14 @@ import json
 import sqlite3
 from typing import Any
 
+import pytest
 from dbos import DBOS
 
 from tests.conftest import Live, Store
 from tests.llm.fakes import Fail, Reply, ToolCall
 from tests.scripted import GatedLLM, Hold, tool_messages
+
+pytestmark = pytest.mark.both_databases  # the store fixture on SQLite and PostgreSQL
 
 
 async def provider(store: Store, base_url: str, key: str = "sk-test-123") -> None:

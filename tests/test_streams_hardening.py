@@ -26,6 +26,8 @@ from tests.conftest import Live, Store, make_settings
 from tests.procs import OPERATOR_KEY
 from tests.sse import frames
 
+pytestmark = pytest.mark.both_databases  # the store fixture on SQLite and PostgreSQL
+
 SSE = {"Accept": "text/event-stream"}
 KEY_CACHE_S = 1.0
 MARGIN_S = 4.0  # a loaded machine's scheduling, on top of the cache's time

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import sqlite3
 
+import pytest
+
 from tests.conftest import Live, Store
+
+pytestmark = pytest.mark.both_databases  # the store fixture on SQLite and PostgreSQL
 
 
 async def test_operator_creates_store_and_admin_issues_keys(live: Live) -> None:

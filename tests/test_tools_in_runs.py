@@ -6,11 +6,15 @@ import asyncio
 import time
 from typing import Any
 
+import pytest
+
 from tests.conftest import Store
 from tests.llm.fakes import Reply, ToolCall, serve
 from tests.mcp_servers import demo_server, down_url, serve_mcp
 from tests.scripted import GatedLLM, tool_messages
 from tests.test_http_tools import Target, target_app
+
+pytestmark = pytest.mark.both_databases  # the store fixture on SQLite and PostgreSQL
 
 
 async def agent_with(store: Store, model_url: str, tools: list[str]) -> dict[str, Any]:
@@ -210,6 +214,7 @@ async def test_mcp_tool_test_endpoint(store: Store) -> None:
         assert r.status_code == 404
 
 
+@pytest.mark.in_process  # drives the in-process server's run ports
 async def test_read_only_run_refuses_a_writing_tool_even_when_assigned(store: Store) -> None:
     """Team-mode executors run read-only: the tool step refuses a read_write tool."""
     from loopwright.engine.types import ToolCall as Call

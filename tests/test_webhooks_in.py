@@ -10,9 +10,12 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
+import pytest
 
 from loopwright.runtime import inbound, signing
 from tests.conftest import Live, Store
+
+pytestmark = pytest.mark.both_databases  # the store fixture on SQLite and PostgreSQL
 
 # The reference vector of the Standard Webhooks specification's libraries.
 SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"

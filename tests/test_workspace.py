@@ -9,6 +9,8 @@ import pytest
 
 from tests.conftest import Live, Store
 
+pytestmark = pytest.mark.both_databases  # the store fixture on SQLite and PostgreSQL
+
 
 async def post(store: Store, kind: str, **body: Any) -> dict[str, Any]:
     r = await store.admin.post(f"{store.path}/{kind}", json=body)
