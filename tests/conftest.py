@@ -266,11 +266,6 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         return SLOWEST_FIRST.index(name) if name in SLOWEST_FIRST else len(SLOWEST_FIRST)
 
     items.sort(key=rank)  # stable: the order within a file and among the rest stays
-    for item in items:
-        known = item.get_closest_marker("fails_on_postgresql")
-        callspec = getattr(item, "callspec", None)
-        if known and callspec and callspec.params.get("store_server") == "postgresql":
-            item.add_marker(pytest.mark.xfail(reason=known.kwargs["reason"], strict=False))
 
 
 @pytest.fixture(autouse=True)

@@ -25,6 +25,7 @@ The server exits when its stdin closes (the test process ended).
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import json
 import os
 import selectors
@@ -71,6 +72,9 @@ def _serve(listener: socket.socket) -> dict[str, Any]:
         for key, _ in selector.select():
             if key.data == "stdin":
                 if not os.read(sys.stdin.fileno(), 4096):  # the test process is gone
+                    for pid in children:  # and its servers with it (a crashed test process's
+                        with contextlib.suppress(ProcessLookupError):  # held connections)
+                            os.kill(pid, signal.SIGKILL)
                     path = listener.getsockname()
                     os.unlink(path)
                     os.rmdir(os.path.dirname(path))
@@ -89,6 +93,7 @@ def _serve(listener: socket.socket) -> dict[str, Any]:
                 request = json.loads(data)
                 pid = os.fork()
                 if pid == 0:
+                    _die_with_parent()
                     signal.set_wakeup_fd(-1)
                     signal.signal(signal.SIGCHLD, signal.SIG_DFL)
                     selector.close()
@@ -107,6 +112,12 @@ def _serve(listener: socket.socket) -> dict[str, Any]:
                 conn.sendall(json.dumps({"pid": pid}).encode() + b"\n")
                 children[pid] = conn
                 _reap(children)
+
+
+def _die_with_parent() -> None:
+    """A child is killed if this fork server dies (killed itself, it could not kill them)."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
 
 
 def _reap(children: dict[int, socket.socket]) -> None:

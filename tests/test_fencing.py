@@ -56,7 +56,11 @@ async def expire(db: Database, executor_id: str) -> None:
 
 async def append(db: Database, store_id: str, run_id: str, marker: str) -> None:
     async with db.write(store_id) as session:
-        await log.append(session, store_id, [NewEvent("analysis", {"m": marker}, run_id=run_id)])
+        await log.append(
+            session,
+            store_id,
+            [NewEvent("analysis", {"route": "simple", "reason": marker}, run_id=run_id)],
+        )
 
 
 async def markers(db: Database, store_id: str) -> list[str]:
@@ -66,7 +70,7 @@ async def markers(db: Database, store_id: str) -> list[str]:
                 EventRow.store_id == store_id, EventRow.type == "analysis"
             )
         )
-        return [row.payload["m"] for row in rows]
+        return [row.payload["reason"] for row in rows]
 
 
 async def test_a_fenced_execution_cannot_claim_its_run_nor_write_for_it(
@@ -127,7 +131,9 @@ async def test_a_claim_waits_for_the_stale_step_in_flight_and_then_sees_it(
                 store.id
             ) as session:  # the guard checked the owner and holds the row
                 await log.append(
-                    session, store.id, [NewEvent("analysis", {"m": "mid"}, run_id=run_id)]
+                    session,
+                    store.id,
+                    [NewEvent("analysis", {"route": "simple", "reason": "mid"}, run_id=run_id)],
                 )
                 in_step.set()
                 await finish_step.wait()

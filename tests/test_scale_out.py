@@ -30,6 +30,9 @@ ENV = {
     "LOOPWRIGHT_STORE_CONCURRENCY": str(LIMIT),
     "LOOPWRIGHT_EVENT_POLL_S": "0.5",
     "LOOPWRIGHT_TOOL_CALLS_PER_MIN": "100000",
+    # Five processes share the cluster with the rest of the suite (max_connections 100): few
+    # connections each, or a run fails on "too many clients" and the test on the database.
+    "LOOPWRIGHT_DB_POOL_SIZE": "3",
 }
 TERMINAL = {"run.completed", "run.failed", "run.cancelled"}
 
@@ -169,7 +172,12 @@ async def _scenario(apis: list[ServerProcess], pool: list[WorkerProcess], own_pg
     statuses = await pg(
         own_pg_url, "SELECT status, count(*) FROM runs WHERE store_id = %s GROUP BY status", store
     )
-    assert dict(statuses) == {"completed": RUNS}
+    failed = await pg(
+        own_pg_url,
+        "SELECT id, stop_reason, error FROM runs WHERE store_id = %s AND status <> 'completed'",
+        store,
+    )
+    assert dict(statuses) == {"completed": RUNS}, failed
     # each conversation's task was created exactly once, by one recorded call
     titles = Counter(
         row[0] for row in await pg(own_pg_url, "SELECT title FROM tasks WHERE store_id = %s", store)

@@ -25,6 +25,7 @@ from loopwright.tools.agents import SendMessageArgs
 
 async def mailbox_session(session: AsyncSession, store_id: str, agent_id: str, sender: str) -> str:
     """The receiver's session for this sender (made at the first message)."""
+    await agent_messages.lock_mailbox(session, agent_id, sender)
     known = await agent_messages.mailbox(session, store_id, agent_id, sender)
     chat = await session_for(
         session,

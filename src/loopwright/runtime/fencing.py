@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from loopwright.db.database import WRITE_GUARD, core
 from loopwright.db.tables import RunRow, WorkerRow
+from loopwright.errors import NotFound
 from loopwright.ids import new_id
 
 EXIT_FENCED = 75
@@ -63,13 +64,9 @@ _CLAIM = (
     )
     .values(owner=bindparam("owner"))
 )
-_OWNED = (
-    select(RunRow.id)
-    .where(
-        RunRow.store_id == bindparam("store"),
-        RunRow.id == bindparam("run"),
-        RunRow.owner == bindparam("owner"),
-    )
+_OWNER = (
+    select(RunRow.owner)
+    .where(RunRow.store_id == bindparam("store"), RunRow.id == bindparam("run"))
     .with_for_update(key_share=True)  # FOR NO KEY UPDATE on PostgreSQL, as run updates take
 )
 
@@ -94,10 +91,13 @@ async def claim(session: AsyncSession, store_id: str, run_id: str, owner: Owner)
 def guard_writes(store_id: str, run_id: str, owner: Owner) -> None:
     """From here on, every write transaction of this task (and of the tasks it starts) checks
     first that ``owner`` still owns the run."""
-    params = {"store": store_id, "run": run_id, "owner": owner.token}
+    params = {"store": store_id, "run": run_id}
 
     async def check(session: AsyncSession) -> None:
-        if (await core(session, _OWNED, params)).first() is None:
+        found = (await core(session, _OWNER, params)).first()
+        if found is None:  # deleted with its session: the run ends like any whose row is gone
+            raise NotFound.of("run", run_id)
+        if found.owner != owner.token:
             raise Fenced(run_id)
 
     WRITE_GUARD.set(check)

@@ -3,11 +3,24 @@ sending call of each message's run."""
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from loopwright.db.database import core, has_row_locks
 from loopwright.db.tables import AgentMessageRow, MailboxRow
 from loopwright.ids import new_id
+
+# One maker of a given mailbox at a time: two messages from one sender, sent at once, must
+# find or make the same session (read, then insert, would race; the unique constraint would
+# then fail the second). Released at the transaction's end.
+_LOCK_MAILBOX = select(func.pg_advisory_xact_lock(func.hashtext(bindparam("key"))))
+
+
+async def lock_mailbox(session: AsyncSession, agent_id: str, sender: str) -> None:
+    """On PostgreSQL, wait until no other transaction is making this mailbox (SQLite's write
+    transaction is the lock already)."""
+    if has_row_locks(session):
+        await core(session, _LOCK_MAILBOX, {"key": f"mailbox:{agent_id}:{sender}"})
 
 
 async def mailbox(session: AsyncSession, store_id: str, agent_id: str, sender: str) -> str | None:
