@@ -107,3 +107,12 @@ async def test_keys_are_stored_hashed(live: Live, store: Store) -> None:
 async def test_invalid_role_is_422(store: Store) -> None:
     r = await store.admin.post(f"{store.path}/keys", json={"role": "superuser"})
     assert r.status_code == 422
+
+
+async def test_the_operator_sees_the_workers_and_a_store_key_may_not(live: Live) -> None:
+    workers = (await live.http.get("/v1/workers")).json()["items"]
+    mine = [w for w in workers if w["executor_id"] == live.settings.process_executor_id]
+    assert [w["state"] for w in mine] == ["alive"]  # the test server's own worker, beating
+    assert mine[0]["application_version"] == live.settings.dbos_application_version
+    store = await live.new_store()
+    assert (await store.admin.get("/v1/workers")).status_code == 403

@@ -9,11 +9,12 @@ import asyncio
 from pathlib import Path
 from typing import Any
 
+import httpx
 import psycopg
 
 from loopwright.runtime.fencing import EXIT_FENCED
 from tests.llm.fakes import Reply
-from tests.procs import ServerProcess, WorkerProcess
+from tests.procs import OPERATOR_KEY, ServerProcess, WorkerProcess
 from tests.scripted import GatedLLM, Hold
 from tests.tenant import Tenant
 
@@ -72,6 +73,12 @@ async def test_a_slow_worker_declared_dead_does_not_run_its_recovered_run_again(
     done = await tenant.wait(run_id)
     assert done["status"] == "completed"
     assert await executor_of(own_pg_url, run_id) == live.executor_id
+    # The operator's view: the paused worker fenced, the other alive.
+    operator = {"Authorization": f"Bearer {OPERATOR_KEY}"}
+    async with httpx.AsyncClient(base_url=api.base_url, headers=operator) as op:
+        workers = (await op.get("/v1/workers")).json()["items"]
+    states = {w["executor_id"]: w["state"] for w in workers}
+    assert (states[slow.executor_id], states[live.executor_id]) == ("fenced", "alive")
     [(restarted_ms,)] = await pg(
         own_pg_url + "_dbos",
         "SELECT started_at_epoch_ms FROM dbos.workflow_status WHERE workflow_uuid = %s",

@@ -29,6 +29,10 @@ async def test_the_operator_sees_every_store_creates_one_and_opens_it(
     await expect(row).to_contain_text("this tab's store")
     await expect(row.locator('[data-label="Runs (24 h)"]')).to_have_text("1")
     await expect(row.locator('[data-label="Tokens (24 h)"]')).to_have_text(str(tokens))
+    # The UI server's own worker, beating.
+    worker = page.locator("#workers-list tr[data-worker]")
+    await expect(worker).to_have_count(1)
+    await expect(worker).to_have_attribute("data-state", "alive")
 
     form = page.get_by_role("form", name="Create a store")
     await form.get_by_label("Store id").fill("Not A Slug!")

@@ -50,6 +50,7 @@ from loopwright.client.models import (
     Session,
     StoreSettings,
     Webhook,
+    Worker,
 )
 
 __all__ = [
@@ -90,5 +91,6 @@ __all__ = [
     "UnsupportedMediaType",
     "ValidationFailed",
     "Webhook",
+    "Worker",
     "parse_event",
 ]

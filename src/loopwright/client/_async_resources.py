@@ -34,6 +34,7 @@ from loopwright.client.models import (
     ToolCall,
     ToolTestResult,
     UsageReport,
+    Worker,
 )
 
 
@@ -275,6 +276,11 @@ class AsyncOps(AsyncResource):
         if response.status_code not in (200, 503):
             raise error_from_response(response)
         return Readiness.model_validate_json(response.content)
+
+    async def workers(self) -> list[Worker]:
+        """The worker processes on the database (``GET /v1/workers``, operator key): host,
+        versions, last heartbeat, and ``state`` alive, expired or fenced."""
+        return (await self._c.call(Page[Worker], "GET", "/v1/workers")).items
 
     async def metrics(self, token: str | None = None) -> str:
         """The Prometheus text (``token``: the server's metrics token, when it has one)."""

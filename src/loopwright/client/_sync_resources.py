@@ -33,6 +33,7 @@ from loopwright.client.models import (
     ToolCall,
     ToolTestResult,
     UsageReport,
+    Worker,
 )
 
 
@@ -268,6 +269,11 @@ class Ops(Resource):
         if response.status_code not in (200, 503):
             raise error_from_response(response)
         return Readiness.model_validate_json(response.content)
+
+    def workers(self) -> list[Worker]:
+        """The worker processes on the database (``GET /v1/workers``, operator key): host,
+        versions, last heartbeat, and ``state`` alive, expired or fenced."""
+        return (self._c.call(Page[Worker], "GET", "/v1/workers")).items
 
     def metrics(self, token: str | None = None) -> str:
         """The Prometheus text (``token``: the server's metrics token, when it has one)."""

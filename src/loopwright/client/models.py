@@ -44,6 +44,21 @@ class Store(Model):
     created_at: datetime
 
 
+class Worker(Model):
+    """A worker process on the database (operator): ``state`` is ``alive``, ``expired``
+    (silent past its expiry) or ``fenced`` (declared dead, its runs recovered elsewhere)."""
+
+    executor_id: str
+    host: str
+    pid: int
+    version: str
+    application_version: str
+    started_at: datetime
+    heartbeat_at: datetime
+    fenced_at: datetime | None
+    state: str
+
+
 class Key(Model):
     id: str
     role: str

@@ -41,6 +41,7 @@ from loopwright.server.routes import (
     ui,
     usage,
     webhooks,
+    workers,
     workspace,
     ws,
 )
@@ -129,6 +130,7 @@ def create_app(
         deliveries,
         mail,
         mailbox,
+        workers,
     )
     for module in (*routers, ws, ui):
         app.include_router(module.router)

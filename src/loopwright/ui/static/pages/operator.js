@@ -1,6 +1,8 @@
 // Operator: every store with its last 24 hours (runs, tokens, errors from GET /v1/usage
 // grouped by store), a form to create a store, and "Open" to act in another store (the
-// operator key's store is this tab's choice, kept with the key in sessionStorage).
+// operator key's store is this tab's choice, kept with the key in sessionStorage); and the
+// worker processes on the database (GET /v1/workers) with their state, looked at again every
+// WORKERS_POLL_MS while the page is open.
 import { h, fill, mono, fmtTime } from "../lib/dom.js";
 import { field, showErrors, clearErrors } from "../lib/forms.js";
 import { saveStore } from "../lib/auth.js";
@@ -9,12 +11,46 @@ import { textInput } from "./parts/forms.js";
 import { compact } from "./parts/charts.js";
 
 const PAGE = 100;
+const WORKERS_POLL_MS = 5000;
+const WORKER_STATES = { alive: "alive", expired: "silent past its expiry", fenced: "declared dead: its runs recovered" };
 
 export function render(root, ctx) {
   ensureStyles();
   const storesSection = h("section.card.section", { "aria-labelledby": "stores-h" });
-  fill(root, pageHeader("Operator"), storesSection);
+  const workersSection = h("section.card.section", { "aria-labelledby": "workers-h" });
+  fill(root, pageHeader("Operator"), storesSection, workersSection);
   renderStores(storesSection, ctx);
+  return renderWorkers(workersSection, ctx);
+}
+
+function renderWorkers(section, ctx) {
+  const box = h("div.list-box", { id: "workers-list" });
+  fill(section, h("h2", { id: "workers-h" }, "Workers"),
+    h("p.muted", "The processes that run the queued runs, on every machine sharing this database. A worker silent past its expiry is declared dead and its runs are recovered by a live one."), box);
+  const show = (items) => {
+    if (!items.length) return emptyState("No worker is registered: runs wait until one starts (loopwright worker, or serve without --no-worker).");
+    return h("div.table-wrap", h("table.data.stack",
+      h("caption.sr-only", "Worker processes"),
+      h("thead", h("tr", ["Executor", "State", "Host", "Pid", "Version", "Started", "Last heartbeat"].map((x) => h("th", { scope: "col" }, x)))),
+      h("tbody", items.map((w) => h("tr", { dataset: { worker: w.executor_id, state: w.state } },
+        h("th", { scope: "row", dataset: { label: "Executor" } }, mono(w.executor_id)),
+        h("td", { dataset: { label: "State" } }, h(`span.status.status-${w.state === "alive" ? "running" : "failed"}`, WORKER_STATES[w.state] || w.state)),
+        h("td", { dataset: { label: "Host" } }, w.host),
+        h("td.num", { dataset: { label: "Pid" } }, String(w.pid)),
+        h("td", { dataset: { label: "Version" } }, `${w.version} · ${w.application_version}`),
+        h("td", { dataset: { label: "Started" } }, fmtTime(w.started_at)),
+        h("td", { dataset: { label: "Last heartbeat" } }, fmtTime(w.heartbeat_at)))))));
+  };
+  loadInto(box, () => ctx.api.get("/v1/workers").then((page) => page.items), show);
+  const timer = setInterval(async () => {
+    try {
+      const page = await ctx.api.get("/v1/workers");
+      if (!box.hasAttribute("aria-busy")) box.replaceChildren(...[show(page.items)].flat(Infinity).filter(Boolean));
+    } catch {
+      // the next look tries again; the shown table stays
+    }
+  }, WORKERS_POLL_MS);
+  return () => clearInterval(timer);
 }
 
 function renderStores(section, ctx) {
