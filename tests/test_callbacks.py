@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 from standardwebhooks import Webhook
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -23,6 +24,8 @@ from starlette.routing import Route
 from tests.conftest import Store
 from tests.llm.fakes import serve
 from tests.procs import OPERATOR_KEY, ServerProcess
+
+pytestmark = pytest.mark.both_databases  # the store fixture on SQLite and PostgreSQL
 
 
 class Receiver:

@@ -45,6 +45,8 @@ from tests.scripted import GatedLLM, Hold
 from tests.tcp_proxy import proxy_to
 from tests.test_callbacks import Receiver, receiving
 
+pytestmark = pytest.mark.both_databases  # the store fixture on SQLite and PostgreSQL
+
 ROOT = Path(__file__).resolve().parent.parent
 SITE = [sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"]]
 """Where httpx and pydantic are installed (the wheel is tested without ``src`` on the path)."""

@@ -32,6 +32,8 @@ from tests.conftest import Store
 from tests.llm.fakes import serve
 from tests.test_egress import FakeDNS
 
+pytestmark = pytest.mark.both_databases  # the store fixture on SQLite and PostgreSQL
+
 SECRET = "Bearer s3cret-token-value"
 API_KEY = "key-0123456789abcdef"
 ALL = ["GET", "POST", "PUT", "PATCH", "DELETE"]
@@ -252,6 +254,7 @@ def _stored_row(db_path: Path, store_id: str) -> tuple[str, ...]:
     return tuple(f"{c}={v}" for c, v in zip(columns, row, strict=True))
 
 
+@pytest.mark.in_process  # reads the in-process server's own database
 async def test_headers_are_encrypted_at_rest(store: Store, target: Target) -> None:
     headers = {"Authorization": SECRET, "X-Api-Key": API_KEY}
     r = await store.admin.post(

@@ -20,6 +20,8 @@ from loopwright.tools.mcp import McpEndpoint, McpError, McpPool, McpTool
 from tests.conftest import Live, Store
 from tests.mcp_servers import DemoServer, Transport, demo_server, down_url, port_of, serve_mcp
 
+pytestmark = pytest.mark.both_databases  # the store fixture on SQLite and PostgreSQL
+
 TRANSPORTS: list[Transport] = ["streamable_http", "sse"]
 TOKEN = "Bearer mcp-s3cret-token"
 LOOPBACK = EgressGuard(["127.0.0.1/32"])

@@ -8,9 +8,13 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
+
 from loopwright.runtime import reflection
 from tests.conftest import Live, Store
 from tests.test_runs_providers import send, wait_run
+
+pytestmark = pytest.mark.both_databases  # the store fixture on SQLite and PostgreSQL
 
 
 async def reflect(store: Store, session_id: str) -> dict[str, Any]:

@@ -19,6 +19,8 @@ from tests.scripted import GatedLLM, tool_messages
 from tests.test_memory import remember
 from tests.test_runs_providers import provider, send
 
+pytestmark = pytest.mark.both_databases  # the store fixture on SQLite and PostgreSQL
+
 if TYPE_CHECKING:
     from tests.event_audit import EventAudit
 

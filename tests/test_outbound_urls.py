@@ -15,6 +15,8 @@ from loopwright.db.repos import http_tools, mcp_servers
 from loopwright.db.row_security import ALL_STORES
 from tests.conftest import Store
 
+pytestmark = pytest.mark.both_databases  # the store fixture on SQLite and PostgreSQL
+
 BAD_URLS = {
     "unclosed_bracket": "http://[",
     "bad_ipv6_literal": "http://[::g]/x",
@@ -88,6 +90,7 @@ async def test_updating_a_missing_mcp_server_is_404(store: Store, changes: dict[
     assert r.json()["error"]["code"] == "not_found"
 
 
+@pytest.mark.in_process  # reads the in-process server's own database
 async def test_a_stored_malformed_http_tool_url_fails_cleanly_when_called(store: Store) -> None:
     """A row written before URLs were validated: the call is an error result, not a 500."""
     services = store.live.app.state.services
@@ -109,6 +112,7 @@ async def test_a_stored_malformed_http_tool_url_fails_cleanly_when_called(store:
     assert r.json()["result"]["error"].startswith("egress refused: the host name label")
 
 
+@pytest.mark.in_process  # reads the in-process server's own database
 async def test_a_stored_malformed_mcp_url_fails_cleanly_when_checked(store: Store) -> None:
     services = store.live.app.state.services
     async with services.db.write(ALL_STORES) as session:
