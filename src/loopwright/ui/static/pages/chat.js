@@ -602,7 +602,9 @@ class ChatPage {
         conv.renderStatus(active.id);
         run.note = "interrupted the run before it";
       }
-      conv.runUpdate(sent.run.id, { status: sent.run.status });
+      // The POST's status is a snapshot: the stream may have moved the run on already
+      // (started, waiting for an approval), and a late "queued" must not take that back.
+      conv.runUpdate(sent.run.id, run.status ? {} : { status: sent.run.status });
       this.scrollToEnd();
     } catch (err) {
       if (err instanceof ApiError && err.status === 409) {
