@@ -159,3 +159,15 @@ async def test_the_range_is_widened_to_whole_utc_buckets(store: Store) -> None:
         store, since="2026-03-01T01:30:00+02:00", until="2026-03-02T00:00:00Z", bucket="day"
     )
     assert body["buckets"] == ["2026-02-28T00:00:00Z", "2026-03-01T00:00:00Z"]
+
+
+async def test_an_hourly_view_after_a_daily_one_is_still_hourly(store: Store) -> None:
+    """The bucket's unit is part of the compiled statement's cache key: an hourly query that
+    followed a daily one in the same server reused the daily SQL (every point at midnight)."""
+    chat = await store.session((await store.agent(name="clock"))["id"])
+    await send(store, chat["id"], "hello")
+    daily = await usage(store, bucket="day")
+    hourly = await usage(store)
+    assert [p["start"][11:] for s in daily["series"] for p in s["points"]] == ["00:00:00Z"]
+    [point] = [p for s in hourly["series"] for p in s["points"]]
+    assert point["start"] in hourly["buckets"][-2:]  # this hour (or the last, at its turn)

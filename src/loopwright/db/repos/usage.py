@@ -26,6 +26,7 @@ from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import InstrumentedAttribute, aliased
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.functions import FunctionElement
+from sqlalchemy.sql.visitors import InternalTraversal
 
 from loopwright.db.tables import AgentRow, RunRow, RunStepRow, ToolCallRow
 
@@ -42,6 +43,12 @@ class BucketStart(FunctionElement[str]):
 
     type = String()
     inherit_cache = True
+    # ``unit`` is part of the statement cache's key: without it, an hourly query after a daily
+    # one (or the other way round) reused the other's compiled SQL in the same process.
+    _traverse_internals = [
+        *FunctionElement._traverse_internals,
+        ("unit", InternalTraversal.dp_string),
+    ]
 
     def __init__(self, column: Column, unit: Bucket) -> None:
         self.unit = unit
