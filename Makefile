@@ -28,7 +28,7 @@ typecheck: install
 	$(VENV)/bin/mypy
 
 unit: install
-	$(PY) -m pytest -q -n 2 --dist loadfile
+	$(PY) -m pytest -q -rfE -n 2 --dist loadfile --durations=10
 
 fmt: install
 	$(VENV)/bin/ruff format src tests bench scripts examples
