@@ -116,6 +116,15 @@ def pg_url() -> Iterator[str]:
         yield url
 
 
+@pytest.fixture(scope="session")
+def quiet_pg_url() -> Iterator[str]:
+    """A PostgreSQL database no server process uses, for this test session: for tests that
+    drive the database layer themselves, where a server's worker (``live_pg`` on ``pg_url``)
+    would admit, recover or notify behind their back."""
+    with new_pg_database() as url:
+        yield url
+
+
 @pytest.fixture
 def own_pg_url() -> Iterator[str]:
     """A fresh PostgreSQL database for one test: for servers with their own data directory

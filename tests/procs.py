@@ -175,6 +175,15 @@ class ServerProcess:
         assert self.proc is not None
         return await self.proc.wait()
 
+    def report(self, lines: int = 40) -> str:
+        """How the process stands and the last ``lines`` of its output file: printed by a test
+        that fails, so that CI's log says why a process stopped answering."""
+        status = "never started" if self.proc is None else f"exit status {self.proc.returncode}"
+        if self.output is None or not self.output.exists():
+            return f"{self.base_url}: {status}"
+        tail = self.output.read_text(errors="replace").splitlines()[-lines:]
+        return "\n".join([f"{self.base_url} ({self.output.name}): {status}", *tail])
+
     async def stop(self) -> None:
         if self.proc is not None and self.proc.returncode is None:
             self.proc.terminate()

@@ -29,7 +29,7 @@ from loopwright.runtime.submit import Submission, submit_message
 @pytest.fixture(params=["sqlite", "postgresql"])
 async def db(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Database]:
     url = f"sqlite:///{tmp_path / 'app.db'}" if request.param == "sqlite" else None
-    url = url or request.getfixturevalue("pg_url")
+    url = url or request.getfixturevalue("quiet_pg_url")
     await asyncio.to_thread(upgrade, url)
     database = Database(url)
     yield database

@@ -31,7 +31,7 @@ async def db(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Da
     if request.param == "sqlite":
         url = f"sqlite:///{tmp_path / 'app.db'}"
     else:
-        url = request.getfixturevalue("pg_url")
+        url = request.getfixturevalue("quiet_pg_url")
     await asyncio.to_thread(upgrade, url)
     database = Database(url)
     yield database

@@ -32,7 +32,7 @@ from tests.test_admission import Store
 @pytest.fixture(params=["sqlite", "postgresql"])
 async def db(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Database]:
     url = f"sqlite:///{tmp_path / 'app.db'}" if request.param == "sqlite" else None
-    url = url or request.getfixturevalue("pg_url")
+    url = url or request.getfixturevalue("quiet_pg_url")
     await asyncio.to_thread(upgrade, url)
     database = Database(url)
     yield database
@@ -107,13 +107,13 @@ async def test_a_fenced_execution_cannot_claim_its_run_nor_write_for_it(
 
 
 async def test_a_claim_waits_for_the_stale_step_in_flight_and_then_sees_it(
-    pg_url: str, tmp_path: Path
+    quiet_pg_url: str, tmp_path: Path
 ) -> None:
     """PostgreSQL: the stale execution is in the middle of a step's transaction when the
     newer one claims the run; the claim waits for its commit (the run row's lock), so the
     newer execution finds the step's record."""
-    await asyncio.to_thread(upgrade, pg_url)
-    db = Database(pg_url)
+    await asyncio.to_thread(upgrade, quiet_pg_url)
+    db = Database(quiet_pg_url)
     try:
         store = await Store(db).create()
         run_id, _ = await store.send()

@@ -25,9 +25,9 @@ TENANT_TABLES = sorted(t.name for t in Base.metadata.sorted_tables if "store_id"
 
 
 @pytest.fixture
-async def db(pg_url: str) -> AsyncIterator[Database]:
-    await asyncio.to_thread(upgrade, pg_url)
-    database = Database(pg_url)
+async def db(quiet_pg_url: str) -> AsyncIterator[Database]:
+    await asyncio.to_thread(upgrade, quiet_pg_url)
+    database = Database(quiet_pg_url)
     yield database
     await database.dispose()
 

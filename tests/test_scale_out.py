@@ -93,6 +93,10 @@ async def test_300_conversations_on_two_api_processes_and_three_workers_one_kill
     try:
         await asyncio.gather(apis[1].start(), *(worker.start() for worker in pool))
         await _scenario(apis, pool, own_pg_url)
+    except BaseException:
+        for process in [*apis, *pool]:
+            print(process.report())  # shown with the failure
+        raise
     finally:
         for process in [*pool, *apis]:
             await process.kill()
@@ -131,7 +135,9 @@ async def _scenario(apis: list[ServerProcess], pool: list[WorkerProcess], own_pg
     async def converse(i: int) -> None:
         http = clients[i % 2]  # through both API processes
         async with sending:
-            chat = (await http.post("/sessions", json={"agent_id": agent["id"]})).json()
+            created = await http.post("/sessions", json={"agent_id": agent["id"]})
+            assert created.status_code == 201, created.text
+            chat = created.json()
             r = await http.post(
                 f"/sessions/{chat['id']}/messages",
                 json={"content": f"create a task called job {i}"},

@@ -70,6 +70,11 @@ _SESSION_AND_AGENT = (
     )
     .join(StoreRow, StoreRow.id == SessionRow.store_id)
     .where(SessionRow.store_id == bindparam("store"), SessionRow.id == bindparam("session"))
+    # PostgreSQL: one message of a session is accepted at a time (SQLite's write transaction
+    # is alone already), so messages and runs are numbered in the order they commit: two sends
+    # at once run in the order they were accepted, and "reject" sees the other's run. NO KEY,
+    # as a run's own updates take, so rows referencing the session do not hold it back.
+    .with_for_update(of=SessionRow, key_share=True)
 )
 _INSERT_RUN = insert(RunRow)
 _DEFER_RUN = (
