@@ -149,7 +149,9 @@ async def test_page_screenshot_and_accessibility(
         await expect(page.get_by_label("API key")).to_be_visible()
     else:
         page = signed_in[width]
-        await page.evaluate(NAVIGATE, route.format(**seeded))
+        path = route.format(**seeded)
+        await page.evaluate(NAVIGATE, path)
+        await expect(page.locator(f'main[data-path="{path}"]')).to_have_count(1)  # its page
         await expect(page.locator("main [aria-busy=true]")).to_have_count(0)
         await expect(page.locator("main :is(h1, h2):visible").first).to_be_visible()
         if route == "/chat/{session}":

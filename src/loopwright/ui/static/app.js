@@ -139,16 +139,22 @@ function start(api, me, store) {
     } catch (error) {
       return swap(null, () => shell.main.append(errorState(error, () => router.render())));
     }
-    if (current && current.mod === mod && mod.update && mod.update(ctx)) return;
+    if (current && current.mod === mod && mod.update && mod.update(ctx)) return shown();
     swap(mod, () => mod.render(shell.main, ctx));
     document.title = `${route.title || "Loopwright"} · Loopwright`;
     if (focusMain) shell.main.focus({ preventScroll: true });
   });
 
+  // Which address the main area shows (its page rendered, maybe still loading its data).
+  function shown() {
+    shell.main.dataset.path = location.pathname;
+  }
+
   function swap(mod, renderPage) {
     if (current && typeof current.cleanup === "function") current.cleanup();
     shell.main.replaceChildren();
     current = { mod, cleanup: renderPage() };
+    shown();
   }
 
   installShortcuts(router);
