@@ -338,7 +338,8 @@ class Runtime:
             await asyncio.sleep(self.settings.sweep_s)
 
     async def _fail_abandoned(self, store_id: str, run_id: str, status: str) -> None:
-        logger.error("run %s: its workflow ended (%s) before the run did", run_id, status)
+        """The sweep read the run as running, then its workflow as ended: it was abandoned,
+        unless it ended between the two reads (then this finds it terminal and does nothing)."""
         ended = await lifecycle.finish(
             self.db,
             store_id,
@@ -349,6 +350,7 @@ class Runtime:
             admit=self.admission_budget(),
         )
         if ended:
+            logger.error("run %s: its workflow ended (%s) before the run did", run_id, status)
             await self.start_admitted(store_id, ended.admitted)
 
     def _admit_queued(self, store_id: str) -> None:
