@@ -22,7 +22,10 @@ from tests.sse import frames
 
 RUNS = 300
 LIMIT = 6  # the store's concurrency limit
-EXPIRY_S = 3.0
+# Heartbeats every 0.3 s; a live worker is declared dead only after 8 s without one (a
+# shorter expiry fenced live workers out when the machine was loaded, and with none left the
+# runs stalled).
+EXPIRY_S = 8.0
 ENV = {
     "LOOPWRIGHT_SWEEP_S": "0.2",
     "LOOPWRIGHT_HEARTBEAT_S": "0.3",
@@ -30,8 +33,8 @@ ENV = {
     "LOOPWRIGHT_STORE_CONCURRENCY": str(LIMIT),
     "LOOPWRIGHT_EVENT_POLL_S": "0.5",
     "LOOPWRIGHT_TOOL_CALLS_PER_MIN": "100000",
-    # Five processes share the cluster with the rest of the suite (max_connections 100): few
-    # connections each, or a run fails on "too many clients" and the test on the database.
+    # Five processes share the cluster with the rest of the suite: few connections each, or a
+    # run fails on "too many clients" and the test on the database.
     "LOOPWRIGHT_DB_POOL_SIZE": "3",
 }
 TERMINAL = {"run.completed", "run.failed", "run.cancelled"}
