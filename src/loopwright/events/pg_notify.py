@@ -1,16 +1,18 @@
 """Carry events between server processes on any machine through PostgreSQL ``LISTEN/NOTIFY``.
 
-Committed events: the appending transaction notifies (``events.log``: the store, the seq
-range and the appending process's name ride the seq bump's round trip), so the notification
-is delivered at commit, in commit order, to a ``LISTEN`` connection in every process of every
-machine. The listener reads the range from the log once for all of its process's readers of
-that store and hands the events to the hub, as the relay hands a peer's; a store nobody here
-reads is not read. Token deltas (ephemeral, never in the log) go as their own notifications,
-sent after the commit of what came before them in their process, so they arrive behind it:
-at most a few per loop iteration (one round trip each on a connection of their own), an
-oversize delta or a failed send is dropped (the complete message is in the log). A
-transaction that queues a run says so (``q``): a worker admits it at once, not at its next
-sweep (an API-only process admits nothing).
+Committed events: the appending transaction notifies (``events.log``: the events themselves
+when they fit in a notification, else the store and the seq range, with the appending
+process's name, ride the seq bump's round trip), so the notification is delivered at commit,
+in commit order, to a ``LISTEN`` connection in every process of every machine. The listener
+hands carried events to the hub at once, as the relay hands a peer's; a range it reads from
+the log once for all of its process's readers of that store (so does a store whose earlier
+events it has not all seen: a gap). A store nobody here reads is not read. Token deltas
+(ephemeral, never in the log) go as their own notifications, sent after the commit of what
+came before them in their process, so they arrive behind it: at most a few per loop
+iteration (one round trip each on a connection of their own), an oversize delta or a failed
+send is dropped (the complete message is in the log). A transaction that queues a run says
+so (``q`` or ``Q``): a worker admits it at once, not at its next sweep (an API-only process
+admits nothing).
 
 Processes that already exchange events through the relay (this machine's peers) ignore each
 other's notifications: the relay carried them. A lost ``LISTEN`` connection is opened again,
