@@ -11,6 +11,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 from pathlib import Path
 from typing import IO, Protocol
 
@@ -79,6 +80,7 @@ class ForkServer:
         self.env: dict[str, str] = {}
         self.stats: dict[str, int] = {}
         self.ready = False
+        self._ready_lock = threading.Lock()  # two first spawns at once: one reads "ready"
 
     def start(self) -> None:
         """Start importing (at the session's start: it overlaps the first tests)."""
@@ -94,10 +96,11 @@ class ForkServer:
 
     def _ready(self) -> None:
         assert self.proc is not None and self.proc.stdout is not None
-        if not self.ready:
-            if self.proc.stdout.readline() != b"ready\n":
-                raise RuntimeError(f"the fork server did not start ({self.proc.wait()})")
-            self.ready = True
+        with self._ready_lock:
+            if not self.ready:
+                if self.proc.stdout.readline() != b"ready\n":
+                    raise RuntimeError(f"the fork server did not start ({self.proc.wait()})")
+                self.ready = True
 
     async def spawn(self, args: list[str], env: dict[str, str], output: IO[bytes] | None) -> Proc:
         self.start()

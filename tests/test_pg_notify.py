@@ -279,6 +279,50 @@ async def test_a_delta_too_large_for_a_notification_is_dropped_not_raised(
     assert sender.dropped == 1
 
 
+async def test_small_events_ride_in_their_notification_large_ones_are_read_from_the_log(
+    machines: Machines, notifiers: tuple[PgNotifier, PgNotifier, PgNotifier]
+) -> None:
+    sender, _, remote = notifiers
+    store = machines.store
+    with remote.hub.subscribe(store) as sub:
+        async with sender.db.write(store) as session:
+            small = await log.append(
+                session,
+                store,
+                [NewEvent(type="task.created", payload={"n": n}) for n in range(2)],
+            )
+        assert [await next_event(sub.queue) for _ in small] == small
+        assert (remote.carried_events, remote.log_reads) == (2, 0)
+        async with sender.db.write(store) as session:
+            large = await log.append(
+                session, store, [NewEvent(type="task.created", payload={"x": "x" * MAX_PAYLOAD})]
+            )
+        assert await next_event(sub.queue) == large[0]
+        assert (remote.carried_events, remote.log_reads) == (2, 1)
+
+
+async def test_events_notified_after_a_gap_come_with_the_gap_from_the_log(
+    machines: Machines, notifiers: tuple[PgNotifier, PgNotifier, PgNotifier]
+) -> None:
+    """A reader's events stay in order when a notification before them went missing: here
+    an append nobody notified (a process without a notifier)."""
+    sender, _, remote = notifiers
+    store = machines.store
+    quiet = Database(machines.url)
+    try:
+        with remote.hub.subscribe(store) as sub:
+            async with quiet.write(store) as session:
+                before = await log.high_water(session, store)
+                missed = await log.append(session, store, [NewEvent(type="task.created")])
+            remote.hub.note_high_water(store, before)  # a reader read the log up to there
+            async with sender.db.write(store) as session:
+                notified = await log.append(session, store, [NewEvent(type="task.created")])
+            assert [await next_event(sub.queue) for _ in range(2)] == missed + notified
+        assert (remote.carried_events, remote.log_reads) == (0, 1)
+    finally:
+        await quiet.dispose()
+
+
 def test_the_listen_connection_names_itself(machines: Machines) -> None:
     """Operators find the LISTEN connections by name (one per process)."""
     with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:

@@ -7,12 +7,15 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import AsyncIterator
+from pathlib import Path
 
+import psycopg
 import pytest
-from sqlalchemy import select, text
+from sqlalchemy import make_url, select, text
 from sqlalchemy.exc import DBAPIError
 
 from loopwright.bootstrap import DEMO_AGENT
+from loopwright.db import database
 from loopwright.db.database import Database
 from loopwright.db.migrate import upgrade
 from loopwright.db.repos import agents, conversations, tenancy
@@ -32,9 +35,9 @@ async def db(quiet_pg_url: str) -> AsyncIterator[Database]:
     await database.dispose()
 
 
-async def _store_with_rows(db: Database) -> str:
+async def _store_with_rows(db: Database, prefix: str = "rls-") -> str:
     """A store with a key, an agent, a session and an event, written in its own scope."""
-    store_id = f"rls-{uuid.uuid4().hex[:8]}"
+    store_id = f"{prefix}{uuid.uuid4().hex[:8]}"
     async with db.write(store_id) as session:
         await tenancy.create_store(session, store_id, store_id)
         await tenancy.issue_key(session, store_id, "admin")
@@ -121,3 +124,48 @@ async def test_every_tenant_table_is_under_the_policy(db: Database) -> None:
             ).scalars()
         )
     assert sorted(protected) == TENANT_TABLES
+
+
+async def test_a_store_scoped_transaction_begins_in_its_scope_in_one_round_trip(
+    pg_url: str, tmp_path: Path
+) -> None:
+    """``BEGIN`` and the scope go together, and a connection just used is not pinged: a
+    one-statement transaction costs three round trips (the store's name is escaped)."""
+    await asyncio.to_thread(upgrade, pg_url)
+    db = Database(pg_url, pool_size=1)
+    try:
+        ours = await _store_with_rows(db, prefix="o'rls\\-")
+        await _store_with_rows(db)
+        async with db.read(ours) as session:
+            raw = await (await session.connection()).get_raw_connection()
+            driver = raw.driver_connection
+        assert driver is not None
+        trace = tmp_path / "trace"
+        with trace.open("w") as out:
+            driver.pgconn.trace(out.fileno())
+            try:
+                async with db.read(ours) as session:
+                    read = set((await session.scalars(select(AgentRow.store_id))).all())
+                async with db.write(ours) as session:
+                    await session.execute(text("UPDATE agents SET description = 'seen'"))
+            finally:
+                driver.pgconn.untrace()
+        assert read == {ours}
+        assert trace.read_text().count("ReadyForQuery") == 6
+    finally:
+        await db.dispose()
+
+
+async def test_a_connection_idle_too_long_is_checked_and_replaced(
+    db: Database, pg_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async with db.read(ALL_STORES) as session:
+        pid = (await session.execute(text("SELECT pg_backend_pid()"))).scalar_one()
+    async with await psycopg.AsyncConnection.connect(
+        make_url(pg_url).set(drivername="postgresql").render_as_string(False), autocommit=True
+    ) as admin:
+        await admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
+    monkeypatch.setattr(database, "PING_IDLE_S", 0.0)
+    for _ in range(2):  # whichever pooled connection comes first, both are checked
+        async with db.read(ALL_STORES) as session:
+            assert (await session.execute(text("SELECT pg_backend_pid()"))).scalar_one() != pid

@@ -16,16 +16,22 @@ stores. On PostgreSQL a store-scoped transaction runs under row-level security f
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
 from typing import Any
 
-from sqlalchemy import Executable, make_url
+import psycopg
+from psycopg import generators
+from psycopg.pq import Escaping, ExecStatus, TransactionStatus
+from sqlalchemy import Engine, Executable, event, make_url
 from sqlalchemy.engine import CursorResult
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.pool import ConnectionPoolEntry
 
-from loopwright.db.row_security import ALL_STORES, ENTER_STORE, StoreScope
+from loopwright.db.row_security import ALL_STORES, BEGIN_IN_STORE, ENTER_STORE, StoreScope
 from loopwright.db.sqlite_checkpoint import Checkpointer
 from loopwright.db.sqlite_inline import InlineSession, create_inline_engine
 from loopwright.db.sqlite_writer_lock import WriterLock
@@ -45,6 +51,10 @@ the appending transaction puts in its notification (``events.log``)."""
 NOTIFY_QUEUED = "loopwright.notify_queued"
 """``session.info[NOTIFY_QUEUED]``: an API-only process's transaction, whose queued runs the
 workers are told of (they admit them at once)."""
+PING_IDLE_S = 1.0
+"""A pooled PostgreSQL connection idle for longer is checked before use (``_ping_when_idle``)."""
+_IDLE_SINCE = "loopwright.idle_since"
+IDLE = TransactionStatus.IDLE
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 SQLITE_WRITE_BUSY_TIMEOUT_MS = 10_000  # a write waits on the loop: keep it short
 Params = Mapping[str, Any] | Sequence[Mapping[str, Any]] | None
@@ -84,13 +94,55 @@ def _check_deferred(session: AsyncSession) -> None:
 
 async def _enter(session: AsyncSession, scope: StoreScope) -> None:
     """On PostgreSQL, put a store-scoped transaction under its store's row-level security
-    (one statement); a cross-store one runs as the connecting user, which the policies do not
-    restrict."""
+    (sent with its ``BEGIN``); a cross-store one runs as the connecting user, which the
+    policies do not restrict."""
     if scope is not ALL_STORES:
-        connection = await session.connection()  # begins the transaction
+        connection = await session.connection()
         driver = (await connection.get_raw_connection()).driver_connection
-        assert driver is not None
-        await driver.execute(ENTER_STORE, (scope,))
+        assert isinstance(driver, psycopg.AsyncConnection)
+        await _begin_in_store(driver, scope)
+
+
+async def _begin_in_store(driver: psycopg.AsyncConnection[Any], store_id: str) -> None:
+    """``BEGIN`` and the store's scope in one round trip (``row_security.BEGIN_IN_STORE``):
+    psycopg would send its ``BEGIN`` alone before the first statement. On a connection
+    already in a transaction, or one whose ``BEGIN`` psycopg would spell otherwise (an
+    isolation level), only the scope."""
+    pgconn = driver.pgconn
+    plain = driver.isolation_level is None and driver.read_only is None
+    if not plain or driver.deferrable is not None or pgconn.transaction_status != IDLE:
+        await driver.execute(ENTER_STORE, (store_id,))
+        return
+    query = BEGIN_IN_STORE % Escaping(pgconn).escape_literal(store_id.encode())
+    async with driver.lock:
+        pgconn.send_query(query)
+        results = await driver.wait(generators.execute(pgconn))
+    for result in results:
+        if result.status == ExecStatus.FATAL_ERROR:
+            raise psycopg.errors.error_from_result(result, encoding=driver.info.encoding)
+
+
+def _ping_when_idle(engine: Engine) -> None:
+    """Check a pooled PostgreSQL connection before use only when it sat idle for more than
+    ``PING_IDLE_S`` (a restarted server, a proxy's idle timeout): the check is a round trip,
+    and a pre-ping on every checkout cost one per transaction. The pool hands out the most
+    recently used connection first (``pool_use_lifo``), so under load none is pinged. A
+    connection that fails its check is replaced; one that died while in use within the
+    last ``PING_IDLE_S`` fails its transaction, and its disconnect empties the pool."""
+
+    @event.listens_for(engine, "checkin")
+    def checked_in(dbapi_connection: Any, record: ConnectionPoolEntry) -> None:
+        record.info[_IDLE_SINCE] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def checked_out(dbapi_connection: Any, record: ConnectionPoolEntry, proxy: Any) -> None:
+        since = record.info.get(_IDLE_SINCE)
+        if since is None or time.monotonic() - since <= PING_IDLE_S:
+            return
+        try:
+            engine.dialect.do_ping(dbapi_connection)
+        except Exception as exc:  # the pool replaces it and checks out another
+            raise DisconnectionError("an idle connection failed its check") from exc
 
 
 class Database:
@@ -112,8 +164,9 @@ class Database:
             self._writer_lock = WriterLock(path, SQLITE_WRITE_BUSY_TIMEOUT_MS / 1000)
         else:
             self._engine = create_async_engine(
-                url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True
+                url, pool_size=pool_size, max_overflow=pool_size, pool_use_lifo=True
             )
+            _ping_when_idle(self._engine.sync_engine)
             self._sessions = async_sessionmaker(self._engine, expire_on_commit=False)
         self._write_lock = asyncio.Lock() if self.is_sqlite else None
         self._commit_hooks: list[CommitHook] = []

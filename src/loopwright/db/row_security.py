@@ -39,3 +39,11 @@ ENTER_STORE: Final = (
 """One round trip: the tenant role and the store, both for this transaction only. Sent on
 the driver's connection (psycopg's placeholder): through SQLAlchemy's execution it cost about
 twice the client CPU (measured), and it needs none of what that layer adds."""
+
+BEGIN_IN_STORE: Final = (
+    b"BEGIN; SELECT set_config('role', '" + TENANT_ROLE.encode() + b"', true),"
+    b" set_config('" + STORE_SETTING.encode() + b"', %s, true)"
+)
+"""``ENTER_STORE`` with the transaction's ``BEGIN``, in one round trip of the simple query
+protocol (the store bound as an escaped literal): what a store-scoped transaction sends
+first (``Database``)."""

@@ -26,6 +26,7 @@ from loopwright.db.tables import EventRow, RunRow, StoreRow
 from loopwright.db.tables.base import utcnow
 from loopwright.domain.events import Event, EventFilter, NewEvent
 from loopwright.errors import NotFound
+from loopwright.events import wire
 from loopwright.telemetry import metrics
 
 _BUMP_SEQ = (
@@ -37,7 +38,8 @@ _BUMP_SEQ = (
 NOTIFY_CHANNEL = "loopwright_events"
 """PostgreSQL's channel for appended events: ``c <origin> <first seq> <last seq> <store>``,
 sent by the appending transaction, so delivered at its commit and in commit order; ``q``
-instead of ``c`` when an API-only process queues a run (workers admit it at once)."""
+instead of ``c`` when an API-only process queues a run (workers admit it at once); ``C`` and
+``Q`` carry the events themselves when they fit (``wire.notification``)."""
 _BUMP_SEQ_NOTIFY = (
     update(StoreRow)
     .where(StoreRow.id == bindparam("store"))
@@ -47,15 +49,11 @@ _BUMP_SEQ_NOTIFY = (
         func.pg_notify(
             literal(NOTIFY_CHANNEL),
             func.concat(
-                bindparam("kind", type_=String),
-                " ",
-                bindparam("origin", type_=String),
-                " ",
+                bindparam("head", type_=String),
                 StoreRow.event_seq - bindparam("count") + 1,
                 " ",
                 StoreRow.event_seq,
-                " ",
-                StoreRow.id,
+                bindparam("tail", type_=String),
             ),
         ),
     )
@@ -115,18 +113,18 @@ async def flush(session: AsyncSession) -> None:
 
 async def _append(session: AsyncSession, store_id: str, new: Sequence[NewEvent]) -> list[Event]:
     origin = session.info.get(NOTIFY_ORIGIN)
+    now = utcnow()
     if origin is None:
         bumped = await core(session, _BUMP_SEQ, {"store": store_id, "count": len(new)})
     else:  # on PostgreSQL, with listeners: the same round trip notifies them at commit
         queued = session.info.get(NOTIFY_QUEUED) and any(i.type == "run.queued" for i in new)
-        kind = "q" if queued else "c"
-        params = {"store": store_id, "count": len(new), "origin": origin, "kind": kind}
+        head, tail = wire.notification("q" if queued else "c", origin, store_id, new, now)
+        params = {"store": store_id, "count": len(new), "head": head, "tail": tail}
         bumped = await core(session, _BUMP_SEQ_NOTIFY, params)
     last = bumped.scalar_one_or_none()
     if last is None:
         raise NotFound.of("store", store_id)
     first = last - len(new) + 1
-    now = utcnow()
     events = [
         Event(
             store_id=store_id,

@@ -1,16 +1,18 @@
 """Carry events between server processes on any machine through PostgreSQL ``LISTEN/NOTIFY``.
 
-Committed events: the appending transaction notifies (``events.log``: the store, the seq
-range and the appending process's name ride the seq bump's round trip), so the notification
-is delivered at commit, in commit order, to a ``LISTEN`` connection in every process of every
-machine. The listener reads the range from the log once for all of its process's readers of
-that store and hands the events to the hub, as the relay hands a peer's; a store nobody here
-reads is not read. Token deltas (ephemeral, never in the log) go as their own notifications,
-sent after the commit of what came before them in their process, so they arrive behind it:
-at most a few per loop iteration (one round trip each on a connection of their own), an
-oversize delta or a failed send is dropped (the complete message is in the log). A
-transaction that queues a run says so (``q``): a worker admits it at once, not at its next
-sweep (an API-only process admits nothing).
+Committed events: the appending transaction notifies (``events.log``: the events themselves
+when they fit in a notification, else the store and the seq range, with the appending
+process's name, ride the seq bump's round trip), so the notification is delivered at commit,
+in commit order, to a ``LISTEN`` connection in every process of every machine. The listener
+hands carried events to the hub at once, as the relay hands a peer's; a range it reads from
+the log once for all of its process's readers of that store (so does a store whose earlier
+events it has not all seen: a gap). A store nobody here reads is not read. Token deltas
+(ephemeral, never in the log) go as their own notifications, sent after the commit of what
+came before them in their process, so they arrive behind it: at most a few per loop
+iteration (one round trip each on a connection of their own), an oversize delta or a failed
+send is dropped (the complete message is in the log). A transaction that queues a run says
+so (``q`` or ``Q``): a worker admits it at once, not at its next sweep (an API-only process
+admits nothing).
 
 Processes that already exchange events through the relay (this machine's peers) ignore each
 other's notifications: the relay carried them. A lost ``LISTEN`` connection is opened again,
@@ -35,11 +37,11 @@ from loopwright.db.row_security import ALL_STORES
 from loopwright.domain.events import Event, EventFilter
 from loopwright.events import log
 from loopwright.events.hub import EventHub
-from loopwright.events.wire import decode, encode
+from loopwright.events.wire import MAX_PAYLOAD as MAX_PAYLOAD
+from loopwright.events.wire import carried, decode, encode
 
 logger = logging.getLogger("loopwright.events")
 
-MAX_PAYLOAD = 7900  # PostgreSQL refuses a payload of 8000 bytes or more
 _MAX_QUEUED = 1 << 20  # delta bytes waiting to be sent; beyond, they are dropped
 _PAGE = 1000
 RECONNECT_S = (0.1, 0.5, 1.0, 2.0)
@@ -78,6 +80,8 @@ class PgNotifier:
         self.listening = asyncio.Event()
         """Set while the ``LISTEN`` connection is open (tests wait for it)."""
         self.dropped = 0  # deltas not sent (too large, too many queued, a failed send)
+        self.carried_events = 0  # committed events handed on from their notification
+        self.log_reads = 0  # reads of the log for notified events (too large to carry, a gap)
         self.reconnects = 0
 
     async def start(self) -> None:
@@ -209,8 +213,11 @@ class PgNotifier:
                 logger.exception("notify: delivering notifications failed")
 
     async def _handle(self, notes: list[str]) -> None:
-        """Hand the notified events to the hub in the order they were notified: committed
-        ranges read from the log (one read per store for a run of them), deltas behind them."""
+        """Hand the notified events to the hub in the order they were notified: the events a
+        notification carries at once, committed ranges read from the log (one read per store
+        for a run of them), deltas behind them. A store with a range still to read takes the
+        events notified after it from the same read, so its events stay in order; so does one
+        whose events are not all here before the carried ones (a lost notification)."""
         ranges: dict[str, tuple[int, int]] = {}
         queued: set[str] = set()
         for note in notes:
@@ -221,6 +228,17 @@ class PgNotifier:
                 continue
             kind, _, rest = note.partition(" ")
             origin, _, body = rest.partition(" ")
+            if kind in ("C", "Q"):
+                if kind == "Q" or not self._carried(origin):
+                    try:
+                        first_s, last_s, items = body.split(" ", 2)
+                        events = carried(int(first_s), items)
+                    except (ValueError, TypeError):
+                        logger.warning("notify: a malformed notification was ignored")
+                        continue
+                    if events:
+                        self._take(kind, origin, events, ranges, queued)
+                continue
             if kind == "q" and origin != self.name:  # the relay carries no wake-ups
                 queued.add(body.split(" ", 2)[2])
             if self._carried(origin):
@@ -245,9 +263,44 @@ class PgNotifier:
         for store in queued:
             self.hub.queued_elsewhere(store)
 
+    def _take(
+        self,
+        kind: str,
+        origin: str,
+        events: list[Event],
+        ranges: dict[str, tuple[int, int]],
+        queued: set[str],
+    ) -> None:
+        """A notification that carries its events: to the hub at once, unless the store's
+        events before them are not all here (then from the log, with them)."""
+        store = events[0].store_id
+        if kind == "Q" and origin != self.name:
+            queued.add(store)
+        if self._carried(origin):
+            return
+        first = events[0].seq or 0
+        last = events[-1].seq or first
+        if not self.hub.has_readers(store) or self.hub.published(store, first, last):
+            return
+        if store not in ranges:
+            known = self.hub.last_known(store)
+            if (
+                known is None
+                or known >= first - 1
+                or self.hub.published(store, known + 1, first - 1)
+            ):
+                self.carried_events += len(events)
+                self.hub.receive(events)
+                return
+            ranges[store] = (known + 1, last)  # a gap before them: the log has it
+            return
+        low, high = ranges[store]
+        ranges[store] = (min(low, first), max(high, last))
+
     async def _read(self, ranges: dict[str, tuple[int, int]]) -> None:
         if not ranges:
             return
+        self.log_reads += 1
         async with self.db.read(ALL_STORES) as session:
             for store, (first, last) in ranges.items():
                 after = first - 1

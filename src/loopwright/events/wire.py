@@ -3,10 +3,17 @@ relay's datagrams, PostgreSQL notifications)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from loopwright.domain.events import Event
+from pydantic_core import from_json, to_json
+
+from loopwright.domain.events import Event, NewEvent
+
+MAX_PAYLOAD = 7900
+"""Bytes of a PostgreSQL notification's payload: it refuses one of 8000 bytes or more."""
+_SEQ_DIGITS = 20  # a bigint's digits, for the seqs the database fills in
 
 
 def encode(event: Event) -> list[Any]:
@@ -32,3 +39,42 @@ def decode(item: list[Any]) -> Event:
         created_at=datetime.fromisoformat(created_at),
         payload=payload,
     )
+
+
+def notification(
+    kind: str, origin: str, store_id: str, new: Sequence[NewEvent], created_at: datetime
+) -> tuple[str, str]:
+    """An append's notification, as the text before and after ``<first seq> <last seq>``
+    (which the appending statement fills in): ``<kind> <origin> <first> <last> <store>``, or,
+    when it fits in a notification, the events themselves instead of the store:
+    ``<KIND> <origin> <first> <last> [store, created_at, [[type, session, run, payload]...]]``
+    (``carried`` reads them back)."""
+    head = f"{kind} {origin} "
+    body = to_json(
+        [
+            store_id,
+            created_at.isoformat(),
+            [[item.type, item.session_id, item.run_id, item.payload] for item in new],
+        ]
+    )
+    if len(head) + 2 * _SEQ_DIGITS + 2 + len(body) <= MAX_PAYLOAD:
+        return kind.upper() + head[1:], " " + body.decode()
+    return head, f" {store_id}"
+
+
+def carried(first: int, body: str) -> list[Event]:
+    """The events a notification carries (``notification``), the first one's seq ``first``."""
+    store_id, created_at, items = from_json(body)
+    at = datetime.fromisoformat(created_at)
+    return [
+        Event(
+            store_id=store_id,
+            seq=first + i,
+            type=type_,
+            session_id=session_id,
+            run_id=run_id,
+            created_at=at,
+            payload=payload,
+        )
+        for i, (type_, session_id, run_id, payload) in enumerate(items)
+    ]
