@@ -124,6 +124,16 @@ def own_pg_url() -> Iterator[str]:
         yield url
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest) -> str | None:
+    """For a test's own server processes: None (SQLite in their data directory), then a fresh
+    PostgreSQL database (``own_pg_url``)."""
+    if request.param == "sqlite":
+        return None
+    url: str = request.getfixturevalue("own_pg_url")
+    return url
+
+
 TEST_SETTINGS: dict[str, Any] = {
     "event_poll_s": 0.5,
     "sse_heartbeat_s": 1,
