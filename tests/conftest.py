@@ -221,9 +221,19 @@ def store_server(request: pytest.FixtureRequest) -> Live:
     return found
 
 
+async def in_postgresql(database_url: str, store_id: str) -> bool:
+    """Whether the store is a row of this PostgreSQL database (read beside the server)."""
+    url = database_url.replace("postgresql+psycopg://", "postgresql://")
+    async with await psycopg.AsyncConnection.connect(url) as conn:
+        found = await conn.execute("SELECT 1 FROM stores WHERE id = %s", (store_id,))
+        return await found.fetchone() is not None
+
+
 @pytest.fixture
 async def store(store_server: Live) -> AsyncIterator[Store]:
     created = await store_server.new_store()
+    if store_server.settings.database_url is not None:  # a [postgresql] test: really there
+        assert await in_postgresql(store_server.settings.database_url, created.id)
     yield created
     await created.admin.aclose()
 
