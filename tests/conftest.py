@@ -258,21 +258,25 @@ def pytest_sessionstart(session: pytest.Session) -> None:
 
 
 SLOWEST_FIRST = [
-    "test_fuzz_api.py",
-    "test_team_durability.py",
-    "test_store_concurrency.py",
-    "test_schedules.py",
-    "test_supervisor.py",
-    "test_child_runs.py",
-    "test_durability.py",
-    "test_chat_terminal.py",
     "test_cli_client.py",
-    "test_team_mode.py",
-    "test_tracing.py",
-    "test_secrets.py",
-    "test_relay.py",
+    "test_fuzz_api.py",
+    "test_scale_out.py",
+    "test_supervisor.py",
+    "test_durability.py",
     "test_ui_pages.py",
+    "test_team_mode.py",
+    "test_child_runs.py",
     "test_metrics.py",
+    "test_chat.py",
+    "test_store_concurrency.py",
+    "test_team_durability.py",
+    "test_cli.py",
+    "test_callbacks.py",
+    "test_approvals.py",
+    "test_pages.py",
+    "test_schedules.py",
+    "test_relay.py",
+    "test_chat_terminal.py",
 ]
 """The files that take longest (wall time; `pytest --durations`), heaviest first. With
 ``--dist loadfile`` the workers take files in collection order, so these are spread over the
