@@ -133,6 +133,16 @@ def own_pg_url() -> Iterator[str]:
         yield url
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest) -> str | None:
+    """For a test's own server processes: None (SQLite in their data directory), then a fresh
+    PostgreSQL database (``own_pg_url``)."""
+    if request.param == "sqlite":
+        return None
+    url: str = request.getfixturevalue("own_pg_url")
+    return url
+
+
 TEST_SETTINGS: dict[str, Any] = {
     "event_poll_s": 0.5,
     "sse_heartbeat_s": 1,
@@ -220,9 +230,19 @@ def store_server(request: pytest.FixtureRequest) -> Live:
     return found
 
 
+async def in_postgresql(database_url: str, store_id: str) -> bool:
+    """Whether the store is a row of this PostgreSQL database (read beside the server)."""
+    url = database_url.replace("postgresql+psycopg://", "postgresql://")
+    async with await psycopg.AsyncConnection.connect(url) as conn:
+        found = await conn.execute("SELECT 1 FROM stores WHERE id = %s", (store_id,))
+        return await found.fetchone() is not None
+
+
 @pytest.fixture
 async def store(store_server: Live) -> AsyncIterator[Store]:
     created = await store_server.new_store()
+    if store_server.settings.database_url is not None:  # a [postgresql] test: really there
+        assert await in_postgresql(store_server.settings.database_url, created.id)
     yield created
     await created.admin.aclose()
 
@@ -247,21 +267,25 @@ def pytest_sessionstart(session: pytest.Session) -> None:
 
 
 SLOWEST_FIRST = [
-    "test_fuzz_api.py",
-    "test_team_durability.py",
-    "test_store_concurrency.py",
-    "test_schedules.py",
-    "test_supervisor.py",
-    "test_child_runs.py",
-    "test_durability.py",
-    "test_chat_terminal.py",
     "test_cli_client.py",
-    "test_team_mode.py",
-    "test_tracing.py",
-    "test_secrets.py",
-    "test_relay.py",
+    "test_fuzz_api.py",
+    "test_scale_out.py",
+    "test_supervisor.py",
+    "test_durability.py",
     "test_ui_pages.py",
+    "test_team_mode.py",
+    "test_child_runs.py",
     "test_metrics.py",
+    "test_chat.py",
+    "test_store_concurrency.py",
+    "test_team_durability.py",
+    "test_cli.py",
+    "test_callbacks.py",
+    "test_approvals.py",
+    "test_pages.py",
+    "test_schedules.py",
+    "test_relay.py",
+    "test_chat_terminal.py",
 ]
 """The files that take longest (wall time; `pytest --durations`), heaviest first. With
 ``--dist loadfile`` the workers take files in collection order, so these are spread over the

@@ -1,5 +1,7 @@
 """The CLI's everyday commands, through the API: output, --json, empty results, errors and
-exit codes; and `loopwright worker`."""
+exit codes; and `loopwright worker`. The commands whose output the database decides (run and
+event listings, queues, following events) run against SQLite and PostgreSQL servers; the agent
+commands only print what the API answers (its 409 on PostgreSQL is test_agents.py's)."""
 
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ from pathlib import Path
 from typing import cast
 
 import httpx
+import pytest
 
 from loopwright.client import AsyncClient
 from loopwright.client.events import ApprovalRequestedEvent, Event
@@ -68,6 +71,7 @@ async def test_agent_commands_from_create_to_delete(store: Store) -> None:
     assert code == exits.NOT_FOUND and "no agent 'scribe'" in err
 
 
+@pytest.mark.both_databases  # the store fixture on SQLite and PostgreSQL
 async def test_sessions_runs_events_and_tools(store: Store) -> None:
     key = await store.key("admin")
     code, out, _ = await lw(store, key, "session", "list")
@@ -118,6 +122,7 @@ async def test_sessions_runs_events_and_tools(store: Store) -> None:
     assert code == exits.NOT_FOUND
 
 
+@pytest.mark.both_databases  # the store fixture on SQLite and PostgreSQL
 async def test_events_tail_follow_prints_new_events(store: Store) -> None:
     key = await store.key("readonly")
     agent = await store.agent()
@@ -201,6 +206,7 @@ async def held_call(lw_client: AsyncClient, agent_id: str, text: str) -> tuple[s
     raise AssertionError("the run ended without asking")
 
 
+@pytest.mark.both_databases  # the store fixture on SQLite and PostgreSQL
 async def test_approvals_list_approve_and_reject(store: Store) -> None:
     key = await store.key("admin")
     code, out, _ = await lw(store, key, "approvals", "list")

@@ -1,20 +1,23 @@
-"""Kill -9 the server in the middle of a run and start it again: the run finishes, no model
-request that had completed is sent again, and a built-in tool's effect happens exactly once.
+"""Kill -9 the server in the middle of a run and start it again, on SQLite and on PostgreSQL:
+the run finishes, no model request that had completed is sent again, and a built-in tool's
+effect happens exactly once.
 
 The server runs as a real process; the model is a fake OpenAI-compatible server in this
 process. One test kills the server while it waits on a model call; the other arms a failpoint
 that SIGKILLs the server right after a tool's transaction commits, before DBOS records the
-step (the moment an at-least-once design would repeat the tool).
+step (the moment an at-least-once design would repeat the tool). The rows are counted in the
+server's own database (its SQLite file, or its PostgreSQL database), also while it is dead.
 """
 
 from __future__ import annotations
 
 import contextlib
-import sqlite3
 from pathlib import Path
 from typing import Any
 
 import httpx
+import sqlalchemy as sa
+from sqlalchemy.pool import NullPool
 
 from tests.llm.fakes import Reply, ToolCall
 from tests.procs import OPERATOR_KEY, ServerProcess
@@ -42,9 +45,26 @@ async def setup_store(server: ServerProcess, model_url: str) -> tuple[httpx.Asyn
     return admin, session_id
 
 
-def count(data_dir: Path, sql: str) -> int:
-    with sqlite3.connect(data_dir / "loopwright.db") as conn:
-        return int(conn.execute(sql).fetchone()[0])
+def durable_server(data_dir: Path, database_url: str | None) -> ServerProcess:
+    env = {"LOOPWRIGHT_EGRESS_ALLOW": "127.0.0.1/32"}
+    if database_url is not None:
+        env["LOOPWRIGHT_DATABASE_URL"] = database_url
+    return ServerProcess(data_dir, env)
+
+
+def count(server: ServerProcess, sql: str) -> int:
+    """``sql``'s count in the server's database, read directly (the server may be dead): its
+    PostgreSQL database if it has one, else its SQLite file (which must then exist)."""
+    url = server.env.get("LOOPWRIGHT_DATABASE_URL")
+    path = server.data_dir / "loopwright.db"
+    assert path.exists() == (url is None)  # no SQLite file beside a PostgreSQL server
+    url = url or f"sqlite:///{path}"
+    engine = sa.create_engine(url, poolclass=NullPool)
+    try:
+        with engine.connect() as conn:
+            return int(conn.execute(sa.text(sql)).scalar_one())
+    finally:
+        engine.dispose()
 
 
 def first_requests(llm: GatedLLM) -> list[Any]:
@@ -60,10 +80,10 @@ async def finish(server: ServerProcess, admin: httpx.AsyncClient, run_id: str) -
 
 
 async def test_killed_during_a_model_call_resumes_without_repeating(
-    tmp_path: Path, fake: tuple[GatedLLM, str]
+    tmp_path: Path, database_url: str | None, fake: tuple[GatedLLM, str]
 ) -> None:
     llm, model_url = fake
-    server = ServerProcess(tmp_path, {"LOOPWRIGHT_EGRESS_ALLOW": "127.0.0.1/32"})
+    server = durable_server(tmp_path, database_url)
     await server.start()
     admin, session_id = await setup_store(server, model_url)
     llm.push(
@@ -83,18 +103,18 @@ async def test_killed_during_a_model_call_resumes_without_repeating(
     run = await finish(server, admin, run_id)
     assert (run["status"], run["steps"]) == ("completed", 2)
     assert len(first_requests(llm)) == 1  # the completed first model request was not resent
-    assert count(tmp_path, "SELECT count(*) FROM tasks") == 1
-    assert count(tmp_path, "SELECT count(*) FROM events WHERE type = 'task.created'") == 1
-    assert count(tmp_path, "SELECT count(*) FROM tool_calls") == 1
+    assert count(server, "SELECT count(*) FROM tasks") == 1
+    assert count(server, "SELECT count(*) FROM events WHERE type = 'task.created'") == 1
+    assert count(server, "SELECT count(*) FROM tool_calls") == 1
     await admin.aclose()
     await server.stop()
 
 
 async def test_killed_right_after_a_tool_commit_does_not_run_it_again(
-    tmp_path: Path, fake: tuple[GatedLLM, str]
+    tmp_path: Path, database_url: str | None, fake: tuple[GatedLLM, str]
 ) -> None:
     llm, model_url = fake
-    server = ServerProcess(tmp_path, {"LOOPWRIGHT_EGRESS_ALLOW": "127.0.0.1/32"})
+    server = durable_server(tmp_path, database_url)
     await server.start(LOOPWRIGHT_FAILPOINT="after_tool_commit")
     admin, session_id = await setup_store(server, model_url)
     llm.push(
@@ -107,14 +127,14 @@ async def test_killed_right_after_a_tool_commit_does_not_run_it_again(
     )
     run_id = r.json()["run"]["id"]
     assert await server.exited() == -9  # it killed itself at the failpoint
-    assert count(tmp_path, "SELECT count(*) FROM tasks") == 1  # the tool had committed
+    assert count(server, "SELECT count(*) FROM tasks") == 1  # the tool had committed
 
     await server.start()
     run = await finish(server, admin, run_id)
     assert run["status"] == "completed"
-    assert count(tmp_path, "SELECT count(*) FROM tasks") == 1
-    assert count(tmp_path, "SELECT count(*) FROM events WHERE type = 'task.created'") == 1
-    assert count(tmp_path, "SELECT count(*) FROM events WHERE type = 'tool.completed'") == 1
+    assert count(server, "SELECT count(*) FROM tasks") == 1
+    assert count(server, "SELECT count(*) FROM events WHERE type = 'task.created'") == 1
+    assert count(server, "SELECT count(*) FROM events WHERE type = 'tool.completed'") == 1
     assert len(first_requests(llm)) == 1
     assert "Exactly once" in tool_messages(llm.requests[-1].body)[0]["content"]
     await admin.aclose()
@@ -146,12 +166,12 @@ async def test_api_only_process_accepts_messages_and_a_worker_runs_them(tmp_path
 
 
 async def test_an_approval_survives_kill_9_before_and_after_its_decision(
-    tmp_path: Path, fake: tuple[GatedLLM, str]
+    tmp_path: Path, database_url: str | None, fake: tuple[GatedLLM, str]
 ) -> None:
     """Killed while the call waits for a person, and again right after the approval commits
     (before the run is started): the decision is kept, applied once, and the tool runs once."""
     llm, model_url = fake
-    server = ServerProcess(tmp_path, {"LOOPWRIGHT_EGRESS_ALLOW": "127.0.0.1/32"})
+    server = durable_server(tmp_path, database_url)
     await server.start()
     admin, session_id = await setup_store(server, model_url)
     base = f"{server.base_url}/v1/stores/durable"
@@ -185,20 +205,20 @@ async def test_an_approval_survives_kill_9_before_and_after_its_decision(
             break
         await admin.post(f"{base}/runs/{run_id}/wait", params={"timeout_s": 0.1})
     assert status == "waiting"
-    assert count(tmp_path, "SELECT count(*) FROM approvals") == 1
+    assert count(server, "SELECT count(*) FROM approvals") == 1
     with contextlib.suppress(httpx.HTTPError):  # it kills itself once the decision commits
         await admin.post(f"{base}/approvals/{approval['id']}/approve", json={})
     assert await server.exited() == -9
-    assert count(tmp_path, "SELECT count(*) FROM tasks") == 0
-    assert count(tmp_path, "SELECT count(*) FROM approvals WHERE status = 'approved'") == 1
+    assert count(server, "SELECT count(*) FROM tasks") == 0
+    assert count(server, "SELECT count(*) FROM approvals WHERE status = 'approved'") == 1
 
     await server.start()
     base = f"{server.base_url}/v1/stores/durable"
     run = await finish(server, admin, run_id)
     assert run["status"] == "completed"
-    assert count(tmp_path, "SELECT count(*) FROM tasks") == 1
-    assert count(tmp_path, "SELECT count(*) FROM events WHERE type = 'approval.decided'") == 1
-    assert count(tmp_path, "SELECT count(*) FROM events WHERE type = 'tool.completed'") == 1
+    assert count(server, "SELECT count(*) FROM tasks") == 1
+    assert count(server, "SELECT count(*) FROM events WHERE type = 'approval.decided'") == 1
+    assert count(server, "SELECT count(*) FROM events WHERE type = 'tool.completed'") == 1
     assert len(first_requests(llm)) == 1
     r = await admin.post(f"{base}/approvals/{approval['id']}/approve", json={})
     assert r.status_code == 409

@@ -1,4 +1,5 @@
-"""The scripts in examples/ run against a real server, as a user would run them."""
+"""The scripts in examples/ run against a real server (SQLite's, then PostgreSQL's), as a user
+would run them."""
 
 from __future__ import annotations
 
@@ -7,7 +8,11 @@ import os
 import sys
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import Store
+
+pytestmark = pytest.mark.both_databases  # the store fixture on SQLite and PostgreSQL
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 

@@ -8,20 +8,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from tests.llm.fakes import Reply, ToolCall, openai_app, serve
 from tests.scripted import GatedLLM
 from tests.team_fakes import ExecutorLLM, decide, echo_step, has_tool_result, last_user, step
 from tests.test_child_runs import shop
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def database_url(request: pytest.FixtureRequest) -> str | None:
-    if request.param == "sqlite":
-        return None
-    url: str = request.getfixturevalue("own_pg_url")
-    return url
 
 
 async def test_a_team_run_killed_mid_plan_finishes_without_rerunning_finished_steps(
