@@ -101,6 +101,29 @@ async def test_chat_with_the_offline_agent_shows_the_tool_card_and_the_streamed_
     )
 
 
+async def test_new_session_clicked_while_the_page_loads_opens_once_it_has_loaded(
+    page: Page, ui_store: UiStore
+) -> None:
+    """A click on New session before the agents have arrived waits for them, instead of
+    saying there is no agent."""
+    agent = await ui_store.agent(name="Early")
+    held: asyncio.Future[Route] = asyncio.get_running_loop().create_future()
+
+    async def hold_the_first(route: Route) -> None:
+        if held.done():
+            await route.continue_()
+        else:
+            held.set_result(route)
+
+    await page.route(re.compile(r"/v1/stores/[^/]+/agents(\?|$)"), hold_the_first)
+    await page.goto(f"/chat?agent={agent['id']}")
+    agents_request = await held
+    await page.get_by_role("button", name="New session").click()
+    await agents_request.continue_()
+    await expect(message_box(page)).to_be_focused()
+    await expect(page.locator(".session-item")).to_have_count(1)
+
+
 async def test_cancel_a_running_run(
     page: Page, ui_store: UiStore, fake: tuple[GatedLLM, str]
 ) -> None:

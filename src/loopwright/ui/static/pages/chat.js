@@ -79,7 +79,7 @@ class ChatPage {
     this.root.classList.add("main-chat");
     this.root.append(this.layout);
     this.offEvents = ctx.events.subscribe((e) => this.onStoreEvent(e));
-    this.boot();
+    this.booted = this.boot();
   }
 
   async boot() {
@@ -173,6 +173,7 @@ class ChatPage {
   }
 
   async newSession() {
+    await this.booted; // a click before the agents and sessions loaded: the session opens after
     let agentId = this.agentSelect.value;
     if (!agentId) {
       const active = this.agents.filter((a) => a.status === "active");
