@@ -100,7 +100,7 @@ async def test_processes_share_the_port_and_a_killed_one_comes_back_with_its_run
     run = await finish(server, admin, run_id)
     assert (run["status"], run["steps"]) == ("completed", 2)
     assert len(first_requests(llm)) == 1  # the completed first model request was not resent
-    assert count(tmp_path, "SELECT count(*) FROM tasks") == 1
+    assert count(server, "SELECT count(*) FROM tasks") == 1
     await admin.aclose()
 
     server.proc.terminate()
