@@ -185,12 +185,11 @@ class Database:
             async with self._write_lock, self._writer_lock:
                 session = InlineSession(self._sqlite_writer.engine, writer=self._sqlite_writer)
                 try:
-                    with session.sync_session.begin():
-                        guard = WRITE_GUARD.get()
-                        if guard is not None:
-                            await guard(session)
-                        yield session
-                        _check_deferred(session)
+                    guard = WRITE_GUARD.get()
+                    if guard is not None:
+                        await guard(session)
+                    yield session
+                    _check_deferred(session)
                     session.commit_writer()
                     events = session.info.pop(PENDING_EVENTS, [])
                     after = session.info.pop(AFTER_COMMIT, [])

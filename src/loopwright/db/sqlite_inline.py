@@ -195,8 +195,10 @@ class InlineSession(AsyncSession):
             ) from error
 
     def commit_writer(self) -> None:
-        """Commit what prepared statements began and SQLAlchemy did not end (a transaction
-        SQLAlchemy took part in, it committed)."""
+        """Commit the write transaction: through the ORM session if it took part (it flushes
+        first), else on the driver, where prepared statements began it."""
+        if self.sync_session.in_transaction():
+            self.sync_session.commit()
         writer = self._writer.get() if self._writer is not None else None
         if writer is not None and writer.in_transaction:
             try:
@@ -205,6 +207,7 @@ class InlineSession(AsyncSession):
                 raise DBAPIError.instance("COMMIT", None, error, sqlite3.Error) from error
 
     def rollback_writer(self) -> None:
+        self.sync_session.rollback()
         writer = self._writer.get() if self._writer is not None else None
         if writer is not None and writer.in_transaction:
             writer.rollback()
@@ -240,11 +243,13 @@ class InlineSession(AsyncSession):
         self.end()
 
     def end(self) -> None:
-        """Give back what the session holds: its connections."""
+        """Give back what the session holds: its connections, its ORM objects (detached)."""
         driver, self._driver = self._driver, None
         if driver is not None and self._reads is not None:
             self._reads.give_back(driver)
-        self.sync_session.close()
+        session = self.sync_session
+        if session.in_transaction() or session.identity_map:  # else it has nothing to close
+            session.close()
 
     async def connection(self, *args: Any, **kwargs: Any) -> Any:
         raise TypeError("InlineSession has no async connection: use database.core()")
