@@ -132,8 +132,7 @@ async def test_prepared_and_orm_statements_commit_or_roll_back_together(db: Data
     fast_insert = prepare(_INSERT)
     async with db.write(ALL_STORES) as session:
         await core(session, fast_insert, {"id": first, "name": "a"})
-        session.add(StoreRow(id=second, name="b", event_seq=0, settings={}))
-        await session.flush()
+        session.add(StoreRow(id=second, name="b", event_seq=0, settings={}))  # flushed at commit
 
     async def orm_then_prepared_then_fail() -> None:
         async with db.write(ALL_STORES) as session:
