@@ -148,3 +148,26 @@ async def test_prepared_and_orm_statements_commit_or_roll_back_together(db: Data
             select(StoreRow.id).where(StoreRow.id.in_([first, second, third, fourth]))
         )
         assert sorted(found) == sorted([first, second])
+
+
+async def test_a_first_write_that_begins_with_the_orm_keeps_it(tmp_path: Path) -> None:
+    """A fresh database whose first write transaction runs the ORM before a prepared statement:
+    opening the driver's connection for the prepared one must not end what the ORM began."""
+    url = f"sqlite:///{tmp_path / 'app.db'}"
+    await asyncio.to_thread(upgrade, url)
+    db = Database(url)
+    try:
+        first, second = new_ids(2)
+        async with db.write(ALL_STORES) as session:
+            session.add(StoreRow(id=first, name="a", event_seq=0, settings={}))
+            await session.flush()
+            renamed = await core(session, prepare(_NAME), {"store": first, "new_name": "b"})
+            assert renamed.rowcount == 1
+            await core(session, prepare(_INSERT), {"id": second, "name": "c"})
+        async with db.read(ALL_STORES) as session:
+            found = await session.execute(
+                select(StoreRow.id, StoreRow.name).where(StoreRow.id.in_([first, second]))
+            )
+            assert sorted(tuple(r) for r in found) == sorted([(first, "b"), (second, "c")])
+    finally:
+        await db.dispose()

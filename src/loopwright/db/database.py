@@ -183,6 +183,7 @@ class Database:
                 after: list[Callable[[], None]] = session.info.pop(AFTER_COMMIT, [])
         else:
             async with self._write_lock, self._writer_lock:
+                self._sqlite_writer.get()  # opened (if it must be) before the transaction
                 session = InlineSession(self._sqlite_writer.engine, writer=self._sqlite_writer)
                 try:
                     guard = WRITE_GUARD.get()

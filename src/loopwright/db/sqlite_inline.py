@@ -81,6 +81,7 @@ class WriteConnection:
         self._driver: sqlite3.Connection | None = None
 
     def get(self) -> sqlite3.Connection:
+        """Called first between transactions (``Database.write`` does, before each)."""
         if self._driver is None:
             # through the pool, so SQLAlchemy sets the connection up (its first connect
             # ends with a rollback) before any transaction begins on it
@@ -105,7 +106,9 @@ def create_writer(path: str, busy_timeout_ms: int) -> WriteConnection:
         f"sqlite:///{path}",
         creator=lambda: connect(path, busy_timeout_ms, read_only=False),
         poolclass=StaticPool,
-        pool_reset_on_return="rollback",
+        # no rollback when the ORM gives the connection back: a transaction a prepared
+        # statement began may go on; ``Database.write`` ends every transaction itself
+        pool_reset_on_return=None,
     )
     event.listen(engine, "begin", _begin_immediate)
     return WriteConnection(engine)
