@@ -4,7 +4,9 @@ event loop), the client on the main thread, and ``--turns`` turns at c=1 (the wo
 are counted after a warm-up:
 
   * SQL statements, ``BEGIN``s and commits per turn, on the app database and on DBOS's
-    system database (SQLAlchemy engine events; on PostgreSQL each is a round trip);
+    system database (on SQLite as the driver runs them, its trace callback, which also sees
+    the statements ``db.prepared`` runs past SQLAlchemy; on PostgreSQL SQLAlchemy's engine
+    events, and each is a round trip);
   * garbage collections per turn by generation, and their time (the whole process);
   * from a cProfile of the server's loop thread (DBOS's own threads are not in it): Python
     function calls per turn, JSON encodings and decodings, pydantic validations and dumps,
@@ -24,6 +26,8 @@ import cProfile
 import gc
 import os
 import pstats
+import re
+import sqlite3
 import sys
 import tempfile
 import threading
@@ -87,6 +91,38 @@ class Counts:
     def __init__(self) -> None:
         self.found: Counter[str] = Counter()
         self.texts: Counter[str] = Counter()
+        self.tracing = False
+
+    def trace_sqlite(self) -> None:
+        """On SQLite: count what the driver runs, on every connection opened from now on (the
+        server's pools, its own read and write connections, DBOS's), counted while
+        ``tracing``."""
+        connect = sqlite3.connect
+
+        def traced_connect(*args: Any, **kwargs: Any) -> sqlite3.Connection:
+            connection: sqlite3.Connection = connect(*args, **kwargs)
+            name = str(args[0] if args else kwargs.get("database", ""))
+            connection.set_trace_callback(self._tracer("dbos" if "dbos" in name else "app"))
+            return connection
+
+        sqlite3.connect = traced_connect  # type: ignore[assignment]
+
+    def _tracer(self, which: str) -> Any:
+        def traced(text: str) -> None:
+            if not self.tracing:
+                return
+            words = text.split()
+            verb = words[0].upper() if words else ""
+            if verb == "BEGIN":
+                self.found[f"{which} begins"] += 1
+            elif verb in ("COMMIT", "END"):
+                self.found[f"{which} commits"] += 1
+            elif verb not in ("ROLLBACK", "PRAGMA"):
+                self.found[f"{which} statements"] += 1
+            shown = _LITERALS.sub("?", " ".join(words))
+            self.texts[f"{which}: {shown[:90]}"] += 1
+
+        return traced
 
     @staticmethod
     def which(conn: Any) -> str:
@@ -102,6 +138,9 @@ class Counts:
 
     def commit(self, conn: Any) -> None:
         self.found[f"{self.which(conn)} commits"] += 1
+
+
+_LITERALS = re.compile(r"'(?:[^']|'')*'|\b\d+(?:\.\d+)?\b")
 
 
 def bucket(filename: str, name: str) -> str:
@@ -213,6 +252,10 @@ async def main(args: argparse.Namespace) -> None:
             create_demo=False,
             **extra,
         )
+        counts = Counts()
+        sqlite = not args.database_url
+        if sqlite:  # before the server opens its connections
+            counts.trace_sqlite()
         port = free_port()
         ready, box = threading.Event(), {}
         thread = threading.Thread(
@@ -223,7 +266,6 @@ async def main(args: argparse.Namespace) -> None:
         base_url = f"http://127.0.0.1:{port}"
         bench = await async_setup(base_url, model_url)
         await configure(base_url, bench, OFF)
-        counts = Counts()
         headers = {"Authorization": f"Bearer {bench.key}"}
         async with httpx2.AsyncClient(base_url=base_url, headers=headers, timeout=60) as c:
             warm = 0
@@ -231,9 +273,12 @@ async def main(args: argparse.Namespace) -> None:
                 warm += 1
                 if warm == 10:
                     break
-            event.listen(Engine, "before_cursor_execute", counts.statement)
-            event.listen(Engine, "begin", counts.begin)
-            event.listen(Engine, "commit", counts.commit)
+            if sqlite:
+                counts.tracing = True
+            else:
+                event.listen(Engine, "before_cursor_execute", counts.statement)
+                event.listen(Engine, "begin", counts.begin)
+                event.listen(Engine, "commit", counts.commit)
             collections = Collections()
             gc.callbacks.append(collections)
             profile = cProfile.Profile()
@@ -247,11 +292,14 @@ async def main(args: argparse.Namespace) -> None:
             gc.callbacks.remove(collections)
             if args.dump:
                 profile.dump_stats(args.dump)
-            for name in ("before_cursor_execute", "begin", "commit"):
-                listener = {"before_cursor_execute": counts.statement}.get(name) or getattr(
-                    counts, name
-                )
-                event.remove(Engine, name, listener)
+            if sqlite:
+                counts.tracing = False
+            else:
+                for name in ("before_cursor_execute", "begin", "commit"):
+                    listener = {"before_cursor_execute": counts.statement}.get(name) or getattr(
+                        counts, name
+                    )
+                    event.remove(Engine, name, listener)
         box["server"].should_exit = True
         await asyncio.to_thread(thread.join, 30)
     print(f"{done} turns at c=1, a stream opened per turn, {ANSWER_TOKENS} answer tokens")

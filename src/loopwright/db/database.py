@@ -17,10 +17,10 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
-from typing import Any
+from typing import Any, overload
 
 import psycopg
 from psycopg import generators
@@ -31,9 +31,15 @@ from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.pool import ConnectionPoolEntry
 
+from loopwright.db.prepared import Fetched, Params, Prepared
 from loopwright.db.row_security import ALL_STORES, BEGIN_IN_STORE, ENTER_STORE, StoreScope
 from loopwright.db.sqlite_checkpoint import Checkpointer
-from loopwright.db.sqlite_inline import InlineSession, create_inline_engine
+from loopwright.db.sqlite_inline import (
+    InlineSession,
+    ReadConnections,
+    create_inline_engine,
+    create_writer,
+)
 from loopwright.db.sqlite_writer_lock import WriterLock
 from loopwright.domain.events import Event
 
@@ -57,7 +63,6 @@ _IDLE_SINCE = "loopwright.idle_since"
 IDLE = TransactionStatus.IDLE
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 SQLITE_WRITE_BUSY_TIMEOUT_MS = 10_000  # a write waits on the loop: keep it short
-Params = Mapping[str, Any] | Sequence[Mapping[str, Any]] | None
 WRITE_GUARD: ContextVar[Callable[[AsyncSession], Awaitable[None]] | None] = ContextVar(
     "loopwright_write_guard", default=None
 )
@@ -65,13 +70,33 @@ WRITE_GUARD: ContextVar[Callable[[AsyncSession], Awaitable[None]] | None] = Cont
 a run's execution checks there that it still owns the run (``runtime.fencing``)."""
 
 
+@overload
+async def core(
+    session: AsyncSession, statement: Prepared, params: Params = None
+) -> Fetched | CursorResult[Any]: ...
+
+
+@overload
 async def core(
     session: AsyncSession, statement: Executable, params: Params = None
-) -> CursorResult[Any]:
+) -> CursorResult[Any]: ...
+
+
+async def core(
+    session: AsyncSession, statement: Executable | Prepared, params: Params = None
+) -> Fetched | CursorResult[Any]:
     """Run a prebuilt Core statement on the session's connection, in its transaction, without
-    the ORM's per-statement work (the hot path's statements: event appends, run records)."""
+    the ORM's per-statement work (the hot path's statements: event appends, run records); a
+    ``Prepared`` one goes straight to the driver on SQLite (``prepared``)."""
     if isinstance(session, InlineSession):
+        if isinstance(statement, Prepared):
+            found = session.run_prepared(statement, params)
+            if found is not None:
+                return found
+            statement = statement.statement
         return session.sync_session.connection().execute(statement, params)
+    if isinstance(statement, Prepared):
+        statement = statement.statement
     connection = await session.connection()
     return await connection.execute(statement, params)
 
@@ -154,12 +179,11 @@ class Database:
         self.is_sqlite = url.startswith("sqlite")
         if self.is_sqlite:
             path = make_url(url).database or ""
-            self._sqlite_write = create_inline_engine(
-                path, SQLITE_WRITE_BUSY_TIMEOUT_MS, read_only=False, pool_size=2, max_overflow=2
-            )
+            self._sqlite_writer = create_writer(path, SQLITE_WRITE_BUSY_TIMEOUT_MS)
             self._sqlite_read = create_inline_engine(
-                path, SQLITE_BUSY_TIMEOUT_MS, read_only=True, pool_size=10, max_overflow=40
+                path, SQLITE_BUSY_TIMEOUT_MS, pool_size=10, max_overflow=40
             )
+            self._sqlite_reads = ReadConnections(path, SQLITE_BUSY_TIMEOUT_MS, keep=10)
             self._checkpointer = Checkpointer(path)
             self._writer_lock = WriterLock(path, SQLITE_WRITE_BUSY_TIMEOUT_MS / 1000)
         else:
@@ -186,11 +210,11 @@ class Database:
                 await _enter(session, scope)
                 yield session
             return
-        session = InlineSession(self._sqlite_read)
+        session = InlineSession(self._sqlite_read, self._sqlite_reads)
         try:
             yield session
         finally:
-            session.sync_session.close()
+            session.end()
 
     @asynccontextmanager
     async def write(self, scope: StoreScope) -> AsyncIterator[AsyncSession]:
@@ -212,18 +236,22 @@ class Database:
                 after: list[Callable[[], None]] = session.info.pop(AFTER_COMMIT, [])
         else:
             async with self._write_lock, self._writer_lock:
-                session = InlineSession(self._sqlite_write)
+                self._sqlite_writer.get()  # opened (if it must be) before the transaction
+                session = InlineSession(self._sqlite_writer.engine, writer=self._sqlite_writer)
                 try:
-                    with session.sync_session.begin():
-                        guard = WRITE_GUARD.get()
-                        if guard is not None:
-                            await guard(session)
-                        yield session
-                        _check_deferred(session)
+                    guard = WRITE_GUARD.get()
+                    if guard is not None:
+                        await guard(session)
+                    yield session
+                    _check_deferred(session)
+                    session.commit_writer()
                     events = session.info.pop(PENDING_EVENTS, [])
                     after = session.info.pop(AFTER_COMMIT, [])
+                except BaseException:
+                    session.rollback_writer()
+                    raise
                 finally:
-                    session.sync_session.close()
+                    session.end()
         if events:
             for hook in self._commit_hooks:
                 hook(events)
@@ -234,7 +262,8 @@ class Database:
         if self.is_sqlite:
             self._checkpointer.stop()
             self._writer_lock.close()
+            self._sqlite_reads.close()
             self._sqlite_read.dispose()
-            self._sqlite_write.dispose()
+            self._sqlite_writer.close()
         else:
             await self._engine.dispose()

@@ -22,6 +22,7 @@ from loopwright.db.database import (
     core,
     has_row_locks,
 )
+from loopwright.db.prepared import prepare
 from loopwright.db.tables import EventRow, RunRow, StoreRow
 from loopwright.db.tables.base import utcnow
 from loopwright.domain.events import Event, EventFilter, NewEvent
@@ -29,7 +30,7 @@ from loopwright.errors import NotFound
 from loopwright.events import wire
 from loopwright.telemetry import metrics
 
-_BUMP_SEQ = (
+_BUMP_SEQ = prepare(
     update(StoreRow)
     .where(StoreRow.id == bindparam("store"))
     .values(event_seq=StoreRow.event_seq + bindparam("count"))
@@ -58,8 +59,8 @@ _BUMP_SEQ_NOTIFY = (
         ),
     )
 )
-_INSERT_EVENTS = insert(EventRow)
-_HIGH_WATER = select(StoreRow.event_seq).where(StoreRow.id == bindparam("store"))
+_INSERT_EVENTS = prepare(insert(EventRow))
+_HIGH_WATER = prepare(select(StoreRow.event_seq).where(StoreRow.id == bindparam("store")))
 _STORES_LOCKED = "loopwright.stores_locked"
 _DEFERRED = DEFERRED_EVENTS
 

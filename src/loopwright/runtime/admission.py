@@ -41,6 +41,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from loopwright.db.database import Database, core, has_row_locks
+from loopwright.db.prepared import prepare
 from loopwright.db.row_security import ALL_STORES
 from loopwright.db.tables import RunRow, StoreRow
 from loopwright.db.tables.base import utcnow
@@ -72,7 +73,7 @@ _TAKE = case((_FREE <= 0, 0), (bindparam("room") > _FREE, _FREE), else_=bindpara
 # Locked as they are picked (PostgreSQL), skipping one a cancel holds: that cancel waits for
 # the store's row, which this transaction holds. (NO KEY, as above: rows referencing a run do
 # not hold it back.)
-_WAITING_HEADS = (
+_WAITING_HEADS = prepare(
     select(RunRow.id)
     .where(
         RunRow.store_id == bindparam("store"),

@@ -22,6 +22,7 @@ from sqlalchemy import bindparam, exists, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from loopwright.db.database import WRITE_GUARD, core
+from loopwright.db.prepared import prepare
 from loopwright.db.tables import RunRow, WorkerRow
 from loopwright.errors import NotFound
 from loopwright.ids import new_id
@@ -49,7 +50,7 @@ class Owner:
         return cls(new_id("own"), executor_id, incarnation)
 
 
-_CLAIM = (
+_CLAIM = prepare(
     update(RunRow)
     .where(
         RunRow.store_id == bindparam("store"),
@@ -64,7 +65,7 @@ _CLAIM = (
     )
     .values(owner=bindparam("owner"))
 )
-_OWNER = (
+_OWNER = prepare(
     select(RunRow.owner)
     .where(RunRow.store_id == bindparam("store"), RunRow.id == bindparam("run"))
     .with_for_update(key_share=True)  # FOR NO KEY UPDATE on PostgreSQL, as run updates take

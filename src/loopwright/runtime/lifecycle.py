@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from loopwright.db.database import Database, after_commit, core
+from loopwright.db.prepared import prepare
 from loopwright.db.repos import conversations
 from loopwright.db.tables import AgentRow, ApprovalRow, PlanStepRow, RunRow, StoreRow
 from loopwright.db.tables.base import utcnow
@@ -35,7 +36,7 @@ _FINAL_EVENT: dict[str, EventType] = {
 FINAL_EVENT_TYPES = frozenset(_FINAL_EVENT.values())
 
 
-_RUN_AND_AGENT = (
+_RUN_AND_AGENT = prepare(
     select(
         RunRow.status,
         RunRow.plan,
@@ -70,7 +71,7 @@ _RUN_AND_AGENT = (
     .join(StoreRow, StoreRow.id == RunRow.store_id)
     .where(RunRow.store_id == bindparam("store"), RunRow.id == bindparam("run"))
 )
-_START = (
+_START = prepare(
     update(RunRow)
     .where(RunRow.store_id == bindparam("store"), RunRow.id == bindparam("run"))
     .values(status="running", started_at=bindparam("started"), plan=bindparam("new_plan"))
@@ -203,7 +204,7 @@ def _executor_plan(store_id: str, run_id: str, run: Any) -> RunPlan:
 
 
 _child = aliased(RunRow)
-_FINISH = (
+_FINISH = prepare(
     update(RunRow)
     .where(
         RunRow.store_id == bindparam("store"),
@@ -229,7 +230,7 @@ _executor = aliased(RunRow)
 # A parent waiting for its children is queued again (for a slot) once the last one ended; a
 # team planner as soon as one of its plan's executors ended (it starts the steps that waited
 # for it): a step still ``running`` whose executor run is terminal.
-_WAKE_PARENT = (
+_WAKE_PARENT = prepare(
     update(RunRow)
     .where(
         RunRow.store_id == bindparam("store"),

@@ -22,6 +22,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from loopwright.db.database import core
+from loopwright.db.prepared import prepare
 from loopwright.db.repos import conversations
 from loopwright.db.tables import RunStepRow, ToolCallRow
 from loopwright.db.tables.base import utcnow
@@ -46,18 +47,22 @@ from loopwright.runtime.plan import RunPlan
 from loopwright.runtime.run_ports import TokenMeter
 from loopwright.runtime.services import RunServices
 
-_RECORDED_STEP = select(RunStepRow.tool_calls).where(
-    RunStepRow.store_id == bindparam("store"),
-    RunStepRow.run_id == bindparam("run"),
-    RunStepRow.index == bindparam("step"),
+_RECORDED_STEP = prepare(
+    select(RunStepRow.tool_calls).where(
+        RunStepRow.store_id == bindparam("store"),
+        RunStepRow.run_id == bindparam("run"),
+        RunStepRow.index == bindparam("step"),
+    )
 )
-_INSERT_STEP = insert(RunStepRow)
-_RECORDED_CALL = select(ToolCallRow.tool_name, ToolCallRow.outcome, ToolCallRow.result).where(
-    ToolCallRow.store_id == bindparam("store"),
-    ToolCallRow.run_id == bindparam("run"),
-    ToolCallRow.call_id == bindparam("call"),
+_INSERT_STEP = prepare(insert(RunStepRow))
+_RECORDED_CALL = prepare(
+    select(ToolCallRow.tool_name, ToolCallRow.outcome, ToolCallRow.result).where(
+        ToolCallRow.store_id == bindparam("store"),
+        ToolCallRow.run_id == bindparam("run"),
+        ToolCallRow.call_id == bindparam("call"),
+    )
 )
-_INSERT_CALL = insert(ToolCallRow)
+_INSERT_CALL = prepare(insert(ToolCallRow))
 
 
 class DbStepStore:

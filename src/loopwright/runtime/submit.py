@@ -16,6 +16,7 @@ from sqlalchemy import and_, bindparam, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from loopwright.db.database import Database, core
+from loopwright.db.prepared import prepare
 from loopwright.db.repos import conversations
 from loopwright.db.tables import AgentRow, MessageRow, RunRow, SessionRow, StoreRow
 from loopwright.db.tables.base import utcnow
@@ -55,7 +56,7 @@ class Submitted:
     admitted: list[str]  # runs admitted in the same commit (this one, if it could start)
 
 
-_SESSION_AND_AGENT = (
+_SESSION_AND_AGENT = prepare(
     select(
         SessionRow.agent_id,
         SessionRow.busy_policy,
@@ -76,8 +77,8 @@ _SESSION_AND_AGENT = (
     # as a run's own updates take, so rows referencing the session do not hold it back.
     .with_for_update(of=SessionRow, key_share=True)
 )
-_INSERT_RUN = insert(RunRow)
-_DEFER_RUN = (
+_INSERT_RUN = prepare(insert(RunRow))
+_DEFER_RUN = prepare(
     update(RunRow)
     .where(RunRow.store_id == bindparam("store"), RunRow.id == bindparam("run"))
     .values(not_before=bindparam("not_before"))

@@ -8,6 +8,7 @@ from sqlalchemy import bindparam, delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from loopwright.db.database import core
+from loopwright.db.prepared import prepare
 from loopwright.db.repos.paging import Page, newest_first, oldest_first
 from loopwright.db.tables import MessageRow, RunRow, RunStepRow, SessionRow
 from loopwright.domain.vocabulary import TERMINAL_RUN_STATUSES, Priority
@@ -92,7 +93,7 @@ async def insert_message(session: AsyncSession, store_id: str, **fields: Any) ->
     return message_id
 
 
-_INSERT_MESSAGE = insert(MessageRow)
+_INSERT_MESSAGE = prepare(insert(MessageRow))
 
 
 async def list_messages(
@@ -128,7 +129,7 @@ async def history(
     return [(row.kind, row.content, row.data, row.id) for row in rows]
 
 
-_HISTORY = (
+_HISTORY = prepare(
     select(MessageRow.kind, MessageRow.content, MessageRow.data, MessageRow.id)
     .where(
         MessageRow.store_id == bindparam("store"),
@@ -171,7 +172,7 @@ async def count_step(
     )
 
 
-_COUNT_STEP = (
+_COUNT_STEP = prepare(
     update(RunRow)
     .where(RunRow.store_id == bindparam("store"), RunRow.id == bindparam("run"))
     .values(
@@ -208,7 +209,7 @@ async def active_run_ids(session: AsyncSession, store_id: str, session_id: str) 
     return list(found.scalars())
 
 
-_ACTIVE_RUNS = (
+_ACTIVE_RUNS = prepare(
     select(RunRow.id)
     .where(
         RunRow.store_id == bindparam("store"),
@@ -228,10 +229,12 @@ async def list_steps(session: AsyncSession, store_id: str, run_id: str) -> list[
     return list((await session.scalars(query)).all())
 
 
-_RUN_PRIORITY = select(RunRow.priority).where(
-    RunRow.store_id == bindparam("store"), RunRow.id == bindparam("run")
+_RUN_PRIORITY = prepare(
+    select(RunRow.priority).where(
+        RunRow.store_id == bindparam("store"), RunRow.id == bindparam("run")
+    )
 )
-_LAST_ANSWER = (
+_LAST_ANSWER = prepare(
     select(MessageRow.content)
     .where(
         MessageRow.store_id == bindparam("store"),

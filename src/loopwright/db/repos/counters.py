@@ -57,7 +57,7 @@ async def take(session: AsyncSession, store_id: str, takes: Sequence[Take]) -> s
     params: dict[str, object] = {"store": store_id}
     for i, t in enumerate(asked):
         params.update({f"k{i}": t.key, f"n{i}": t.amount, f"c{i}": t.cap, f"e{i}": t.expires_at})
-    found = await core(session, _take_statement(len(asked)), params)  # type: ignore[arg-type]
+    found = await core(session, _take_statement(len(asked)), params)  # type: ignore[call-overload]
     taken = set(found.scalars())
     return refused | {t.key for t in asked if t.key not in taken}
 

@@ -1,0 +1,173 @@
+"""Prepared statements (``db.prepared``): on SQLite they run on the driver past SQLAlchemy, and
+must give what SQLAlchemy's path gives: Python-side defaults, bind and result processing (JSON,
+UTC timestamps), lists built into the statement, ``RETURNING`` rows and row counts, SQLAlchemy's
+exceptions; a statement the fast path cannot take runs through SQLAlchemy. On PostgreSQL they
+are plain statements: the same assertions hold."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy.exc import IntegrityError
+
+from loopwright.db.database import Database, core
+from loopwright.db.migrate import upgrade
+from loopwright.db.prepared import Fetched, prepare
+from loopwright.db.row_security import ALL_STORES
+from loopwright.db.tables import StoreRow
+
+_INSERT = insert(StoreRow)
+_RENAME = (
+    update(StoreRow)
+    .where(StoreRow.id == bindparam("store"), StoreRow.name.not_in(["x", "y"]))
+    .values(name=bindparam("new_name"), event_seq=StoreRow.event_seq + bindparam("count"))
+    .returning(StoreRow.event_seq, StoreRow.created_at, StoreRow.settings)
+)
+_READ = select(StoreRow.name, StoreRow.settings, StoreRow.created_at).where(
+    StoreRow.id == bindparam("store"), StoreRow.name.not_in(["x", "y"])
+)
+_NAME = update(StoreRow).where(StoreRow.id == bindparam("store")).values(name=bindparam("new_name"))
+_THESE = select(StoreRow.id).where(StoreRow.id.in_(bindparam("ids", expanding=True)))
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def db(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Database]:
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'app.db'}"
+    else:
+        url = request.getfixturevalue("pg_url")
+    await asyncio.to_thread(upgrade, url)
+    database = Database(url)
+    yield database
+    await database.dispose()
+
+
+def new_ids(n: int) -> list[str]:
+    return [f"pp{uuid.uuid4().hex[:8]}" for _ in range(n)]
+
+
+async def test_the_same_rows_as_sqlalchemy(db: Database) -> None:
+    fast_id, slow_id = new_ids(2)
+    fast_insert, fast_rename, fast_read = prepare(_INSERT), prepare(_RENAME), prepare(_READ)
+    async with db.write(ALL_STORES) as session:
+        # no settings, no created_at: their Python defaults (dict, utcnow) fill them
+        inserted = await core(session, fast_insert, {"id": fast_id, "name": "a"})
+        await core(session, _INSERT, {"id": slow_id, "name": "a"})
+        assert isinstance(inserted, Fetched) == db.is_sqlite  # the driver's path on SQLite
+        fast = await core(session, fast_rename, {"store": fast_id, "new_name": "b", "count": 3})
+        slow = await core(session, _RENAME, {"store": slow_id, "new_name": "b", "count": 3})
+        fast_row, slow_row = fast.one(), slow.one()
+        renamed = await core(session, prepare(_NAME), {"store": fast_id, "new_name": "b"})
+        assert renamed.rowcount == 1
+    assert fast_row.event_seq == slow_row.event_seq == 3
+    assert fast_row.settings == slow_row.settings == {}
+    assert fast_row.created_at.tzinfo is not None
+    async with db.read(ALL_STORES) as session:
+        fast_read_row = (await core(session, fast_read, {"store": fast_id})).first()
+        slow_read_row = (await core(session, _READ, {"store": slow_id})).first()
+        assert (await core(session, fast_read, {"store": "nope"})).first() is None
+        assert (await core(session, fast_read, {"store": "nope"})).scalar() is None
+    assert fast_read_row is not None and slow_read_row is not None
+    assert (fast_read_row.name, fast_read_row.settings) == ("b", {})
+    assert tuple(fast_read_row)[:2] == tuple(slow_read_row)[:2]
+    assert isinstance(fast_read_row.created_at, datetime)
+    assert fast_read_row.created_at.utcoffset() == timedelta(0)
+
+
+async def test_many_rows_in_one_statement(db: Database) -> None:
+    ids = new_ids(3)
+    fast_insert = prepare(_INSERT)
+    rows: list[dict[str, Any]] = [
+        {"id": i, "name": i, "settings": {"n": n}} for n, i in enumerate(ids)
+    ]
+    async with db.write(ALL_STORES) as session:
+        await core(session, fast_insert, rows)
+    async with db.read(ALL_STORES) as session:
+        found = await session.execute(
+            select(StoreRow.id, StoreRow.settings).where(StoreRow.id.in_(ids)).order_by(StoreRow.id)
+        )
+        assert [tuple(r) for r in found] == sorted((i, {"n": n}) for n, i in enumerate(ids))
+
+
+async def test_a_constraint_raises_sqlalchemys_error_and_rolls_back(db: Database) -> None:
+    (store_id,) = new_ids(1)
+    fast_insert = prepare(_INSERT)
+    async with db.write(ALL_STORES) as session:
+        await core(session, fast_insert, {"id": store_id, "name": "a"})
+
+    async def rename_then_insert_again() -> None:
+        async with db.write(ALL_STORES) as session:
+            await core(session, prepare(_RENAME), {"store": store_id, "new_name": "c", "count": 1})
+            await core(session, fast_insert, {"id": store_id, "name": "again"})
+
+    with pytest.raises(IntegrityError):
+        await rename_then_insert_again()
+    async with db.read(ALL_STORES) as session:
+        row = (await core(session, prepare(_READ), {"store": store_id})).one()
+    assert row.name == "a"  # the rename rolled back with the failed insert
+
+
+async def test_a_list_given_when_run_goes_through_sqlalchemy(db: Database) -> None:
+    ids = new_ids(2)
+    these = prepare(_THESE)
+    async with db.write(ALL_STORES) as session:
+        await core(session, prepare(_INSERT), [{"id": i, "name": i} for i in ids])
+    async with db.read(ALL_STORES) as session:
+        found = await core(session, these, {"ids": ids})
+        assert sorted(found.scalars()) == sorted(ids)
+    assert these.compiled(("ids",)) is None
+
+
+async def test_prepared_and_orm_statements_commit_or_roll_back_together(db: Database) -> None:
+    """On SQLite a prepared statement may begin the write transaction (on the driver) and the
+    ORM join it, or the other way round: one transaction either way."""
+    first, second, third, fourth = new_ids(4)
+    fast_insert = prepare(_INSERT)
+    async with db.write(ALL_STORES) as session:
+        await core(session, fast_insert, {"id": first, "name": "a"})
+        session.add(StoreRow(id=second, name="b", event_seq=0, settings={}))  # flushed at commit
+
+    async def orm_then_prepared_then_fail() -> None:
+        async with db.write(ALL_STORES) as session:
+            session.add(StoreRow(id=third, name="c", event_seq=0, settings={}))
+            await session.flush()
+            await core(session, fast_insert, {"id": fourth, "name": "d"})
+            raise RuntimeError("undo")
+
+    with pytest.raises(RuntimeError):
+        await orm_then_prepared_then_fail()
+    async with db.read(ALL_STORES) as session:
+        found = await session.scalars(
+            select(StoreRow.id).where(StoreRow.id.in_([first, second, third, fourth]))
+        )
+        assert sorted(found) == sorted([first, second])
+
+
+async def test_a_first_write_that_begins_with_the_orm_keeps_it(tmp_path: Path) -> None:
+    """A fresh database whose first write transaction runs the ORM before a prepared statement:
+    opening the driver's connection for the prepared one must not end what the ORM began."""
+    url = f"sqlite:///{tmp_path / 'app.db'}"
+    await asyncio.to_thread(upgrade, url)
+    db = Database(url)
+    try:
+        first, second = new_ids(2)
+        async with db.write(ALL_STORES) as session:
+            session.add(StoreRow(id=first, name="a", event_seq=0, settings={}))
+            await session.flush()
+            renamed = await core(session, prepare(_NAME), {"store": first, "new_name": "b"})
+            assert renamed.rowcount == 1
+            await core(session, prepare(_INSERT), {"id": second, "name": "c"})
+        async with db.read(ALL_STORES) as session:
+            found = await session.execute(
+                select(StoreRow.id, StoreRow.name).where(StoreRow.id.in_([first, second]))
+            )
+            assert sorted(tuple(r) for r in found) == sorted([(first, "b"), (second, "c")])
+    finally:
+        await db.dispose()
