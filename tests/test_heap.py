@@ -7,6 +7,7 @@ import gc
 import subprocess
 import sys
 
+from loopwright.runtime import heap
 from tests.conftest import Live
 
 
@@ -34,3 +35,17 @@ def test_after_the_warm_up_a_first_model_client_imports_nothing() -> None:
         [sys.executable, "-c", WARM_THEN_BUILD], capture_output=True, text=True, check=True
     )
     assert done.stdout.strip() == "[]"
+
+
+def test_a_second_runner_stopping_leaves_the_heap_of_one_still_running_frozen() -> None:
+    """The freeze is process-wide: a test's own server stopping once thawed the shared one's."""
+    before = gc.get_freeze_count()
+    heap.hold()
+    heap.hold()
+    heap.release()
+    assert gc.get_freeze_count() > 0
+    heap.release()
+    if before == 0:  # no other runner of this process holds it
+        assert gc.get_freeze_count() == 0
+    else:
+        heap.settle()

@@ -31,11 +31,26 @@ def warm_up() -> None:
         importlib.import_module(name)
 
 
+_holders = 0
+
+
+def hold() -> None:
+    """A runner starts: exempt what is alive now from later collections until it stops."""
+    global _holders
+    _holders += 1
+    gc.freeze()
+
+
 def settle() -> None:
-    """Exempt what is alive now from later collections."""
+    """Exempt what is alive now (after the long-lived heap grew) from later collections."""
     gc.freeze()
 
 
 def release() -> None:
-    """Undo ``settle`` (at shutdown, so a process that goes on, like a test run, is unchanged)."""
-    gc.unfreeze()
+    """A runner stops: undo the freeze once no runner of the process holds it, so a process
+    that goes on (a test run) is unchanged, and a second runner stopping does not thaw the heap
+    of one still running (the freeze is process-wide)."""
+    global _holders
+    _holders = max(0, _holders - 1)
+    if _holders == 0:
+        gc.unfreeze()

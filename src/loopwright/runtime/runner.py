@@ -85,6 +85,7 @@ class Runtime:
         )
         self._launched = False
         self._registered = False
+        self._holds_heap = False
         self._heartbeat: asyncio.Task[None] | None = None
         self.workers = workers.Workers(settings, db, on_fenced=fencing.exit_fenced)
         self._services = services.RunServices(
@@ -133,7 +134,8 @@ class Runtime:
         self.workers.recovering = True
         await self._adopt_orphans()
         await asyncio.to_thread(heap.warm_up)
-        heap.settle()
+        heap.hold()
+        self._holds_heap = True
         self.hub.watch(self._interrupt_if_cancelled)
         self.hub.watch_queued(self._admit_queued)
         self._tasks = [
@@ -204,7 +206,9 @@ class Runtime:
         services.uninstall(self.services())
         await self.http.aclose()
         await self.models.aclose()
-        heap.release()
+        if self._holds_heap:
+            self._holds_heap = False
+            heap.release()
 
     def admission_budget(self) -> admission.Budget | None:
         """For a message's transaction to admit its run at once; None in an API-only process
