@@ -38,6 +38,7 @@ import sys
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import httpx2
 from cryptography.fernet import Fernet
@@ -212,7 +213,8 @@ async def measure(
 
 def py_spy(pid: int, seconds: float, path: str) -> subprocess.Popen[bytes]:
     """A sampling profile of the server (py-spy, a dev dependency) as collapsed stacks."""
-    command = ["py-spy", "record", "--pid", str(pid), "--duration", str(int(seconds))]
+    executable = str(Path(sys.executable).with_name("py-spy"))  # the venv's, not on PATH
+    command = [executable, "record", "--pid", str(pid), "--duration", str(int(seconds))]
     command += ["--format", "raw", "--output", path, "--nonblocking", "--idle"]
     return subprocess.Popen(["taskset", "-c", CLIENT_CORE, *command], stdout=subprocess.DEVNULL)
 
