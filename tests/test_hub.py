@@ -291,3 +291,42 @@ async def test_a_token_delta_keeps_its_place_behind_a_held_event(
         assert got == [1, 2, "delta"]
     finally:
         task.cancel()
+
+
+async def test_a_follower_starts_no_task_per_event(
+    databases: tuple[Database, Database, NotingHub],
+) -> None:
+    """Waiting for the next event is a timer on the reader's own task: ``asyncio.wait_for``
+    started a task per event (5 per turn of the per-core bench)."""
+    ours, _theirs, hub = databases
+    loop = asyncio.get_running_loop()
+    started = 0
+
+    def counting(loop: asyncio.AbstractEventLoop, coro: object, **kwargs: object) -> object:
+        nonlocal started
+        started += 1
+        return asyncio.Task(coro, loop=loop, **kwargs)  # type: ignore[arg-type]
+
+    received: list[int] = []
+    done = asyncio.Event()
+
+    async def reader() -> None:
+        async for e in follow(ours, hub, STORE, 0, EventFilter(session_id="mine"), poll_s=30):
+            received.append(e.payload["n"])
+            if len(received) == 20:
+                done.set()
+                return
+
+    task = asyncio.create_task(reader())
+    await append(ours, "mine", -1)  # the reader is past its backlog and waits live
+    loop.set_task_factory(counting)  # type: ignore[arg-type]
+    try:
+        for n in range(19):
+            await append(ours, "mine", n)
+            await asyncio.sleep(0.005)  # the reader takes it and waits again
+        await asyncio.wait_for(done.wait(), timeout=10)
+    finally:
+        loop.set_task_factory(None)
+    await task
+    assert received == list(range(-1, 19))
+    assert started <= 2  # wait_for's own, above, not one per event

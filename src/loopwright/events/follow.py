@@ -177,13 +177,19 @@ class _Signal(enum.Enum):
 
 
 async def _next_live(sub: Subscription, poll_s: float) -> Event | _Signal:
-    """The next hub event, or why there is none."""
-    try:
-        event = await asyncio.wait_for(sub.queue.get(), timeout=poll_s)
-    except TimeoutError:
-        if sub.queue.empty():
-            return _Signal.QUIET
-        event = sub.queue.get_nowait()  # it arrived as the wait timed out
+    """The next hub event, or why there is none. One already queued is taken at once, and a
+    wait is a timer on the reader's own task (``asyncio.wait_for`` would start a task per
+    event)."""
+    if sub.queue.empty():
+        try:
+            async with asyncio.timeout(poll_s):
+                event = await sub.queue.get()
+        except TimeoutError:
+            if sub.queue.empty():
+                return _Signal.QUIET
+            event = sub.queue.get_nowait()  # it arrived as the wait timed out
+    else:
+        event = sub.queue.get_nowait()
     if sub.overflowed:
         sub.overflowed = False
         while not sub.queue.empty():

@@ -37,7 +37,8 @@ async def until_revoked(svc: Services, token: str | None) -> None:
         deleted_here = deleted_here or svc.keys.deletion(entry.key_id)
         recheck_in = max(entry.expires_at - time.monotonic() + 0.01, MIN_RECHECK_S)
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(deleted_here.wait(), recheck_in)
+            async with asyncio.timeout(recheck_in):  # no task per wait, as wait_for starts
+                await deleted_here.wait()
 
 
 async def cut_short(
