@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+import gc
+import json
+import sys
+import time
 import typing
+from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx2
@@ -184,3 +190,72 @@ def test_streamed_chunks_are_validated_fast_and_off_schema_ones_still_parse() ->
     fast, lenient = both(_chunk(created="soon"))  # off-schema: the lenient way on both
     assert fast.created == lenient.created == "soon"
     assert fast.choices[0].delta.content == "hi"
+
+
+async def test_a_stream_ends_its_readers_and_gives_its_connection_back(
+    fresh: dict[str, Endpoint], deltas: Deltas
+) -> None:
+    """At ``[DONE]`` the SDK left four nested async generators suspended, each closed later in
+    a task of its own; now they end with the body, and the connection is reused."""
+    endpoint = fresh["openai"]
+    endpoint.fake.push(Reply(text=["a", "b"]), Reply(text=["c"]))
+    hooks = sys.get_asyncgen_hooks()
+    assert hooks.finalizer is not None
+    dropped: list[str] = []
+
+    def finalizer(agen: Any) -> None:
+        dropped.append(agen.__qualname__)
+        hooks.finalizer(agen)  # type: ignore[misc]
+
+    sys.set_asyncgen_hooks(firstiter=hooks.firstiter, finalizer=finalizer)
+    try:
+        async with httpx2.AsyncClient(timeout=10) as http:
+            client = build_client(
+                endpoint.spec(), "m-1", breakers=BreakerRegistry(), http_client=http
+            )
+            first = await client.complete([ModelRequest.user_text_prompt("hi")], [], {}, deltas)
+            second = await client.complete([ModelRequest.user_text_prompt("hi")], [], {}, deltas)
+            gc.collect()
+            connections = http._transport._pool.connections  # type: ignore[attr-defined]
+            assert len(connections) == 1
+    finally:
+        sys.set_asyncgen_hooks(firstiter=hooks.firstiter, finalizer=hooks.finalizer)
+
+    assert [p.content for p in first.parts + second.parts] == ["ab", "c"]  # type: ignore[union-attr]
+    assert dropped == []
+
+
+async def test_a_body_that_goes_on_after_done_is_left_after_the_drain_time(
+    deltas: Deltas,
+) -> None:
+    chunk = {
+        "id": "c",
+        "object": "chat.completion.chunk",
+        "created": 1,
+        "model": "m-1",
+        "choices": [{"index": 0, "delta": {"content": "hi"}, "finish_reason": "stop"}],
+    }
+
+    async def body() -> AsyncIterator[bytes]:
+        yield f"data: {json.dumps(chunk)}\n\n".encode()
+        yield b"data: [DONE]\n\n"
+        await asyncio.sleep(60)  # a server that keeps the body open after [DONE]
+        yield b": late\n\n"
+
+    def handler(request: httpx2.Request) -> httpx2.Response:
+        return httpx2.Response(200, headers={"content-type": "text/event-stream"}, content=body())
+
+    async with httpx2.AsyncClient(transport=httpx2.MockTransport(handler)) as http:
+        sdk = PassThroughAsyncOpenAI(
+            api_key="k", base_url="http://127.0.0.1:9/v1", max_retries=0, http_client=http
+        )
+        client = PydanticAIClient(
+            OpenAIChatModel("m-1", provider=OpenAIProvider(openai_client=sdk)), "openai"
+        )
+        began = time.monotonic()
+        response = await asyncio.wait_for(
+            client.complete([ModelRequest.user_text_prompt("hi")], [], {}, deltas), 10
+        )
+
+    assert time.monotonic() - began < 5
+    assert [p.content for p in response.parts] == ["hi"]  # type: ignore[union-attr]

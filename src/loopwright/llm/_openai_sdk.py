@@ -10,6 +10,10 @@ conversation turn (25 ms for a 30-turn session, per model request) on the event 
 its walk: the same request on the wire, with the SDK's headers, auth, timeout, error mapping
 and streaming. (The same SDK issue: anthropics/anthropic-sdk-python#1195.)
 
+A stream's reading generators (the SSE decoder's, httpx2's, httpcore2's) are run to their end
+at ``[DONE]`` (``_ChunkStream``): the SDK stops at ``[DONE]`` and leaves them suspended, and the
+event loop then closes each one it collects in a task of its own (4 per model request).
+
 Streamed chunks are validated by pydantic-core (``model_validate``, about 4 µs a chunk) instead
 of the SDK's lenient recursive ``construct_type`` (30-65 µs); a chunk the schema refuses (some
 OpenAI-compatible servers stray from it) still goes the lenient way.
@@ -17,12 +21,15 @@ OpenAI-compatible servers stray from it) still goes the lenient way.
 
 from __future__ import annotations
 
+from collections.abc import AsyncGenerator, AsyncIterator
 from typing import Any, TypeVar, cast
 
+import anyio
 import httpx2
 from openai import AsyncOpenAI, AsyncStream, NotGiven, Omit, not_given
 from openai._base_client import make_request_options
 from openai._compat import cached_property
+from openai._streaming import ServerSentEvent
 from openai.resources.chat import AsyncChat
 from openai.resources.chat.completions import AsyncCompletions
 from openai.types.chat import ChatCompletion, ChatCompletionChunk
@@ -32,6 +39,34 @@ ResponseT = TypeVar("ResponseT")
 
 _OPTIONS = frozenset({"extra_headers", "extra_query", "extra_body", "timeout"})
 _LISTS = frozenset({"messages", "tools"})  # typed Iterable: the SDK would make them lists
+
+
+_DONE_DRAIN_S = 0.1
+"""How long the body may go on after ``[DONE]`` (the SDK drains it for as long)."""
+
+
+class _ChunkStream(AsyncStream[ChatCompletionChunk]):
+    """The SDK's stream of chunks, whose reading ends with the body rather than at ``[DONE]``.
+
+    The SDK's ``__stream__`` breaks out of its event loop at ``[DONE]`` and drains the body
+    itself, leaving four nested async generators suspended for the event loop to close (a task
+    each). Here the events end after ``[DONE]`` once the body has (an HTTP/1.1 body ends with
+    its last chunk, at once), so every generator returns; the SDK then finds no ``[DONE]``,
+    skips its drain and closes the response as it always does. A body that goes on after
+    ``[DONE]`` is read for at most ``_DONE_DRAIN_S``, as the SDK would, then left."""
+
+    async def _iter_events(self) -> AsyncIterator[ServerSentEvent]:
+        # an async generator, which the SDK annotates as an iterator
+        events = cast(AsyncGenerator[ServerSentEvent, None], super()._iter_events())
+        async for sse in events:
+            if sse.data.startswith("[DONE]"):
+                with anyio.move_on_after(_DONE_DRAIN_S):
+                    async for _ in events:
+                        pass
+                    return
+                await events.aclose()  # the body went on: the rest is dropped
+                return
+            yield sse
 
 
 class _PassThroughCompletions(AsyncCompletions):
@@ -54,7 +89,7 @@ class _PassThroughCompletions(AsyncCompletions):
             ),
             cast_to=ChatCompletion,
             stream=stream,
-            stream_cls=AsyncStream[ChatCompletionChunk],
+            stream_cls=_ChunkStream,
         )
 
 
