@@ -85,6 +85,32 @@ class Collections:
             self.seconds[info["generation"]] += time.perf_counter() - self._started
 
 
+class Tasks:
+    """Tasks the server's loop starts, by the coroutine they run (a task is a loop callback
+    per step, and its creation and completion cost more than an ``await``)."""
+
+    def __init__(self) -> None:
+        self.started: Counter[str] = Counter()
+
+    def install(self, loop: asyncio.AbstractEventLoop) -> None:
+        def factory(loop: asyncio.AbstractEventLoop, coro: Any, **kwargs: Any) -> asyncio.Task[Any]:
+            name = getattr(coro, "__qualname__", type(coro).__name__)
+            if name != "async_generator_athrow":  # counted by the finalizer, by name
+                self.started[name] += 1
+            return asyncio.Task(coro, loop=loop, **kwargs)
+
+        loop.set_task_factory(factory)
+        hooks = sys.get_asyncgen_hooks()  # this thread's: install runs on the loop's thread
+        finalize = hooks.finalizer
+        assert finalize is not None
+
+        def finalizer(agen: Any) -> None:  # an async generator dropped unclosed: a task
+            self.started[f"aclose of {agen.__qualname__} (dropped unclosed)"] += 1
+            finalize(agen)
+
+        sys.set_asyncgen_hooks(firstiter=hooks.firstiter, finalizer=finalizer)
+
+
 class Counts:
     """Statements, begins and commits, per database (app or DBOS's)."""
 
@@ -282,6 +308,8 @@ async def main(args: argparse.Namespace) -> None:
             collections = Collections()
             gc.callbacks.append(collections)
             profile = cProfile.Profile()
+            tasks = Tasks()
+            on_server(box, lambda: tasks.install(box["loop"]))
             on_server(box, profile.enable)
             done = 0
             async for _ in turns(c, bench):
@@ -289,6 +317,7 @@ async def main(args: argparse.Namespace) -> None:
                 if done == args.turns:
                     break
             on_server(box, profile.disable)
+            on_server(box, lambda: box["loop"].set_task_factory(None))
             gc.callbacks.remove(collections)
             if args.dump:
                 profile.dump_stats(args.dump)
@@ -311,6 +340,9 @@ async def main(args: argparse.Namespace) -> None:
             f" {collections.count[generation] / done:.2f},"
             f" {collections.seconds[generation] * 1000 / done:.2f} ms (under cProfile)"
         )
+    print(f"tasks started per turn on the loop: {sum(tasks.started.values()) / done:.1f}")
+    for name, count in tasks.started.most_common(12):
+        print(f"  {count / done:5.2f}  {name}")
     print("statements per turn, by text:")
     for text, count in counts.texts.most_common():
         print(f"  {count / done:5.2f}  {text}")
