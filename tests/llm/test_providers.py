@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sys
 from typing import Any
 
 import httpx2
@@ -290,31 +289,3 @@ async def test_a_shared_http_client_carries_the_requests(endpoint: Endpoint) -> 
         await client.complete(ask("hi"), [], {}, Deltas())
 
     assert seen == [endpoint.fake.requests[0].path]
-
-
-async def test_streamed_chunks_are_pulled_without_a_loop_turn_each(
-    endpoint: Endpoint, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """A chunk costs no extra turn of the event loop: pydantic-ai's per-chunk lock used to yield
-    once per acquire (48 loop callbacks per turn of two 24-chunk streams)."""
-    from anyio._backends import _asyncio as backend
-
-    checkpoint = backend.AsyncIOBackend.cancel_shielded_checkpoint
-    yields = 0
-
-    async def counted() -> None:
-        nonlocal yields
-        # a lock's yield (the fake server's thread-pool limiter yields per chunk too)
-        yields += isinstance(sys._getframe(1).f_locals.get("self"), backend.Lock)
-        await checkpoint()
-
-    monkeypatch.setattr(backend.AsyncIOBackend, "cancel_shielded_checkpoint", counted)
-    client = build_client(endpoint.spec(), "m-1", breakers=BreakerRegistry())
-    counts = []
-    for chunks in (2, 22):
-        endpoint.fake.push(Reply(text=["x"] * chunks))
-        yields = 0
-        await client.complete(ask("hi"), [], {}, Deltas())
-        counts.append(yields)
-
-    assert counts[1] == counts[0], counts

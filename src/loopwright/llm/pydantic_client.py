@@ -8,11 +8,9 @@ from __future__ import annotations
 
 from typing import Any
 
-import anyio
 import httpx
 import httpx2
 from pydantic_ai import ToolDefinition
-from pydantic_ai._utils import PeekableAsyncStream
 from pydantic_ai.exceptions import (
     ModelAPIError,
     ModelConnectionError,
@@ -65,7 +63,6 @@ class PydanticAIClient:
         params = ModelRequestParameters(function_tools=list(tools), allow_text_output=True)
         try:
             async with self._model.request_stream(messages, settings, params) as stream:
-                _pull_without_yielding(stream)
                 async for event in stream:
                     delta = _delta_of(event)
                     if delta is not None:
@@ -73,21 +70,6 @@ class PydanticAIClient:
                 return stream.get()
         except (ModelAPIError, UnexpectedModelBehavior, TimeoutError, *_TRANSPORT_ERRORS) as exc:
             raise provider_error(self._provider, self.model, exc) from exc
-
-
-def _pull_without_yielding(stream: object) -> None:
-    """Let the stream's chunks be pulled without an extra turn of the event loop each.
-
-    pydantic-ai's streamed responses (OpenAI's among them) read the provider's chunks through a
-    ``PeekableAsyncStream``, which takes an ``anyio.Lock`` for every chunk; an uncontended
-    ``anyio.Lock`` still yields to the event loop once per acquire (a task step and a loop
-    callback: 48 of the ~140 callbacks of a turn, two 24-chunk streams). Its
-    ``fast_acquire`` form skips that yield and still serializes concurrent pulls, which is all
-    the lock is for (closing the stream while a pull is in flight). A stream of another shape is
-    left as it is."""
-    response = getattr(stream, "_response", None)
-    if isinstance(response, PeekableAsyncStream):
-        response._source_lock = anyio.Lock(fast_acquire=True)
 
 
 def _delta_of(event: ModelResponseStreamEvent) -> ModelDelta | None:
