@@ -220,6 +220,21 @@ def report(stats: pstats.Stats, done: int, top: int) -> None:
     stats.sort_stats("tottime").print_stats(top)
 
 
+async def run_turns(c: httpx2.AsyncClient, bench: Any, count: int, concurrency: int) -> int:
+    """``count`` turns (or a few more) by ``concurrency`` conversations at once; how many."""
+    done = 0
+
+    async def worker() -> None:
+        nonlocal done
+        async for _ in turns(c, bench):
+            done += 1
+            if done >= count:
+                return
+
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return done
+
+
 def serve(app_factory: Any, port: int, ready: threading.Event, box: dict[str, Any]) -> None:
     loop = asyncio.new_event_loop()
     box["loop"] = loop
@@ -293,7 +308,10 @@ async def main(args: argparse.Namespace) -> None:
         bench = await async_setup(base_url, model_url)
         await configure(base_url, bench, OFF)
         headers = {"Authorization": f"Bearer {bench.key}"}
-        async with httpx2.AsyncClient(base_url=base_url, headers=headers, timeout=60) as c:
+        limits = httpx2.Limits(max_connections=3 * args.concurrency + 3)
+        async with httpx2.AsyncClient(
+            base_url=base_url, headers=headers, timeout=60, limits=limits
+        ) as c:
             warm = 0
             async for _ in turns(c, bench):
                 warm += 1
@@ -311,11 +329,7 @@ async def main(args: argparse.Namespace) -> None:
             tasks = Tasks()
             on_server(box, lambda: tasks.install(box["loop"]))
             on_server(box, profile.enable)
-            done = 0
-            async for _ in turns(c, bench):
-                done += 1
-                if done == args.turns:
-                    break
+            done = await run_turns(c, bench, args.turns, args.concurrency)
             on_server(box, profile.disable)
             on_server(box, lambda: box["loop"].set_task_factory(None))
             gc.callbacks.remove(collections)
@@ -331,7 +345,9 @@ async def main(args: argparse.Namespace) -> None:
                     event.remove(Engine, name, listener)
         box["server"].should_exit = True
         await asyncio.to_thread(thread.join, 30)
-    print(f"{done} turns at c=1, a stream opened per turn, {ANSWER_TOKENS} answer tokens")
+    print(
+        f"{done} turns at c={args.concurrency}, a stream opened per turn, {ANSWER_TOKENS} answer tokens"
+    )
     for key, value in sorted(counts.found.items()):
         print(f"{key} per turn: {value / done:.1f}")
     for generation in sorted(collections.count):
@@ -353,6 +369,9 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--turns", type=int, default=40)
     parser.add_argument("--top", type=int, default=25)
+    parser.add_argument(
+        "--concurrency", type=int, default=1, help="conversations at once (the counts per turn)"
+    )
     parser.add_argument("--database-url", help="an empty PostgreSQL database instead of SQLite")
     parser.add_argument("--dump", help="also write the profile here (for pstats or snakeviz)")
     asyncio.run(main(parser.parse_args()))
