@@ -11,13 +11,14 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
+from sqlalchemy.engine import Engine
 
 from loopwright.db.database import Database
 from loopwright.db.migrate import upgrade
 from loopwright.db.repos import agents, conversations, tenancy
 from loopwright.db.row_security import ALL_STORES
-from loopwright.db.tables import RunRow
+from loopwright.db.tables import RunRow, StoreRow, UsageCounterRow
 from loopwright.domain.events import NewEvent
 from loopwright.domain.vocabulary import Priority
 from loopwright.events import log
@@ -180,3 +181,43 @@ async def test_an_append_marks_its_store_row_held_until_its_savepoint_rolls_back
                 raise RuntimeError("roll the savepoint back")
         assert log.holds_store_row(session, store.id)
         assert not log.holds_store_row(session, other.id)
+
+
+async def test_a_message_queued_admitted_and_counted_runs_past_sqlalchemy_on_sqlite(
+    db: Database,
+) -> None:
+    """Accepting a message (its counter taken, its run queued and admitted) runs only prepared
+    statements on SQLite: the admission of one run and the counter's upsert went through
+    SQLAlchemy, about 200 µs of the loop each."""
+    if not db.is_sqlite:
+        pytest.skip("prepared statements bypass SQLAlchemy on SQLite only")
+    store = await Store(db).create()
+    async with db.write(ALL_STORES) as session:
+        row = await session.get(StoreRow, store.id)
+        assert row is not None
+        row.settings = {"runs_per_min": 100, "tokens_per_min": None}
+    chat = await store.session()
+    through_sqlalchemy: list[str] = []
+
+    def seen(conn: object, cursor: object, statement: str, *args: object) -> None:
+        through_sqlalchemy.append(statement)
+
+    event.listen(Engine, "before_cursor_execute", seen)
+    try:
+        run, admitted = await store.send(chat, limit=2, room=10)
+    finally:
+        event.remove(Engine, "before_cursor_execute", seen)
+
+    assert admitted == [run]
+    assert through_sqlalchemy == []
+    async with db.read(ALL_STORES) as session:
+        used = (
+            (
+                await session.execute(
+                    select(UsageCounterRow.used).where(UsageCounterRow.store_id == store.id)
+                )
+            )
+            .scalars()
+            .all()
+        )
+    assert used == [1]

@@ -99,6 +99,16 @@ _ADMIT = (
     )
     .values(status="running", started_at=bindparam("now"))
 )
+# The usual admission, one run: a prepared statement (an expanding IN list is not).
+_ADMIT_ONE = prepare(
+    update(RunRow)
+    .where(
+        RunRow.store_id == bindparam("store"),
+        RunRow.id == bindparam("run"),
+        RunRow.status == "queued",
+    )
+    .values(status="running", started_at=bindparam("now"))
+)
 _STORES_WAITING = select(RunRow.store_id).where(RunRow.status == "queued").distinct()
 # SQLite keeps no table statistics unless ANALYZE ran: without them it reads the whole
 # (store_id, status) index rather than the partial one that holds only the queued runs.
@@ -133,7 +143,9 @@ async def admit_in(session: AsyncSession, store_id: str, budget: Budget) -> list
     now = utcnow()
     params = {"store": store_id, "limit": budget.limit, "room": budget.room, "now": now}
     ids = list((await core(session, _WAITING_HEADS, params)).scalars())
-    if ids:
+    if len(ids) == 1:
+        await core(session, _ADMIT_ONE, {"store": store_id, "run": ids[0], "now": now})
+    elif ids:
         await core(session, _ADMIT, {"store": store_id, "ids": ids, "now": now})
     return ids
 

@@ -14,10 +14,11 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import bindparam, delete, select, text, update
+from sqlalchemy import String, bindparam, column, delete, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from loopwright.db.database import core
+from loopwright.db.prepared import Prepared, prepare
 from loopwright.db.tables import UsageCounterRow
 
 
@@ -29,19 +30,22 @@ class Take:
     expires_at: int  # epoch seconds: the sweep deletes the counter after this
 
 
-_TAKE_SQL: dict[int, object] = {}
+_TAKE_SQL: dict[int, Prepared] = {}
 
 
-def _take_statement(count: int) -> object:
+def _take_statement(count: int) -> Prepared:
+    """The statement for ``count`` counters, prepared (a message takes one each turn)."""
     statement = _TAKE_SQL.get(count)
     if statement is None:
         rows = ", ".join(f"(:store, :k{i}, :n{i}, :c{i}, :e{i})" for i in range(count))
-        statement = text(
-            "INSERT INTO usage_counters (store_id, key, used, cap, expires_at) "
-            f"VALUES {rows} ON CONFLICT (store_id, key) DO UPDATE "
-            "SET used = usage_counters.used + excluded.used, cap = excluded.cap "
-            "WHERE usage_counters.used + excluded.used <= excluded.cap "
-            "RETURNING key"
+        statement = prepare(
+            text(
+                "INSERT INTO usage_counters (store_id, key, used, cap, expires_at) "
+                f"VALUES {rows} ON CONFLICT (store_id, key) DO UPDATE "
+                "SET used = usage_counters.used + excluded.used, cap = excluded.cap "
+                "WHERE usage_counters.used + excluded.used <= excluded.cap "
+                "RETURNING key"
+            ).columns(column("key", String))
         )
         _TAKE_SQL[count] = statement
     return statement
@@ -57,7 +61,7 @@ async def take(session: AsyncSession, store_id: str, takes: Sequence[Take]) -> s
     params: dict[str, object] = {"store": store_id}
     for i, t in enumerate(asked):
         params.update({f"k{i}": t.key, f"n{i}": t.amount, f"c{i}": t.cap, f"e{i}": t.expires_at})
-    found = await core(session, _take_statement(len(asked)), params)  # type: ignore[call-overload]
+    found = await core(session, _take_statement(len(asked)), params)
     taken = set(found.scalars())
     return refused | {t.key for t in asked if t.key not in taken}
 
