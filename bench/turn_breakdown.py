@@ -1,18 +1,21 @@
 """What one turn costs, counted: the server runs in this process on a thread of its own (its own
-event loop), the client on the main thread, and ``--turns`` turns at c=1 (the workload of
-``bench.per_core``: a stream opened per turn, 2 model calls, 1 tool call, 20 answer tokens)
-are counted after a warm-up:
+event loop), the client on the main thread, and ``--turns`` turns by ``--concurrency``
+conversations at once (default 1; the workload of ``bench.per_core``: a stream opened per turn,
+2 model calls, 1 tool call, 20 answer tokens) are counted after a warm-up:
 
   * SQL statements, ``BEGIN``s and commits per turn, on the app database and on DBOS's
     system database (on SQLite as the driver runs them, its trace callback, which also sees
     the statements ``db.prepared`` runs past SQLAlchemy; on PostgreSQL SQLAlchemy's engine
     events, and each is a round trip);
-  * garbage collections per turn by generation, and their time (the whole process);
+  * garbage collections per turn by generation, and their time (the whole process, the
+    client's allocations included);
+  * tasks the server's loop starts per turn, by coroutine, with the async generators it has to
+    close in a task of their own because they were dropped unclosed;
   * from a cProfile of the server's loop thread (DBOS's own threads are not in it): Python
     function calls per turn, JSON encodings and decodings, pydantic validations and dumps,
     and where the loop's time goes by package (own time, so the shares add up to 100%).
 
-    .venv/bin/python -m bench.turn_breakdown [--turns 40] [--top 25]
+    .venv/bin/python -m bench.turn_breakdown [--turns 40] [--concurrency 1] [--top 25]
         [--database-url postgresql://postgres@127.0.0.1:5432/<an empty database>]
 
 cProfile slows every call down, so read the shares and counts, not the times.
@@ -132,6 +135,9 @@ class Counts:
             return connection
 
         sqlite3.connect = traced_connect  # type: ignore[assignment]
+        # SQLAlchemy's dialect connects through the dbapi2 module's own name (DBOS's engine,
+        # the app's read engine)
+        sqlite3.dbapi2.connect = traced_connect  # type: ignore[assignment]
 
     def _tracer(self, which: str) -> Any:
         def traced(text: str) -> None:
