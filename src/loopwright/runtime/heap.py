@@ -13,8 +13,9 @@ objects instead of Python's 700. A turn's objects are short-lived, but at 700 a 
 came every few hundred allocations and found the objects of the turns still in flight alive:
 it promoted them, and the older generations, collected more often and holding more, cost more
 as concurrency grew (``bench.turn_breakdown --concurrency 50``, the whole process's
-collections per turn: 2.0 ms at 700, among them a full one every ~50 turns of ~25 ms; 0.9 ms
-at 10,000, no full one). A young collection walks more objects at a time, the same in total.
+collections per turn: 2.0-2.3 ms at 700, among them a full one every ~50 turns of ~25 ms;
+0.9-1.3 ms at 10,000, no full one). A young collection walks more objects at a time, the
+same in total.
 """
 
 from __future__ import annotations
