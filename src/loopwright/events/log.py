@@ -21,6 +21,7 @@ from loopwright.db.database import (
     PENDING_EVENTS,
     core,
     has_row_locks,
+    savepoint_now,
 )
 from loopwright.db.prepared import prepare
 from loopwright.db.tables import EventRow, RunRow, StoreRow
@@ -189,6 +190,7 @@ async def savepoint(session: AsyncSession) -> AsyncIterator[None]:
     deferred_before = list(deferred)
     try:
         async with session.begin_nested():
+            await savepoint_now(session)
             yield
     except BaseException:
         del pending[kept:]
