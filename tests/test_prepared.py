@@ -17,6 +17,7 @@ import pytest
 from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
+from loopwright.db import database
 from loopwright.db.database import Database, core
 from loopwright.db.migrate import upgrade
 from loopwright.db.prepared import Fetched, prepare
@@ -44,9 +45,9 @@ async def db(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Da
     else:
         url = request.getfixturevalue("pg_url")
     await asyncio.to_thread(upgrade, url)
-    database = Database(url)
-    yield database
-    await database.dispose()
+    db = Database(url)
+    yield db
+    await db.dispose()
 
 
 def new_ids(n: int) -> list[str]:
@@ -171,3 +172,31 @@ async def test_a_first_write_that_begins_with_the_orm_keeps_it(tmp_path: Path) -
             assert sorted(tuple(r) for r in found) == sorted([(first, "b"), (second, "c")])
     finally:
         await db.dispose()
+
+
+async def test_read_units_keep_the_statements_psycopg_prepared(
+    db: Database, tmp_path: Path
+) -> None:
+    """A read unit ends with ``COMMIT``: at a ``ROLLBACK`` psycopg forgets how often each
+    statement ran on the connection and drops those it prepared (``DEALLOCATE ALL``, a round
+    trip), so the hot statements were parsed and planned again in every transaction."""
+    if db.is_sqlite:
+        pytest.skip("psycopg's prepared statements")
+    (store_id,) = new_ids(1)
+    read = prepare(_READ)
+    async with db.write(ALL_STORES) as session:
+        await core(session, prepare(_INSERT), {"id": store_id, "name": "a"})
+    trace = tmp_path / "trace"
+    with trace.open("w") as out:
+        for _ in range(8):  # psycopg prepares a statement at its fifth run on a connection
+            async with db.read(ALL_STORES) as session:
+                driver = await database._driver(session)
+                driver.pgconn.trace(out.fileno())
+                assert (await core(session, read, {"store": store_id})).one().name == "a"
+            driver.pgconn.untrace()
+    parsed = [
+        line for line in trace.read_text().splitlines() if "\tParse\t" in line and "stores" in line
+    ]
+    # its first runs, then once as a prepared statement, which the later runs use
+    assert len(parsed) <= 6 and '"_pg3_' in parsed[-1]
+    assert "DEALLOCATE" not in trace.read_text()

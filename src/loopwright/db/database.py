@@ -236,6 +236,9 @@ class Database:
             async with self._sessions() as session:
                 await _enter(session, scope)
                 yield session
+                # COMMIT, not the ROLLBACK closing would send: psycopg forgets the statements
+                # it prepared on the connection at every ROLLBACK (and sends DEALLOCATE ALL)
+                await session.commit()
             return
         session = InlineSession(self._sqlite_read, self._sqlite_reads)
         try:
