@@ -233,12 +233,13 @@ async def notifiers(
     machines: Machines,
 ) -> AsyncIterator[tuple[PgNotifier, PgNotifier, PgNotifier]]:
     """``sender``; ``peer``, which the relay would have given the sender's events already;
-    ``remote``, another machine's process."""
+    ``remote``, another machine's process, a worker serving no streams (it listens to events
+    only while a reader of its own waits)."""
     dbs = [Database(machines.url) for _ in range(3)]
     sender = PgNotifier(dbs[0], EventHub(), machines.url)
     peer = PgNotifier(dbs[1], EventHub(), machines.url, name="peer")
     peer._carried = lambda origin: origin in ("peer", sender.name)
-    remote = PgNotifier(dbs[2], EventHub(), machines.url)
+    remote = PgNotifier(dbs[2], EventHub(), machines.url, events="when_read")
     for notifier in (sender, peer, remote):
         await notifier.start()
         await notifier.listening.wait()

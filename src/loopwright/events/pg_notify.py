@@ -28,6 +28,7 @@ import logging
 import secrets
 import time
 from collections.abc import Callable, Sequence
+from typing import Literal
 
 import psycopg
 from pydantic_core import from_json, to_json
@@ -64,10 +65,15 @@ class PgNotifier:
         *,
         name: str | None = None,
         carried: Callable[[str], bool] | None = None,
+        events: Literal["always", "when_read"] = "always",
     ) -> None:
         """``name``: this process's name in notifications (the relay's, when there is one);
         ``carried(name)``: whether the events of process ``name`` reach this one another way
-        (the relay), so its notifications are ignored."""
+        (the relay), so its notifications are ignored; ``events``: listen to the events
+        channel always (a process serving streams: a stream opened just before a run must
+        not miss the run's first token deltas, which no log holds) or only while a reader
+        here follows a store (a worker serving no streams: its own readers wait for
+        committed events, which the log has)."""
         self.db = db
         self.hub = hub
         self.conninfo = conninfo(listen_url)
@@ -84,6 +90,7 @@ class PgNotifier:
         """Set while the ``LISTEN`` connection is open and listens to the channels wanted
         (``channels``; tests wait for it)."""
         self.channels: set[str] = set()
+        self.events = events
         self._interest = asyncio.Event()
         self._readers_gone_at = -LINGER_S
         self._had_readers = False  # whether the hub had readers at the last change
@@ -192,11 +199,16 @@ class PgNotifier:
         self._interest.set()
 
     def _wanted(self) -> set[str]:
-        """The channels someone here takes: events while a reader follows a store (and
-        ``LINGER_S`` after the last one left, so readers coming and going do not listen and
-        stop each time), queued runs while a worker watches for them."""
+        """The channels someone here takes: events (unless ``events`` is ``when_read``: while
+        a reader follows a store, and ``LINGER_S`` after the last one left, so readers coming
+        and going do not listen and stop each time), queued runs while a worker watches for
+        them."""
         wanted: set[str] = set()
-        if self.hub.reads_any or time.monotonic() - self._readers_gone_at < LINGER_S:
+        if (
+            self.events == "always"
+            or self.hub.reads_any
+            or time.monotonic() - self._readers_gone_at < LINGER_S
+        ):
             wanted.add(log.NOTIFY_CHANNEL)
         if self.hub.watches_queued:
             wanted.add(log.QUEUED_CHANNEL)
