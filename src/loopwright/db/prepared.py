@@ -1,4 +1,4 @@
-"""Prepared statements: the run loop's hottest Core statements, on SQLite straight to the driver.
+"""Prepared statements: the run loop's hottest Core statements, straight to the driver.
 
 A turn runs some thirty statements of a dozen kinds (event appends, step records, run
 updates, the fencing check, the history read). Through SQLAlchemy each costs about 50 µs of
@@ -7,8 +7,11 @@ parameter processing, the result's metadata) against about 10 µs for SQLite its
 ``Prepared`` statement is compiled once for SQLite per set of parameter names, with its
 parameters' order, their bind processors and Python-side defaults, and its result columns'
 processors; ``database.core`` runs it on the transaction's ``sqlite3`` connection and returns
-``Fetched`` (the part of a result the callers use). On PostgreSQL it runs the same statement
-through SQLAlchemy, as before.
+``Fetched`` (the part of a result the callers use). On PostgreSQL it is compiled likewise for
+psycopg's dialect (positional parameters; result processors chosen at the first execution,
+from the column types the server sends) and run on psycopg's connection under the session's
+transaction (``execute_pg``), so the transaction's row-level-security scope and fencing
+guard, set when it began, cover it.
 
 What SQLAlchemy would do differently is refused when the statement is compiled, and the
 statement then always takes SQLAlchemy's path: expanding (``IN``) parameters given when it
