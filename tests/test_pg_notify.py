@@ -14,6 +14,7 @@ import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -24,8 +25,9 @@ from loopwright.db.database import NOTIFY_QUEUED, Database
 from loopwright.domain.events import Event, NewEvent
 from loopwright.events import log
 from loopwright.events.hub import EventHub
+from loopwright.events.notifier import start_notifiers, stop_notifiers
 from loopwright.events.pg_notify import MAX_PAYLOAD, PgNotifier
-from tests.conftest import PG_ADMIN_URL, new_pg_database
+from tests.conftest import PG_ADMIN_URL, make_settings, new_pg_database
 from tests.procs import OPERATOR_KEY, STARTED, ServerProcess
 from tests.sse import frames
 from tests.tcp_proxy import Proxy
@@ -384,6 +386,25 @@ async def test_a_first_reader_starts_the_events_and_reads_what_came_before_from_
         async with sender.db.write(store) as session:
             notified = await log.append(session, store, [NewEvent(type="task.created")])
         assert [await next_event(sub.queue) for _ in range(2)] == unheard + notified
+
+
+@pytest.mark.parametrize("streams", [True, False])
+async def test_only_a_process_serving_streams_listens_to_events_without_readers(
+    machines: Machines, tmp_path: Path, streams: bool
+) -> None:
+    """``serve`` starts its notifiers with streams, ``loopwright worker`` without: a stream
+    opened just before a run must see its first token deltas; a worker has no stream."""
+    settings = make_settings(tmp_path, machines.url, relay=False)
+    db = Database(machines.url)
+    notifiers = await start_notifiers(settings, db, EventHub(), streams=streams)
+    try:
+        (notifier,) = notifiers
+        assert isinstance(notifier, PgNotifier)
+        await listening(notifier)
+        assert notifier.channels == ({log.NOTIFY_CHANNEL} if streams else set())
+    finally:
+        await stop_notifiers(notifiers)
+        await db.dispose()
 
 
 def test_the_listen_connection_names_itself(machines: Machines) -> None:
