@@ -174,14 +174,13 @@ async def test_a_first_write_that_begins_with_the_orm_keeps_it(tmp_path: Path) -
         await db.dispose()
 
 
+@pytest.mark.parametrize("db", ["postgresql"], indirect=True)  # psycopg's prepared statements
 async def test_read_units_keep_the_statements_psycopg_prepared(
     db: Database, tmp_path: Path
 ) -> None:
     """A read unit ends with ``COMMIT``: at a ``ROLLBACK`` psycopg forgets how often each
     statement ran on the connection and drops those it prepared (``DEALLOCATE ALL``, a round
     trip), so the hot statements were parsed and planned again in every transaction."""
-    if db.is_sqlite:
-        pytest.skip("psycopg's prepared statements")
     (store_id,) = new_ids(1)
     read = prepare(_READ)
     async with db.write(ALL_STORES) as session:
