@@ -4,9 +4,9 @@ conversations at once (default 1; the workload of ``bench.per_core``: a stream o
 2 model calls, 1 tool call, 20 answer tokens) are counted after a warm-up:
 
   * SQL statements, ``BEGIN``s and commits per turn, on the app database and on DBOS's
-    system database (on SQLite as the driver runs them, its trace callback, which also sees
-    the statements ``db.prepared`` runs past SQLAlchemy; on PostgreSQL SQLAlchemy's engine
-    events, and each is a round trip);
+    system database, as the driver runs them (on SQLite its trace callback; on PostgreSQL
+    psycopg's cursors and its own transaction commands, where each is a round trip, counted
+    as ``round trips``), so the statements ``db.prepared`` runs past SQLAlchemy are seen;
   * garbage collections per turn by generation, and their time (the whole process, the
     client's allocations included);
   * tasks the server's loop starts per turn, by coroutine, with the async generators it has to
@@ -40,9 +40,9 @@ from pathlib import Path
 from typing import Any
 
 import httpx2
+import psycopg
+import psycopg._connection_base
 import uvicorn
-from sqlalchemy import event
-from sqlalchemy.engine import Engine
 
 from bench.guardrails_overhead import OFF, async_setup, configure
 from bench.harness import OPERATOR_KEY, free_port, process
@@ -156,20 +156,62 @@ class Counts:
 
         return traced
 
-    @staticmethod
-    def which(conn: Any) -> str:
-        name = str(conn.engine.url.database or "")
-        return "dbos" if "dbos" in name else "app"
+    def trace_pg(self) -> None:
+        """On PostgreSQL: count what psycopg sends, counted while ``tracing``: statements
+        through its cursors (SQLAlchemy's and ``db.prepared``'s alike), the ``BEGIN``,
+        ``COMMIT``, ``ROLLBACK`` and savepoint commands it sends itself, and the ``BEGIN`` a
+        store-scoped transaction sends with its scope (``database._begin_in_store``): each
+        one a round trip."""
+        from loopwright.db import database
 
-    def statement(self, conn: Any, cursor: Any, text: str, *args: Any) -> None:
-        self.found[f"{self.which(conn)} statements"] += 1
-        self.texts[f"{self.which(conn)}: {' '.join(text.split())[:90]}"] += 1
+        def which(connection: Any) -> str:
+            return "dbos" if "dbos" in str(connection.info.dbname) else "app"
 
-    def begin(self, conn: Any) -> None:
-        self.found[f"{self.which(conn)} begins"] += 1
+        def counted(text: Any, connection: Any) -> None:
+            if not self.tracing:
+                return
+            if isinstance(text, bytes):
+                text = text.decode()
+            words = str(text).split()
+            verb = words[0].upper() if words else ""
+            db = which(connection)
+            if verb == "BEGIN":
+                self.found[f"{db} begins"] += 1
+            elif verb in ("COMMIT", "END"):
+                self.found[f"{db} commits"] += 1
+            elif verb == "ROLLBACK" and len(words) == 1:
+                self.found[f"{db} rollbacks"] += 1
+            else:
+                self.found[f"{db} statements"] += 1
+            self.found[f"{db} round trips"] += 1
+            self.texts[f"{db}: {' '.join(words)[:90]}"] += 1
 
-    def commit(self, conn: Any) -> None:
-        self.found[f"{self.which(conn)} commits"] += 1
+        base = psycopg._connection_base.BaseConnection
+        command = base._exec_command
+
+        def exec_command(conn: Any, text: Any, *args: Any, **kwargs: Any) -> Any:
+            counted(text, conn)
+            return command(conn, text, *args, **kwargs)
+
+        base._exec_command = exec_command  # type: ignore[method-assign]
+        for cursor_type in (psycopg.Cursor, psycopg.AsyncCursor):
+            for name in ("execute", "executemany"):
+                original = getattr(cursor_type, name)
+
+                def traced(
+                    cur: Any, query: Any, *args: Any, _run: Any = original, **kw: Any
+                ) -> Any:
+                    counted(query if isinstance(query, str | bytes) else str(query), cur.connection)
+                    return _run(cur, query, *args, **kw)
+
+                setattr(cursor_type, name, traced)
+        begin_in_store = database._begin_in_store
+
+        async def scoped(driver: Any, store_id: str) -> None:
+            counted("BEGIN", driver)
+            await begin_in_store(driver, store_id)
+
+        database._begin_in_store = scoped  # type: ignore[assignment]
 
 
 _LITERALS = re.compile(r"'(?:[^']|'')*'|\b\d+(?:\.\d+)?\b")
@@ -303,6 +345,8 @@ async def main(args: argparse.Namespace) -> None:
         sqlite = not args.database_url
         if sqlite:  # before the server opens its connections
             counts.trace_sqlite()
+        else:
+            counts.trace_pg()
         port = free_port()
         ready, box = threading.Event(), {}
         thread = threading.Thread(
@@ -323,12 +367,7 @@ async def main(args: argparse.Namespace) -> None:
                 warm += 1
                 if warm == 10:
                     break
-            if sqlite:
-                counts.tracing = True
-            else:
-                event.listen(Engine, "before_cursor_execute", counts.statement)
-                event.listen(Engine, "begin", counts.begin)
-                event.listen(Engine, "commit", counts.commit)
+            counts.tracing = True
             collections = Collections()
             gc.callbacks.append(collections)
             profile = cProfile.Profile()
@@ -341,14 +380,7 @@ async def main(args: argparse.Namespace) -> None:
             gc.callbacks.remove(collections)
             if args.dump:
                 profile.dump_stats(args.dump)
-            if sqlite:
-                counts.tracing = False
-            else:
-                for name in ("before_cursor_execute", "begin", "commit"):
-                    listener = {"before_cursor_execute": counts.statement}.get(name) or getattr(
-                        counts, name
-                    )
-                    event.remove(Engine, name, listener)
+            counts.tracing = False
         box["server"].should_exit = True
         await asyncio.to_thread(thread.join, 30)
     print(

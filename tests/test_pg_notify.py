@@ -14,18 +14,20 @@ import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import httpx
 import psycopg
 import pytest
 
-from loopwright.db.database import Database
+from loopwright.db.database import NOTIFY_QUEUED, Database
 from loopwright.domain.events import Event, NewEvent
 from loopwright.events import log
 from loopwright.events.hub import EventHub
+from loopwright.events.notifier import start_notifiers, stop_notifiers
 from loopwright.events.pg_notify import MAX_PAYLOAD, PgNotifier
-from tests.conftest import PG_ADMIN_URL, new_pg_database
+from tests.conftest import PG_ADMIN_URL, make_settings, new_pg_database
 from tests.procs import OPERATOR_KEY, STARTED, ServerProcess
 from tests.sse import frames
 from tests.tcp_proxy import Proxy
@@ -222,17 +224,24 @@ async def next_event(queue: asyncio.Queue[Event]) -> Event:
     return await asyncio.wait_for(queue.get(), 10)
 
 
+async def listening(*notifiers: PgNotifier) -> None:
+    """Until each listens to what its hub wants (a reader just subscribed: events)."""
+    for notifier in notifiers:
+        await asyncio.wait_for(notifier.listening.wait(), 10)
+
+
 @pytest.fixture
 async def notifiers(
     machines: Machines,
 ) -> AsyncIterator[tuple[PgNotifier, PgNotifier, PgNotifier]]:
     """``sender``; ``peer``, which the relay would have given the sender's events already;
-    ``remote``, another machine's process."""
+    ``remote``, another machine's process, a worker serving no streams (it listens to events
+    only while a reader of its own waits)."""
     dbs = [Database(machines.url) for _ in range(3)]
     sender = PgNotifier(dbs[0], EventHub(), machines.url)
     peer = PgNotifier(dbs[1], EventHub(), machines.url, name="peer")
     peer._carried = lambda origin: origin in ("peer", sender.name)
-    remote = PgNotifier(dbs[2], EventHub(), machines.url)
+    remote = PgNotifier(dbs[2], EventHub(), machines.url, events="when_read")
     for notifier in (sender, peer, remote):
         await notifier.start()
         await notifier.listening.wait()
@@ -254,6 +263,7 @@ async def test_events_a_relay_carried_are_not_notified_twice(
         peer.hub.subscribe(store) as from_peer,
         remote.hub.subscribe(store) as from_remote,
     ):
+        await listening(peer, remote)
         async with sender.db.write(store) as session:
             appended = await log.append(
                 session, store, [NewEvent(type="task.created", payload={"n": 1})]
@@ -273,6 +283,7 @@ async def test_a_delta_too_large_for_a_notification_is_dropped_not_raised(
     sender, _, remote = notifiers
     store = machines.store
     with remote.hub.subscribe(store) as sub:
+        await listening(remote)
         sender.hub.publish([delta(store, "x" * MAX_PAYLOAD)])
         sender.hub.publish([delta(store, "ok")])
         assert (await next_event(sub.queue)).payload == {"delta": "ok"}
@@ -285,6 +296,7 @@ async def test_small_events_ride_in_their_notification_large_ones_are_read_from_
     sender, _, remote = notifiers
     store = machines.store
     with remote.hub.subscribe(store) as sub:
+        await listening(remote)
         async with sender.db.write(store) as session:
             small = await log.append(
                 session,
@@ -311,6 +323,7 @@ async def test_events_notified_after_a_gap_come_with_the_gap_from_the_log(
     quiet = Database(machines.url)
     try:
         with remote.hub.subscribe(store) as sub:
+            await listening(remote)
             async with quiet.write(store) as session:
                 before = await log.high_water(session, store)
                 missed = await log.append(session, store, [NewEvent(type="task.created")])
@@ -321,6 +334,77 @@ async def test_events_notified_after_a_gap_come_with_the_gap_from_the_log(
         assert (remote.carried_events, remote.log_reads) == (0, 1)
     finally:
         await quiet.dispose()
+
+
+async def test_a_process_nobody_reads_from_is_sent_only_the_runs_it_may_start(
+    machines: Machines, notifiers: tuple[PgNotifier, PgNotifier, PgNotifier]
+) -> None:
+    """A worker whose process has no reader listens to queued runs only: the events and
+    token deltas of runs it does not read cost it nothing, however many workers there are."""
+    sender, _, idle = notifiers
+    store = machines.store
+    woken: asyncio.Queue[str] = asyncio.Queue()
+    idle.hub.watch_queued(woken.put_nowait)
+    witness = PgNotifier(Database(machines.url), EventHub(), machines.url)
+    await witness.start()
+    try:
+        with witness.hub.subscribe(store) as seen:
+            await listening(idle, witness)
+            assert idle.channels == {log.QUEUED_CHANNEL}
+            async with sender.db.write(store) as session:
+                appended = await log.append(session, store, [NewEvent(type="task.created")])
+            sender.hub.publish([delta(store, "Hel")])
+            assert await next_event(seen.queue) == appended[0]
+            assert (await next_event(seen.queue)).payload == {"delta": "Hel"}
+            async with sender.db.write(store) as session:  # as an API-only process does
+                session.info[NOTIFY_QUEUED] = True
+                await log.append(session, store, [NewEvent(type="run.queued")])
+            assert await asyncio.wait_for(woken.get(), 10) == store
+        assert (idle.notifications, idle.carried_events, idle.log_reads) == (1, 0, 0)
+    finally:
+        idle.hub.unwatch_queued(woken.put_nowait)
+        await witness.stop()
+        await witness.db.dispose()
+
+
+async def test_a_first_reader_starts_the_events_and_reads_what_came_before_from_the_log(
+    machines: Machines, notifiers: tuple[PgNotifier, PgNotifier, PgNotifier]
+) -> None:
+    """Events appended while nobody here read them: the reader that makes the process
+    listen again finds them in order, from the log, then the next ones notified."""
+    sender, _, remote = notifiers
+    store = machines.store
+    await listening(remote)
+    assert remote.channels == set()
+    async with sender.db.write(store) as session:
+        before = await log.high_water(session, store)
+        unheard = await log.append(session, store, [NewEvent(type="task.created")])
+    with remote.hub.subscribe(store) as sub:
+        remote.hub.note_high_water(store, before)  # the reader read the log up to there
+        await listening(remote)
+        assert remote.channels == {log.NOTIFY_CHANNEL}
+        async with sender.db.write(store) as session:
+            notified = await log.append(session, store, [NewEvent(type="task.created")])
+        assert [await next_event(sub.queue) for _ in range(2)] == unheard + notified
+
+
+@pytest.mark.parametrize("streams", [True, False])
+async def test_only_a_process_serving_streams_listens_to_events_without_readers(
+    machines: Machines, tmp_path: Path, streams: bool
+) -> None:
+    """``serve`` starts its notifiers with streams, ``loopwright worker`` without: a stream
+    opened just before a run must see its first token deltas; a worker has no stream."""
+    settings = make_settings(tmp_path, machines.url, relay=False)
+    db = Database(machines.url)
+    notifiers = await start_notifiers(settings, db, EventHub(), streams=streams)
+    try:
+        (notifier,) = notifiers
+        assert isinstance(notifier, PgNotifier)
+        await listening(notifier)
+        assert notifier.channels == ({log.NOTIFY_CHANNEL} if streams else set())
+    finally:
+        await stop_notifiers(notifiers)
+        await db.dispose()
 
 
 def test_the_listen_connection_names_itself(machines: Machines) -> None:

@@ -1,8 +1,8 @@
-"""Prepared statements (``db.prepared``): on SQLite they run on the driver past SQLAlchemy, and
-must give what SQLAlchemy's path gives: Python-side defaults, bind and result processing (JSON,
-UTC timestamps), lists built into the statement, ``RETURNING`` rows and row counts, SQLAlchemy's
-exceptions; a statement the fast path cannot take runs through SQLAlchemy. On PostgreSQL they
-are plain statements: the same assertions hold."""
+"""Prepared statements (``db.prepared``): they run on the driver past SQLAlchemy (sqlite3, or
+psycopg in the session's transaction), and must give what SQLAlchemy's path gives: Python-side
+defaults, bind and result processing (JSON, UTC timestamps), lists built into the statement,
+``RETURNING`` rows and row counts, SQLAlchemy's exceptions; a statement the fast path cannot
+take runs through SQLAlchemy. Every test runs on both databases."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ import pytest
 from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
+from loopwright.db import database
 from loopwright.db.database import Database, core
 from loopwright.db.migrate import upgrade
 from loopwright.db.prepared import Fetched, prepare
@@ -44,9 +45,9 @@ async def db(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Da
     else:
         url = request.getfixturevalue("pg_url")
     await asyncio.to_thread(upgrade, url)
-    database = Database(url)
-    yield database
-    await database.dispose()
+    db = Database(url)
+    yield db
+    await db.dispose()
 
 
 def new_ids(n: int) -> list[str]:
@@ -60,7 +61,7 @@ async def test_the_same_rows_as_sqlalchemy(db: Database) -> None:
         # no settings, no created_at: their Python defaults (dict, utcnow) fill them
         inserted = await core(session, fast_insert, {"id": fast_id, "name": "a"})
         await core(session, _INSERT, {"id": slow_id, "name": "a"})
-        assert isinstance(inserted, Fetched) == db.is_sqlite  # the driver's path on SQLite
+        assert isinstance(inserted, Fetched)  # the driver's path
         fast = await core(session, fast_rename, {"store": fast_id, "new_name": "b", "count": 3})
         slow = await core(session, _RENAME, {"store": slow_id, "new_name": "b", "count": 3})
         fast_row, slow_row = fast.one(), slow.one()
@@ -171,3 +172,30 @@ async def test_a_first_write_that_begins_with_the_orm_keeps_it(tmp_path: Path) -
             assert sorted(tuple(r) for r in found) == sorted([(first, "b"), (second, "c")])
     finally:
         await db.dispose()
+
+
+@pytest.mark.parametrize("db", ["postgresql"], indirect=True)  # psycopg's prepared statements
+async def test_read_units_keep_the_statements_psycopg_prepared(
+    db: Database, tmp_path: Path
+) -> None:
+    """A read unit ends with ``COMMIT``: at a ``ROLLBACK`` psycopg forgets how often each
+    statement ran on the connection and drops those it prepared (``DEALLOCATE ALL``, a round
+    trip), so the hot statements were parsed and planned again in every transaction."""
+    (store_id,) = new_ids(1)
+    read = prepare(_READ)
+    async with db.write(ALL_STORES) as session:
+        await core(session, prepare(_INSERT), {"id": store_id, "name": "a"})
+    trace = tmp_path / "trace"
+    with trace.open("w") as out:
+        for _ in range(8):  # psycopg prepares a statement at its fifth run on a connection
+            async with db.read(ALL_STORES) as session:
+                driver = await database._driver(session)
+                driver.pgconn.trace(out.fileno())
+                assert (await core(session, read, {"store": store_id})).one().name == "a"
+            driver.pgconn.untrace()
+    parsed = [
+        line for line in trace.read_text().splitlines() if "\tParse\t" in line and "stores" in line
+    ]
+    # its first runs, then once as a prepared statement, which the later runs use
+    assert len(parsed) <= 6 and '"_pg3_' in parsed[-1]
+    assert "DEALLOCATE" not in trace.read_text()

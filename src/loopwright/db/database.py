@@ -27,10 +27,11 @@ from psycopg import generators
 from psycopg.pq import Escaping, ExecStatus, TransactionStatus
 from sqlalchemy import Engine, Executable, event, make_url
 from sqlalchemy.engine import CursorResult
-from sqlalchemy.exc import DisconnectionError
+from sqlalchemy.exc import DBAPIError, DisconnectionError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.pool import ConnectionPoolEntry
 
+from loopwright.db import prepared
 from loopwright.db.prepared import Fetched, Params, Prepared
 from loopwright.db.row_security import ALL_STORES, BEGIN_IN_STORE, ENTER_STORE, StoreScope
 from loopwright.db.sqlite_checkpoint import Checkpointer
@@ -60,6 +61,7 @@ workers are told of (they admit them at once)."""
 PING_IDLE_S = 1.0
 """A pooled PostgreSQL connection idle for longer is checked before use (``_ping_when_idle``)."""
 _IDLE_SINCE = "loopwright.idle_since"
+_DRIVER = "loopwright.driver"
 IDLE = TransactionStatus.IDLE
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 SQLITE_WRITE_BUSY_TIMEOUT_MS = 10_000  # a write waits on the loop: keep it short
@@ -96,9 +98,37 @@ async def core(
             statement = statement.statement
         return session.sync_session.connection().execute(statement, params)
     if isinstance(statement, Prepared):
+        driver = await _driver(session)
+        try:
+            found = await prepared.execute_pg(driver, statement, params)
+        except psycopg.Error as error:
+            raise DBAPIError.instance(
+                statement.sql_of(params, pg=True), params, error, psycopg.Error
+            ) from error
+        if found is not None:
+            return found
         statement = statement.statement
     connection = await session.connection()
     return await connection.execute(statement, params)
+
+
+async def _driver(session: AsyncSession) -> psycopg.AsyncConnection[Any]:
+    """psycopg's connection under the session's transaction (kept in ``session.info``)."""
+    driver = session.info.get(_DRIVER)
+    if driver is None:
+        connection = await session.connection()
+        driver = (await connection.get_raw_connection()).driver_connection
+        assert isinstance(driver, psycopg.AsyncConnection)
+        session.info[_DRIVER] = driver
+    return driver
+
+
+async def savepoint_now(session: AsyncSession) -> None:
+    """Send the savepoint ``begin_nested`` just began: SQLAlchemy sends it before its next
+    statement, and prepared statements run past SQLAlchemy (on SQLite ``InlineSession``
+    sends it at once)."""
+    if not isinstance(session, InlineSession):
+        await session.connection()
 
 
 def after_commit(session: AsyncSession, then: Callable[[], None]) -> None:
@@ -122,10 +152,7 @@ async def _enter(session: AsyncSession, scope: StoreScope) -> None:
     (sent with its ``BEGIN``); a cross-store one runs as the connecting user, which the
     policies do not restrict."""
     if scope is not ALL_STORES:
-        connection = await session.connection()
-        driver = (await connection.get_raw_connection()).driver_connection
-        assert isinstance(driver, psycopg.AsyncConnection)
-        await _begin_in_store(driver, scope)
+        await _begin_in_store(await _driver(session), scope)
 
 
 async def _begin_in_store(driver: psycopg.AsyncConnection[Any], store_id: str) -> None:
@@ -209,6 +236,9 @@ class Database:
             async with self._sessions() as session:
                 await _enter(session, scope)
                 yield session
+                # COMMIT, not the ROLLBACK closing would send: psycopg forgets the statements
+                # it prepared on the connection at every ROLLBACK (and sends DEALLOCATE ALL)
+                await session.commit()
             return
         session = InlineSession(self._sqlite_read, self._sqlite_reads)
         try:

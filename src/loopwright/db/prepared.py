@@ -1,4 +1,4 @@
-"""Prepared statements: the run loop's hottest Core statements, on SQLite straight to the driver.
+"""Prepared statements: the run loop's hottest Core statements, straight to the driver.
 
 A turn runs some thirty statements of a dozen kinds (event appends, step records, run
 updates, the fencing check, the history read). Through SQLAlchemy each costs about 50 µs of
@@ -7,8 +7,11 @@ parameter processing, the result's metadata) against about 10 µs for SQLite its
 ``Prepared`` statement is compiled once for SQLite per set of parameter names, with its
 parameters' order, their bind processors and Python-side defaults, and its result columns'
 processors; ``database.core`` runs it on the transaction's ``sqlite3`` connection and returns
-``Fetched`` (the part of a result the callers use). On PostgreSQL it runs the same statement
-through SQLAlchemy, as before.
+``Fetched`` (the part of a result the callers use). On PostgreSQL it is compiled likewise for
+psycopg's dialect (positional parameters; result processors chosen at the first execution,
+from the column types the server sends) and run on psycopg's connection under the session's
+transaction (``execute_pg``), so the transaction's row-level-security scope and fencing
+guard, set when it began, cover it.
 
 What SQLAlchemy would do differently is refused when the statement is compiled, and the
 statement then always takes SQLAlchemy's path: expanding (``IN``) parameters given when it
@@ -23,13 +26,19 @@ from collections import namedtuple
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, NamedTuple
 
+import psycopg
 from sqlalchemy import Executable
-from sqlalchemy.dialects import sqlite
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect
 from sqlalchemy.sql.compiler import SQLCompiler
 
 Params = Mapping[str, Any] | Sequence[Mapping[str, Any]] | None
 _DIALECT: Dialect = sqlite.dialect()
+# psycopg's dialect as the app's engine has it (no type or JSON options of its own), but with
+# positional parameters (``%s``), so both drivers take the same list of values
+_PG_DIALECT: Dialect = postgresql.psycopg.dialect(  # type: ignore[no-untyped-call]  # untyped
+    paramstyle="format"
+)
 _MISSING = object()
 
 
@@ -87,29 +96,34 @@ class _Compiled(NamedTuple):
 class Prepared:
     """A Core statement built once (a module constant), for ``database.core``."""
 
-    __slots__ = ("_compiled", "statement")
+    __slots__ = ("_compiled", "_compiled_pg", "statement")
 
     def __init__(self, statement: Executable) -> None:
         self.statement = statement
         self._compiled: dict[tuple[str, ...], _Compiled | None] = {}
+        self._compiled_pg: dict[tuple[str, ...], _Compiled | None] = {}
 
-    def compiled(self, keys: tuple[str, ...]) -> _Compiled | None:
-        """The SQLite form for parameters named ``keys``; None when SQLAlchemy must run it."""
+    def compiled(self, keys: tuple[str, ...], *, pg: bool = False) -> _Compiled | None:
+        """The SQLite (or, ``pg``, PostgreSQL) form for parameters named ``keys``; None when
+        SQLAlchemy must run it."""
+        cache = self._compiled_pg if pg else self._compiled
         try:
-            return self._compiled[keys]
+            return cache[keys]
         except KeyError:
             pass
         try:
-            found: _Compiled | None = _compile(self.statement, keys)
+            found: _Compiled | None = _compile(
+                self.statement, keys, _PG_DIALECT if pg else _DIALECT
+            )
         except _Unsupported:
             found = None
-        self._compiled[keys] = found
+        cache[keys] = found
         return found
 
-    def sql_of(self, params: Params) -> str:
+    def sql_of(self, params: Params, *, pg: bool = False) -> str:
         """The SQL run for ``params`` (for an error's message)."""
         first = params if params is None or isinstance(params, Mapping) else params[0]
-        compiled = self.compiled(tuple(first or {}))
+        compiled = self.compiled(tuple(first or {}), pg=pg)
         return compiled.sql if compiled is not None else str(self.statement)
 
 
@@ -117,9 +131,9 @@ def prepare(statement: Executable) -> Prepared:
     return Prepared(statement)
 
 
-def _compile(statement: Executable, keys: tuple[str, ...]) -> _Compiled:
+def _compile(statement: Executable, keys: tuple[str, ...], dialect: Dialect) -> _Compiled:
     element: Any = statement
-    compiled = element.compile(dialect=_DIALECT, column_keys=list(keys))
+    compiled = element.compile(dialect=dialect, column_keys=list(keys))
     assert isinstance(compiled, SQLCompiler)
     sql = compiled.string
     names = tuple(compiled.positiontup or ())
@@ -161,7 +175,7 @@ def _compile(statement: Executable, keys: tuple[str, ...]) -> _Compiled:
                 raise _Unsupported
             fixed.append(_MISSING if bind.required else bind.value)
             defaults.append(None)
-    row = _row_builder(compiled) if compiled._result_columns else None
+    row = _row_builder(compiled, dialect) if compiled._result_columns else None
     return _Compiled(
         sql, names, tuple(fixed), tuple(defaults), tuple(processors.get(n) for n in names), row
     )
@@ -173,13 +187,22 @@ def _no_context(arg: Any) -> Callable[[], Any]:
     return lambda: arg(None)
 
 
-def _row_builder(compiled: SQLCompiler) -> Callable[[Sequence[Any]], Any]:
+def _row_builder(compiled: SQLCompiler, dialect: Dialect) -> Callable[[Sequence[Any]], Any]:
+    row_type = _row_type(compiled)
+    if dialect is _PG_DIALECT:
+        return _TypedRows(row_type, compiled)
     columns = compiled._result_columns
+    return _builder(row_type, [c.type._cached_result_processor(dialect, None) for c in columns])
+
+
+def _row_type(compiled: SQLCompiler) -> Any:
     try:
-        row_type: Any = namedtuple("Row", [c.keyname for c in columns])  # type: ignore[misc]
+        return namedtuple("Row", [c.keyname for c in compiled._result_columns])
     except ValueError:  # a name no attribute can have, or twice
         raise _Unsupported from None
-    processors = [c.type._cached_result_processor(_DIALECT, None) for c in columns]
+
+
+def _builder(row_type: Any, processors: list[Any]) -> Callable[[Sequence[Any]], Any]:
     if not any(processors):
         make: Callable[[Sequence[Any]], Any] = row_type._make
         return make
@@ -191,6 +214,31 @@ def _row_builder(compiled: SQLCompiler) -> Callable[[Sequence[Any]], Any]:
         )
 
     return build
+
+
+class _TypedRows:
+    """Rows of a PostgreSQL statement: psycopg's dialect chooses some result processors by
+    the type the server sends (a numeric's), so they are chosen at the first execution, from
+    its description, as SQLAlchemy does per execution."""
+
+    def __init__(self, row_type: Any, compiled: SQLCompiler) -> None:
+        self._row_type = row_type
+        self._types = [c.type for c in compiled._result_columns]
+        self._build: Callable[[Sequence[Any]], Any] | None = None
+
+    def typed(self, type_codes: Sequence[int]) -> Callable[[Sequence[Any]], Any]:
+        if self._build is None:
+            processors = [
+                kind._cached_result_processor(_PG_DIALECT, code)
+                for kind, code in zip(self._types, type_codes, strict=True)
+            ]
+            self._build = _builder(self._row_type, processors)
+        return self._build
+
+    def __call__(self, values: Sequence[Any]) -> Any:
+        if self._build is None:
+            raise RuntimeError("rows built before their statement's first execution")
+        return self._build(values)
 
 
 def _values(compiled: _Compiled, params: Mapping[str, Any]) -> list[Any]:
@@ -232,4 +280,37 @@ def execute(driver: sqlite3.Connection, prepared: Prepared, params: Params) -> F
         return Fetched([], cursor.rowcount)
     build = compiled.row
     rows = [build(values) for values in cursor.fetchall()]
+    return Fetched(rows, cursor.rowcount)
+
+
+async def execute_pg(
+    driver: psycopg.AsyncConnection[Any], prepared: Prepared, params: Params
+) -> Fetched | None:
+    """Run ``prepared`` on psycopg's connection ``driver`` (in its transaction); None when
+    SQLAlchemy must run it instead. psycopg prepares a statement on the server once it has
+    run a few times on the connection, as through SQLAlchemy."""
+    cursor = driver.cursor()
+    if params is None or isinstance(params, Mapping):
+        one: Mapping[str, Any] = params or {}
+        compiled = prepared.compiled(tuple(one), pg=True)
+        if compiled is None:
+            return None
+        await cursor.execute(compiled.sql, _values(compiled, one))
+    else:
+        if not params:
+            return Fetched([], 0)
+        keys = tuple(params[0])
+        compiled = prepared.compiled(keys, pg=True)
+        if compiled is None or compiled.row is not None:
+            return None
+        if any(tuple(p) != keys for p in params):
+            return None
+        await cursor.executemany(compiled.sql, [_values(compiled, p) for p in params])
+    description = cursor.description
+    if compiled.row is None or description is None:
+        return Fetched([], cursor.rowcount)
+    build = compiled.row
+    if isinstance(build, _TypedRows):
+        build = build.typed([column.type_code for column in description])
+    rows = [build(values) for values in await cursor.fetchall()]
     return Fetched(rows, cursor.rowcount)

@@ -97,6 +97,7 @@ class EventHub:
         self._high_water: dict[str, tuple[float, int]] = {}  # store -> (read at, seq)
         self._watchers: list[Callable[[Event], None]] = []
         self._queued_watchers: list[Callable[[str], None]] = []
+        self._interest: list[Callable[[], None]] = []
 
     def watch(self, watcher: Callable[[Event], None]) -> None:
         """Call ``watcher`` with every event this hub receives, any store's (it must be quick:
@@ -110,9 +111,32 @@ class EventHub:
         """Call ``watcher`` with the store of each run another process queued (a notifier
         says so): a worker admits it at once instead of at its next sweep."""
         self._queued_watchers.append(watcher)
+        self._interest_changed()
 
     def unwatch_queued(self, watcher: Callable[[str], None]) -> None:
         self._queued_watchers.remove(watcher)
+        self._interest_changed()
+
+    def on_interest(self, changed: Callable[[], None]) -> None:
+        """Call ``changed`` when this process starts or stops having readers (of any store)
+        or queued-run watchers: a notifier listens only for what someone here takes."""
+        self._interest.append(changed)
+
+    def off_interest(self, changed: Callable[[], None]) -> None:
+        self._interest.remove(changed)
+
+    @property
+    def reads_any(self) -> bool:
+        """Whether a reader of this process follows some store."""
+        return bool(self._readers)
+
+    @property
+    def watches_queued(self) -> bool:
+        return bool(self._queued_watchers)
+
+    def _interest_changed(self) -> None:
+        for changed in self._interest:
+            changed()
 
     def queued_elsewhere(self, store_id: str) -> None:
         for watcher in self._queued_watchers:
@@ -194,7 +218,10 @@ class EventHub:
             key = ("store", store_id, "")
         subs = self._subscribers[key]
         subs.add(sub)
+        first = not self._readers
         self._readers[store_id] += 1
+        if first:
+            self._interest_changed()
         try:
             yield sub
         finally:
@@ -204,3 +231,5 @@ class EventHub:
             self._readers[store_id] -= 1
             if not self._readers[store_id]:
                 del self._readers[store_id]
+                if not self._readers:
+                    self._interest_changed()

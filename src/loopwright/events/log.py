@@ -21,6 +21,7 @@ from loopwright.db.database import (
     PENDING_EVENTS,
     core,
     has_row_locks,
+    savepoint_now,
 )
 from loopwright.db.prepared import prepare
 from loopwright.db.tables import EventRow, RunRow, StoreRow
@@ -38,26 +39,34 @@ _BUMP_SEQ = prepare(
 )
 NOTIFY_CHANNEL = "loopwright_events"
 """PostgreSQL's channel for appended events: ``c <origin> <first seq> <last seq> <store>``,
-sent by the appending transaction, so delivered at its commit and in commit order; ``q``
-instead of ``c`` when an API-only process queues a run (workers admit it at once); ``C`` and
-``Q`` carry the events themselves when they fit (``wire.notification``)."""
-_BUMP_SEQ_NOTIFY = (
+sent by the appending transaction, so delivered at its commit and in commit order; ``C``
+carries the events themselves when they fit (``wire.notification``). An API-only process's
+append that queues a run says ``q``/``Q`` (read as ``c``/``C``: the wake-up itself goes on
+``QUEUED_CHANNEL``; workers of the release before it took it from here)."""
+QUEUED_CHANNEL = "loopwright_queued"
+"""PostgreSQL's channel for runs an API-only process queued: ``<origin> <store>``, sent by
+the queueing transaction. Workers listen to it, and to ``NOTIFY_CHANNEL`` only while a
+reader of theirs follows a store: a worker nobody reads from is not sent every event."""
+_BUMP = (
     update(StoreRow)
     .where(StoreRow.id == bindparam("store"))
     .values(event_seq=StoreRow.event_seq + bindparam("count"))
-    .returning(
+)
+_NOTIFY = func.pg_notify(
+    literal(NOTIFY_CHANNEL),
+    func.concat(
+        bindparam("head", type_=String),
+        StoreRow.event_seq - bindparam("count") + 1,
+        " ",
         StoreRow.event_seq,
-        func.pg_notify(
-            literal(NOTIFY_CHANNEL),
-            func.concat(
-                bindparam("head", type_=String),
-                StoreRow.event_seq - bindparam("count") + 1,
-                " ",
-                StoreRow.event_seq,
-                bindparam("tail", type_=String),
-            ),
-        ),
-    )
+        bindparam("tail", type_=String),
+    ),
+)
+_BUMP_SEQ_NOTIFY = _BUMP.returning(StoreRow.event_seq, _NOTIFY)
+_BUMP_SEQ_NOTIFY_QUEUED = _BUMP.returning(
+    StoreRow.event_seq,
+    _NOTIFY,
+    func.pg_notify(literal(QUEUED_CHANNEL), bindparam("wake", type_=String)),
 )
 _INSERT_EVENTS = prepare(insert(EventRow))
 _HIGH_WATER = prepare(select(StoreRow.event_seq).where(StoreRow.id == bindparam("store")))
@@ -121,7 +130,11 @@ async def _append(session: AsyncSession, store_id: str, new: Sequence[NewEvent])
         queued = session.info.get(NOTIFY_QUEUED) and any(i.type == "run.queued" for i in new)
         head, tail = wire.notification("q" if queued else "c", origin, store_id, new, now)
         params = {"store": store_id, "count": len(new), "head": head, "tail": tail}
-        bumped = await core(session, _BUMP_SEQ_NOTIFY, params)
+        if queued:
+            params["wake"] = f"{origin} {store_id}"
+        bumped = await core(
+            session, _BUMP_SEQ_NOTIFY_QUEUED if queued else _BUMP_SEQ_NOTIFY, params
+        )
     last = bumped.scalar_one_or_none()
     if last is None:
         raise NotFound.of("store", store_id)
@@ -177,6 +190,7 @@ async def savepoint(session: AsyncSession) -> AsyncIterator[None]:
     deferred_before = list(deferred)
     try:
         async with session.begin_nested():
+            await savepoint_now(session)
             yield
     except BaseException:
         del pending[kept:]

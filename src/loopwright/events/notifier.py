@@ -35,7 +35,11 @@ def make_hub(settings: Settings) -> EventHub:
     return EventHub(reorder_s=settings.reorder_s if notified else 0.0)
 
 
-async def start_notifiers(settings: Settings, db: Database, hub: EventHub) -> list[Notifier]:
+async def start_notifiers(
+    settings: Settings, db: Database, hub: EventHub, *, streams: bool = True
+) -> list[Notifier]:
+    """``streams``: the process serves event streams (so it takes every event); a worker
+    serving none takes events from PostgreSQL only while a reader of its own waits."""
     notifiers: list[Notifier] = []
     relay = Relay(group_dir(settings.app_database_url), hub) if settings.relay else None
     if relay is not None:
@@ -48,6 +52,7 @@ async def start_notifiers(settings: Settings, db: Database, hub: EventHub) -> li
                 settings.listen_database_url or settings.app_database_url,
                 name=relay.name if relay is not None else None,
                 carried=relay.carries_from if relay is not None else None,
+                events="always" if streams else "when_read",
             )
         )
     for notifier in notifiers:

@@ -26,7 +26,9 @@ import asyncio
 import contextlib
 import logging
 import secrets
+import time
 from collections.abc import Callable, Sequence
+from typing import Literal
 
 import psycopg
 from pydantic_core import from_json, to_json
@@ -45,6 +47,8 @@ logger = logging.getLogger("loopwright.events")
 _MAX_QUEUED = 1 << 20  # delta bytes waiting to be sent; beyond, they are dropped
 _PAGE = 1000
 RECONNECT_S = (0.1, 0.5, 1.0, 2.0)
+LINGER_S = 5.0
+"""How long a process goes on listening to events after its last reader left."""
 
 
 def conninfo(database_url: str) -> str:
@@ -61,10 +65,15 @@ class PgNotifier:
         *,
         name: str | None = None,
         carried: Callable[[str], bool] | None = None,
+        events: Literal["always", "when_read"] = "always",
     ) -> None:
         """``name``: this process's name in notifications (the relay's, when there is one);
         ``carried(name)``: whether the events of process ``name`` reach this one another way
-        (the relay), so its notifications are ignored."""
+        (the relay), so its notifications are ignored; ``events``: listen to the events
+        channel always (a process serving streams: a stream opened just before a run must
+        not miss the run's first token deltas, which no log holds) or only while a reader
+        here follows a store (a worker serving no streams: its own readers wait for
+        committed events, which the log has)."""
         self.db = db
         self.hub = hub
         self.conninfo = conninfo(listen_url)
@@ -78,7 +87,14 @@ class PgNotifier:
         self._send_ready = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         self.listening = asyncio.Event()
-        """Set while the ``LISTEN`` connection is open (tests wait for it)."""
+        """Set while the ``LISTEN`` connection is open and listens to the channels wanted
+        (``channels``; tests wait for it)."""
+        self.channels: set[str] = set()
+        self.events = events
+        self._interest = asyncio.Event()
+        self._readers_gone_at = -LINGER_S
+        self._had_readers = False  # whether the hub had readers at the last change
+        self.notifications = 0  # received, on any channel
         self.dropped = 0  # deltas not sent (too large, too many queued, a failed send)
         self.carried_events = 0  # committed events handed on from their notification
         self.log_reads = 0  # reads of the log for notified events (too large to carry, a gap)
@@ -87,6 +103,7 @@ class PgNotifier:
     async def start(self) -> None:
         self.db.notify_origin = self.name
         self.hub.add_forward(self.send)
+        self.hub.on_interest(self._interest_changed)
         self._tasks = [
             asyncio.create_task(self._listen(), name="pg-notify-listen"),
             asyncio.create_task(self._deliver(), name="pg-notify-deliver"),
@@ -95,6 +112,7 @@ class PgNotifier:
 
     async def stop(self) -> None:
         self.hub.remove_forward(self.send)
+        self.hub.off_interest(self._interest_changed)
         self.db.notify_origin = None
         for task in self._tasks:
             task.cancel()
@@ -169,6 +187,33 @@ class PgNotifier:
             if conn is not None:
                 await conn.close()
 
+    def _interest_changed(self) -> None:
+        """Readers or queued-run watchers came or went: listen again to what they take."""
+        reads = self.hub.reads_any
+        if self._had_readers and not reads:
+            self._readers_gone_at = time.monotonic()
+            with contextlib.suppress(RuntimeError):  # no loop: nothing listens yet
+                asyncio.get_running_loop().call_later(LINGER_S, self._interest.set)
+        self._had_readers = reads
+        self.listening.clear()
+        self._interest.set()
+
+    def _wanted(self) -> set[str]:
+        """The channels someone here takes: events (unless ``events`` is ``when_read``: while
+        a reader follows a store, and ``LINGER_S`` after the last one left, so readers coming
+        and going do not listen and stop each time), queued runs while a worker watches for
+        them."""
+        wanted: set[str] = set()
+        if (
+            self.events == "always"
+            or self.hub.reads_any
+            or time.monotonic() - self._readers_gone_at < LINGER_S
+        ):
+            wanted.add(log.NOTIFY_CHANNEL)
+        if self.hub.watches_queued:
+            wanted.add(log.QUEUED_CHANNEL)
+        return wanted
+
     async def _listen(self) -> None:
         attempt = 0
         first = True
@@ -186,21 +231,62 @@ class PgNotifier:
                 continue
             try:
                 async with conn:
-                    await conn.execute(f"LISTEN {log.NOTIFY_CHANNEL}")
                     if not first:
                         self.reconnects += 1
-                        self._inbox.append("")  # catch up from the log, in order
-                        self._inbox_ready.set()
-                    first = False
-                    attempt = 0
-                    self.listening.set()
-                    async for note in conn.notifies():
-                        self._inbox.append(note.payload)
-                        self._inbox_ready.set()
+                    await self._follow_interest(conn, caught_up=first)
             except (psycopg.Error, OSError) as exc:
                 logger.warning("notify: the LISTEN connection was lost (%s)", exc)
             finally:
                 self.listening.clear()
+                self.channels = set()
+            first = False
+            attempt = 0
+
+    async def _follow_interest(
+        self, conn: psycopg.AsyncConnection[tuple[object, ...]], caught_up: bool
+    ) -> None:
+        """Listen to the wanted channels and take their notifications; when what is wanted
+        changes, listen again. Starting to listen to events (again, or after a lost
+        connection) reads what the readers' stores appended meanwhile from the log."""
+        while True:
+            self._interest.clear()
+            wanted = self._wanted()
+            for channel in sorted(wanted - self.channels):
+                await conn.execute(f"LISTEN {channel}")
+            for channel in sorted(self.channels - wanted):
+                await conn.execute(f"UNLISTEN {channel}")
+            if log.NOTIFY_CHANNEL in wanted - self.channels and not caught_up:
+                self._inbox.append("")  # catch up from the log, in order
+                self._inbox_ready.set()
+            caught_up = False
+            self.channels = wanted
+            self.listening.set()
+            changed = asyncio.ensure_future(self._interest.wait())
+            receiving = asyncio.ensure_future(self._receive(conn))
+            try:
+                await asyncio.wait([changed, receiving], return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                changed.cancel()
+                receiving.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await receiving
+            if receiving.done() and not receiving.cancelled():
+                receiving.result()  # the connection failed: raise what it raised
+
+    async def _receive(self, conn: psycopg.AsyncConnection[tuple[object, ...]]) -> None:
+        async for note in conn.notifies():
+            self.notifications += 1
+            if note.channel == log.QUEUED_CHANNEL:
+                self._queued(note.payload)
+                continue
+            self._inbox.append(note.payload)
+            self._inbox_ready.set()
+
+    def _queued(self, payload: str) -> None:
+        """``<origin> <store>``: another process queued a run of the store."""
+        origin, _, store = payload.partition(" ")
+        if origin != self.name and store:  # the relay carries no wake-ups
+            self.hub.queued_elsewhere(store)
 
     async def _deliver(self) -> None:
         while True:
@@ -219,7 +305,6 @@ class PgNotifier:
         events notified after it from the same read, so its events stay in order; so does one
         whose events are not all here before the carried ones (a lost notification)."""
         ranges: dict[str, tuple[int, int]] = {}
-        queued: set[str] = set()
         for note in notes:
             if note == "":
                 await self._read(ranges)
@@ -228,20 +313,17 @@ class PgNotifier:
                 continue
             kind, _, rest = note.partition(" ")
             origin, _, body = rest.partition(" ")
-            if kind in ("C", "Q"):
-                if kind == "Q" or not self._carried(origin):
-                    try:
-                        first_s, last_s, items = body.split(" ", 2)
-                        events = carried(int(first_s), items)
-                    except (ValueError, TypeError):
-                        logger.warning("notify: a malformed notification was ignored")
-                        continue
-                    if events:
-                        self._take(kind, origin, events, ranges, queued)
-                continue
-            if kind == "q" and origin != self.name:  # the relay carries no wake-ups
-                queued.add(body.split(" ", 2)[2])
             if self._carried(origin):
+                continue
+            if kind in ("C", "Q"):
+                try:
+                    first_s, last_s, items = body.split(" ", 2)
+                    events = carried(int(first_s), items)
+                except (ValueError, TypeError):
+                    logger.warning("notify: a malformed notification was ignored")
+                    continue
+                if events:
+                    self._take(events, ranges)
                 continue
             if kind in ("c", "q"):
                 first_s, last_s, store = body.split(" ", 2)
@@ -260,24 +342,11 @@ class PgNotifier:
                     continue
                 self.hub.receive(deltas)
         await self._read(ranges)
-        for store in queued:
-            self.hub.queued_elsewhere(store)
 
-    def _take(
-        self,
-        kind: str,
-        origin: str,
-        events: list[Event],
-        ranges: dict[str, tuple[int, int]],
-        queued: set[str],
-    ) -> None:
+    def _take(self, events: list[Event], ranges: dict[str, tuple[int, int]]) -> None:
         """A notification that carries its events: to the hub at once, unless the store's
         events before them are not all here (then from the log, with them)."""
         store = events[0].store_id
-        if kind == "Q" and origin != self.name:
-            queued.add(store)
-        if self._carried(origin):
-            return
         first = events[0].seq or 0
         last = events[-1].seq or first
         if not self.hub.has_readers(store) or self.hub.published(store, first, last):

@@ -128,6 +128,7 @@ class Runtime:
             config["db_engine_kwargs"] = _SQLITE_SYSTEM_DB_ENGINE
         else:
             config["sys_db_pool_size"] = self.settings.db_pool_size
+            config["db_engine_kwargs"] = _PG_SYSTEM_DB_ENGINE
         DBOS(config=config)
         DBOS.launch()
         self._launched = True
@@ -430,6 +431,11 @@ _SQLITE_SYSTEM_DB_ENGINE: dict[str, Any] = {
     "pool_pre_ping": False,
     "connect_args": {"factory": _NormalSyncConnection},
 }
+
+
+# No pre-ping either: it is a round trip per checkout (three per run), and DBOS retries an
+# operation whose connection was lost (``db_retry``) on a new one.
+_PG_SYSTEM_DB_ENGINE: dict[str, Any] = {"pool_pre_ping": False, "pool_use_lifo": True}
 
 
 def _enable_wal(path: Path) -> None:

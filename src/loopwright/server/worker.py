@@ -22,7 +22,7 @@ async def run_worker(settings: Settings, stop: asyncio.Event | None = None) -> N
     hub = make_hub(settings)
     db.on_commit(hub.publish)
     # Live-only events (token deltas) reach the API processes through the notifiers.
-    notifiers = await start_notifiers(settings, db, hub)
+    notifiers = await start_notifiers(settings, db, hub, streams=False)
     runtime = Runtime(settings, db, hub)
     try:
         await runtime.start()
