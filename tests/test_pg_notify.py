@@ -393,15 +393,23 @@ async def test_only_a_process_serving_streams_listens_to_events_without_readers(
     machines: Machines, tmp_path: Path, streams: bool
 ) -> None:
     """``serve`` starts its notifiers with streams, ``loopwright worker`` without: a stream
-    opened just before a run must see its first token deltas; a worker has no stream."""
+    opened just before a run must see its first token deltas; a worker has no stream. A
+    stream opening or closing changes nothing a process serving streams listens to, so its
+    ``LISTEN`` connection goes on receiving (it once stopped and listened again each time)."""
     settings = make_settings(tmp_path, machines.url, relay=False)
     db = Database(machines.url)
-    notifiers = await start_notifiers(settings, db, EventHub(), streams=streams)
+    hub = EventHub()
+    notifiers = await start_notifiers(settings, db, hub, streams=streams)
     try:
         (notifier,) = notifiers
         assert isinstance(notifier, PgNotifier)
         await listening(notifier)
         assert notifier.channels == ({log.NOTIFY_CHANNEL} if streams else set())
+        with hub.subscribe(machines.store):
+            assert notifier.listening.is_set() == streams  # a worker listens again
+            await listening(notifier)
+            assert notifier.channels == {log.NOTIFY_CHANNEL}
+        assert notifier.listening.is_set()  # the worker lingers before it stops listening
     finally:
         await stop_notifiers(notifiers)
         await db.dispose()

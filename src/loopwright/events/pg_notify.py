@@ -90,6 +90,7 @@ class PgNotifier:
         """Set while the ``LISTEN`` connection is open and listens to the channels wanted
         (``channels``; tests wait for it)."""
         self.channels: set[str] = set()
+        self._target: set[str] | None = None  # the channels being listened to, once connected
         self.events = events
         self._interest = asyncio.Event()
         self._readers_gone_at = -LINGER_S
@@ -188,13 +189,16 @@ class PgNotifier:
                 await conn.close()
 
     def _interest_changed(self) -> None:
-        """Readers or queued-run watchers came or went: listen again to what they take."""
+        """Readers or queued-run watchers came or went: listen again to what they take, unless
+        the channels it listens to are those already."""
         reads = self.hub.reads_any
         if self._had_readers and not reads:
             self._readers_gone_at = time.monotonic()
             with contextlib.suppress(RuntimeError):  # no loop: nothing listens yet
                 asyncio.get_running_loop().call_later(LINGER_S, self._interest.set)
         self._had_readers = reads
+        if self._wanted() == self._target:
+            return  # as a process serving streams, whose readers come and go with each stream
         self.listening.clear()
         self._interest.set()
 
@@ -239,6 +243,7 @@ class PgNotifier:
             finally:
                 self.listening.clear()
                 self.channels = set()
+                self._target = None
             first = False
             attempt = 0
 
@@ -250,7 +255,7 @@ class PgNotifier:
         connection) reads what the readers' stores appended meanwhile from the log."""
         while True:
             self._interest.clear()
-            wanted = self._wanted()
+            wanted = self._target = self._wanted()
             for channel in sorted(wanted - self.channels):
                 await conn.execute(f"LISTEN {channel}")
             for channel in sorted(self.channels - wanted):
