@@ -90,25 +90,14 @@ _WAITING_HEADS = prepare(
     .limit(_TAKE)
     .with_for_update(of=RunRow, skip_locked=True, key_share=True)
 )
-_ADMIT = (
+_START_QUEUED = (
     update(RunRow)
-    .where(
-        RunRow.store_id == bindparam("store"),
-        RunRow.id.in_(bindparam("ids", expanding=True)),
-        RunRow.status == "queued",
-    )
+    .where(RunRow.store_id == bindparam("store"), RunRow.status == "queued")
     .values(status="running", started_at=bindparam("now"))
 )
+_ADMIT = _START_QUEUED.where(RunRow.id.in_(bindparam("ids", expanding=True)))
 # The usual admission, one run: a prepared statement (an expanding IN list is not).
-_ADMIT_ONE = prepare(
-    update(RunRow)
-    .where(
-        RunRow.store_id == bindparam("store"),
-        RunRow.id == bindparam("run"),
-        RunRow.status == "queued",
-    )
-    .values(status="running", started_at=bindparam("now"))
-)
+_ADMIT_ONE = prepare(_START_QUEUED.where(RunRow.id == bindparam("run")))
 _STORES_WAITING = select(RunRow.store_id).where(RunRow.status == "queued").distinct()
 # SQLite keeps no table statistics unless ANALYZE ran: without them it reads the whole
 # (store_id, status) index rather than the partial one that holds only the queued runs.
