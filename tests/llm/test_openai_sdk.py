@@ -1,4 +1,4 @@
-"""The chat-completions pass-through sends exactly what the stock SDK sends, without its walk."""
+"""The captured chat-completions request is exactly what the stock SDK sends, without its walk."""
 
 from __future__ import annotations
 
@@ -31,8 +31,8 @@ from pydantic_ai.messages import (
 from pydantic_ai.models.openai import OpenAIChatModel
 from pydantic_ai.providers.openai import OpenAIProvider
 
-from loopwright.llm import BreakerRegistry, PydanticAIClient, build_client
-from loopwright.llm._openai_sdk import PassThroughAsyncOpenAI
+from loopwright.llm import BreakerRegistry, ProviderSpec, PydanticAIClient, build_client
+from loopwright.llm._openai_sdk import CapturingAsyncOpenAI
 from tests.llm.fakes import Reply
 from tests.llm.helpers import API_KEY, Deltas, Endpoint
 
@@ -81,7 +81,7 @@ def _annotations(tp: Any, seen: set[int]) -> list[PropertyInfo]:
 
 
 def test_no_chat_completion_request_type_is_transformed_by_the_sdk() -> None:
-    """The pass-through is only equivalent while the SDK has nothing to rename or format."""
+    """The capture is only equivalent while the SDK has nothing to rename or format."""
     roots = (
         completion_create_params.CompletionCreateParamsStreaming,
         completion_create_params.CompletionCreateParamsNonStreaming,
@@ -136,6 +136,8 @@ async def test_the_request_body_is_the_one_the_stock_sdk_sends(
     assert ours_body == stock_body
     assert (ours_body["temperature"], ours_body["top_k"], ours_body["seed"]) == (0.3, 40, 7)
     assert ours.headers["x-trace"] == "t-1"
+    for header in ("authorization", "user-agent", "x-stainless-lang", "content-type"):
+        assert ours.headers[header] == stock_request.headers[header]
     assert [m["role"] for m in ours_body["messages"]] == [
         "system",
         "user",
@@ -147,12 +149,12 @@ async def test_the_request_body_is_the_one_the_stock_sdk_sends(
     assert ours_body["tools"][0]["function"]["name"] == "search_documents"
 
 
-async def test_other_apis_and_copies_keep_the_pass_through(fresh: dict[str, Endpoint]) -> None:
+async def test_other_apis_and_copies_keep_the_capture(fresh: dict[str, Endpoint]) -> None:
     endpoint = fresh["openai"]
-    client = PassThroughAsyncOpenAI(api_key=API_KEY, base_url=endpoint.base_url)
+    client = CapturingAsyncOpenAI(api_key=API_KEY, base_url=endpoint.base_url)
     copy = client.with_options(max_retries=1)
 
-    assert type(copy.chat.completions).__name__ == "_PassThroughCompletions"
+    assert type(copy.chat.completions).__name__ == "_CapturingCompletions"
     assert type(AsyncOpenAI(api_key=API_KEY).chat.completions).__name__ == "AsyncCompletions"
 
 
@@ -170,7 +172,7 @@ def _chunk(**fields: Any) -> dict[str, Any]:
 def test_streamed_chunks_are_validated_fast_and_off_schema_ones_still_parse() -> None:
     from openai.types.chat import ChatCompletionChunk
 
-    ours = PassThroughAsyncOpenAI(api_key="k", base_url="http://127.0.0.1:9/v1")
+    ours = CapturingAsyncOpenAI(api_key="k", base_url="http://127.0.0.1:9/v1")
     stock = AsyncOpenAI(api_key="k", base_url="http://127.0.0.1:9/v1")
     response = httpx2.Response(200)
 
@@ -196,7 +198,8 @@ async def test_a_stream_ends_its_readers_and_gives_its_connection_back(
     fresh: dict[str, Endpoint], deltas: Deltas
 ) -> None:
     """At ``[DONE]`` the SDK left four nested async generators suspended, each closed later in
-    a task of its own; now they end with the body, and the connection is reused."""
+    a task of its own; the stream's line reader ends with the body, and the connection is
+    reused."""
     endpoint = fresh["openai"]
     endpoint.fake.push(Reply(text=["a", "b"]), Reply(text=["c"]))
     hooks = sys.get_asyncgen_hooks()
@@ -246,12 +249,8 @@ async def test_a_body_that_goes_on_after_done_is_left_after_the_drain_time(
         return httpx2.Response(200, headers={"content-type": "text/event-stream"}, content=body())
 
     async with httpx2.AsyncClient(transport=httpx2.MockTransport(handler)) as http:
-        sdk = PassThroughAsyncOpenAI(
-            api_key="k", base_url="http://127.0.0.1:9/v1", max_retries=0, http_client=http
-        )
-        client = PydanticAIClient(
-            OpenAIChatModel("m-1", provider=OpenAIProvider(openai_client=sdk)), "openai"
-        )
+        spec = ProviderSpec("openai", "openai", "http://127.0.0.1:9/v1", "k")
+        client = build_client(spec, "m-1", breakers=BreakerRegistry(), http_client=http)
         began = time.monotonic()
         response = await asyncio.wait_for(
             client.complete([ModelRequest.user_text_prompt("hi")], [], {}, deltas), 10

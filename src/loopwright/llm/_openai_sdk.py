@@ -1,38 +1,33 @@
-"""An ``AsyncOpenAI`` whose chat-completions call posts pydantic-ai's body as it is.
+"""An ``AsyncOpenAI`` whose chat-completions call hands back the request instead of sending it.
 
-Before sending, the SDK's ``create`` walks the request body against its ``TypedDict`` types
-(``async_maybe_transform``) to rename aliased keys and format dates or files. No type under
-``CompletionCreateParams`` declares such a transform (``tests/llm/test_openai_sdk.py`` checks
-that), so for chat completions the walk returns its input unchanged, yet it costs time linear
-in the conversation, trying every member of every union: measured here, about 0.7 ms per
-conversation turn (25 ms for a 30-turn session, per model request) on the event loop. So
-``create`` here posts the body through the SDK's own ``_post``, as the stock method does after
-its walk: the same request on the wire, with the SDK's headers, auth, timeout, error mapping
-and streaming. (The same SDK issue: anthropics/anthropic-sdk-python#1195.)
+pydantic-ai's ``OpenAIChatModel`` builds a chat request from its profile for the model (which
+fields, which roles, how thinking goes back) and passes it to the SDK's ``create``. Here that
+``create`` returns the request as a ``ChatRequest``: ``llm/openai_chat.py`` sends it and reads
+the stream itself. The body is pydantic-ai's as it is: the stock ``create`` first walks it
+against the SDK's ``TypedDict`` types (``async_maybe_transform``) to rename aliased keys and
+format dates or files, but no type under ``CompletionCreateParams`` declares such a transform
+(``tests/llm/test_openai_sdk.py`` checks that), so for chat completions the walk returns its
+input unchanged, at a cost linear in the conversation (about 0.7 ms per turn of it, per
+request, measured here). ``extra_body`` is merged over the body, as the SDK merges it.
 
-A stream's reading generators (the SSE decoder's, httpx2's, httpcore2's) are run to their end
-at ``[DONE]`` (``_ChunkStream``): the SDK stops at ``[DONE]`` and leaves them suspended, and the
-event loop then closes each one it collects in a task of its own (4 per model request).
-
-Streamed chunks are validated by pydantic-core (``model_validate``, about 4 µs a chunk) instead
-of the SDK's lenient recursive ``construct_type`` (30-65 µs); a chunk the schema refuses (some
-OpenAI-compatible servers stray from it) still goes the lenient way.
+Streamed chunks, when pydantic-ai's own stream reader needs them as SDK objects, are validated
+by pydantic-core (``model_validate``, about 4 µs a chunk) instead of the SDK's lenient
+recursive ``construct_type`` (30-65 µs); a chunk the schema refuses (some OpenAI-compatible
+servers stray from it) still goes the lenient way.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, AsyncIterator
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any, TypeVar, cast
 
-import anyio
 import httpx2
-from openai import AsyncOpenAI, AsyncStream, NotGiven, Omit, not_given
-from openai._base_client import make_request_options
+from openai import AsyncOpenAI, NotGiven, Omit
 from openai._compat import cached_property
-from openai._streaming import ServerSentEvent
 from openai.resources.chat import AsyncChat
 from openai.resources.chat.completions import AsyncCompletions
-from openai.types.chat import ChatCompletion, ChatCompletionChunk
+from openai.types.chat import ChatCompletionChunk
 from pydantic import ValidationError
 
 ResponseT = TypeVar("ResponseT")
@@ -41,70 +36,67 @@ _OPTIONS = frozenset({"extra_headers", "extra_query", "extra_body", "timeout"})
 _LISTS = frozenset({"messages", "tools"})  # typed Iterable: the SDK would make them lists
 
 
-_DONE_DRAIN_S = 0.1
-"""How long the body may go on after ``[DONE]`` (the SDK drains it for as long)."""
+@dataclass(frozen=True, slots=True)
+class ChatRequest:
+    """A chat-completions request as the SDK would send it."""
+
+    body: dict[str, Any]
+    headers: Mapping[str, str]
+    """The SDK's headers (authorization included), with the call's extra headers over them."""
+    query: Mapping[str, object] | None
+    timeout: object
+    """The call's ``timeout`` (an ``httpx2.Timeout``, a number, or ``NOT_GIVEN``)."""
 
 
-class _ChunkStream(AsyncStream[ChatCompletionChunk]):
-    """The SDK's stream of chunks, whose reading ends with the body rather than at ``[DONE]``.
-
-    The SDK's ``__stream__`` breaks out of its event loop at ``[DONE]`` and drains the body
-    itself, leaving four nested async generators suspended for the event loop to close (a task
-    each). Here the events end after ``[DONE]`` once the body has (an HTTP/1.1 body ends with
-    its last chunk, at once), so every generator returns; the SDK then finds no ``[DONE]``,
-    skips its drain and closes the response as it always does. A body that goes on after
-    ``[DONE]`` is read for at most ``_DONE_DRAIN_S``, as the SDK would, then left."""
-
-    async def _iter_events(self) -> AsyncIterator[ServerSentEvent]:
-        # an async generator, which the SDK annotates as an iterator
-        events = cast(AsyncGenerator[ServerSentEvent, None], super()._iter_events())
-        async for sse in events:
-            if sse.data.startswith("[DONE]"):
-                with anyio.move_on_after(_DONE_DRAIN_S):
-                    async for _ in events:
-                        pass
-                    return
-                await events.aclose()  # the body went on: the rest is dropped
-                return
-            yield sse
-
-
-class _PassThroughCompletions(AsyncCompletions):
+class _CapturingCompletions(AsyncCompletions):
     async def create(self, **params: Any) -> Any:
         body = {
             key: list(value) if key in _LISTS else value
             for key, value in params.items()
             if key not in _OPTIONS and not isinstance(value, Omit | NotGiven)
         }
-        stream = bool(body.get("stream"))
-        return await self._post(
-            "/chat/completions",
+        extra_body = params.get("extra_body")
+        if isinstance(extra_body, Mapping):
+            body.update(extra_body)
+        client = cast(CapturingAsyncOpenAI, self._client)
+        headers = dict(client.request_headers)
+        extra_headers = params.get("extra_headers")
+        if isinstance(extra_headers, Mapping):
+            headers.update({k: v for k, v in extra_headers.items() if isinstance(v, str)})
+        query = params.get("extra_query")
+        return ChatRequest(
             body=body,
-            options=make_request_options(
-                extra_headers=params.get("extra_headers"),
-                extra_query=params.get("extra_query"),
-                extra_body=params.get("extra_body"),  # merged over the body, as in the SDK
-                timeout=params.get("timeout", not_given),
-                security={"bearer_auth": True},
-            ),
-            cast_to=ChatCompletion,
-            stream=stream,
-            stream_cls=_ChunkStream,
+            headers=headers,
+            query=query if isinstance(query, Mapping) else None,
+            timeout=params.get("timeout"),
         )
 
 
-class _PassThroughChat(AsyncChat):
+class _CapturingChat(AsyncChat):
     @cached_property
     def completions(self) -> AsyncCompletions:
-        return _PassThroughCompletions(self._client)
+        return _CapturingCompletions(self._client)
 
 
-class PassThroughAsyncOpenAI(AsyncOpenAI):
-    """``AsyncOpenAI`` for pydantic-ai's ``OpenAIChatModel``; every other API is unchanged."""
+class CapturingAsyncOpenAI(AsyncOpenAI):
+    """``AsyncOpenAI`` for pydantic-ai's ``OpenAIChatModel``: ``chat.completions.create`` returns
+    a ``ChatRequest``; every other API is the SDK's."""
 
     @cached_property
     def chat(self) -> AsyncChat:
-        return _PassThroughChat(self)
+        return _CapturingChat(self)
+
+    @cached_property
+    def request_headers(self) -> dict[str, str]:
+        """What the SDK sends on every request: its defaults (platform, user agent) and the key."""
+        headers = {k: v for k, v in self.default_headers.items() if isinstance(v, str)}
+        if self.api_key:
+            headers["Authorization"] = f"Bearer {self.api_key}"
+        return headers
+
+    @cached_property
+    def chat_completions_url(self) -> str:
+        return f"{self.base_url}chat/completions"  # the SDK keeps base_url ending in "/"
 
     def _process_response_data(
         self, *, data: object, cast_to: type[ResponseT], response: httpx2.Response

@@ -1,6 +1,7 @@
 """From a provider's configuration and a model name to a ready ``ModelClient``.
 
-    PydanticAIClient (one attempt; SDK retries off)  ◀── RetryingClient ◀── BreakerClient
+    OpenAIChatClient or PydanticAIClient (one attempt; SDK retries off)
+        ◀── RetryingClient ◀── BreakerClient
 
 Keys are always passed explicitly (a placeholder when a provider has none), so the SDKs never
 fall back to credentials in the server's environment: a store's provider pointing at its own
@@ -77,14 +78,16 @@ def build_client(
     if spec.kind == "offline":
         return OfflineClient()
     builder = _MODEL_BUILDERS.get(spec.kind)
-    if builder is None:
+    if builder is None and spec.kind != "openai":
         raise ValueError(f"unknown provider kind {spec.kind!r}")
     if http_client is None:
         http_client = model_http_client(timeout_s)
-    pydantic_model = builder(spec, model, timeout_s, http_client)
-    client = RetryingClient(
-        PydanticAIClient(pydantic_model, spec.name), attempts=attempts, sleep=sleep
-    )
+    one_attempt: ModelClient
+    if builder is None:
+        one_attempt = _openai(spec, model, timeout_s, http_client)
+    else:
+        one_attempt = PydanticAIClient(builder(spec, model, timeout_s, http_client), spec.name)
+    client = RetryingClient(one_attempt, attempts=attempts, sleep=sleep)
     return BreakerClient(client, breakers.get(endpoint_key(spec)))
 
 
@@ -100,20 +103,24 @@ def model_http_client(
     )
 
 
-def _openai(spec: ProviderSpec, model: str, timeout_s: float, http: httpx2.AsyncClient) -> Model:
+def _openai(
+    spec: ProviderSpec, model: str, timeout_s: float, http: httpx2.AsyncClient
+) -> ModelClient:
     from pydantic_ai.models.openai import OpenAIChatModel
     from pydantic_ai.providers.openai import OpenAIProvider
 
-    from loopwright.llm._openai_sdk import PassThroughAsyncOpenAI
+    from loopwright.llm._openai_sdk import CapturingAsyncOpenAI
+    from loopwright.llm.openai_chat import OpenAIChatClient
 
-    sdk = PassThroughAsyncOpenAI(
+    sdk = CapturingAsyncOpenAI(
         api_key=spec.api_key or _NO_KEY,
         base_url=spec.base_url,
         max_retries=0,
         timeout=timeout_s,
         http_client=http,
     )
-    return OpenAIChatModel(model, provider=OpenAIProvider(openai_client=sdk))
+    chat_model = OpenAIChatModel(model, provider=OpenAIProvider(openai_client=sdk))
+    return OpenAIChatClient(chat_model, sdk, http, spec.name)
 
 
 def _anthropic(spec: ProviderSpec, model: str, timeout_s: float, http: httpx2.AsyncClient) -> Model:
@@ -148,4 +155,4 @@ def _google(spec: ProviderSpec, model: str, timeout_s: float, http: httpx2.Async
     return GoogleModel(model, provider=GoogleProvider(client=sdk))
 
 
-_MODEL_BUILDERS = {"openai": _openai, "anthropic": _anthropic, "google": _google}
+_MODEL_BUILDERS = {"anthropic": _anthropic, "google": _google}

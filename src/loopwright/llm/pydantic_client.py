@@ -37,7 +37,7 @@ from pydantic_ai.settings import ModelSettings
 from loopwright.llm.client import DeltaSink, ModelDelta
 from loopwright.llm.errors import ProviderError
 
-_TRANSPORT_ERRORS = (httpx2.TransportError, httpx.TransportError)
+TRANSPORT_ERRORS = (httpx2.TransportError, httpx.TransportError)
 
 
 class PydanticAIClient:
@@ -64,15 +64,15 @@ class PydanticAIClient:
         try:
             async with self._model.request_stream(messages, settings, params) as stream:
                 async for event in stream:
-                    delta = _delta_of(event)
+                    delta = delta_of(event)
                     if delta is not None:
                         await on_delta(delta)
                 return stream.get()
-        except (ModelAPIError, UnexpectedModelBehavior, TimeoutError, *_TRANSPORT_ERRORS) as exc:
+        except (ModelAPIError, UnexpectedModelBehavior, TimeoutError, *TRANSPORT_ERRORS) as exc:
             raise provider_error(self._provider, self.model, exc) from exc
 
 
-def _delta_of(event: ModelResponseStreamEvent) -> ModelDelta | None:
+def delta_of(event: ModelResponseStreamEvent) -> ModelDelta | None:
     """The text or reasoning an event adds; a part's first chunk arrives with its start event."""
     if isinstance(event, PartStartEvent):
         part = event.part
@@ -125,7 +125,7 @@ def provider_error(provider: str, model: str, exc: BaseException) -> ProviderErr
         )
     if isinstance(exc, TimeoutError | httpx2.TimeoutException | httpx.TimeoutException):
         return ProviderError(f"{where} timed out", provider=provider, retryable=True)
-    if isinstance(exc, _TRANSPORT_ERRORS):
+    if isinstance(exc, TRANSPORT_ERRORS):
         return ProviderError(
             f"{where} connection failed: {type(exc).__name__}", provider=provider, retryable=True
         )

@@ -30,7 +30,7 @@ import importlib
 EAGER_MODULES = (
     "pydantic_ai.models.openai",
     "pydantic_ai.providers.openai",
-    "loopwright.llm._openai_sdk",
+    "loopwright.llm.openai_chat",
     "genai_prices.data",
     "anyio._backends._asyncio",
 )
