@@ -229,3 +229,43 @@ async def _left_holding_deferred_events(db: Database) -> None:
     with pytest.raises(RuntimeError, match="deferred"):
         await forget_to_flush()
     assert await count(db, store_id, ProjectRow) == 0
+
+
+async def test_a_read_only_tool_that_fails_leaves_the_transaction_usable(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A read-only built-in runs without a savepoint where a failed statement spoils nothing
+    (SQLite), with one where it spoils the transaction (PostgreSQL): either way its failure
+    is an error result and the step's transaction goes on to commit."""
+    from loopwright.runtime.workspace import SessionWorkspace
+    from loopwright.tools.builtin import BUILTIN_TOOLS
+    from loopwright.tools.builtin_handlers import HANDLERS, invoke
+    from loopwright.tools.workspace_port import ToolContext, WorkspacePort
+
+    store_id = await new_store(db)
+    savepoints: list[str] = []
+    taken = log.savepoint
+
+    def counted(session: object) -> object:
+        savepoints.append("taken")
+        return taken(session)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(log, "savepoint", counted)
+    session_ref: list[object] = []
+
+    async def reads_a_missing_table(port: WorkspacePort, args: object) -> object:
+        await session_ref[0].execute(text("SELECT * FROM no_such_table"))  # type: ignore[attr-defined]
+        raise AssertionError("unreachable")
+
+    monkeypatch.setitem(HANDLERS, "list_projects", reads_a_missing_table)
+    args = BUILTIN_TOOLS["list_projects"].validate({})
+    ctx = ToolContext(store_id=store_id, run_id="run_1", session_id="ses_1", agent_id="agt_1")
+    async with db.write(ALL_STORES) as session:
+        session_ref.append(session)
+        ok, content = await invoke(
+            SessionWorkspace(session, ctx), "list_projects", args, timeout_s=5, read_only=True
+        )
+        await log.append(session, store_id, [NewEvent("note.added", {})])
+    assert ok is False and "no_such_table" in content["error"]
+    assert savepoints == ([] if db.url.startswith("sqlite") else ["taken"])
+    assert await count(db, store_id, EventRow) == 1

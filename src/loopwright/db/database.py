@@ -142,6 +142,13 @@ def has_row_locks(session: AsyncSession) -> bool:
     return not isinstance(session, InlineSession)
 
 
+def failures_spoil_transaction(session: AsyncSession) -> bool:
+    """Whether a statement that fails spoils the rest of this session's transaction: on
+    PostgreSQL any error aborts it until a rollback (to a savepoint); SQLite undoes only the
+    failed statement."""
+    return not isinstance(session, InlineSession)
+
+
 def _check_deferred(session: AsyncSession) -> None:
     if session.info.get(DEFERRED_EVENTS):
         raise RuntimeError("a transaction ended with deferred events it did not append")

@@ -8,8 +8,9 @@ later find a committed event with a smaller seq (a global auto-increment would n
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import asynccontextmanager
+from typing import Any
 
 from sqlalchemy import Select, String, bindparam, func, insert, literal, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -23,7 +24,7 @@ from loopwright.db.database import (
     has_row_locks,
     savepoint_now,
 )
-from loopwright.db.prepared import prepare
+from loopwright.db.prepared import Prepared, prepare
 from loopwright.db.tables import EventRow, RunRow, StoreRow
 from loopwright.db.tables.base import utcnow
 from loopwright.domain.events import Event, EventFilter, NewEvent
@@ -216,22 +217,80 @@ async def read_range(
     where: EventFilter,
     limit: int,
 ) -> list[Event]:
-    query = (
-        select(EventRow)
-        .where(EventRow.store_id == store_id, EventRow.seq > after, EventRow.seq <= upto)
-        .order_by(EventRow.seq)
-        .limit(limit)
+    types = sorted(where.types) if where.types is not None else None
+    statement = _range(
+        where.session_id is not None,
+        where.run_id is not None,
+        None if types is None else len(types),
+        where.parent_run_id is not None,
     )
+    params: dict[str, object] = {"store_id": store_id, "after": after, "upto": upto, "limit": limit}
     if where.session_id is not None:
-        query = query.where(EventRow.session_id == where.session_id)
+        params["session_id"] = where.session_id
     if where.run_id is not None:
-        query = query.where(EventRow.run_id == where.run_id)
-    if where.types is not None:
-        query = query.where(EventRow.type.in_(sorted(where.types)))
+        params["run_id"] = where.run_id
     if where.parent_run_id is not None:
-        query = query.where(EventRow.run_id.in_(_children(store_id, where.parent_run_id)))
-    rows = (await session.scalars(query)).all()
-    return [_from_row(row) for row in rows]
+        params["parent_run_id"] = where.parent_run_id
+    for index, name in enumerate(types or ()):
+        params[f"type_{index}"] = name
+    rows: Iterable[Sequence[Any]] = await core(session, statement, params)
+    return [
+        Event(
+            store_id=row[0],
+            seq=row[1],
+            type=row[2],
+            session_id=row[3],
+            run_id=row[4],
+            created_at=row[5],
+            payload=row[6],
+        )
+        for row in rows
+    ]
+
+
+_RangeShape = tuple[bool, bool, int | None, bool]
+_ranges: dict[_RangeShape, Prepared] = {}
+
+
+def _range(session: bool, run: bool, types: int | None, parent: bool) -> Prepared:
+    """The read of a range of the log for a filter of this shape (which fields it sets, how
+    many types it lists), prepared once: a stream's backlog and every page a reader follows."""
+    shape = (session, run, types, parent)
+    found = _ranges.get(shape)
+    if found is not None:
+        return found
+    query = (
+        select(
+            EventRow.store_id,
+            EventRow.seq,
+            EventRow.type,
+            EventRow.session_id,
+            EventRow.run_id,
+            EventRow.created_at,
+            EventRow.payload,
+        )
+        .where(
+            EventRow.store_id == bindparam("store_id"),
+            EventRow.seq > bindparam("after"),
+            EventRow.seq <= bindparam("upto"),
+        )
+        .order_by(EventRow.seq)
+        .limit(bindparam("limit"))
+    )
+    if session:
+        query = query.where(EventRow.session_id == bindparam("session_id"))
+    if run:
+        query = query.where(EventRow.run_id == bindparam("run_id"))
+    if types is not None:
+        query = query.where(EventRow.type.in_([bindparam(f"type_{i}") for i in range(types)]))
+    if parent:
+        children = select(RunRow.id).where(
+            RunRow.store_id == bindparam("store_id"),
+            RunRow.parent_run_id == bindparam("parent_run_id"),
+        )
+        query = query.where(EventRow.run_id.in_(children))
+    found = _ranges[shape] = prepare(query)
+    return found
 
 
 def _children(store_id: str, parent_run_id: str) -> Select[str]:
@@ -243,15 +302,3 @@ def _children(store_id: str, parent_run_id: str) -> Select[str]:
 async def children_of(session: AsyncSession, store_id: str, parent_run_id: str) -> set[str]:
     """The child runs a ``parent_run_id`` filter starts with."""
     return set(await session.scalars(_children(store_id, parent_run_id)))
-
-
-def _from_row(row: EventRow) -> Event:
-    return Event(
-        store_id=row.store_id,
-        seq=row.seq,
-        type=row.type,
-        session_id=row.session_id,
-        run_id=row.run_id,
-        created_at=row.created_at,
-        payload=row.payload,
-    )

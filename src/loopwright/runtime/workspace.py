@@ -9,11 +9,12 @@ session and run. ``SessionWorkspace`` is the ``WorkspacePort`` the built-in tool
 from __future__ import annotations
 
 from collections.abc import Mapping
-from contextlib import AbstractAsyncContextManager
+from contextlib import AbstractAsyncContextManager, nullcontext
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from loopwright.db.database import failures_spoil_transaction
 from loopwright.db.repos import memories, workspace
 from loopwright.db.repos.paging import Page
 from loopwright.db.tables import DocumentRow, MemoryRow, ProjectRow, TaskRow
@@ -271,7 +272,12 @@ class SessionWorkspace:
         self._run_id = ctx.run_id
         self._agent_id = ctx.agent_id
 
-    def atomic(self) -> AbstractAsyncContextManager[None]:
+    def atomic(self, *, read_only: bool = False) -> AbstractAsyncContextManager[None]:
+        if read_only and not failures_spoil_transaction(self._session):
+            # a read-only tool wrote nothing to take back; on SQLite its failure leaves the
+            # transaction usable, so no savepoint (two statements and SQLAlchemy's nested
+            # transaction per call); on PostgreSQL any error spoils it, so reads get one too
+            return nullcontext()
         return log.savepoint(self._session)
 
     async def find_project(self, ref: str) -> ProjectRow | None:

@@ -308,12 +308,12 @@ async def _recall(port: WorkspacePort, args: tools.RecallArgs) -> Result:
 
 
 async def invoke(
-    port: WorkspacePort, name: str, args: ToolArgs, *, timeout_s: float
+    port: WorkspacePort, name: str, args: ToolArgs, *, timeout_s: float, read_only: bool = False
 ) -> tuple[bool, Any]:
     """Run one built-in handler atomically: a failure leaves no partial writes or events and
     becomes an error result (what a model sees), never an exception."""
     try:
-        async with port.atomic(), asyncio.timeout(timeout_s):
+        async with port.atomic(read_only=read_only), asyncio.timeout(timeout_s):
             content = await HANDLERS[name](port, args)
     except LoopwrightError as exc:
         return False, {"error": exc.message}

@@ -76,7 +76,9 @@ async def call(
             if workspace is None:
                 raise TypeError(f"the built-in tool {tool.name} acts through a WorkspacePort")
             args = tool.validate(arguments)
-            ok, content = await invoke(workspace, tool.name, args, timeout_s=timeout_s)
+            ok, content = await invoke(
+                workspace, tool.name, args, timeout_s=timeout_s, read_only=tool.read_only
+            )
         elif isinstance(tool, HttpToolDef):
             ok, content = await call_http_tool(
                 tool,

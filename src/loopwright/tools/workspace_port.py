@@ -107,8 +107,9 @@ class WorkspacePort(Protocol):
     """Projects, tasks and documents of the caller's store. A missing object raises
     ``NotFound``, a taken project name ``Conflict``; ``changes`` name only fields to set."""
 
-    def atomic(self) -> AbstractAsyncContextManager[None]:
-        """A block whose failure takes back every change and event made inside it."""
+    def atomic(self, *, read_only: bool = False) -> AbstractAsyncContextManager[None]:
+        """A block whose failure takes back every change and event made inside it, and leaves
+        the transaction usable; ``read_only``, a block that makes none."""
         ...
 
     async def find_project(self, ref: str) -> Project | None:
