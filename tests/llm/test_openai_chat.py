@@ -328,3 +328,42 @@ async def test_a_block_without_data_is_no_event(monkeypatch: pytest.MonkeyPatch)
     assert ours_deltas.text() == "a"
     assert isinstance(ours, dict)
     assert isinstance(stock, tuple) and "Failed to decode" in stock[0]
+
+
+async def test_a_model_whose_profile_changes_how_chunks_read_is_read_by_pydantic_ai(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Qwen's profile drops whitespace that leads a streamed text: such a model's streams are
+    handed over from their first chunk."""
+    from pydantic_ai.profiles.openai import OpenAIModelProfile
+
+    from loopwright.llm._openai_sdk import CapturingAsyncOpenAI
+    from loopwright.llm.openai_chat import OpenAIChatClient
+
+    profile = OpenAIModelProfile(ignore_streamed_leading_whitespace=True)
+    stream = [chunk({"content": "\n\n"}), chunk({"content": "Answer."}, "stop"), USAGE]
+    hand_overs = HandOvers(monkeypatch)
+    outcomes = []
+    async with httpx2.AsyncClient(transport=serve(sse(stream))) as http:
+        sdk = CapturingAsyncOpenAI(api_key="k", base_url=BASE_URL, max_retries=0, http_client=http)
+        ours = OpenAIChatClient(
+            OpenAIChatModel("m-1", provider=OpenAIProvider(openai_client=sdk), profile=profile),
+            sdk,
+            http,
+            "openai",
+        )
+        stock_sdk = AsyncOpenAI(api_key="k", base_url=BASE_URL, max_retries=0, http_client=http)
+        stock = PydanticAIClient(
+            OpenAIChatModel(
+                "m-1", provider=OpenAIProvider(openai_client=stock_sdk), profile=profile
+            ),
+            "openai",
+        )
+        for client in (ours, stock):
+            deltas = Deltas()
+            response = await client.complete([ModelRequest.user_text_prompt("hi")], [], {}, deltas)
+            dumped = dump_response(response)
+            outcomes.append(({k: v for k, v in dumped.items() if k not in CLOCKS}, deltas.text()))
+    assert hand_overs.count == 2
+    assert outcomes[0] == outcomes[1]
+    assert outcomes[0][1] == "Answer."
