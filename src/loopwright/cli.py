@@ -95,7 +95,7 @@ def serve(
     --processes processes sharing the port."""
     import uvicorn
 
-    from loopwright.server.logs import configure
+    from loopwright.server.http_server import uvicorn_config
 
     settings = load_settings(data_dir, database_url, host=host, port=port, processes=processes)
     if fd is not None:  # one of the supervisor's processes (the first makes the demo store)
@@ -109,8 +109,7 @@ def serve(
             run_worker=not no_worker,
             on_ready=None if ready_fd is None else lambda: signal_ready(ready_fd),
         )
-        config = uvicorn.Config(app, log_level=settings.log_level, log_config=configure(settings))
-        server = uvicorn.Server(config)
+        server = uvicorn.Server(uvicorn_config(app, settings))
         server.run(sockets=[inherited_socket(fd)])
         return
     if settings.create_demo and settings.processes == 1:
@@ -125,13 +124,8 @@ def serve(
         raise typer.Exit(Supervisor(settings, run_worker=not no_worker).run())
     from loopwright.server.app import create_app
 
-    uvicorn.run(
-        create_app(settings, run_worker=not no_worker),
-        host=settings.host,
-        port=settings.port,
-        log_level=settings.log_level,
-        log_config=configure(settings),
-    )
+    app = create_app(settings, run_worker=not no_worker)
+    uvicorn.Server(uvicorn_config(app, settings, host=settings.host, port=settings.port)).run()
 
 
 def _create_demo(settings: Settings) -> None:
