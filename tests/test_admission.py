@@ -11,8 +11,8 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import event, func, select
-from sqlalchemy.engine import Engine
+from sqlalchemy import event, func, make_url, select
+from sqlalchemy.engine import Connection, Engine
 
 from loopwright.db.database import Database
 from loopwright.db.migrate import upgrade
@@ -196,9 +196,11 @@ async def test_a_message_queued_admitted_and_counted_runs_past_sqlalchemy(
         row.settings = {"runs_per_min": 100, "tokens_per_min": None}
     chat = await store.session()
     through_sqlalchemy: list[str] = []
+    ours = make_url(db.url).database
 
-    def seen(conn: object, cursor: object, statement: str, *args: object) -> None:
-        through_sqlalchemy.append(statement)
+    def seen(conn: Connection, cursor: object, statement: str, *args: object) -> None:
+        if conn.engine.url.database == ours:  # not another test's DBOS, polling its own
+            through_sqlalchemy.append(statement)
 
     event.listen(Engine, "before_cursor_execute", seen)
     try:
