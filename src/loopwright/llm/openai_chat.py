@@ -530,14 +530,12 @@ class _Fold:
             self._content_generation += 1
 
     def response(self) -> ModelResponse:
-        parts: list[TextPart | ThinkingPart | ToolCallPart] = []
         for part, pieces in zip(self._parts, self._pieces, strict=True):
             joined = None if pieces is None else "".join(pieces)
             if isinstance(part, ToolCallPart):
                 part.args = joined
             else:
                 part.content = joined or ""
-            parts.append(part)
         if not self._has_finish_reason:
             self._finish_reason = "stop"  # some OpenAI-compatible servers never send one
         usage = self._usage
@@ -545,7 +543,7 @@ class _Fold:
             usage = usage + RequestUsage(unmeasured_requests=1)
         ended_ns = time.perf_counter_ns()
         return ModelResponse(
-            parts=list(parts),
+            parts=list(self._parts),
             model_name=self._model_name or self._model.model_name,
             timestamp=self._timestamp,
             request_timestamp=self._requested_at,
