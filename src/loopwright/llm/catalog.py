@@ -12,12 +12,16 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import urllib.request
 from dataclasses import dataclass, field
 from typing import Literal
 
 import httpx2
+from pydantic_ai._http import DEFAULT_HTTP_LIMITS
 from pydantic_ai.models import Model, create_async_httpx2_client, get_user_agent
 
+from loopwright.egress.http11 import Http11Transport
+from loopwright.egress.transport import tls_context
 from loopwright.llm.breaker import BreakerClient, BreakerRegistry
 from loopwright.llm.client import ModelClient
 from loopwright.llm.offline import OfflineClient
@@ -95,12 +99,21 @@ def model_http_client(
     timeout_s: float, transport: httpx2.AsyncBaseTransport | None = None
 ) -> httpx2.AsyncClient:
     """An HTTP client for model requests: pydantic-ai's defaults (pool limits, user agent), the
-    server's model timeout. Building one loads the TLS trust store (about 20 ms here), so a
-    server shares one between all its model clients. A ``transport`` brings its own pool."""
+    server's model timeout, connections on ``Http11Transport`` (unless the environment names a
+    proxy). Building one loads the TLS trust store (about 20 ms here), so a server shares one
+    between all its model clients. A ``transport`` brings its own pool."""
+    if transport is None and not _proxies_from_environment():
+        transport = Http11Transport(limits=DEFAULT_HTTP_LIMITS, verify=tls_context())
     return create_async_httpx2_client(
         timeout=httpx2.Timeout(timeout_s, connect=min(timeout_s, _CONNECT_TIMEOUT_S)),
         transport=transport,
     )
+
+
+def _proxies_from_environment() -> bool:
+    """Whether ``HTTP(S)_PROXY``/``ALL_PROXY`` name a proxy: httpx2's own transports take it
+    (``Http11Transport`` connects only directly)."""
+    return any(key in ("http", "https", "all") for key in urllib.request.getproxies())
 
 
 def _openai(
