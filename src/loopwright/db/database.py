@@ -31,7 +31,7 @@ from sqlalchemy.exc import DBAPIError, DisconnectionError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.pool import ConnectionPoolEntry
 
-from loopwright.db import prepared
+from loopwright.db import json_codec, prepared
 from loopwright.db.prepared import Fetched, Params, Prepared
 from loopwright.db.row_security import ALL_STORES, BEGIN_IN_STORE, ENTER_STORE, StoreScope
 from loopwright.db.sqlite_checkpoint import Checkpointer
@@ -222,7 +222,12 @@ class Database:
             self._writer_lock = WriterLock(path, SQLITE_WRITE_BUSY_TIMEOUT_MS / 1000)
         else:
             self._engine = create_async_engine(
-                url, pool_size=pool_size, max_overflow=pool_size, pool_use_lifo=True
+                url,
+                pool_size=pool_size,
+                max_overflow=pool_size,
+                pool_use_lifo=True,
+                json_serializer=json_codec.dumps,
+                json_deserializer=json_codec.loads,
             )
             _ping_when_idle(self._engine.sync_engine)
             self._sessions = async_sessionmaker(self._engine, expire_on_commit=False)

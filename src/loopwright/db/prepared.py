@@ -32,12 +32,16 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect
 from sqlalchemy.sql.compiler import SQLCompiler
 
+from loopwright.db import json_codec
+
 Params = Mapping[str, Any] | Sequence[Mapping[str, Any]] | None
-_DIALECT: Dialect = sqlite.dialect()
-# psycopg's dialect as the app's engine has it (no type or JSON options of its own), but with
+_DIALECT: Dialect = sqlite.dialect(
+    json_serializer=json_codec.dumps, json_deserializer=json_codec.loads
+)
+# psycopg's dialect as the app's engine has it (``Database``: its JSON codec), but with
 # positional parameters (``%s``), so both drivers take the same list of values
 _PG_DIALECT: Dialect = postgresql.psycopg.dialect(  # type: ignore[no-untyped-call]  # untyped
-    paramstyle="format"
+    paramstyle="format", json_serializer=json_codec.dumps, json_deserializer=json_codec.loads
 )
 _MISSING = object()
 

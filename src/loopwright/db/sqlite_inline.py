@@ -27,7 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import SessionTransaction
 from sqlalchemy.pool import QueuePool, StaticPool
 
-from loopwright.db import prepared
+from loopwright.db import json_codec, prepared
 from loopwright.db.prepared import Fetched, Params, Prepared
 from loopwright.db.sqlite_checkpoint import JOURNAL_SIZE_LIMIT_BYTES
 
@@ -65,6 +65,8 @@ def create_inline_engine(
     return create_engine(
         f"sqlite:///{path}",
         creator=lambda: connect(path, busy_timeout_ms, read_only=True),
+        json_serializer=json_codec.dumps,
+        json_deserializer=json_codec.loads,
         poolclass=QueuePool,
         pool_size=pool_size,
         max_overflow=max_overflow,
@@ -105,6 +107,8 @@ def create_writer(path: str, busy_timeout_ms: int) -> WriteConnection:
     engine = create_engine(
         f"sqlite:///{path}",
         creator=lambda: connect(path, busy_timeout_ms, read_only=False),
+        json_serializer=json_codec.dumps,
+        json_deserializer=json_codec.loads,
         poolclass=StaticPool,
         # no rollback when the ORM gives the connection back: a transaction a prepared
         # statement began may go on; ``Database.write`` ends every transaction itself
