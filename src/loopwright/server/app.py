@@ -6,7 +6,7 @@ import asyncio
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI
 
 from loopwright import __version__
 from loopwright.db.database import Database
@@ -49,6 +49,16 @@ from loopwright.server.services import Services
 from loopwright.settings import Settings
 from loopwright.telemetry import metrics as recorded_metrics
 from loopwright.telemetry import tracing
+
+
+def add_routes(app: FastAPI, router: APIRouter) -> None:
+    """``router``'s routes, in order, into the app's own list. ``include_router`` would add
+    the router as one lazily combined entry that a request searches twice (FastAPI 0.165):
+    ~1 ms of CPU per request to find a route late in the list (measured with
+    ``bench.api_routing``). Our routers carry their prefixes, tags and dependencies
+    themselves (their routes were built with them), and were included with no options of
+    their own, so the routes are the same either way."""
+    app.router.routes.extend(router.routes)
 
 
 def create_app(
@@ -132,10 +142,12 @@ def create_app(
         mailbox,
         workers,
     )
-    for module in (*routers, ws, ui):
-        app.include_router(module.router)
-    app.include_router(usage.operator_router)
-    app.include_router(schedules.preview_router)
+    for router in (
+        *(module.router for module in (*routers, ws, ui)),
+        usage.operator_router,
+        schedules.preview_router,
+    ):
+        add_routes(app, router)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(Observe)
     return app
