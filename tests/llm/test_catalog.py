@@ -6,6 +6,7 @@ from typing import cast
 
 import pytest
 
+from loopwright.egress.http11 import Http11Transport
 from loopwright.llm import (
     BreakerRegistry,
     OfflineClient,
@@ -13,6 +14,7 @@ from loopwright.llm import (
     ProviderSpec,
     build_client,
     endpoint_key,
+    model_http_client,
     parse_model_name,
 )
 from tests.llm.helpers import Deltas, ask
@@ -96,3 +98,28 @@ def test_the_package_exports_what_it_lists() -> None:
     assert {"ModelClient", "ModelDelta", "ProviderError", "CircuitOpen", "build_client"} <= set(
         llm.__all__
     )
+
+
+@pytest.mark.parametrize("variable", ["HTTPS_PROXY", "http_proxy", "ALL_PROXY"])
+async def test_the_model_client_keeps_httpx2s_transport_when_a_proxy_is_named(
+    variable: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``Http11Transport`` connects only directly: with a proxy in the environment the
+    server-wide client keeps httpx2's transports, which route through it."""
+    for name in (
+        "HTTPS_PROXY",
+        "HTTP_PROXY",
+        "ALL_PROXY",
+        "https_proxy",
+        "http_proxy",
+        "all_proxy",
+    ):
+        monkeypatch.delenv(name, raising=False)
+    direct = model_http_client(30)
+    assert isinstance(direct._transport, Http11Transport) and not direct._mounts
+    monkeypatch.setenv(variable, "http://127.0.0.1:3128")
+    proxied = model_http_client(30)
+    assert not isinstance(proxied._transport, Http11Transport)
+    assert any(transport is not None for transport in proxied._mounts.values())
+    await direct.aclose()
+    await proxied.aclose()
