@@ -397,8 +397,9 @@ class _Connection(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._closed = True
-        if self._head_done and self._until_eof and not self._complete and not self._broken:
-            self._complete = True  # a body delimited by the end of the connection
+        ended = exc is None and not self._broken
+        if self._head_done and self._until_eof and not self._complete and ended:
+            self._complete = True  # a body delimited by the end of the connection (not a reset)
         elif self.in_use and not self._complete and self._error is None:
             message = "the server closed the connection before the response ended"
             self._error = httpx2.ReadError(message) if exc else httpx2.RemoteProtocolError(message)
