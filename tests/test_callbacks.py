@@ -147,6 +147,35 @@ async def test_a_callback_outlives_a_killed_server(tmp_path: Path) -> None:
             await server.stop()
 
 
+async def test_a_run_ending_and_a_retry_falling_due_wake_the_sender(tmp_path: Path) -> None:
+    """With the poll an hour apart, the callback still goes at once when the run ends (its
+    final event wakes the sender), and its retry when the backoff has passed."""
+    receiver = Receiver(failures=1)
+    server = ServerProcess(
+        tmp_path,
+        {
+            "LOOPWRIGHT_EGRESS_ALLOW": "127.0.0.1/32",
+            "LOOPWRIGHT_CALLBACK_POLL_S": "3600",
+            "LOOPWRIGHT_CALLBACK_BACKOFF_S": "0.2",
+        },
+    )
+    await server.start()
+    async with receiving(receiver) as url:
+        tenant = await _tenant(server.base_url)
+        try:
+            chat = (await tenant.post("/sessions", json={"agent_id": tenant.agent_id})).json()
+            r = await tenant.post(
+                f"/sessions/{chat['id']}/messages",
+                json={"content": "hello", "callback_url": url},
+            )
+            assert r.status_code == 202, r.text
+            await asyncio.wait_for(receiver.delivered.wait(), 30)
+            assert len(receiver.got) == 2  # refused once, then delivered
+        finally:
+            await tenant.aclose()
+            await server.stop()
+
+
 class _Tenant(httpx.AsyncClient):
     agent_id: str = ""
 

@@ -218,7 +218,10 @@ class Settings(BaseSettings):
         " (threaded by In-Reply-To); unset: no replies",
     )
     callback_poll_s: float = Field(
-        default=0.5, gt=0, description="how often a worker looks for callbacks to send"
+        default=5.0,
+        gt=0,
+        description="how often a worker looks for callbacks to send beyond those it is woken"
+        " for (a run ending, its own retries): runs whose process died before sending",
     )
 
     @model_validator(mode="after")

@@ -10,6 +10,7 @@ lease that expires, and the callback is sent again (at least once)."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import random
@@ -29,14 +30,18 @@ from loopwright.db.repos import conversations, deliveries
 from loopwright.db.row_security import ALL_STORES
 from loopwright.db.tables import DeliveryRow
 from loopwright.db.tables.base import utcnow
+from loopwright.domain.events import Event
 from loopwright.egress import EgressGuard
 from loopwright.runtime import signing
+from loopwright.runtime.lifecycle import FINAL_EVENT_TYPES
 from loopwright.runtime.submit import Record, Submitted
 from loopwright.settings import Settings
 
 logger = logging.getLogger("loopwright.callbacks")
 SEND_TIMEOUT_S = 15.0
 LEASE_S = 2 * SEND_TIMEOUT_S
+RETRY_MARGIN_S = 0.05
+"""A retry is looked for this long after it falls due (the row's time is the wall clock's)."""
 """How long a process holds a delivery for one attempt: a process that died mid-attempt
 leaves it to be taken again after this."""
 
@@ -84,14 +89,34 @@ class Dispatcher:
         self.secrets = secrets
         self.egress = egress
         self.client = client
+        self._wake = asyncio.Event()
+        self._retries: list[float] = []  # when this process's failed attempts fall due
+
+    def notice(self, event: Event) -> None:
+        """A hub watcher: a run ended (here, or in a process whose events reach this one), so
+        its callback is due now; the loop looks at once instead of at its next poll."""
+        if event.type in FINAL_EVENT_TYPES:
+            self._wake.set()
 
     async def run(self) -> None:
+        """Look for callbacks to send when a run ends, when an attempt this process made
+        falls due again, and every ``callback_poll_s`` (those nothing here woke it for: a run
+        whose process died before it sent its callback, another process's retries)."""
         while True:
+            self._wake.clear()
             try:
                 await self.send_ready()
             except Exception:  # the loop must outlive a bad moment of the database
                 logger.exception("callback loop failed")
-            await asyncio.sleep(self.settings.callback_poll_s)
+            await self._until_due()
+
+    async def _until_due(self) -> None:
+        now = time.monotonic()
+        self._retries = [at for at in self._retries if at > now]
+        wait = min([self.settings.callback_poll_s, *(at - now for at in self._retries)])
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(wait):
+                await self._wake.wait()
 
     async def send_ready(self) -> None:
         now = utcnow()
@@ -166,7 +191,9 @@ class Dispatcher:
         elif done >= self.settings.callback_attempts:
             status = "failed"
         else:
-            next_at = now + timedelta(seconds=self.backoff(done))
+            backoff = self.backoff(done)
+            next_at = now + timedelta(seconds=backoff)
+            self._retries.append(time.monotonic() + backoff + RETRY_MARGIN_S)
         async with self.db.write(row.store_id) as session:
             await deliveries.record_attempt(
                 session,

@@ -138,6 +138,7 @@ class Runtime:
         heap.hold()
         self._holds_heap = True
         self.hub.watch(self._interrupt_if_cancelled)
+        self.hub.watch(self.callbacks.notice)
         self.hub.watch_queued(self._admit_queued)
         self._tasks = [
             asyncio.create_task(self._sweep()),
@@ -189,6 +190,7 @@ class Runtime:
     async def stop(self) -> None:
         with contextlib.suppress(ValueError):  # not watching if start failed early
             self.hub.unwatch(self._interrupt_if_cancelled)
+            self.hub.unwatch(self.callbacks.notice)
             self.hub.unwatch_queued(self._admit_queued)
         tasks = {*self._tasks, *self._later, *([self._heartbeat] if self._heartbeat else [])}
         self._heartbeat = None
