@@ -215,3 +215,34 @@ def _a_dead_pid() -> int:
         os._exit(0)
     os.waitpid(pid, 0)
     return pid
+
+
+async def test_a_silent_holder_of_the_recovery_lock_loses_it(
+    quiet_pg_url: str, tmp_path: Path
+) -> None:
+    """A worker paused while it holds the recovery lock (its session open, idle in its
+    transaction) keeps it only ``heartbeat_expiry_s``: then PostgreSQL ends its session and
+    another worker recovers."""
+    await asyncio.to_thread(upgrade, quiet_pg_url)
+    paused_db, live_db = Database(quiet_pg_url), Database(quiet_pg_url)
+    settings = Settings(data_dir=tmp_path, executor_id="paused", heartbeat_expiry_s=1)
+    paused = Workers(settings, paused_db, on_fenced=lambda: None)
+    live = Workers(settings.model_copy(update={"executor_id": "live"}), live_db, lambda: None)
+    try:
+        holding = paused._recovery_lock()
+        assert await holding.__aenter__()  # and then nothing: the process stopped
+        async with live._recovery_lock() as mine:
+            assert not mine  # held
+        got = False
+        for _ in range(50):  # the holder's session ends ~1 s in
+            await asyncio.sleep(0.1)
+            async with live._recovery_lock() as mine:
+                got = mine
+            if got:
+                break
+        assert got
+        with pytest.raises(Exception):  # noqa: B017,PT011 - its session is gone, whatever the driver says
+            await holding.__aexit__(None, None, None)
+    finally:
+        await paused_db.dispose()
+        await live_db.dispose()

@@ -230,14 +230,25 @@ class Workers:
     @contextlib.asynccontextmanager
     async def _recovery_lock(self) -> AsyncIterator[bool]:
         """Whether this worker may recover now: it holds the advisory lock (PostgreSQL) for
-        the whole recovery; on SQLite the fence's write transaction is exclusive."""
+        the whole recovery; on SQLite the fence's write transaction is exclusive.
+
+        A holder that falls silent (paused, its machine stalled) must not keep every other
+        worker from recovering: its transaction may sit idle only ``heartbeat_expiry_s``,
+        after which PostgreSQL ends its session, and the lock with it."""
         if self.db.is_sqlite:
             yield True
             return
+        idle_ms = max(1, round(self.settings.heartbeat_expiry_s * 1000))
         async with self.db.read(ALL_STORES) as session:
             got = bool(
                 (
-                    await session.execute(text(f"SELECT pg_try_advisory_lock({RECOVERY_LOCK})"))
+                    await session.execute(
+                        text(
+                            f"SELECT pg_try_advisory_lock({RECOVERY_LOCK}) FROM"
+                            " set_config('idle_in_transaction_session_timeout', :idle, true)"
+                        ),
+                        {"idle": str(idle_ms)},
+                    )
                 ).scalar()
             )
             try:
