@@ -117,13 +117,7 @@ async def test_a_callback_outlives_a_killed_server(tmp_path: Path) -> None:
     async with receiving(receiver) as url:
         tenant = await _tenant(server.base_url)
         try:
-            chat = (await tenant.post("/sessions", json={"agent_id": tenant.agent_id})).json()
-            r = await tenant.post(
-                f"/sessions/{chat['id']}/messages",
-                json={"content": "hello", "callback_url": url},
-            )
-            assert r.status_code == 202, r.text
-            run_id = r.json()["run"]["id"]
+            run_id = await _send_with_callback(tenant, url)
             await asyncio.wait_for(receiver.attempted.wait(), 60)  # refused by the receiver
             await server.kill()
             receiver.failures = 0
@@ -163,12 +157,7 @@ async def test_a_run_ending_and_a_retry_falling_due_wake_the_sender(tmp_path: Pa
     async with receiving(receiver) as url:
         tenant = await _tenant(server.base_url)
         try:
-            chat = (await tenant.post("/sessions", json={"agent_id": tenant.agent_id})).json()
-            r = await tenant.post(
-                f"/sessions/{chat['id']}/messages",
-                json={"content": "hello", "callback_url": url},
-            )
-            assert r.status_code == 202, r.text
+            await _send_with_callback(tenant, url)
             await asyncio.wait_for(receiver.delivered.wait(), 30)
             assert len(receiver.got) == 2  # refused once, then delivered
         finally:
@@ -183,6 +172,16 @@ class _Tenant(httpx.AsyncClient):
         moved = _Tenant(base_url=base_url + self.base_url.path, headers=self.headers, timeout=30)
         moved.agent_id = self.agent_id
         return moved
+
+
+async def _send_with_callback(tenant: _Tenant, url: str) -> str:
+    """A message in a new session whose outcome goes to ``url``; the run's id."""
+    chat = (await tenant.post("/sessions", json={"agent_id": tenant.agent_id})).json()
+    r = await tenant.post(
+        f"/sessions/{chat['id']}/messages", json={"content": "hello", "callback_url": url}
+    )
+    assert r.status_code == 202, r.text
+    return str(r.json()["run"]["id"])
 
 
 async def _tenant(base_url: str) -> _Tenant:
