@@ -10,7 +10,8 @@ import re
 from datetime import UTC, datetime
 
 import httpx
-from playwright.async_api import Page, expect
+import pytest
+from playwright.async_api import Page, Route, expect
 
 from loopwright.runtime import signing
 from tests.ui.conftest import UiServer, UiStore
@@ -77,3 +78,28 @@ async def test_a_webhook_secret_is_shown_once_and_receipts_listed(
     await expect(item).to_contain_text("/hooks/")
     await item.get_by_text("Received").click()
     await expect(item).to_contain_text("msg_ui_1")
+
+
+@pytest.mark.parametrize(
+    ("path", "button"), [("/schedules", "New schedule"), ("/webhooks", "New webhook")]
+)
+async def test_a_form_opened_before_the_agents_arrived_offers_them(
+    page: Page, ui_store: UiStore, path: str, button: str
+) -> None:
+    """A click on New schedule (or New webhook) while the page's agents are still on their way
+    waits for them: the form's agent list is not empty, so its request names one."""
+    await ui_store.agent(name="early")
+    held: asyncio.Future[Route] = asyncio.get_running_loop().create_future()
+
+    async def hold_the_first(route: Route) -> None:
+        if held.done():
+            await route.continue_()
+        else:
+            held.set_result(route)
+
+    await page.route(re.compile(r"/v1/stores/[^/]+/agents(\?|$)"), hold_the_first)
+    await page.goto(path)
+    agents_request = await held
+    await page.get_by_role("button", name=button).first.click()
+    await agents_request.continue_()
+    await expect(page.get_by_label("Agent")).to_contain_text("early")

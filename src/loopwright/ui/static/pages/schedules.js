@@ -13,6 +13,7 @@ export function render(root, ctx) {
   const formSlot = h("div.panel-slot");
   const newButton = gate(ctx, h("button.primary", { type: "button", onclick: () => openForm() }, "New schedule"), "member");
   let agents = [];
+  let agentsLoading = Promise.resolve([]);  // the list's agents, fetched with it: the form waits for them
   let previewTimer = null;
 
   root.append(
@@ -25,7 +26,8 @@ export function render(root, ctx) {
 
   const names = () => Object.fromEntries(agents.map((a) => [a.id, a.name]));
   const reload = loadInto(listBox, async () => {
-    agents = await api.all(api.s("/agents"));
+    agentsLoading = api.all(api.s("/agents"));
+    agents = await agentsLoading;
     return api.get(api.s("/schedules?limit=200"));
   }, ({ items }) => {
     if (!items.length) return emptyState("No schedules yet.");
@@ -84,7 +86,10 @@ export function render(root, ctx) {
     }
   }
 
-  function openForm() {
+  async function openForm() {
+    if (formSlot.firstChild) return;
+    // a click before the page's first load ended would offer no agent (and send none)
+    agents = await agentsLoading.catch(() => agents);
     if (formSlot.firstChild) return;
     const agent = select("agent_id", agents.map((a) => [a.id, a.name]), agents[0]?.id);
     const cron = textInput("cron", { value: "0 9 * * 1-5" });

@@ -13,6 +13,7 @@ export function render(root, ctx) {
   const formSlot = h("div.panel-slot");
   const newButton = gate(ctx, h("button.primary", { type: "button", onclick: () => openForm() }, "New webhook"), "admin");
   let agents = [];
+  let agentsLoading = Promise.resolve([]);  // the list's agents, fetched with it: the form waits for them
 
   root.append(
     pageHeader("Webhooks"),
@@ -26,7 +27,8 @@ export function render(root, ctx) {
   );
 
   const reload = loadInto(listBox, async () => {
-    agents = await api.all(api.s("/agents"));
+    agentsLoading = api.all(api.s("/agents"));
+    agents = await agentsLoading;
     return api.get(api.s("/webhooks?limit=200"));
   }, ({ items }) => {
     if (!items.length) return emptyState("No webhooks yet.");
@@ -82,7 +84,10 @@ export function render(root, ctx) {
     }
   }
 
-  function openForm() {
+  async function openForm() {
+    if (formSlot.firstChild) return;
+    // a click before the page's first load ended would offer no agent (and send none)
+    agents = await agentsLoading.catch(() => agents);
     if (formSlot.firstChild) return;
     const agent = select("agent_id", agents.map((a) => [a.id, a.name]), agents[0]?.id);
     const name = textInput("name", { placeholder: "issue-tracker" });
