@@ -5,8 +5,9 @@ synchronously on the loop thread behind ``InlineSession`` (see ``sqlite_inline``
 transactions start with ``BEGIN IMMEDIATE`` so two writers never deadlock on a lock upgrade,
 and writers inside one process queue on an ``asyncio.Lock`` instead of spinning in SQLite's
 busy handler. Writers in other processes on the same file (more server processes, the CLI)
-queue on a ``flock`` waited for off the loop (``sqlite_writer_lock``). PostgreSQL runs
-through SQLAlchemy's asyncio layer and psycopg.
+queue on a ``flock`` waited for off the loop (``sqlite_writer_lock``). PostgreSQL runs on
+psycopg behind ``PgSession`` (see ``pg_session``): a unit begins and commits on the driver, and
+the ORM joins its connection through SQLAlchemy's asyncio layer when used.
 
 Every unit of work names its scope: a store id, or ``ALL_STORES`` for the few that span
 stores. On PostgreSQL a store-scoped transaction runs under row-level security for that store
@@ -28,10 +29,11 @@ from psycopg.pq import Escaping, ExecStatus, TransactionStatus
 from sqlalchemy import Engine, Executable, event, make_url
 from sqlalchemy.engine import CursorResult
 from sqlalchemy.exc import DBAPIError, DisconnectionError
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
 from sqlalchemy.pool import ConnectionPoolEntry
 
 from loopwright.db import json_codec, prepared
+from loopwright.db.pg_session import PgSession
 from loopwright.db.prepared import Fetched, Params, Prepared
 from loopwright.db.row_security import ALL_STORES, BEGIN_IN_STORE, ENTER_STORE, StoreScope
 from loopwright.db.sqlite_checkpoint import Checkpointer
@@ -61,7 +63,6 @@ workers are told of (they admit them at once)."""
 PING_IDLE_S = 1.0
 """A pooled PostgreSQL connection idle for longer is checked before use (``_ping_when_idle``)."""
 _IDLE_SINCE = "loopwright.idle_since"
-_DRIVER = "loopwright.driver"
 IDLE = TransactionStatus.IDLE
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 SQLITE_WRITE_BUSY_TIMEOUT_MS = 10_000  # a write waits on the loop: keep it short
@@ -113,14 +114,10 @@ async def core(
 
 
 async def _driver(session: AsyncSession) -> psycopg.AsyncConnection[Any]:
-    """psycopg's connection under the session's transaction (kept in ``session.info``)."""
-    driver = session.info.get(_DRIVER)
-    if driver is None:
-        connection = await session.connection()
-        driver = (await connection.get_raw_connection()).driver_connection
-        assert isinstance(driver, psycopg.AsyncConnection)
-        session.info[_DRIVER] = driver
-    return driver
+    """psycopg's connection under the session's transaction."""
+    if isinstance(session, PgSession):
+        return session.driver
+    raise TypeError("prepared statements on PostgreSQL run in a Database unit (PgSession)")
 
 
 async def savepoint_now(session: AsyncSession) -> None:
@@ -226,11 +223,12 @@ class Database:
                 pool_size=pool_size,
                 max_overflow=pool_size,
                 pool_use_lifo=True,
+                # ``PgSession.release`` gives connections back idle (or discards them)
+                pool_reset_on_return=None,
                 json_serializer=json_codec.dumps,
                 json_deserializer=json_codec.loads,
             )
             _ping_when_idle(self._engine.sync_engine)
-            self._sessions = async_sessionmaker(self._engine, expire_on_commit=False)
         self._write_lock = asyncio.Lock() if self.is_sqlite else None
         self._commit_hooks: list[CommitHook] = []
         self.notify_origin: str | None = None
@@ -245,12 +243,15 @@ class Database:
     async def read(self, scope: StoreScope) -> AsyncIterator[AsyncSession]:
         """Reads of one store (its id) or, explicitly, of every store (``ALL_STORES``)."""
         if not self.is_sqlite:
-            async with self._sessions() as session:
-                await _enter(session, scope)
-                yield session
-                # COMMIT, not the ROLLBACK closing would send: psycopg forgets the statements
-                # it prepared on the connection at every ROLLBACK (and sends DEALLOCATE ALL)
-                await session.commit()
+            unit = PgSession(self._engine, await self._engine.raw_connection())
+            try:
+                await _enter(unit, scope)
+                yield unit
+                # COMMIT, not ROLLBACK: psycopg forgets the statements it prepared on the
+                # connection at every ROLLBACK (and sends DEALLOCATE ALL)
+                await unit.commit_unit()
+            finally:
+                await unit.release()
             return
         session = InlineSession(self._sqlite_read, self._sqlite_reads)
         try:
@@ -263,19 +264,22 @@ class Database:
         """One transaction of one store (its id) or, explicitly, of every store
         (``ALL_STORES``): committed when the block ends, rolled back if it raises."""
         if self._write_lock is None:
-            async with self._sessions() as session:
+            unit = PgSession(self._engine, await self._engine.raw_connection())
+            try:
                 if self.notify_origin is not None:
-                    session.info[NOTIFY_ORIGIN] = self.notify_origin
-                    session.info[NOTIFY_QUEUED] = self.wake_workers
-                async with session.begin():
-                    await _enter(session, scope)
-                    guard = WRITE_GUARD.get()
-                    if guard is not None:
-                        await guard(session)
-                    yield session
-                    _check_deferred(session)
-                events: list[Event] = session.info.pop(PENDING_EVENTS, [])
-                after: list[Callable[[], None]] = session.info.pop(AFTER_COMMIT, [])
+                    unit.info[NOTIFY_ORIGIN] = self.notify_origin
+                    unit.info[NOTIFY_QUEUED] = self.wake_workers
+                await _enter(unit, scope)
+                guard = WRITE_GUARD.get()
+                if guard is not None:
+                    await guard(unit)
+                yield unit
+                _check_deferred(unit)
+                await unit.commit_unit()
+                events: list[Event] = unit.info.pop(PENDING_EVENTS, [])
+                after: list[Callable[[], None]] = unit.info.pop(AFTER_COMMIT, [])
+            finally:
+                await unit.release()
         else:
             async with self._write_lock, self._writer_lock:
                 self._sqlite_writer.get()  # opened (if it must be) before the transaction

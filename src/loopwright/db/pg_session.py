@@ -1,0 +1,73 @@
+"""PostgreSQL units of work on the driver's connection: ``PgSession``.
+
+A unit through SQLAlchemy's asyncio session cost about 200 µs of client CPU beyond its round
+trips (measured: a write unit of one statement, 470 µs against 280 µs on psycopg alone): the
+session's transaction, a greenlet switch to reach the connection, another to commit, another
+to close and give the connection back. The hot path's statements are prepared ones, which
+run on psycopg's connection anyway (``prepared.execute_pg``), so ``PgSession`` takes a pooled
+connection itself, begins and commits on psycopg directly, and joins the ORM to that same
+connection only for what the ORM does (``execute``, ``get``, ``add``, flushes, savepoints):
+those go through a SQLAlchemy ``Connection`` over the unit's pooled connection, so they are in
+the same transaction, and the ORM commits it when it took part.
+
+The pool is SQLAlchemy's (its size, the idle check of ``database._ping_when_idle``), with no
+reset when a connection is given back: ``release`` gives it back only idle, rolling back or
+discarding one that is not.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import psycopg
+from psycopg.pq import TransactionStatus
+from sqlalchemy.engine import Connection
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+from sqlalchemy.pool import PoolProxiedConnection
+
+IDLE = TransactionStatus.IDLE
+
+
+class PgSession(AsyncSession):
+    """``AsyncSession`` over one pooled connection, for one unit of work (``Database``)."""
+
+    def __init__(self, engine: AsyncEngine, pooled: PoolProxiedConnection) -> None:
+        super().__init__(expire_on_commit=False)
+        self.pooled = pooled
+        driver = pooled.driver_connection
+        assert isinstance(driver, psycopg.AsyncConnection)
+        self.driver: psycopg.AsyncConnection[Any] = driver
+        self.sync_session.bind = Connection(engine.sync_engine, connection=pooled)
+
+    def orm_took_part(self) -> bool:
+        """Whether the ORM began its transaction (on the same connection): then it commits."""
+        return self.sync_session.in_transaction()
+
+    async def commit_unit(self) -> None:
+        """Commit the unit's transaction: through the ORM when it took part (it flushes
+        first), else on the driver."""
+        if self.orm_took_part():
+            await self.commit()
+        if self.driver.pgconn.transaction_status != IDLE:
+            try:
+                await self.driver.commit()
+            except psycopg.Error as error:
+                raise DBAPIError.instance("COMMIT", None, error, psycopg.Error) from error
+
+    async def release(self) -> None:
+        """End the unit: roll back what it left open, give the connection back idle (or
+        discard it), detach the ORM's objects."""
+        try:
+            if self.orm_took_part():
+                await self.rollback()
+            if not self.driver.closed and self.driver.pgconn.transaction_status != IDLE:
+                await self.driver.rollback()
+        except (psycopg.Error, DBAPIError, OSError):
+            pass  # the connection is discarded below
+        finally:
+            if self.driver.closed or self.driver.pgconn.transaction_status != IDLE:
+                self.pooled.invalidate()
+            self.pooled.close()
+            if self.sync_session.identity_map:
+                self.sync_session.expunge_all()
