@@ -10,11 +10,13 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import asynccontextmanager
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, String, bindparam, func, insert, literal, select, update
+from sqlalchemy import BigInteger, DateTime, Select, bindparam, insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from loopwright.db import json_codec
 from loopwright.db.database import (
     DEFERRED_EVENTS,
     NOTIFY_ORIGIN,
@@ -48,27 +50,38 @@ QUEUED_CHANNEL = "loopwright_queued"
 """PostgreSQL's channel for runs an API-only process queued: ``<origin> <store>``, sent by
 the queueing transaction. Workers listen to it, and to ``NOTIFY_CHANNEL`` only while a
 reader of theirs follows a store: a worker nobody reads from is not sent every event."""
-_BUMP = (
-    update(StoreRow)
-    .where(StoreRow.id == bindparam("store"))
-    .values(event_seq=StoreRow.event_seq + bindparam("count"))
+_NOTIFY = (
+    ", pg_notify('" + NOTIFY_CHANNEL + "', concat(CAST(:head AS text), event_seq - :count + 1,"
+    " ' ', event_seq, CAST(:tail AS text)))"
 )
-_NOTIFY = func.pg_notify(
-    literal(NOTIFY_CHANNEL),
-    func.concat(
-        bindparam("head", type_=String),
-        StoreRow.event_seq - bindparam("count") + 1,
-        " ",
-        StoreRow.event_seq,
-        bindparam("tail", type_=String),
-    ),
+_NOTIFY_QUEUED = _NOTIFY + ", pg_notify('" + QUEUED_CHANNEL + "', CAST(:wake AS text))"
+_APPEND_PG = """
+WITH bumped AS (
+    UPDATE stores SET event_seq = event_seq + :count WHERE id = CAST(:store AS varchar)
+    RETURNING event_seq{notify}
+), added AS (
+    INSERT INTO events (store_id, seq, type, session_id, run_id, payload, created_at)
+    SELECT CAST(:store AS varchar), bumped.event_seq - :count + item.ord, item.value ->> 0,
+        item.value ->> 1, item.value ->> 2, item.value -> 3, :created_at
+    FROM bumped, json_array_elements(CAST(:items AS json)) WITH ORDINALITY AS item(value, ord)
 )
-_BUMP_SEQ_NOTIFY = _BUMP.returning(StoreRow.event_seq, _NOTIFY)
-_BUMP_SEQ_NOTIFY_QUEUED = _BUMP.returning(
-    StoreRow.event_seq,
-    _NOTIFY,
-    func.pg_notify(literal(QUEUED_CHANNEL), bindparam("wake", type_=String)),
-)
+SELECT event_seq FROM bumped
+"""
+
+
+def _append_pg(notify: str) -> Prepared:
+    return prepare(
+        text(_APPEND_PG.format(notify=notify))
+        .bindparams(bindparam("created_at", type_=DateTime(timezone=True)))
+        .columns(event_seq=BigInteger)
+    )
+
+
+_BUMP_AND_INSERT = _append_pg("")
+"""PostgreSQL's append in one round trip: the seq bump and the rows (the events as one JSON
+array of ``[type, session, run, payload]``); with listeners, the notification too."""
+_BUMP_AND_INSERT_NOTIFY = _append_pg(_NOTIFY)
+_BUMP_AND_INSERT_NOTIFY_QUEUED = _append_pg(_NOTIFY_QUEUED)
 _INSERT_EVENTS = prepare(insert(EventRow))
 _HIGH_WATER = prepare(select(StoreRow.event_seq).where(StoreRow.id == bindparam("store")))
 _STORES_LOCKED = "loopwright.stores_locked"
@@ -78,8 +91,9 @@ _DEFERRED = DEFERRED_EVENTS
 async def append(session: AsyncSession, store_id: str, new: Sequence[NewEvent]) -> list[Event]:
     """Append events in the caller's transaction; they are published once it commits.
 
-    Two prebuilt Core statements on the transaction's connection: the log is written several
-    times per run step, and the ORM's per-statement work cost more than the statements."""
+    Prebuilt statements on the transaction's connection, one round trip on PostgreSQL
+    (``_BUMP_AND_INSERT``): the log is written several times per run step, and the ORM's
+    per-statement work cost more than the statements."""
     deferred: list[tuple[str, NewEvent]] | None = session.info.get(_DEFERRED)
     if deferred:  # the transaction's deferred events go first, in the same statements
         if any(store != store_id for store, _ in deferred):
@@ -123,22 +137,11 @@ async def flush(session: AsyncSession) -> None:
 
 
 async def _append(session: AsyncSession, store_id: str, new: Sequence[NewEvent]) -> list[Event]:
-    origin = session.info.get(NOTIFY_ORIGIN)
     now = utcnow()
-    if origin is None:
-        bumped = await core(session, _BUMP_SEQ, {"store": store_id, "count": len(new)})
-    else:  # on PostgreSQL, with listeners: the same round trip notifies them at commit
-        queued = session.info.get(NOTIFY_QUEUED) and any(i.type == "run.queued" for i in new)
-        head, tail = wire.notification("q" if queued else "c", origin, store_id, new, now)
-        params = {"store": store_id, "count": len(new), "head": head, "tail": tail}
-        if queued:
-            params["wake"] = f"{origin} {store_id}"
-        bumped = await core(
-            session, _BUMP_SEQ_NOTIFY_QUEUED if queued else _BUMP_SEQ_NOTIFY, params
-        )
-    last = bumped.scalar_one_or_none()
-    if last is None:
-        raise NotFound.of("store", store_id)
+    if has_row_locks(session):
+        last = await _bump_and_insert(session, store_id, new, now)
+    else:
+        last = await _bump_then_insert(session, store_id, new, now)
     first = last - len(new) + 1
     events = [
         Event(
@@ -152,25 +155,62 @@ async def _append(session: AsyncSession, store_id: str, new: Sequence[NewEvent])
         )
         for i, item in enumerate(new)
     ]
+    session.info.setdefault(PENDING_EVENTS, []).extend(events)
+    session.info.setdefault(_STORES_LOCKED, set()).add(store_id)
+    return events
+
+
+async def _bump_and_insert(
+    session: AsyncSession, store_id: str, new: Sequence[NewEvent], now: datetime
+) -> int:
+    """PostgreSQL: one statement (``_BUMP_AND_INSERT``); the last seq it handed out."""
+    items = json_codec.dumps([[i.type, i.session_id, i.run_id, i.payload] for i in new])
+    params = {"store": store_id, "count": len(new), "items": items, "created_at": now}
+    statement = _BUMP_AND_INSERT
+    origin = session.info.get(NOTIFY_ORIGIN)
+    if origin is not None:  # with listeners: the same round trip notifies them at commit
+        queued = session.info.get(NOTIFY_QUEUED) and any(i.type == "run.queued" for i in new)
+        params["head"], params["tail"] = wire.notification(
+            "q" if queued else "c", origin, store_id, new, now
+        )
+        statement = _BUMP_AND_INSERT_NOTIFY
+        if queued:
+            params["wake"] = f"{origin} {store_id}"
+            statement = _BUMP_AND_INSERT_NOTIFY_QUEUED
+    last: int | None = (await core(session, statement, params)).scalar_one_or_none()
+    if last is None:
+        raise NotFound.of("store", store_id)
+    return last
+
+
+async def _bump_then_insert(
+    session: AsyncSession, store_id: str, new: Sequence[NewEvent], now: datetime
+) -> int:
+    """SQLite: the seq bump, then the rows (two statements on the loop thread, no round
+    trips); the last seq handed out."""
+    last: int | None = (
+        await core(session, _BUMP_SEQ, {"store": store_id, "count": len(new)})
+    ).scalar_one_or_none()
+    if last is None:
+        raise NotFound.of("store", store_id)
+    first = last - len(new) + 1
     await core(
         session,
         _INSERT_EVENTS,
         [
             {
-                "store_id": e.store_id,
-                "seq": e.seq,
-                "type": e.type,
-                "session_id": e.session_id,
-                "run_id": e.run_id,
-                "payload": e.payload,
-                "created_at": e.created_at,
+                "store_id": store_id,
+                "seq": first + i,
+                "type": item.type,
+                "session_id": item.session_id,
+                "run_id": item.run_id,
+                "payload": item.payload,
+                "created_at": now,
             }
-            for e in events
+            for i, item in enumerate(new)
         ],
     )
-    session.info.setdefault(PENDING_EVENTS, []).extend(events)
-    session.info.setdefault(_STORES_LOCKED, set()).add(store_id)
-    return events
+    return last
 
 
 def holds_store_row(session: AsyncSession, store_id: str) -> bool:
