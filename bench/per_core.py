@@ -16,13 +16,15 @@ token after it) it prints:
   * c=200: end-to-end p99 and POST -> first event of the run p50.
 
 ``--src`` runs the same figures for each source tree given (``--src /tmp/old/src .../src``),
-alternating round by round in one window (``--rounds``), and prints each figure per round and
-as medians: this machine's speed drifts, so compare versions only that way. CPU per turn is
-the steadier figure.
+and ``--database-url`` for each database given (``sqlite``, the embedded default, or an empty
+PostgreSQL database), alternating round by round in one window (``--rounds``); it prints each
+figure per round and as medians, with each variant's CPU per turn as a ratio of the first
+one's: this machine's speed drifts, so compare versions and databases only that way. CPU per
+turn is the steadier figure.
 
     .venv/bin/python -m bench.per_core [--latency 0 300] [--seconds 10] [--turns 60]
         [--concurrency 10 50 200] [--rounds 1] [--src A/src B/src] [--py-spy FILE]
-        [--database-url postgresql://postgres@127.0.0.1:5432/<an empty database>]
+        [--database-url sqlite postgresql://postgres@127.0.0.1:5432/<an empty database>]
 """
 
 from __future__ import annotations
@@ -50,6 +52,7 @@ SERVER_CORE, CLIENT_CORE = "0", "1"
 TOKEN_MS = 10
 ANSWER_TOKENS = 20
 TYPES = "chat.message_sent,run.completed,run.failed"
+_SECRET_KEY = Fernet.generate_key().decode()
 
 
 class Conversation:
@@ -179,9 +182,17 @@ Figures = dict[str, float]
 
 
 async def measure(
-    src: str, model_url: str, base_p50: float, args: argparse.Namespace, env: dict[str, str]
+    src: str,
+    database: str,
+    model_url: str,
+    base_p50: float,
+    args: argparse.Namespace,
+    env: dict[str, str],
 ) -> Figures:
     server_env = {**env, "PYTHONPATH": f"{src}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
+    if database != "sqlite":
+        server_env["LOOPWRIGHT_DATABASE_URL"] = database
+        server_env["LOOPWRIGHT_SECRET_KEYS"] = _SECRET_KEY  # the same in every round
     found: Figures = {}
     with loopwright_server(
         server_env,
@@ -239,10 +250,8 @@ async def main(args: argparse.Namespace) -> None:
     os.sched_setaffinity(0, {int(CLIENT_CORE)})
     env = {**SERVER_ENV, "LOOPWRIGHT_STORE_CONCURRENCY": "1000"}
     env.update(item.split("=", 1) for item in args.server_env)
-    if args.database_url:
-        env["LOOPWRIGHT_DATABASE_URL"] = args.database_url
-        env["LOOPWRIGHT_SECRET_KEYS"] = Fernet.generate_key().decode()
     srcs = args.src or [os.path.join(os.path.dirname(os.path.dirname(__file__)), "src")]
+    variants = [(src, database) for database in args.database_url for src in srcs]
     for latency in args.latency:
         os.environ["FAKE_LATENCY_MS"] = str(latency)
         os.environ["FAKE_TOKEN_MS"] = str(TOKEN_MS if latency else 0)
@@ -253,18 +262,30 @@ async def main(args: argparse.Namespace) -> None:
             base = [b * 1000 for b in await baseline(f"{model_url}/v1/chat/completions", 20)]
             base_p50 = percentile(base, 0.5)
             print(f"== model latency {latency} ms: fake alone, turn p50 {base_p50:.1f} ms")
-            rows: dict[str, list[Figures]] = {src: [] for src in srcs}
+            rows: dict[str, list[Figures]] = {_label(*v, len(variants)): [] for v in variants}
             for round_ in range(args.rounds):
-                for src in srcs:
-                    got = await measure(src, model_url, base_p50, args, env)
-                    rows[src].append(got)
+                for src, database in variants:
+                    got = await measure(src, database, model_url, base_p50, args, env)
+                    label = _label(src, database, len(variants))
+                    rows[label].append(got)
                     shown = ", ".join(f"{k} {v:.1f}" for k, v in got.items())
-                    print(f"round {round_ + 1} {src}: {shown}", flush=True)
-            if args.rounds > 1 or len(srcs) > 1:
-                for src, found in rows.items():
+                    print(f"round {round_ + 1} {label}: {shown}", flush=True)
+            if args.rounds > 1 or len(variants) > 1:
+                first: Figures = {}
+                for label, found in rows.items():
                     medians = {k: statistics.median(r[k] for r in found) for k in found[0]}
+                    first = first or medians
                     shown = ", ".join(f"{k} {v:.1f}" for k, v in medians.items())
-                    print(f"median {src}: {shown}")
+                    ratios = ", ".join(
+                        f"{k} x{v / first[k]:.2f}" for k, v in medians.items() if "CPU" in k
+                    )
+                    print(f"median {label}: {shown}\n  CPU per turn against the first: {ratios}")
+
+
+def _label(src: str, database: str, variants: int) -> str:
+    if variants == 1:
+        return src
+    return f"{src} [{database.rpartition('/')[2] if database != 'sqlite' else 'sqlite'}]"
 
 
 if __name__ == "__main__":
@@ -285,5 +306,10 @@ if __name__ == "__main__":
     parser.add_argument(
         "--py-spy", metavar="FILE", help="profile the server at the first concurrency to FILE"
     )
-    parser.add_argument("--database-url", help="an empty PostgreSQL database instead of SQLite")
+    parser.add_argument(
+        "--database-url",
+        nargs="+",
+        default=["sqlite"],
+        help="sqlite (the embedded default) or an empty PostgreSQL database, each alternated",
+    )
     asyncio.run(main(parser.parse_args()))

@@ -7,6 +7,7 @@ conversations at once (default 1; the workload of ``bench.per_core``: a stream o
     system database, as the driver runs them (on SQLite its trace callback; on PostgreSQL
     psycopg's cursors and its own transaction commands, where each is a round trip, counted
     as ``round trips``), so the statements ``db.prepared`` runs past SQLAlchemy are seen;
+    on PostgreSQL also each kind of transaction, by the code that opened it;
   * garbage collections per turn by generation, and their time (the whole process, the
     client's allocations included);
   * tasks the server's loop starts per turn, by coroutine, with the async generators it has to
@@ -121,6 +122,9 @@ class Counts:
         self.found: Counter[str] = Counter()
         self.texts: Counter[str] = Counter()
         self.tracing = False
+        self.transactions: Counter[str] = Counter()
+        """On PostgreSQL: each kind of app transaction (what opened it, its statements)."""
+        self._open: dict[int, list[str]] = {}
 
     def trace_sqlite(self) -> None:
         """On SQLite: count what the driver runs, on every connection opened from now on (the
@@ -185,6 +189,9 @@ class Counts:
                 self.found[f"{db} statements"] += 1
             self.found[f"{db} round trips"] += 1
             self.texts[f"{db}: {' '.join(words)[:90]}"] += 1
+            if db == "app":
+                self._transaction(id(connection), verb, " ".join(words))
+
 
         base = psycopg._connection_base.BaseConnection
         command = base._exec_command
@@ -212,6 +219,28 @@ class Counts:
             await begin_in_store(driver, store_id)
 
         database._begin_in_store = scoped  # type: ignore[assignment]
+
+
+    def _transaction(self, connection: int, verb: str, text: str) -> None:
+        """Gather a transaction's statements, named by the code that opened its unit."""
+        if verb == "BEGIN":
+            self._open[connection] = [_opener()]
+        elif verb in ("COMMIT", "ROLLBACK") and connection in self._open:
+            opener, *statements = self._open.pop(connection)
+            self.transactions[f"{opener}: {' | '.join(statements)}"] += 1
+        elif connection in self._open:
+            self._open[connection].append(" ".join(text.split()[:4])[:40])
+
+
+def _opener() -> str:
+    """The innermost function of ours on the stack outside the database layer."""
+    frame = sys._getframe(2)
+    while frame is not None:
+        name = frame.f_code.co_filename
+        if "/loopwright/" in name and "/loopwright/db/" not in name:
+            return f"{Path(name).stem}.{frame.f_code.co_qualname}"
+        frame = frame.f_back  # type: ignore[assignment]
+    return "?"
 
 
 _LITERALS = re.compile(r"'(?:[^']|'')*'|\b\d+(?:\.\d+)?\b")
@@ -400,6 +429,10 @@ async def main(args: argparse.Namespace) -> None:
     print("statements per turn, by text:")
     for text, count in counts.texts.most_common():
         print(f"  {count / done:5.2f}  {text}")
+    if counts.transactions:
+        print("app transactions per turn, by the code that opened them:")
+        for text, count in counts.transactions.most_common():
+            print(f"  {count / done:5.2f}  {text}")
     report(pstats.Stats(profile, stream=sys.stdout), done, args.top)
 
 

@@ -26,6 +26,7 @@ from typing import Any, overload
 import psycopg
 from psycopg import generators
 from psycopg.pq import Escaping, ExecStatus, TransactionStatus
+from psycopg.pq.abc import PGresult
 from sqlalchemy import Engine, Executable, event, make_url
 from sqlalchemy.engine import CursorResult
 from sqlalchemy.exc import DBAPIError, DisconnectionError
@@ -169,13 +170,21 @@ async def _begin_in_store(driver: psycopg.AsyncConnection[Any], store_id: str) -
     if not plain or driver.deferrable is not None or pgconn.transaction_status != IDLE:
         await driver.execute(ENTER_STORE, (store_id,))
         return
-    query = BEGIN_IN_STORE % Escaping(pgconn).escape_literal(store_id.encode())
+    await simple_query(driver, BEGIN_IN_STORE % Escaping(pgconn).escape_literal(store_id.encode()))
+
+
+async def simple_query(driver: psycopg.AsyncConnection[Any], query: bytes) -> list[PGresult]:
+    """Send ``query`` (statements, values bound as escaped literals) in one round trip of
+    the simple query protocol, past psycopg's cursors (no transaction of psycopg's begun);
+    its results, raising the first error among them."""
+    pgconn = driver.pgconn
     async with driver.lock:
         pgconn.send_query(query)
-        results = await driver.wait(generators.execute(pgconn))
+        results: list[PGresult] = await driver.wait(generators.execute(pgconn))
     for result in results:
         if result.status == ExecStatus.FATAL_ERROR:
             raise psycopg.errors.error_from_result(result, encoding=driver.info.encoding)
+    return results
 
 
 def _ping_when_idle(engine: Engine) -> None:

@@ -31,10 +31,11 @@ from collections.abc import Callable, Sequence
 from typing import Literal
 
 import psycopg
+from psycopg.pq import Escaping
 from pydantic_core import from_json, to_json
 from sqlalchemy import make_url
 
-from loopwright.db.database import Database
+from loopwright.db.database import Database, simple_query
 from loopwright.db.row_security import ALL_STORES
 from loopwright.domain.events import Event, EventFilter
 from loopwright.events import log
@@ -49,6 +50,18 @@ _PAGE = 1000
 RECONNECT_S = (0.1, 0.5, 1.0, 2.0)
 LINGER_S = 5.0
 """How long a process goes on listening to events after its last reader left."""
+
+
+def _notify_all(conn: psycopg.AsyncConnection[tuple[object, ...]], payloads: list[str]) -> bytes:
+    """One statement notifying each payload on the events channel, the payloads bound as
+    escaped literals (one round trip of the simple protocol, no parameters to convert)."""
+    escape = Escaping(conn.pgconn).escape_literal
+    encoding = conn.info.encoding
+    calls = b", ".join(
+        b"pg_notify('" + log.NOTIFY_CHANNEL.encode() + b"', " + escape(p.encode(encoding)) + b")"
+        for p in payloads
+    )
+    return b"SELECT " + calls
 
 
 def conninfo(database_url: str) -> str:
@@ -173,11 +186,7 @@ class PgNotifier:
                         conn = await psycopg.AsyncConnection.connect(
                             self.conninfo, autocommit=True, application_name="loopwright-notify"
                         )
-                    calls = ", ".join(["pg_notify(%s, %s)"] * len(payloads))
-                    params: list[str] = []
-                    for payload in payloads:
-                        params += [log.NOTIFY_CHANNEL, payload]
-                    await conn.execute(f"SELECT {calls}", params)
+                    await simple_query(conn, _notify_all(conn, payloads))
                 except (psycopg.Error, OSError) as exc:
                     self.dropped += len(payloads)
                     logger.warning("notify: %d delta batches not sent: %s", len(payloads), exc)
@@ -233,6 +242,8 @@ class PgNotifier:
                 attempt += 1
                 await asyncio.sleep(wait)  # back off before connecting again
                 continue
+            # notifications that arrive while a command runs (``LISTEN``) come this way
+            conn.add_notify_handler(lambda note: self._note(note.channel, note.payload))
             try:
                 async with conn:
                     if not first:
@@ -266,26 +277,57 @@ class PgNotifier:
             caught_up = False
             self.channels = wanted
             self.listening.set()
-            changed = asyncio.ensure_future(self._interest.wait())
-            receiving = asyncio.ensure_future(self._receive(conn))
-            try:
-                await asyncio.wait([changed, receiving], return_when=asyncio.FIRST_COMPLETED)
-            finally:
-                changed.cancel()
-                receiving.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await receiving
-            if receiving.done() and not receiving.cancelled():
-                receiving.result()  # the connection failed: raise what it raised
+            await self._receive_until_changed(conn)
 
-    async def _receive(self, conn: psycopg.AsyncConnection[tuple[object, ...]]) -> None:
-        async for note in conn.notifies():
-            self.notifications += 1
-            if note.channel == log.QUEUED_CHANNEL:
-                self._queued(note.payload)
-                continue
-            self._inbox.append(note.payload)
-            self._inbox_ready.set()
+    async def _receive_until_changed(
+        self, conn: psycopg.AsyncConnection[tuple[object, ...]]
+    ) -> None:
+        """Take the notifications as they arrive until what is wanted changes (then return)
+        or the connection fails (then raise). The socket's reader drains every notification
+        libpq has in one call, without a task switch or an async iteration per
+        notification: the listener also receives every notification its own process sends."""
+        loop = asyncio.get_running_loop()
+        lost: asyncio.Future[None] = loop.create_future()
+        pgconn = conn.pgconn
+        encoding = conn.info.encoding
+
+        def readable() -> None:
+            try:
+                pgconn.consume_input()
+            except psycopg.Error as exc:
+                if not lost.done():
+                    lost.set_exception(exc)
+                return
+            while (note := pgconn.notifies()) is not None:
+                self._note(note.relname.decode(encoding), note.extra.decode(encoding))
+
+        fd = pgconn.socket
+        loop.add_reader(fd, readable)
+        changed: asyncio.Future[None] = asyncio.ensure_future(self._wait_interest())
+        try:
+            readable()  # what arrived while the commands ran
+            await asyncio.wait([changed, lost], return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            loop.remove_reader(fd)
+            changed.cancel()
+        if lost.done():
+            lost.result()  # the connection failed: raise what it raised
+
+    async def _wait_interest(self) -> None:
+        await self._interest.wait()
+
+    def _note(self, channel: str, payload: str) -> None:
+        """A notification: a queued run's wake-up, or events for ``_deliver`` (unless this
+        process or a relay peer sent them)."""
+        self.notifications += 1
+        if channel == log.QUEUED_CHANNEL:
+            self._queued(payload)
+            return
+        origin = payload.split(" ", 2)[1] if payload.count(" ") >= 1 else ""
+        if origin and self._carried(origin):
+            return
+        self._inbox.append(payload)
+        self._inbox_ready.set()
 
     def _queued(self, payload: str) -> None:
         """``<origin> <store>``: another process queued a run of the store."""
