@@ -192,7 +192,6 @@ class Counts:
             if db == "app":
                 self._transaction(id(connection), verb, " ".join(words))
 
-
         base = psycopg._connection_base.BaseConnection
         command = base._exec_command
 
@@ -219,7 +218,6 @@ class Counts:
             await begin_in_store(driver, store_id)
 
         database._begin_in_store = scoped  # type: ignore[assignment]
-
 
     def _transaction(self, connection: int, verb: str, text: str) -> None:
         """Gather a transaction's statements, named by the code that opened its unit."""
