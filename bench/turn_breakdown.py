@@ -164,14 +164,14 @@ class Counts:
         """On PostgreSQL: count what psycopg sends, counted while ``tracing``: statements
         through its cursors (SQLAlchemy's and ``db.prepared``'s alike), the ``BEGIN``,
         ``COMMIT``, ``ROLLBACK`` and savepoint commands it sends itself, and the ``BEGIN`` a
-        store-scoped transaction sends with its scope (``database._begin_in_store``): each
-        one a round trip."""
-        from loopwright.db import database
+        simple-protocol queries a unit sends (``db.pg_simple``: its ``BEGIN``, its scope and
+        its first statement in one): each one a round trip."""
+        from loopwright.db import pg_simple
 
         def which(connection: Any) -> str:
             return "dbos" if "dbos" in str(connection.info.dbname) else "app"
 
-        def counted(text: Any, connection: Any) -> None:
+        def counted(text: Any, connection: Any, trip: bool = True) -> None:
             if not self.tracing:
                 return
             if isinstance(text, bytes):
@@ -187,7 +187,7 @@ class Counts:
                 self.found[f"{db} rollbacks"] += 1
             else:
                 self.found[f"{db} statements"] += 1
-            self.found[f"{db} round trips"] += 1
+            self.found[f"{db} round trips"] += trip
             self.texts[f"{db}: {' '.join(words)[:90]}"] += 1
             if db == "app":
                 self._transaction(id(connection), verb, " ".join(words))
@@ -211,13 +211,23 @@ class Counts:
                     return _run(cur, query, *args, **kw)
 
                 setattr(cursor_type, name, traced)
-        begin_in_store = database._begin_in_store
+        simple_query = pg_simple.simple_query
 
-        async def scoped(driver: Any, store_id: str) -> None:
-            counted("BEGIN", driver)
-            await begin_in_store(driver, store_id)
+        async def simple(driver: Any, query: bytes) -> Any:
+            """A unit's ``BEGIN`` (its scope, its first statement) in one round trip."""
+            text = query.decode(errors="replace")
+            if text.startswith("BEGIN"):
+                counted("BEGIN", driver)
+                _, _, rest = text.partition("; ")
+                if rest.startswith("SELECT set_config('role'"):  # the store's scope
+                    _, _, rest = rest.partition("; ")
+                if rest:
+                    counted(rest, driver, trip=False)
+            else:
+                counted(text, driver)
+            return await simple_query(driver, query)
 
-        database._begin_in_store = scoped  # type: ignore[assignment]
+        pg_simple.simple_query = simple  # type: ignore[assignment]
 
     def _transaction(self, connection: int, verb: str, text: str) -> None:
         """Gather a transaction's statements, named by the code that opened its unit."""
@@ -227,15 +237,19 @@ class Counts:
             opener, *statements = self._open.pop(connection)
             self.transactions[f"{opener}: {' | '.join(statements)}"] += 1
         elif connection in self._open:
-            self._open[connection].append(" ".join(text.split()[:4])[:40])
+            self._open[connection].append(_LITERALS.sub("?", " ".join(text.split()[:4]))[:40])
+
+
+_HELPERS = ("/loopwright/db/", "/runtime/fencing.py", "/events/log.py")
 
 
 def _opener() -> str:
-    """The innermost function of ours on the stack outside the database layer."""
+    """The innermost function of ours on the stack outside the database layer (and the
+    helpers a unit runs first: the fencing check, the log's reads)."""
     frame = sys._getframe(2)
     while frame is not None:
         name = frame.f_code.co_filename
-        if "/loopwright/" in name and "/loopwright/db/" not in name:
+        if "/loopwright/" in name and not any(part in name for part in _HELPERS):
             return f"{Path(name).stem}.{frame.f_code.co_qualname}"
         frame = frame.f_back  # type: ignore[assignment]
     return "?"

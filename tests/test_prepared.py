@@ -180,7 +180,9 @@ async def test_read_units_keep_the_statements_psycopg_prepared(
 ) -> None:
     """A read unit ends with ``COMMIT``: at a ``ROLLBACK`` psycopg forgets how often each
     statement ran on the connection and drops those it prepared (``DEALLOCATE ALL``, a round
-    trip), so the hot statements were parsed and planned again in every transaction."""
+    trip), so the hot statements were parsed and planned again in every transaction. (A
+    unit's first statement rides with its ``BEGIN`` in the simple protocol: the second one
+    is the one psycopg prepares.)"""
     (store_id,) = new_ids(1)
     read = prepare(_READ)
     async with db.write(ALL_STORES) as session:
@@ -192,6 +194,7 @@ async def test_read_units_keep_the_statements_psycopg_prepared(
                 driver = await database._driver(session)
                 driver.pgconn.trace(out.fileno())
                 assert (await core(session, read, {"store": store_id})).one().name == "a"
+                assert (await core(session, read, {"store": store_id})).one().name == "a"
             driver.pgconn.untrace()
     parsed = [
         line for line in trace.read_text().splitlines() if "\tParse\t" in line and "stores" in line
@@ -199,3 +202,31 @@ async def test_read_units_keep_the_statements_psycopg_prepared(
     # its first runs, then once as a prepared statement, which the later runs use
     assert len(parsed) <= 6 and '"_pg3_' in parsed[-1]
     assert "DEALLOCATE" not in trace.read_text()
+
+
+@pytest.mark.parametrize("db", ["postgresql"], indirect=True)
+async def test_a_units_begin_rides_with_its_first_statement(db: Database, tmp_path: Path) -> None:
+    """A unit's ``BEGIN`` goes with its first statement (one round trip, the simple
+    protocol), then only the ``COMMIT``; a unit that runs no statement sends nothing."""
+    (store_id,) = new_ids(1)
+    async with db.write(ALL_STORES) as session:
+        await core(session, prepare(_INSERT), {"id": store_id, "name": "a"})
+    trace = tmp_path / "trace"
+    with trace.open("w") as out:
+        async with db.read(store_id) as session:
+            driver = await database._driver(session)
+            driver.pgconn.trace(out.fileno())
+            assert (await core(session, prepare(_READ), {"store": store_id})).one().name == "a"
+        async with db.write(store_id) as session:
+            assert await database._driver(session) is driver  # the same pooled connection
+    driver.pgconn.untrace()
+    sent = [
+        [part.strip() for part in line.split("\t")[3:5]]
+        for line in trace.read_text().splitlines()
+        if "\tF\t" in line
+    ]
+    assert [kind for kind, _ in sent] == ["Query", "Query"]
+    assert (
+        sent[0][1].startswith('"BEGIN; SELECT set_config(') and "SELECT stores.name" in sent[0][1]
+    )
+    assert sent[1][1] == '"COMMIT"'

@@ -18,6 +18,7 @@ from loopwright.bootstrap import DEMO_AGENT
 from loopwright.db import database
 from loopwright.db.database import Database
 from loopwright.db.migrate import upgrade
+from loopwright.db.prepared import prepare
 from loopwright.db.repos import agents, conversations, tenancy
 from loopwright.db.row_security import ALL_STORES, POLICY, TENANT_ROLE
 from loopwright.db.tables import AgentRow, Base
@@ -169,3 +170,17 @@ async def test_a_connection_idle_too_long_is_checked_and_replaced(
     for _ in range(2):  # whichever pooled connection comes first, both are checked
         async with db.read(ALL_STORES) as session:
             assert (await session.execute(text("SELECT pg_backend_pid()"))).scalar_one() != pid
+
+
+async def test_a_first_prepared_statement_is_scoped_by_the_begin_it_rides_with(
+    db: Database,
+) -> None:
+    """A unit's first prepared statement goes with its ``BEGIN`` and scope in one round trip
+    (``pg_simple``): forgetting its filter, it still sees only the unit's store."""
+    ours, theirs = await _store_with_rows(db), await _store_with_rows(db)
+    every_agent = prepare(select(AgentRow.store_id))
+    async with db.read(ours) as session:
+        seen = set((await database.core(session, every_agent)).scalars())
+    assert seen == {ours}
+    async with db.read(ALL_STORES) as session:
+        assert {ours, theirs} <= set((await database.core(session, every_agent)).scalars())

@@ -18,15 +18,13 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
 from typing import Any, overload
 
 import psycopg
-from psycopg import generators
-from psycopg.pq import Escaping, ExecStatus, TransactionStatus
-from psycopg.pq.abc import PGresult
+from psycopg.pq import Escaping
 from sqlalchemy import Engine, Executable, event, make_url
 from sqlalchemy.engine import CursorResult
 from sqlalchemy.exc import DBAPIError, DisconnectionError
@@ -34,9 +32,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
 from sqlalchemy.pool import ConnectionPoolEntry
 
 from loopwright.db import json_codec, prepared
-from loopwright.db.pg_session import PgSession
+from loopwright.db.pg_session import PgSession, begin_with_pending
 from loopwright.db.prepared import Fetched, Params, Prepared
-from loopwright.db.row_security import ALL_STORES, BEGIN_IN_STORE, ENTER_STORE, StoreScope
+from loopwright.db.row_security import ALL_STORES, BEGIN_IN_STORE, StoreScope
 from loopwright.db.sqlite_checkpoint import Checkpointer
 from loopwright.db.sqlite_inline import (
     InlineSession,
@@ -64,7 +62,6 @@ workers are told of (they admit them at once)."""
 PING_IDLE_S = 1.0
 """A pooled PostgreSQL connection idle for longer is checked before use (``_ping_when_idle``)."""
 _IDLE_SINCE = "loopwright.idle_since"
-IDLE = TransactionStatus.IDLE
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 SQLITE_WRITE_BUSY_TIMEOUT_MS = 10_000  # a write waits on the loop: keep it short
 WRITE_GUARD: ContextVar[Callable[[AsyncSession], Awaitable[None]] | None] = ContextVar(
@@ -102,7 +99,7 @@ async def core(
     if isinstance(statement, Prepared):
         driver = await _driver(session)
         try:
-            found = await prepared.execute_pg(driver, statement, params)
+            found = await _execute_pg(session, driver, statement, params)
         except psycopg.Error as error:
             raise DBAPIError.instance(
                 statement.sql_of(params, pg=True), params, error, psycopg.Error
@@ -112,6 +109,23 @@ async def core(
         statement = statement.statement
     connection = await session.connection()
     return await connection.execute(statement, params)
+
+
+async def _execute_pg(
+    session: AsyncSession,
+    driver: psycopg.AsyncConnection[Any],
+    statement: Prepared,
+    params: Params,
+) -> Fetched | None:
+    """A prepared statement on PostgreSQL: a unit's first one with its ``BEGIN``, in one round
+    trip (``PgSession.pending_begin``); a later one through psycopg's cursor."""
+    if isinstance(session, PgSession) and session.pending_begin is not None:
+        if params is None or isinstance(params, Mapping):
+            begin = session.take_pending_begin()
+            assert begin is not None
+            return await prepared.execute_pg_begun(driver, begin, statement, params)
+        await session.begin_now()
+    return await prepared.execute_pg(driver, statement, params)
 
 
 async def _driver(session: AsyncSession) -> psycopg.AsyncConnection[Any]:
@@ -152,39 +166,16 @@ def _check_deferred(session: AsyncSession) -> None:
         raise RuntimeError("a transaction ended with deferred events it did not append")
 
 
-async def _enter(session: AsyncSession, scope: StoreScope) -> None:
-    """On PostgreSQL, put a store-scoped transaction under its store's row-level security
-    (sent with its ``BEGIN``); a cross-store one runs as the connecting user, which the
-    policies do not restrict."""
-    if scope is not ALL_STORES:
-        await _begin_in_store(await _driver(session), scope)
-
-
-async def _begin_in_store(driver: psycopg.AsyncConnection[Any], store_id: str) -> None:
-    """``BEGIN`` and the store's scope in one round trip (``row_security.BEGIN_IN_STORE``):
-    psycopg would send its ``BEGIN`` alone before the first statement. On a connection
-    already in a transaction, or one whose ``BEGIN`` psycopg would spell otherwise (an
-    isolation level), only the scope."""
-    pgconn = driver.pgconn
-    plain = driver.isolation_level is None and driver.read_only is None
-    if not plain or driver.deferrable is not None or pgconn.transaction_status != IDLE:
-        await driver.execute(ENTER_STORE, (store_id,))
+def _enter(unit: PgSession, scope: StoreScope) -> None:
+    """Put a store-scoped transaction under its store's row-level security, in its
+    ``BEGIN`` (``row_security.BEGIN_IN_STORE``); a cross-store one runs as the connecting
+    user, which the policies do not restrict. The ``BEGIN`` goes with the unit's first
+    statement (``PgSession.pending_begin``); a unit that runs none sends nothing."""
+    if scope is ALL_STORES:
+        unit.pending_begin = b"BEGIN"
         return
-    await simple_query(driver, BEGIN_IN_STORE % Escaping(pgconn).escape_literal(store_id.encode()))
-
-
-async def simple_query(driver: psycopg.AsyncConnection[Any], query: bytes) -> list[PGresult]:
-    """Send ``query`` (statements, values bound as escaped literals) in one round trip of
-    the simple query protocol, past psycopg's cursors (no transaction of psycopg's begun);
-    its results, raising the first error among them."""
-    pgconn = driver.pgconn
-    async with driver.lock:
-        pgconn.send_query(query)
-        results: list[PGresult] = await driver.wait(generators.execute(pgconn))
-    for result in results:
-        if result.status == ExecStatus.FATAL_ERROR:
-            raise psycopg.errors.error_from_result(result, encoding=driver.info.encoding)
-    return results
+    escaped = Escaping(unit.driver.pgconn).escape_literal(scope.encode())
+    unit.pending_begin = BEGIN_IN_STORE % escaped
 
 
 def _ping_when_idle(engine: Engine) -> None:
@@ -238,6 +229,7 @@ class Database:
                 json_deserializer=json_codec.loads,
             )
             _ping_when_idle(self._engine.sync_engine)
+            begin_with_pending(self._engine.sync_engine)
         self._write_lock = asyncio.Lock() if self.is_sqlite else None
         self._commit_hooks: list[CommitHook] = []
         self.notify_origin: str | None = None
@@ -254,7 +246,7 @@ class Database:
         if not self.is_sqlite:
             unit = PgSession(self._engine, await self._engine.raw_connection())
             try:
-                await _enter(unit, scope)
+                _enter(unit, scope)
                 yield unit
                 # COMMIT, not ROLLBACK: psycopg forgets the statements it prepared on the
                 # connection at every ROLLBACK (and sends DEALLOCATE ALL)
@@ -278,7 +270,7 @@ class Database:
                 if self.notify_origin is not None:
                     unit.info[NOTIFY_ORIGIN] = self.notify_origin
                     unit.info[NOTIFY_QUEUED] = self.wake_workers
-                await _enter(unit, scope)
+                _enter(unit, scope)
                 guard = WRITE_GUARD.get()
                 if guard is not None:
                     await guard(unit)

@@ -32,7 +32,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect
 from sqlalchemy.sql.compiler import SQLCompiler
 
-from loopwright.db import json_codec
+from loopwright.db import json_codec, pg_simple
 
 Params = Mapping[str, Any] | Sequence[Mapping[str, Any]] | None
 _DIALECT: Dialect = sqlite.dialect(
@@ -318,3 +318,28 @@ async def execute_pg(
         build = build.typed([column.type_code for column in description])
     rows = [build(values) for values in await cursor.fetchall()]
     return Fetched(rows, cursor.rowcount)
+
+
+async def execute_pg_begun(
+    driver: psycopg.AsyncConnection[Any],
+    begin: bytes,
+    prepared: Prepared,
+    params: Mapping[str, Any] | None,
+) -> Fetched | None:
+    """``begin`` (a unit's ``BEGIN`` and scope) and ``prepared`` in one round trip of the
+    simple query protocol, its values bound as literals (``pg_simple``): a unit's first
+    statement. None when SQLAlchemy must run it (then ``begin`` was sent alone)."""
+    one: Mapping[str, Any] = params or {}
+    compiled = prepared.compiled(tuple(one), pg=True)
+    if compiled is None:
+        await pg_simple.simple_query(driver, begin)
+        return None
+    statement = pg_simple.bind(driver, compiled.sql, _values(compiled, one))
+    result = (await pg_simple.simple_query(driver, begin + b"; " + statement))[-1]
+    rowcount = result.command_tuples or 0
+    build = compiled.row
+    if build is None:
+        return Fetched([], rowcount)
+    if isinstance(build, _TypedRows):
+        build = build.typed(pg_simple.type_codes(result))
+    return Fetched([build(values) for values in pg_simple.rows(driver, result)], rowcount)

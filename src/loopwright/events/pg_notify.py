@@ -35,7 +35,8 @@ from psycopg.pq import Escaping
 from pydantic_core import from_json, to_json
 from sqlalchemy import make_url
 
-from loopwright.db.database import Database, simple_query
+from loopwright.db import pg_simple
+from loopwright.db.database import Database
 from loopwright.db.row_security import ALL_STORES
 from loopwright.domain.events import Event, EventFilter
 from loopwright.events import log
@@ -186,7 +187,7 @@ class PgNotifier:
                         conn = await psycopg.AsyncConnection.connect(
                             self.conninfo, autocommit=True, application_name="loopwright-notify"
                         )
-                    await simple_query(conn, _notify_all(conn, payloads))
+                    await pg_simple.simple_query(conn, _notify_all(conn, payloads))
                 except (psycopg.Error, OSError) as exc:
                     self.dropped += len(payloads)
                     logger.warning("notify: %d delta batches not sent: %s", len(payloads), exc)

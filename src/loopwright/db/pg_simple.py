@@ -1,0 +1,61 @@
+"""Statements in PostgreSQL's simple query protocol: several in one round trip.
+
+psycopg sends a transaction's ``BEGIN`` alone, a round trip before its first statement. A
+unit of work here sends its ``BEGIN`` (with its store's scope: ``row_security``) with its
+first statement instead, as one query of the simple protocol, the statement's values bound
+client-side as escaped literals (psycopg's ``ClientCursor.mogrify``, the quoting libpq does).
+The results come back as the extended protocol's would (text), so psycopg loads them alike.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+from weakref import WeakKeyDictionary
+
+import psycopg
+from psycopg import generators
+from psycopg.adapt import Transformer
+from psycopg.pq import ExecStatus
+from psycopg.pq.abc import PGresult
+
+_mogrifiers: WeakKeyDictionary[psycopg.AsyncConnection[Any], psycopg.AsyncClientCursor[Any]] = (
+    WeakKeyDictionary()
+)
+
+
+async def simple_query(driver: psycopg.AsyncConnection[Any], query: bytes) -> list[PGresult]:
+    """Send ``query`` (statements, values as escaped literals) in one round trip, past
+    psycopg's cursors (psycopg begins no transaction of its own); its results, raising the
+    first error among them."""
+    pgconn = driver.pgconn
+    async with driver.lock:
+        pgconn.send_query(query)
+        results: list[PGresult] = await driver.wait(generators.execute(pgconn))
+    for result in results:
+        if result.status == ExecStatus.FATAL_ERROR:
+            raise psycopg.errors.error_from_result(result, encoding=driver.info.encoding)
+    return results
+
+
+def bind(driver: psycopg.AsyncConnection[Any], sql: str, values: Sequence[Any]) -> bytes:
+    """``sql`` (psycopg's ``%s`` placeholders) with ``values`` bound as literals."""
+    mogrifier = _mogrifiers.get(driver)
+    if mogrifier is None:
+        mogrifier = _mogrifiers[driver] = psycopg.AsyncClientCursor(driver)
+    return mogrifier.mogrify(sql, values).encode(driver.info.encoding)
+
+
+def rows(driver: psycopg.AsyncConnection[Any], result: PGresult) -> list[tuple[Any, ...]]:
+    """A result's rows, loaded as psycopg loads a cursor's."""
+    if result.status != ExecStatus.TUPLES_OK:
+        return []
+    loader = Transformer(driver)
+    loader.set_pgresult(result)
+    loaded: list[tuple[Any, ...]] = loader.load_rows(0, result.ntuples, tuple)
+    return loaded
+
+
+def type_codes(result: PGresult) -> list[int]:
+    """The types of a result's columns (their oids)."""
+    return [result.ftype(i) for i in range(result.nfields)]
