@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select, text
 
+from loopwright.db import database
 from loopwright.db.database import Database, core
 from loopwright.db.migrate import upgrade
 from loopwright.db.repos import tenancy, workspace
@@ -269,3 +270,27 @@ async def test_a_read_only_tool_that_fails_leaves_the_transaction_usable(
     assert ok is False and "no_such_table" in content["error"]
     assert savepoints == ([] if db.url.startswith("sqlite") else ["taken"])
     assert await count(db, store_id, EventRow) == 1
+
+
+async def test_a_connection_beyond_the_pools_size_is_closed_when_given_back(
+    quiet_pg_url: str,
+) -> None:
+    """On PostgreSQL a unit gives its connection back itself (``PgSession.release``); one
+    opened beyond the pool's size is closed then, which psycopg awaits: it once failed
+    outside SQLAlchemy's greenlet, and the connection stayed open."""
+    await asyncio.to_thread(upgrade, quiet_pg_url)
+    db = Database(quiet_pg_url, pool_size=1)  # and as many again beyond it
+    both_open = asyncio.Barrier(2)
+    drivers = []
+
+    async def unit() -> None:
+        async with db.read(ALL_STORES) as session:
+            await session.execute(text("SELECT 1"))
+            drivers.append(await database._driver(session))
+            await both_open.wait()
+
+    try:
+        await asyncio.gather(unit(), unit())
+        assert sorted(driver.closed for driver in drivers) == [False, True]
+    finally:
+        await db.dispose()

@@ -32,7 +32,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from sqlalchemy.pool import PoolProxiedConnection
-from sqlalchemy.util import await_only
+from sqlalchemy.util import await_only, greenlet_spawn
 
 from loopwright.db import pg_simple
 
@@ -99,11 +99,17 @@ class PgSession(AsyncSession):
         except (psycopg.Error, DBAPIError, OSError):
             pass  # the connection is discarded below
         finally:
-            if self.driver.closed or self.driver.pgconn.transaction_status != IDLE:
-                self.pooled.invalidate()
-            self.pooled.close()
+            # in a greenlet: a connection the pool does not keep (beyond its size) is closed
+            # there, which on psycopg is awaited
+            await greenlet_spawn(self._give_back)
             if self.sync_session.identity_map:
                 self.sync_session.expunge_all()
+
+
+    def _give_back(self) -> None:
+        if self.driver.closed or self.driver.pgconn.transaction_status != IDLE:
+            self.pooled.invalidate()
+        self.pooled.close()
 
 
 def begin_with_pending(engine: Engine) -> None:
