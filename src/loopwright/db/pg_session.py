@@ -105,7 +105,6 @@ class PgSession(AsyncSession):
             if self.sync_session.identity_map:
                 self.sync_session.expunge_all()
 
-
     def _give_back(self) -> None:
         if self.driver.closed or self.driver.pgconn.transaction_status != IDLE:
             self.pooled.invalidate()
