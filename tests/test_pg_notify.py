@@ -225,9 +225,11 @@ async def next_event(queue: asyncio.Queue[Event]) -> Event:
 
 
 async def listening(*notifiers: PgNotifier) -> None:
-    """Until each listens to what its hub wants (a reader just subscribed: events)."""
+    """Until each listens to what its hub wants (a reader just subscribed: events), and has
+    read from the log what it missed meanwhile."""
     for notifier in notifiers:
         await asyncio.wait_for(notifier.listening.wait(), 10)
+        await asyncio.wait_for(notifier.caught_up.wait(), 10)
 
 
 @pytest.fixture

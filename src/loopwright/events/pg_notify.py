@@ -103,6 +103,11 @@ class PgNotifier:
         self.listening = asyncio.Event()
         """Set while the ``LISTEN`` connection is open and listens to the channels wanted
         (``channels``; tests wait for it)."""
+        self.caught_up = asyncio.Event()
+        """Set once the events appended while this process did not listen have been read from
+        the log (``_catch_up``), after it starts listening to events again (tests wait for
+        it: the catch-up reads what the hub knew when it ran)."""
+        self.caught_up.set()
         self.channels: set[str] = set()
         self._target: set[str] | None = None  # the channels being listened to, once connected
         self.events = events
@@ -275,6 +280,7 @@ class PgNotifier:
             if log.NOTIFY_CHANNEL in wanted - self.channels and not caught_up:
                 self._inbox.append("")  # catch up from the log, in order
                 self._inbox_ready.set()
+                self.caught_up.clear()
             caught_up = False
             self.channels = wanted
             self.listening.set()
@@ -357,7 +363,10 @@ class PgNotifier:
             if note == "":
                 await self._read(ranges)
                 ranges = {}
-                await self._catch_up()
+                try:
+                    await self._catch_up()
+                finally:
+                    self.caught_up.set()
                 continue
             kind, _, rest = note.partition(" ")
             origin, _, body = rest.partition(" ")
