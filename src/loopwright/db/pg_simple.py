@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import Any
-from weakref import WeakKeyDictionary
 
 import psycopg
 from psycopg import generators
@@ -19,9 +18,7 @@ from psycopg.adapt import Transformer
 from psycopg.pq import ExecStatus
 from psycopg.pq.abc import PGresult
 
-_mogrifiers: WeakKeyDictionary[psycopg.AsyncConnection[Any], psycopg.AsyncClientCursor[Any]] = (
-    WeakKeyDictionary()
-)
+from loopwright.db.pg_connection import LoopConnection
 
 
 async def simple_query(driver: psycopg.AsyncConnection[Any], query: bytes) -> list[PGresult]:
@@ -40,9 +37,10 @@ async def simple_query(driver: psycopg.AsyncConnection[Any], query: bytes) -> li
 
 def bind(driver: psycopg.AsyncConnection[Any], sql: str, values: Sequence[Any]) -> bytes:
     """``sql`` (psycopg's ``%s`` placeholders) with ``values`` bound as literals."""
-    mogrifier = _mogrifiers.get(driver)
-    if mogrifier is None:
-        mogrifier = _mogrifiers[driver] = psycopg.AsyncClientCursor(driver)
+    if isinstance(driver, LoopConnection):
+        mogrifier = driver.literal_cursor()
+    else:
+        mogrifier = psycopg.AsyncClientCursor(driver)
     return mogrifier.mogrify(sql, values).encode(driver.info.encoding)
 
 
