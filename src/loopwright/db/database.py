@@ -32,7 +32,6 @@ from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
 from sqlalchemy.pool import ConnectionPoolEntry
 
 from loopwright.db import json_codec, prepared
-from loopwright.db.pg_connection import LoopConnection
 from loopwright.db.pg_session import PgSession, begin_with_pending
 from loopwright.db.prepared import Fetched, Params, Prepared
 from loopwright.db.row_security import ALL_STORES, BEGIN_IN_STORE, StoreScope
@@ -226,8 +225,6 @@ class Database:
                 pool_use_lifo=True,
                 # ``PgSession.release`` gives connections back idle (or discards them)
                 pool_reset_on_return=None,
-                # the dialect connects through this (with its own arguments), not psycopg's
-                connect_args={"async_creator_fn": LoopConnection.connect},
                 json_serializer=json_codec.dumps,
                 json_deserializer=json_codec.loads,
             )

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import Any
+from weakref import WeakKeyDictionary
 
 import psycopg
 from psycopg import generators
@@ -18,7 +19,9 @@ from psycopg.adapt import Transformer
 from psycopg.pq import ExecStatus
 from psycopg.pq.abc import PGresult
 
-from loopwright.db.pg_connection import LoopConnection
+_mogrifiers: WeakKeyDictionary[psycopg.AsyncConnection[Any], psycopg.AsyncClientCursor[Any]] = (
+    WeakKeyDictionary()
+)
 
 
 async def simple_query(driver: psycopg.AsyncConnection[Any], query: bytes) -> list[PGresult]:
@@ -37,10 +40,9 @@ async def simple_query(driver: psycopg.AsyncConnection[Any], query: bytes) -> li
 
 def bind(driver: psycopg.AsyncConnection[Any], sql: str, values: Sequence[Any]) -> bytes:
     """``sql`` (psycopg's ``%s`` placeholders) with ``values`` bound as literals."""
-    if isinstance(driver, LoopConnection):
-        mogrifier = driver.literal_cursor()
-    else:
-        mogrifier = psycopg.AsyncClientCursor(driver)
+    mogrifier = _mogrifiers.get(driver)
+    if mogrifier is None:
+        mogrifier = _mogrifiers[driver] = psycopg.AsyncClientCursor(driver)
     return mogrifier.mogrify(sql, values).encode(driver.info.encoding)
 
 

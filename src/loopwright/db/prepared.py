@@ -33,7 +33,6 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.sql.compiler import SQLCompiler
 
 from loopwright.db import json_codec, pg_simple
-from loopwright.db.pg_connection import LoopConnection
 
 Params = Mapping[str, Any] | Sequence[Mapping[str, Any]] | None
 _DIALECT: Dialect = sqlite.dialect(
@@ -294,7 +293,7 @@ async def execute_pg(
     """Run ``prepared`` on psycopg's connection ``driver`` (in its transaction); None when
     SQLAlchemy must run it instead. psycopg prepares a statement on the server once it has
     run a few times on the connection, as through SQLAlchemy."""
-    cursor = driver.statement_cursor() if isinstance(driver, LoopConnection) else driver.cursor()
+    cursor = driver.cursor()
     if params is None or isinstance(params, Mapping):
         one: Mapping[str, Any] = params or {}
         compiled = prepared.compiled(tuple(one), pg=True)

@@ -37,7 +37,6 @@ from sqlalchemy import make_url
 
 from loopwright.db import pg_simple
 from loopwright.db.database import Database
-from loopwright.db.pg_connection import LoopConnection
 from loopwright.db.row_security import ALL_STORES
 from loopwright.domain.events import Event, EventFilter
 from loopwright.events import log
@@ -190,7 +189,7 @@ class PgNotifier:
                     continue
                 try:
                     if conn is None or conn.closed:
-                        conn = await LoopConnection.connect(
+                        conn = await psycopg.AsyncConnection.connect(
                             self.conninfo, autocommit=True, application_name="loopwright-notify"
                         )
                     await pg_simple.simple_query(conn, _notify_all(conn, payloads))
@@ -239,7 +238,7 @@ class PgNotifier:
         first = True
         while True:
             try:
-                conn = await LoopConnection.connect(
+                conn = await psycopg.AsyncConnection.connect(
                     self.conninfo, autocommit=True, application_name="loopwright-listen"
                 )
             except (psycopg.Error, OSError) as exc:
