@@ -7,8 +7,10 @@ PostgreSQL through the real AsyncSession: the same assertions hold for both."""
 from __future__ import annotations
 
 import asyncio
+import gc
 import sqlite3
 import uuid
+import weakref
 from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 
@@ -294,3 +296,19 @@ async def test_a_connection_beyond_the_pools_size_is_closed_when_given_back(
         assert sorted(driver.closed for driver in drivers) == [False, True]
     finally:
         await db.dispose()
+
+
+async def test_a_units_connection_is_freed_once_the_pool_lets_it_go(quiet_pg_url: str) -> None:
+    """Nothing keeps a PostgreSQL connection alive past its pool (a cache of a cursor per
+    connection once did: the cursor held its connection)."""
+    await asyncio.to_thread(upgrade, quiet_pg_url)
+    db = Database(quiet_pg_url)
+    try:
+        async with db.read(ALL_STORES) as session:
+            await core(session, log._HIGH_WATER, {"store": "none"})  # rides with the BEGIN
+            driver = weakref.ref(await database._driver(session))
+        del session
+    finally:
+        await db.dispose()
+    gc.collect()
+    assert driver() is None

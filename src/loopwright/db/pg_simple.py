@@ -11,17 +11,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import Any
-from weakref import WeakKeyDictionary
 
 import psycopg
 from psycopg import generators
 from psycopg.adapt import Transformer
 from psycopg.pq import ExecStatus
 from psycopg.pq.abc import PGresult
-
-_mogrifiers: WeakKeyDictionary[psycopg.AsyncConnection[Any], psycopg.AsyncClientCursor[Any]] = (
-    WeakKeyDictionary()
-)
 
 
 async def simple_query(driver: psycopg.AsyncConnection[Any], query: bytes) -> list[PGresult]:
@@ -40,9 +35,7 @@ async def simple_query(driver: psycopg.AsyncConnection[Any], query: bytes) -> li
 
 def bind(driver: psycopg.AsyncConnection[Any], sql: str, values: Sequence[Any]) -> bytes:
     """``sql`` (psycopg's ``%s`` placeholders) with ``values`` bound as literals."""
-    mogrifier = _mogrifiers.get(driver)
-    if mogrifier is None:
-        mogrifier = _mogrifiers[driver] = psycopg.AsyncClientCursor(driver)
+    mogrifier = psycopg.AsyncClientCursor(driver)  # kept nowhere: it holds the connection
     return mogrifier.mogrify(sql, values).encode(driver.info.encoding)
 
 
