@@ -6,7 +6,9 @@ OpenAI-compatible fake runs on loopback in the test's event loop for slow and he
 
 from __future__ import annotations
 
+import asyncio
 import os
+import re
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -15,7 +17,7 @@ from typing import Any
 
 import httpx
 import pytest
-from playwright.async_api import Browser, BrowserContext, Page, async_playwright
+from playwright.async_api import Browser, BrowserContext, Page, Route, async_playwright
 
 from tests.llm.fakes import openai_app, serve
 from tests.procs import OPERATOR_KEY, STARTED, ServerProcess
@@ -178,6 +180,21 @@ async def page(context: BrowserContext, ui_store: UiStore) -> AsyncIterator[Page
     del CONSOLES[found]
     assert not console.csp_violations, console.csp_violations
     assert not [e for e in console.errors if e.startswith("pageerror")], console.errors
+
+
+async def hold_first_agents_request(page: Page) -> asyncio.Future[Route]:
+    """Hold the page's first request for the store's agents (later ones go through): the
+    returned future gives its route, to ``continue_`` when the test is ready."""
+    held: asyncio.Future[Route] = asyncio.get_running_loop().create_future()
+
+    async def hold_the_first(route: Route) -> None:
+        if held.done():
+            await route.continue_()
+        else:
+            held.set_result(route)
+
+    await page.route(re.compile(r"/v1/stores/[^/]+/agents(\?|$)"), hold_the_first)
+    return held
 
 
 def screenshot_path(name: str) -> Path:

@@ -10,7 +10,13 @@ from playwright.async_api import Page, Route, expect
 
 from tests.llm.fakes import Reply, ToolCall
 from tests.scripted import GatedLLM, Hold
-from tests.ui.conftest import CONSOLES, UiServer, UiStore, without_rate_limits
+from tests.ui.conftest import (
+    CONSOLES,
+    UiServer,
+    UiStore,
+    hold_first_agents_request,
+    without_rate_limits,
+)
 
 WATCH_STREAMING = """() => {
   window.__streamed = [];
@@ -107,15 +113,7 @@ async def test_new_session_clicked_while_the_page_loads_opens_once_it_has_loaded
     """A click on New session before the agents have arrived waits for them, instead of
     saying there is no agent."""
     agent = await ui_store.agent(name="Early")
-    held: asyncio.Future[Route] = asyncio.get_running_loop().create_future()
-
-    async def hold_the_first(route: Route) -> None:
-        if held.done():
-            await route.continue_()
-        else:
-            held.set_result(route)
-
-    await page.route(re.compile(r"/v1/stores/[^/]+/agents(\?|$)"), hold_the_first)
+    held = await hold_first_agents_request(page)
     await page.goto(f"/chat?agent={agent['id']}")
     agents_request = await held
     await page.get_by_role("button", name="New session").click()

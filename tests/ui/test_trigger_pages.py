@@ -11,10 +11,10 @@ from datetime import UTC, datetime
 
 import httpx
 import pytest
-from playwright.async_api import Page, Route, expect
+from playwright.async_api import Page, expect
 
 from loopwright.runtime import signing
-from tests.ui.conftest import UiServer, UiStore
+from tests.ui.conftest import UiServer, UiStore, hold_first_agents_request
 
 
 async def test_a_schedule_created_with_a_preview_then_paused(page: Page, ui_store: UiStore) -> None:
@@ -89,15 +89,7 @@ async def test_a_form_opened_before_the_agents_arrived_offers_them(
     """A click on New schedule (or New webhook) while the page's agents are still on their way
     waits for them: the form's agent list is not empty, so its request names one."""
     await ui_store.agent(name="early")
-    held: asyncio.Future[Route] = asyncio.get_running_loop().create_future()
-
-    async def hold_the_first(route: Route) -> None:
-        if held.done():
-            await route.continue_()
-        else:
-            held.set_result(route)
-
-    await page.route(re.compile(r"/v1/stores/[^/]+/agents(\?|$)"), hold_the_first)
+    held = await hold_first_agents_request(page)
     await page.goto(path)
     agents_request = await held
     await page.get_by_role("button", name=button).first.click()
