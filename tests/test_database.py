@@ -13,8 +13,10 @@ import uuid
 import weakref
 from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
+from psycopg.pq import TransactionStatus
 from sqlalchemy import func, select, text
 
 from loopwright.db import database
@@ -312,3 +314,36 @@ async def test_a_units_connection_is_freed_once_the_pool_lets_it_go(quiet_pg_url
         await db.dispose()
     gc.collect()
     assert driver() is None
+
+
+async def test_a_unit_cancelled_midway_leaves_no_transaction_behind(quiet_pg_url: str) -> None:
+    """A PostgreSQL unit whose task is cancelled while it talks to the server (a client gone,
+    a run cancelled) gives its connection back idle or not at all: the next units on the
+    pool begin afresh, in their own scope. (Its SQLAlchemy connection, interrupted, discards
+    the pooled one itself; discarding it again once warned.)"""
+    await asyncio.to_thread(upgrade, quiet_pg_url)
+    db = Database(quiet_pg_url, pool_size=1)
+    store_id = await new_store(db)
+    drivers: list[Any] = []
+
+    async def sleeping() -> None:
+        async with db.write(store_id) as session:
+            drivers.append(await database._driver(session))
+            await session.execute(text("SELECT pg_sleep(30)"))
+
+    try:
+        task = asyncio.ensure_future(sleeping())
+        for _ in range(100_000):  # until the statement runs on the server (no timed wait)
+            if drivers and drivers[0].pgconn.transaction_status == TransactionStatus.ACTIVE:
+                break
+            await asyncio.sleep(0)
+        assert drivers[0].pgconn.transaction_status == TransactionStatus.ACTIVE
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        for _ in range(3):
+            async with db.read(store_id) as session:
+                setting = await session.execute(text("SELECT current_setting('app.store_id')"))
+                assert setting.scalar_one() == store_id
+    finally:
+        await db.dispose()

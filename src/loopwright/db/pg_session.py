@@ -106,7 +106,10 @@ class PgSession(AsyncSession):
                 self.sync_session.expunge_all()
 
     def _give_back(self) -> None:
-        if self.driver.closed or self.driver.pgconn.transaction_status != IDLE:
+        """Back to the pool: idle, or discarded (unless SQLAlchemy discarded it already, when
+        an ORM statement was interrupted)."""
+        spoiled = self.driver.closed or self.driver.pgconn.transaction_status != IDLE
+        if spoiled and self.pooled.is_valid:
             self.pooled.invalidate()
         self.pooled.close()
 

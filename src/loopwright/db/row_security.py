@@ -33,17 +33,10 @@ and deletion. Anything else names its store."""
 
 StoreScope = str | Scope
 
-ENTER_STORE: Final = (
-    f"SELECT set_config('role', '{TENANT_ROLE}', true), set_config('{STORE_SETTING}', %s, true)"
-)
-"""One round trip: the tenant role and the store, both for this transaction only. Sent on
-the driver's connection (psycopg's placeholder): through SQLAlchemy's execution it cost about
-twice the client CPU (measured), and it needs none of what that layer adds."""
-
 BEGIN_IN_STORE: Final = (
     b"BEGIN; SELECT set_config('role', '" + TENANT_ROLE.encode() + b"', true),"
     b" set_config('" + STORE_SETTING.encode() + b"', %s, true)"
 )
-"""``ENTER_STORE`` with the transaction's ``BEGIN``, in one round trip of the simple query
-protocol (the store bound as an escaped literal): what a store-scoped transaction sends
-first (``Database``)."""
+"""The transaction's ``BEGIN``, then the tenant role and the store for this transaction only,
+in the simple query protocol (the store bound as an escaped literal): what a store-scoped
+unit sends with its first statement (``Database``, ``PgSession.pending_begin``)."""

@@ -171,7 +171,7 @@ async def _bump_and_insert(
     if origin is not None:  # with listeners: the same round trip notifies them at commit
         queued = session.info.get(NOTIFY_QUEUED) and any(i.type == "run.queued" for i in new)
         params["head"], params["tail"] = wire.notification(
-            "q" if queued else "c", origin, store_id, new, now
+            "q" if queued else "c", origin, store_id, items, now
         )
         statement = _BUMP_AND_INSERT_NOTIFY
         if queued:

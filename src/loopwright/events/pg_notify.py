@@ -330,7 +330,7 @@ class PgNotifier:
         if channel == log.QUEUED_CHANNEL:
             self._queued(payload)
             return
-        origin = payload.split(" ", 2)[1] if payload.count(" ") >= 1 else ""
+        origin = payload.partition(" ")[2].partition(" ")[0]
         if origin and self._carried(origin):
             return
         self._inbox.append(payload)

@@ -3,13 +3,12 @@ relay's datagrams, PostgreSQL notifications)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
 from pydantic_core import from_json, to_json
 
-from loopwright.domain.events import Event, NewEvent
+from loopwright.domain.events import Event
 
 MAX_PAYLOAD = 7900
 """Bytes of a PostgreSQL notification's payload: it refuses one of 8000 bytes or more."""
@@ -42,23 +41,18 @@ def decode(item: list[Any]) -> Event:
 
 
 def notification(
-    kind: str, origin: str, store_id: str, new: Sequence[NewEvent], created_at: datetime
+    kind: str, origin: str, store_id: str, items: str, created_at: datetime
 ) -> tuple[str, str]:
     """An append's notification, as the text before and after ``<first seq> <last seq>``
     (which the appending statement fills in): ``<kind> <origin> <first> <last> <store>``, or,
     when it fits in a notification, the events themselves instead of the store:
     ``<KIND> <origin> <first> <last> [store, created_at, [[type, session, run, payload]...]]``
-    (``carried`` reads them back)."""
+    (``carried`` reads them back). ``items``: the events' ``[[type, session, run,
+    payload]...]`` as JSON, which the append's statement inserts too (encoded once)."""
     head = f"{kind} {origin} "
-    body = to_json(
-        [
-            store_id,
-            created_at.isoformat(),
-            [[item.type, item.session_id, item.run_id, item.payload] for item in new],
-        ]
-    )
-    if len(head) + 2 * _SEQ_DIGITS + 2 + len(body) <= MAX_PAYLOAD:
-        return kind.upper() + head[1:], " " + body.decode()
+    body = f"[{to_json(store_id).decode()},{to_json(created_at.isoformat()).decode()},{items}]"
+    if len(head) + 2 * _SEQ_DIGITS + 2 + len(body.encode()) <= MAX_PAYLOAD:
+        return kind.upper() + head[1:], " " + body
     return head, f" {store_id}"
 
 
