@@ -95,6 +95,12 @@ async def test_the_rollout_switch_refuses_new_messages_and_keeps_accepted_ones(
     assert (await send(store.admin, store, chat["id"])).status_code == 202
 
 
+async def within_one_utc_minute() -> None:
+    """Wait out a UTC minute about to end, so a per-minute window cannot roll over mid-test."""
+    if time.time() % 60 > 45:
+        await asyncio.sleep(60 - time.time() % 60 + 0.5)
+
+
 async def wait_run(store: Store, run_id: str) -> dict[str, Any]:
     r = await store.admin.post(f"{store.path}/runs/{run_id}/wait", params={"timeout_s": 60})
     assert r.status_code == 200, r.text
@@ -106,9 +112,7 @@ async def test_parallel_sends_against_runs_per_min_admit_exactly_k(any_live: Liv
     agent = await store.agent()
     chats = [await store.session(agent["id"]) for _ in range(12)]
     k = 4
-    # Within one UTC minute: wait out a minute about to end, so the window cannot roll over.
-    if time.time() % 60 > 45:
-        await asyncio.sleep(60 - time.time() % 60 + 0.5)
+    await within_one_utc_minute()
     await operator_sets(store, runs_per_min=k, tokens_per_min=None)
     answers = await asyncio.gather(*(send(store.admin, store, c["id"]) for c in chats))
     statuses = sorted(r.status_code for r in answers)
@@ -130,8 +134,7 @@ async def test_parallel_sends_against_runs_per_min_admit_exactly_k(any_live: Liv
 async def test_the_queue_policy_keeps_the_run_queued_instead_of_refusing(store: Store) -> None:
     agent = await store.agent()
     first, second = await store.session(agent["id"]), await store.session(agent["id"])
-    if time.time() % 60 > 45:
-        await asyncio.sleep(60 - time.time() % 60 + 0.5)
+    await within_one_utc_minute()
     await operator_sets(store, runs_per_min=1)
     await store.admin.patch(f"{store.path}/settings", json={"over_limit": "queue"})
     minute = int(time.time() // 60)
@@ -218,6 +221,7 @@ async def test_per_tool_limit_holds_for_parallel_calls_of_one_response(
         assert r.status_code == 201, r.text
         await store.admin.patch(f"{store.path}/settings", json={"tool_limits": {"lookup": 3}})
         agent = await agent_with(store, model_url, ["lookup"])
+        await within_one_utc_minute()
         calls = [ToolCall("lookup", {"item": str(i)}, id=f"p{i}") for i in range(7)]
         llm.push(Reply(tool_calls=calls), Reply(text=["ok"]))
         done = await run(store, agent["id"])
