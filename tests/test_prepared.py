@@ -7,6 +7,7 @@ take runs through SQLAlchemy. Every test runs on both databases."""
 from __future__ import annotations
 
 import asyncio
+import re
 import uuid
 from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
@@ -23,6 +24,8 @@ from loopwright.db.migrate import upgrade
 from loopwright.db.prepared import Fetched, prepare
 from loopwright.db.row_security import ALL_STORES
 from loopwright.db.tables import StoreRow
+from loopwright.domain.events import Event, NewEvent
+from loopwright.events import log
 
 _INSERT = insert(StoreRow)
 _RENAME = (
@@ -178,11 +181,10 @@ async def test_a_first_write_that_begins_with_the_orm_keeps_it(tmp_path: Path) -
 async def test_read_units_keep_the_statements_psycopg_prepared(
     db: Database, tmp_path: Path
 ) -> None:
-    """A read unit ends with ``COMMIT``: at a ``ROLLBACK`` psycopg forgets how often each
-    statement ran on the connection and drops those it prepared (``DEALLOCATE ALL``, a round
-    trip), so the hot statements were parsed and planned again in every transaction. (A
-    unit's first statement rides with its ``BEGIN`` in the simple protocol: the second one
-    is the one psycopg prepares.)"""
+    """A read unit that began a transaction (its ORM did) ends with ``COMMIT``: at a
+    ``ROLLBACK`` psycopg forgets how often each statement ran on the connection and drops
+    those it prepared (``DEALLOCATE ALL``, a round trip), so the hot statements were parsed
+    and planned again in every transaction."""
     (store_id,) = new_ids(1)
     read = prepare(_READ)
     async with db.write(ALL_STORES) as session:
@@ -193,21 +195,37 @@ async def test_read_units_keep_the_statements_psycopg_prepared(
             async with db.read(ALL_STORES) as session:
                 driver = await database._driver(session)
                 driver.pgconn.trace(out.fileno())
-                assert (await core(session, read, {"store": store_id})).one().name == "a"
+                await session.execute(select(StoreRow.id).limit(1))  # the ORM begins
                 assert (await core(session, read, {"store": store_id})).one().name == "a"
             driver.pgconn.untrace()
     parsed = [
-        line for line in trace.read_text().splitlines() if "\tParse\t" in line and "stores" in line
+        line
+        for line in trace.read_text().splitlines()
+        if "\tParse\t" in line and "stores.name" in line
     ]
     # its first runs, then once as a prepared statement, which the later runs use
     assert len(parsed) <= 6 and '"_pg3_' in parsed[-1]
     assert "DEALLOCATE" not in trace.read_text()
 
 
+def _sent(trace: Path) -> list[list[str]]:
+    """What the client sent, from a libpq trace: [message, content] pairs (a message's text
+    runs on over lines that do not start with a timestamp)."""
+    messages = re.split(r"\n(?=\d{4}-\d\d-\d\d )", trace.read_text())
+    return [
+        [part.strip() for part in [*message.split("\t", 4)[3:5], ""][:2]]
+        for message in messages
+        if "\tF\t" in message
+    ]
+
+
 @pytest.mark.parametrize("db", ["postgresql"], indirect=True)
-async def test_a_units_begin_rides_with_its_first_statement(db: Database, tmp_path: Path) -> None:
-    """A unit's ``BEGIN`` goes with its first statement (one round trip, the simple
-    protocol), then only the ``COMMIT``; a unit that runs no statement sends nothing."""
+async def test_a_read_units_statements_each_take_one_round_trip(
+    db: Database, tmp_path: Path
+) -> None:
+    """A read unit's prepared statements run each in a transaction of its own (the simple
+    protocol's implicit one), the store's scope in the same query: no ``BEGIN``, no
+    ``COMMIT``, one round trip a statement."""
     (store_id,) = new_ids(1)
     async with db.write(ALL_STORES) as session:
         await core(session, prepare(_INSERT), {"id": store_id, "name": "a"})
@@ -216,17 +234,41 @@ async def test_a_units_begin_rides_with_its_first_statement(db: Database, tmp_pa
         async with db.read(store_id) as session:
             driver = await database._driver(session)
             driver.pgconn.trace(out.fileno())
-            assert (await core(session, prepare(_READ), {"store": store_id})).one().name == "a"
+            for _ in range(2):
+                assert (await core(session, prepare(_READ), {"store": store_id})).one().name == "a"
+        driver.pgconn.untrace()
+    sent = _sent(trace)
+    assert [kind for kind, _ in sent] == ["Query", "Query"]
+    for _, query in sent:
+        assert query.startswith('"SELECT set_config(') and "SELECT stores.name" in query
+        assert "BEGIN" not in query and "COMMIT" not in query
+
+
+@pytest.mark.parametrize("db", ["postgresql"], indirect=True)
+async def test_a_write_units_begin_and_append_ride_with_its_statements(
+    db: Database, tmp_path: Path
+) -> None:
+    """A write unit's ``BEGIN`` goes with its first statement, and an event append with its
+    ``COMMIT`` (one round trip each, the simple protocol): its events get their seqs then;
+    a unit that runs no statement sends nothing."""
+    (store_id,) = new_ids(1)
+    async with db.write(ALL_STORES) as session:
+        await core(session, prepare(_INSERT), {"id": store_id, "name": "a"})
+    published: list[Event] = []
+    db.on_commit(published.extend)
+    trace = tmp_path / "trace"
+    with trace.open("w") as out:
+        async with db.write(store_id) as session:
+            driver = await database._driver(session)
+            driver.pgconn.trace(out.fileno())
+            await core(session, prepare(_NAME), {"store": store_id, "new_name": "b"})
+            appended = await log.append(session, store_id, [NewEvent("note.added", {})])
+            assert appended == []  # its seq comes with the commit
         async with db.write(store_id) as session:
             assert await database._driver(session) is driver  # the same pooled connection
-    driver.pgconn.untrace()
-    sent = [
-        [part.strip() for part in line.split("\t")[3:5]]
-        for line in trace.read_text().splitlines()
-        if "\tF\t" in line
-    ]
+        driver.pgconn.untrace()
+    sent = _sent(trace)
     assert [kind for kind, _ in sent] == ["Query", "Query"]
-    assert (
-        sent[0][1].startswith('"BEGIN; SELECT set_config(') and "SELECT stores.name" in sent[0][1]
-    )
-    assert sent[1][1] == '"COMMIT"'
+    assert sent[0][1].startswith('"BEGIN; SELECT set_config(') and "UPDATE stores" in sent[0][1]
+    assert "WITH bumped" in sent[1][1] and sent[1][1].endswith('; COMMIT"')
+    assert [e.seq for e in appended] == [1] and published == appended

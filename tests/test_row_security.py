@@ -172,15 +172,16 @@ async def test_a_connection_idle_too_long_is_checked_and_replaced(
             assert (await session.execute(text("SELECT pg_backend_pid()"))).scalar_one() != pid
 
 
-async def test_a_first_prepared_statement_is_scoped_by_the_begin_it_rides_with(
-    db: Database,
-) -> None:
-    """A unit's first prepared statement goes with its ``BEGIN`` and scope in one round trip
-    (``pg_simple``): forgetting its filter, it still sees only the unit's store."""
+async def test_prepared_statements_sent_with_their_scope_are_scoped(db: Database) -> None:
+    """A read unit's prepared statements go each with the scope alone (a transaction of
+    their own), a write unit's first with its ``BEGIN`` and scope, in one round trip
+    (``pg_simple``): forgetting their filter, they still see only the unit's store."""
     ours, theirs = await _store_with_rows(db), await _store_with_rows(db)
     every_agent = prepare(select(AgentRow.store_id))
     async with db.read(ours) as session:
-        seen = set((await database.core(session, every_agent)).scalars())
-    assert seen == {ours}
+        for _ in range(2):
+            assert set((await database.core(session, every_agent)).scalars()) == {ours}
+    async with db.write(ours) as session:
+        assert set((await database.core(session, every_agent)).scalars()) == {ours}
     async with db.read(ALL_STORES) as session:
         assert {ours, theirs} <= set((await database.core(session, every_agent)).scalars())

@@ -24,17 +24,23 @@ from contextvars import ContextVar
 from typing import Any, overload
 
 import psycopg
-from psycopg.pq import Escaping
+from psycopg.pq import Escaping, TransactionStatus
 from sqlalchemy import Engine, Executable, event, make_url
 from sqlalchemy.engine import CursorResult
 from sqlalchemy.exc import DBAPIError, DisconnectionError
 from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
 from sqlalchemy.pool import ConnectionPoolEntry
 
-from loopwright.db import json_codec, prepared
-from loopwright.db.pg_session import PgSession, begin_with_pending
+from loopwright.db import json_codec, pg_simple, prepared
+from loopwright.db.pg_session import PgSession, send_held_first
 from loopwright.db.prepared import Fetched, Params, Prepared
-from loopwright.db.row_security import ALL_STORES, BEGIN_IN_STORE, StoreScope
+from loopwright.db.row_security import (
+    ALL_STORES,
+    BEGIN_IN_STORE,
+    BEGIN_IN_STORE_RESULTS,
+    IN_STORE,
+    StoreScope,
+)
 from loopwright.db.sqlite_checkpoint import Checkpointer
 from loopwright.db.sqlite_inline import (
     InlineSession,
@@ -117,15 +123,59 @@ async def _execute_pg(
     statement: Prepared,
     params: Params,
 ) -> Fetched | None:
-    """A prepared statement on PostgreSQL: a unit's first one with its ``BEGIN``, in one round
-    trip (``PgSession.pending_begin``); a later one through psycopg's cursor."""
-    if isinstance(session, PgSession) and session.pending_begin is not None:
-        if params is None or isinstance(params, Mapping):
-            begin = session.take_pending_begin()
-            assert begin is not None
-            return await prepared.execute_pg_begun(driver, begin, statement, params)
-        await session.begin_now()
+    """A prepared statement on PostgreSQL. In a read unit outside a transaction: in one of
+    its own, with the store's scope, in one round trip (``PgSession.read_scope``). In a write
+    unit: with what it holds (its ``BEGIN``, appends), in one round trip (``PgSession.hold``).
+    Else through psycopg's cursor."""
+    if not isinstance(session, PgSession):
+        return await prepared.execute_pg(driver, statement, params)
+    if params is None or isinstance(params, Mapping):
+        if session.read_scope is not None and not statement.locks and _idle(driver):
+            return await prepared.execute_pg_simple(driver, session.read_scope, statement, params)
+        if session.holds:
+            held = session.take_held()
+            found = await prepared.execute_pg_simple(driver, held, statement, params)
+            if found is None:  # SQLAlchemy runs it: what was held goes first, alone
+                await pg_simple.send_held(driver, held)
+            return found
+    elif session.holds:
+        await session.send_held()
     return await prepared.execute_pg(driver, statement, params)
+
+
+def _idle(driver: psycopg.AsyncConnection[Any]) -> bool:
+    return driver.pgconn.transaction_status == TransactionStatus.IDLE
+
+
+async def core_later(
+    session: AsyncSession,
+    statement: Prepared,
+    params: Mapping[str, Any],
+    then: Callable[[Fetched | CursorResult[Any]], None],
+) -> None:
+    """Run a prepared statement whose result the transaction needs only later (an event
+    append's seq): on PostgreSQL it goes with the unit's next statement, or its ``COMMIT``, in
+    the same round trip, and ``then`` takes its result when it comes (an error raises there,
+    so the unit fails as it would have); elsewhere at once. Nothing the unit runs in between
+    can tell: the statement reaches the database before anything after it."""
+    if isinstance(session, PgSession):
+        try:
+            held = prepared.hold_pg(session.driver, statement, params, then)
+        except psycopg.Error as error:
+            raise DBAPIError.instance(
+                statement.sql_of(params, pg=True), params, error, psycopg.Error
+            ) from error
+        if held is not None:
+            session.hold(held)
+            return
+    then(await core(session, statement, params))
+
+
+async def send_held(session: AsyncSession) -> None:
+    """Send what the unit holds (``core_later``) now: before bookkeeping that must see its
+    results (a savepoint's)."""
+    if isinstance(session, PgSession):
+        await session.send_held()
 
 
 async def _driver(session: AsyncSession) -> psycopg.AsyncConnection[Any]:
@@ -166,16 +216,22 @@ def _check_deferred(session: AsyncSession) -> None:
         raise RuntimeError("a transaction ended with deferred events it did not append")
 
 
-def _enter(unit: PgSession, scope: StoreScope) -> None:
+def _enter(unit: PgSession, scope: StoreScope, *, reads: bool = False) -> None:
     """Put a store-scoped transaction under its store's row-level security, in its
     ``BEGIN`` (``row_security.BEGIN_IN_STORE``); a cross-store one runs as the connecting
     user, which the policies do not restrict. The ``BEGIN`` goes with the unit's first
-    statement (``PgSession.pending_begin``); a unit that runs none sends nothing."""
+    statement (``PgSession.begin_later``); a unit that runs none sends nothing. A read unit's
+    prepared statements run outside its transaction each with the scope alone
+    (``PgSession.read_scope``), unless something began it."""
     if scope is ALL_STORES:
-        unit.pending_begin = b"BEGIN"
+        unit.begin_later(b"BEGIN", 1)
+        if reads:
+            unit.read_scope = []
         return
     escaped = Escaping(unit.driver.pgconn).escape_literal(scope.encode())
-    unit.pending_begin = BEGIN_IN_STORE % escaped
+    unit.begin_later(BEGIN_IN_STORE % escaped, BEGIN_IN_STORE_RESULTS)
+    if reads:
+        unit.read_scope = [pg_simple.Held(IN_STORE % escaped, 1)]
 
 
 def _ping_when_idle(engine: Engine) -> None:
@@ -229,7 +285,7 @@ class Database:
                 json_deserializer=json_codec.loads,
             )
             _ping_when_idle(self._engine.sync_engine)
-            begin_with_pending(self._engine.sync_engine)
+            send_held_first(self._engine.sync_engine)
         self._write_lock = asyncio.Lock() if self.is_sqlite else None
         self._commit_hooks: list[CommitHook] = []
         self.notify_origin: str | None = None
@@ -246,7 +302,7 @@ class Database:
         if not self.is_sqlite:
             unit = PgSession(self._engine, await self._engine.raw_connection())
             try:
-                _enter(unit, scope)
+                _enter(unit, scope, reads=True)
                 yield unit
                 # COMMIT, not ROLLBACK: psycopg forgets the statements it prepared on the
                 # connection at every ROLLBACK (and sends DEALLOCATE ALL)

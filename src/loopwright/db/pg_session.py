@@ -10,11 +10,15 @@ connection only for what the ORM does (``execute``, ``get``, ``add``, flushes, s
 those go through a SQLAlchemy ``Connection`` over the unit's pooled connection, so they are in
 the same transaction, and the ORM commits it when it took part.
 
-A unit's ``BEGIN`` (with its store's scope) waits for its first statement and goes with it
-(``pending_begin``): a prepared statement's in one query (``prepared.execute_pg_begun``);
-before anything else that reaches the connection (the ORM, a Core statement), alone, from
-SQLAlchemy's ``begin`` event (``begin_with_pending``). A unit that runs no statement sends
-nothing.
+A unit holds back what need not go at once (``hold``; ``pg_simple.Held``): its ``BEGIN``
+(with its store's scope) until its first statement, and the statements whose results it needs
+only later (an event append: ``database.core_later``). They go with its next statement: a
+prepared one's in one query (``prepared.execute_pg_after``); before anything that goes through
+SQLAlchemy (the ORM, a Core statement, a savepoint), alone, from SQLAlchemy's
+``before_cursor_execute`` event (``send_held_first``); else with its ``COMMIT``. A unit that
+runs no statement sends nothing. An append is a unit's last statement more often than not:
+it then costs no round trip of its own, and the store row's lock it takes is held for no
+round trip before the commit.
 
 The pool is SQLAlchemy's (its size, the idle check of ``database._ping_when_idle``), with no
 reset when a connection is given back: ``release`` gives it back only idle, rolling back or
@@ -37,7 +41,7 @@ from sqlalchemy.util import await_only, greenlet_spawn
 from loopwright.db import pg_simple
 
 IDLE = TransactionStatus.IDLE
-_PENDING_BEGIN = "loopwright.pending_begin"
+_HELD = "loopwright.held"
 
 
 class PgSession(AsyncSession):
@@ -50,47 +54,57 @@ class PgSession(AsyncSession):
         assert isinstance(driver, psycopg.AsyncConnection)
         self.driver: psycopg.AsyncConnection[Any] = driver
         self.sync_session.bind = Connection(engine.sync_engine, connection=pooled)
+        self.read_scope: list[pg_simple.Held] | None = None
+        """A read unit's: what puts a statement under its store's scope (nothing for every
+        store), sent with each prepared statement it runs outside a transaction."""
+
+    def begin_later(self, query: bytes, results: int) -> None:
+        """The unit's ``BEGIN`` (``query``, giving ``results``), to go with what comes first."""
+        self.pooled.info[_HELD] = [pg_simple.Held(query, results, begins=True)]
+
+    def hold(self, held: pg_simple.Held) -> None:
+        """Send ``held`` with the unit's next statement, or its ``COMMIT``."""
+        self.pooled.info.setdefault(_HELD, []).append(held)
 
     @property
-    def pending_begin(self) -> bytes | None:
-        """The unit's ``BEGIN`` (and scope), until its first statement sends it."""
-        found: bytes | None = self.pooled.info.get(_PENDING_BEGIN)
+    def holds(self) -> bool:
+        """Whether something waits to go with the next statement."""
+        return _HELD in self.pooled.info
+
+    def take_held(self) -> list[pg_simple.Held]:
+        """What waits, now to be sent by the caller."""
+        found: list[pg_simple.Held] = self.pooled.info.pop(_HELD, [])
         return found
 
-    @pending_begin.setter
-    def pending_begin(self, query: bytes | None) -> None:
-        self.pooled.info[_PENDING_BEGIN] = query
-
-    def take_pending_begin(self) -> bytes | None:
-        """The pending ``BEGIN``, now to be sent by the caller."""
-        found: bytes | None = self.pooled.info.pop(_PENDING_BEGIN, None)
-        return found
-
-    async def begin_now(self) -> None:
-        """Send the pending ``BEGIN`` alone (a statement that cannot carry it comes next)."""
-        begin = self.take_pending_begin()
-        if begin is not None:
-            await pg_simple.simple_query(self.driver, begin)
+    async def send_held(self) -> None:
+        """Send what waits, alone (what comes next cannot carry it)."""
+        held = self.take_held()
+        if held:
+            await pg_simple.send_held(self.driver, held)
 
     def orm_took_part(self) -> bool:
         """Whether the ORM began its transaction (on the same connection): then it commits."""
         return self.sync_session.in_transaction()
 
     async def commit_unit(self) -> None:
-        """Commit the unit's transaction: through the ORM when it took part (it flushes
-        first), else on the driver."""
-        if self.orm_took_part():
-            await self.commit()
-        if self.driver.pgconn.transaction_status != IDLE:
-            try:
+        """Commit the unit's transaction: what it holds first; through the ORM when it took
+        part (it flushes first), else on the driver (with what it holds, in one round trip)."""
+        try:
+            if self.orm_took_part():
+                await self.send_held()  # before the ORM flushes what it holds, and commits
+                await self.commit()
+            held = self.take_held()
+            if not all(h.begins for h in held):  # the last statements and the COMMIT
+                await pg_simple.send_held(self.driver, held, b"COMMIT")
+            elif self.driver.pgconn.transaction_status != IDLE:
                 await self.driver.commit()
-            except psycopg.Error as error:
-                raise DBAPIError.instance("COMMIT", None, error, psycopg.Error) from error
+        except psycopg.Error as error:
+            raise DBAPIError.instance("COMMIT", None, error, psycopg.Error) from error
 
     async def release(self) -> None:
         """End the unit: roll back what it left open, give the connection back idle (or
         discard it), detach the ORM's objects."""
-        self.pooled.info.pop(_PENDING_BEGIN, None)
+        self.pooled.info.pop(_HELD, None)
         try:
             if self.orm_took_part():
                 await self.rollback()
@@ -114,15 +128,15 @@ class PgSession(AsyncSession):
         self.pooled.close()
 
 
-def begin_with_pending(engine: Engine) -> None:
-    """Before SQLAlchemy's first statement of a unit (the ORM's, a Core statement's), send the
-    unit's pending ``BEGIN``: SQLAlchemy begins its transaction there (which on psycopg sends
-    nothing), inside the greenlet its statements run in."""
+def send_held_first(engine: Engine) -> None:
+    """Before SQLAlchemy's statements (the ORM's, a Core statement's, a savepoint's), send
+    what the unit holds (its ``BEGIN``, statements whose results could wait), in order, inside
+    the greenlet its statements run in (SQLAlchemy's ``begin`` sends nothing on psycopg)."""
 
-    @event.listens_for(engine, "begin")
-    def begin(connection: Connection) -> None:
-        pending: bytes | None = connection.connection.info.pop(_PENDING_BEGIN, None)
-        if pending is not None:
+    @event.listens_for(engine, "before_cursor_execute")
+    def before(connection: Connection, *_: Any) -> None:
+        held: list[pg_simple.Held] | None = connection.connection.info.pop(_HELD, None)
+        if held:
             driver = connection.connection.driver_connection
             assert isinstance(driver, psycopg.AsyncConnection)
-            await_only(pg_simple.simple_query(driver, pending))
+            await_only(pg_simple.send_held(driver, held))

@@ -1,15 +1,18 @@
 """Statements in PostgreSQL's simple query protocol: several in one round trip.
 
-psycopg sends a transaction's ``BEGIN`` alone, a round trip before its first statement. A
-unit of work here sends its ``BEGIN`` (with its store's scope: ``row_security``) with its
-first statement instead, as one query of the simple protocol, the statement's values bound
+psycopg sends a transaction's ``BEGIN`` alone, a round trip before its first statement, and
+waits for each statement's result before the next. A unit of work here holds back what need
+not go at once (``Held``): its ``BEGIN`` (with its store's scope: ``row_security``) and the
+statements whose results it needs only later (an event append's); they go with its next
+statement, or its ``COMMIT``, as one query of the simple protocol, the values bound
 client-side as escaped literals (psycopg's ``ClientCursor.mogrify``, the quoting libpq does).
 The results come back as the extended protocol's would (text), so psycopg loads them alike.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import psycopg
@@ -31,6 +34,35 @@ async def simple_query(driver: psycopg.AsyncConnection[Any], query: bytes) -> li
         if result.status == ExecStatus.FATAL_ERROR:
             raise psycopg.errors.error_from_result(result, encoding=driver.info.encoding)
     return results
+
+
+@dataclass(frozen=True, slots=True)
+class Held:
+    """Statements a unit sends with its next one (or its ``COMMIT``): ``results``, how many
+    results they give back; ``then``, what takes those results (not called if any failed);
+    ``begins``, whether this is the unit's ``BEGIN`` (which alone need not be sent at all)."""
+
+    query: bytes
+    results: int
+    then: Callable[[list[PGresult]], None] | None = None
+    begins: bool = False
+
+
+async def send_held(
+    driver: psycopg.AsyncConnection[Any], held: Sequence[Held], statement: bytes | None = None
+) -> list[PGresult]:
+    """The ``held`` statements, then ``statement``, in one round trip; each held one's results
+    handed to its ``then``; the statement's results."""
+    parts = [h.query for h in held]
+    if statement is not None:
+        parts.append(statement)
+    results = await simple_query(driver, b"; ".join(parts))
+    at = 0
+    for h in held:
+        if h.then is not None:
+            h.then(results[at : at + h.results])
+        at += h.results
+    return results[at:]
 
 
 def bind(driver: psycopg.AsyncConnection[Any], sql: str, values: Sequence[Any]) -> bytes:

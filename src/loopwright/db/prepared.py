@@ -27,6 +27,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, NamedTuple
 
 import psycopg
+from psycopg.pq.abc import PGresult
 from sqlalchemy import Executable
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect
@@ -100,10 +101,12 @@ class _Compiled(NamedTuple):
 class Prepared:
     """A Core statement built once (a module constant), for ``database.core``."""
 
-    __slots__ = ("_compiled", "_compiled_pg", "statement")
+    __slots__ = ("_compiled", "_compiled_pg", "locks", "statement")
 
     def __init__(self, statement: Executable) -> None:
         self.statement = statement
+        self.locks = getattr(statement, "_for_update_arg", None) is not None
+        """Whether it locks rows (``FOR UPDATE``): it must run in the unit's transaction."""
         self._compiled: dict[tuple[str, ...], _Compiled | None] = {}
         self._compiled_pg: dict[tuple[str, ...], _Compiled | None] = {}
 
@@ -320,22 +323,46 @@ async def execute_pg(
     return Fetched(rows, cursor.rowcount)
 
 
-async def execute_pg_begun(
+async def execute_pg_simple(
     driver: psycopg.AsyncConnection[Any],
-    begin: bytes,
+    held: Sequence[pg_simple.Held],
     prepared: Prepared,
     params: Mapping[str, Any] | None,
 ) -> Fetched | None:
-    """``begin`` (a unit's ``BEGIN`` and scope) and ``prepared`` in one round trip of the
-    simple query protocol, its values bound as literals (``pg_simple``): a unit's first
-    statement. None when SQLAlchemy must run it (then ``begin`` was sent alone)."""
+    """``held`` (a unit's ``BEGIN``, statements whose results could wait, a read's scope)
+    then ``prepared`` in one round trip of the simple query protocol, its values bound as
+    literals (``pg_simple``). None, and nothing sent, when SQLAlchemy must run it."""
     one: Mapping[str, Any] = params or {}
     compiled = prepared.compiled(tuple(one), pg=True)
     if compiled is None:
-        await pg_simple.simple_query(driver, begin)
         return None
     statement = pg_simple.bind(driver, compiled.sql, _values(compiled, one))
-    result = (await pg_simple.simple_query(driver, begin + b"; " + statement))[-1]
+    result = (await pg_simple.send_held(driver, held, statement))[-1]
+    return _fetched(driver, compiled, result)
+
+
+def hold_pg(
+    driver: psycopg.AsyncConnection[Any],
+    prepared: Prepared,
+    params: Mapping[str, Any],
+    then: Callable[[Fetched], None],
+) -> pg_simple.Held | None:
+    """``prepared`` bound as literals, to go with the unit's next statement (or its
+    ``COMMIT``), ``then`` taking its result; None when SQLAlchemy must run it."""
+    compiled = prepared.compiled(tuple(params), pg=True)
+    if compiled is None:
+        return None
+    statement = pg_simple.bind(driver, compiled.sql, _values(compiled, params))
+
+    def fetched(results: list[PGresult]) -> None:
+        then(_fetched(driver, compiled, results[-1]))
+
+    return pg_simple.Held(statement, 1, fetched)
+
+
+def _fetched(
+    driver: psycopg.AsyncConnection[Any], compiled: _Compiled, result: PGresult
+) -> Fetched:
     rowcount = result.command_tuples or 0
     build = compiled.row
     if build is None:

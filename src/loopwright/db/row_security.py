@@ -8,7 +8,9 @@ one statement, so a query that forgets its store filter returns nothing of anoth
 A transaction that legitimately spans stores says so (``ALL_STORES``) and runs as the
 connecting user, which owns the tables (or is a superuser) and so is not subject to the
 policies. Both settings are ``LOCAL``: they end with the transaction, so a pooled connection
-never carries one store's scope into the next transaction. SQLite has no row-level security:
+never carries one store's scope into the next transaction. A read unit's statement may run
+in a transaction of its own, the simple query protocol's implicit one (``IN_STORE`` and the
+statement in one query): the settings then end with it. SQLite has no row-level security:
 there the scope is only a name.
 """
 
@@ -33,10 +35,15 @@ and deletion. Anything else names its store."""
 
 StoreScope = str | Scope
 
-BEGIN_IN_STORE: Final = (
-    b"BEGIN; SELECT set_config('role', '" + TENANT_ROLE.encode() + b"', true),"
+IN_STORE: Final = (
+    b"SELECT set_config('role', '" + TENANT_ROLE.encode() + b"', true),"
     b" set_config('" + STORE_SETTING.encode() + b"', %s, true)"
 )
+"""The tenant role and the store for the transaction this runs in, the store bound as an
+escaped literal (a read unit's statement sends it in the same query: ``Database.read``)."""
+BEGIN_IN_STORE: Final = b"BEGIN; " + IN_STORE
 """The transaction's ``BEGIN``, then the tenant role and the store for this transaction only,
 in the simple query protocol (the store bound as an escaped literal): what a store-scoped
-unit sends with its first statement (``Database``, ``PgSession.pending_begin``)."""
+unit sends with its first statement (``Database``, ``PgSession.begin_later``)."""
+BEGIN_IN_STORE_RESULTS: Final = 2
+"""The results ``BEGIN_IN_STORE`` gives back: the ``BEGIN``'s and the ``SELECT``'s."""

@@ -8,7 +8,8 @@ later find a committed event with a smaller seq (a global auto-increment would n
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterable, Sequence
+import time
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager
 from datetime import datetime
 from typing import Any
@@ -23,8 +24,10 @@ from loopwright.db.database import (
     NOTIFY_QUEUED,
     PENDING_EVENTS,
     core,
+    core_later,
     has_row_locks,
     savepoint_now,
+    send_held,
 )
 from loopwright.db.prepared import Prepared, prepare
 from loopwright.db.tables import EventRow, RunRow, StoreRow
@@ -91,9 +94,12 @@ _DEFERRED = DEFERRED_EVENTS
 async def append(session: AsyncSession, store_id: str, new: Sequence[NewEvent]) -> list[Event]:
     """Append events in the caller's transaction; they are published once it commits.
 
-    Prebuilt statements on the transaction's connection, one round trip on PostgreSQL
-    (``_BUMP_AND_INSERT``): the log is written several times per run step, and the ORM's
-    per-statement work cost more than the statements."""
+    Prebuilt statements on the transaction's connection: on PostgreSQL one, which goes with
+    the transaction's next statement or its ``COMMIT`` (``_BUMP_AND_INSERT``,
+    ``database.core_later``): the log is written several times per run step, and the ORM's
+    per-statement work, then each statement's round trip, cost more than the statements.
+    The events returned get their seqs when the append runs: at the latest once the
+    transaction commits."""
     deferred: list[tuple[str, NewEvent]] | None = session.info.get(_DEFERRED)
     if deferred:  # the transaction's deferred events go first, in the same statements
         if any(store != store_id for store, _ in deferred):
@@ -103,8 +109,7 @@ async def append(session: AsyncSession, store_id: str, new: Sequence[NewEvent]) 
             deferred.clear()
     if not new:
         return []
-    with metrics.timed_append():
-        return await _append(session, store_id, new)
+    return await _append(session, store_id, new)
 
 
 async def defer(session: AsyncSession, store_id: str, new: Sequence[NewEvent]) -> None:
@@ -132,43 +137,56 @@ async def flush(session: AsyncSession) -> None:
         store_id = deferred[0][0]
         batch = [item for store, item in deferred if store == store_id]
         deferred[:] = [(store, item) for store, item in deferred if store != store_id]
-        with metrics.timed_append():
-            await _append(session, store_id, batch)
+        await _append(session, store_id, batch)
 
 
 async def _append(session: AsyncSession, store_id: str, new: Sequence[NewEvent]) -> list[Event]:
+    began = time.perf_counter()
     now = utcnow()
-    if has_row_locks(session):
-        last = await _bump_and_insert(session, store_id, new, now)
-    else:
-        last = await _bump_then_insert(session, store_id, new, now)
-    first = last - len(new) + 1
-    events = [
-        Event(
-            store_id=store_id,
-            seq=first + i,
-            type=item.type,
-            session_id=item.session_id,
-            run_id=item.run_id,
-            created_at=now,
-            payload=item.payload,
+    appended: list[Event] = []
+
+    def appended_up_to(last: int | None) -> None:
+        if last is None:
+            raise NotFound.of("store", store_id)
+        first = last - len(new) + 1
+        appended.extend(
+            Event(
+                store_id=store_id,
+                seq=first + i,
+                type=item.type,
+                session_id=item.session_id,
+                run_id=item.run_id,
+                created_at=now,
+                payload=item.payload,
+            )
+            for i, item in enumerate(new)
         )
-        for i, item in enumerate(new)
-    ]
-    session.info.setdefault(PENDING_EVENTS, []).extend(events)
+        session.info.setdefault(PENDING_EVENTS, []).extend(appended)
+        metrics.observe_append(time.perf_counter() - began)
+
+    # the store row's lock is taken by the time anything after this reaches the database
     session.info.setdefault(_STORES_LOCKED, set()).add(store_id)
-    return events
+    if has_row_locks(session):
+        await _bump_and_insert(session, store_id, new, now, appended_up_to)
+    else:
+        appended_up_to(await _bump_then_insert(session, store_id, new, now))
+    return appended
 
 
 async def _bump_and_insert(
-    session: AsyncSession, store_id: str, new: Sequence[NewEvent], now: datetime
-) -> int:
-    """PostgreSQL: one statement (``_BUMP_AND_INSERT``); the last seq it handed out."""
+    session: AsyncSession,
+    store_id: str,
+    new: Sequence[NewEvent],
+    now: datetime,
+    then: Callable[[int | None], None],
+) -> None:
+    """PostgreSQL: one statement (``_BUMP_AND_INSERT``), sent with the transaction's next;
+    ``then`` takes the last seq it handed out."""
     items = json_codec.dumps([[i.type, i.session_id, i.run_id, i.payload] for i in new])
     params = {"store": store_id, "count": len(new), "items": items, "created_at": now}
     statement = _BUMP_AND_INSERT
     origin = session.info.get(NOTIFY_ORIGIN)
-    if origin is not None:  # with listeners: the same round trip notifies them at commit
+    if origin is not None:  # with listeners: the same statement notifies them at commit
         queued = session.info.get(NOTIFY_QUEUED) and any(i.type == "run.queued" for i in new)
         params["head"], params["tail"] = wire.notification(
             "q" if queued else "c", origin, store_id, items, now
@@ -177,22 +195,19 @@ async def _bump_and_insert(
         if queued:
             params["wake"] = f"{origin} {store_id}"
             statement = _BUMP_AND_INSERT_NOTIFY_QUEUED
-    last: int | None = (await core(session, statement, params)).scalar_one_or_none()
-    if last is None:
-        raise NotFound.of("store", store_id)
-    return last
+    await core_later(session, statement, params, lambda result: then(result.scalar_one_or_none()))
 
 
 async def _bump_then_insert(
     session: AsyncSession, store_id: str, new: Sequence[NewEvent], now: datetime
-) -> int:
+) -> int | None:
     """SQLite: the seq bump, then the rows (two statements on the loop thread, no round
-    trips); the last seq handed out."""
+    trips); the last seq handed out (None: no such store)."""
     last: int | None = (
         await core(session, _BUMP_SEQ, {"store": store_id, "count": len(new)})
     ).scalar_one_or_none()
     if last is None:
-        raise NotFound.of("store", store_id)
+        return None
     first = last - len(new) + 1
     await core(
         session,
@@ -223,6 +238,7 @@ def holds_store_row(session: AsyncSession, store_id: str) -> bool:
 async def savepoint(session: AsyncSession) -> AsyncIterator[None]:
     """A savepoint whose rollback also takes back the events appended inside it: their rows
     and seqs are gone, so they must not be published when the outer transaction commits."""
+    await send_held(session)  # appends held back belong before the savepoint
     pending: list[Event] = session.info.setdefault(PENDING_EVENTS, [])
     kept = len(pending)
     locked: set[str] = session.info.setdefault(_STORES_LOCKED, set())

@@ -14,7 +14,6 @@ Label values are bounded: run and session ids are never labels, and each label k
 from __future__ import annotations
 
 import os
-import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -106,7 +105,8 @@ SUBSCRIBERS = Gauge(
 )
 APPEND_LATENCY = Histogram(
     "loopwright_event_append_seconds",
-    "One append to a store's event log (its two statements, in the caller's transaction)",
+    "One append to a store's event log, in the caller's transaction (on PostgreSQL, from the"
+    " append to its result: it goes with the transaction's next statement)",
     buckets=_APPEND_BUCKETS,
 )
 
@@ -210,16 +210,9 @@ def subscriber(kind: str) -> Iterator[None]:
         gauge.dec()
 
 
-@contextmanager
-def timed_append() -> Iterator[None]:
-    if not _on[0]:
-        yield
-        return
-    began = time.perf_counter()
-    try:
-        yield
-    finally:
-        APPEND_LATENCY.observe(time.perf_counter() - began)
+def observe_append(seconds: float) -> None:
+    if _on[0]:
+        APPEND_LATENCY.observe(seconds)
 
 
 @dataclass(frozen=True, slots=True)
