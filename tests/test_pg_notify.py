@@ -22,8 +22,10 @@ import psycopg
 import pytest
 
 from loopwright.db.database import NOTIFY_QUEUED, Database
+from loopwright.db.migrate import upgrade
+from loopwright.db.repos import tenancy
 from loopwright.domain.events import Event, NewEvent
-from loopwright.events import log
+from loopwright.events import log, pg_notify
 from loopwright.events.hub import EventHub
 from loopwright.events.notifier import start_notifiers, stop_notifiers
 from loopwright.events.pg_notify import MAX_PAYLOAD, PgNotifier
@@ -247,6 +249,9 @@ async def notifiers(
     for notifier in (sender, peer, remote):
         await notifier.start()
         await notifier.listening.wait()
+    for notifier in (sender, peer, remote):  # each knows another listens
+        await asyncio.wait_for(notifier.others_checked.wait(), 10)
+        await asyncio.wait_for(notifier.others.wait(), 10)
     try:
         yield sender, peer, remote
     finally:
@@ -362,7 +367,9 @@ async def test_a_process_nobody_reads_from_is_sent_only_the_runs_it_may_start(
                 session.info[NOTIFY_QUEUED] = True
                 await log.append(session, store, [NewEvent(type="run.queued")])
             assert await asyncio.wait_for(woken.get(), 10) == store
-        assert (idle.notifications, idle.carried_events, idle.log_reads) == (1, 0, 0)
+        # the wake-up (and the witness's word that it listens, if it came after the LISTEN)
+        assert idle.notifications - idle.hellos == 1
+        assert (idle.carried_events, idle.log_reads) == (0, 0)
     finally:
         idle.hub.unwatch_queued(woken.put_nowait)
         await witness.stop()
@@ -421,8 +428,48 @@ def test_the_listen_connection_names_itself(machines: Machines) -> None:
     """Operators find the LISTEN connections by name (one per process)."""
     with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
         names = conn.execute(
-            "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'loopwright-listen'"
-            " AND datname = %s",
+            "SELECT count(*) FROM pg_stat_activity"
+            " WHERE application_name LIKE 'loopwright-listen %%' AND datname = %s",
             (machines.url.rsplit("/", 1)[1],),
         ).fetchone()
     assert names is not None and names[0] >= 2
+
+
+async def test_a_process_alone_notifies_nothing_until_another_says_it_listens(
+    own_pg_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One server on PostgreSQL would only send its own listener what that drops: while no
+    other process listens it sends nothing. One that starts listening says so, and is heard
+    at once, not at the next look at the listeners (never, here)."""
+    monkeypatch.setattr(pg_notify, "OTHERS_CHECK_S", 3600.0)
+    await asyncio.to_thread(upgrade, own_pg_url)
+    store = f"alone-{uuid.uuid4().hex[:8]}"
+    alone = PgNotifier(Database(own_pg_url), EventHub(), own_pg_url)
+    joined = PgNotifier(Database(own_pg_url), EventHub(), own_pg_url)
+    await alone.start()
+    try:
+        async with alone.db.write(store) as session:
+            await tenancy.create_store(session, store, store)
+        await asyncio.wait_for(alone.others_checked.wait(), 10)
+        assert not alone.others.is_set() and alone.db.notify_origin is None
+        async with alone.db.write(store) as session:
+            before = await log.append(session, store, [NewEvent(type="task.created")])
+        alone.hub.publish([delta(store, "unheard")])
+        assert alone._outbox == []  # not even queued
+        await joined.start()
+        with joined.hub.subscribe(store) as seen:
+            joined.hub.note_high_water(store, before[0].seq or 0)
+            await listening(joined)
+            await asyncio.wait_for(alone.others.wait(), 10)
+            # notifications come in commit order: one for its append would have come first
+            assert alone.notifications == alone.hellos == 1
+            async with alone.db.write(store) as session:
+                after = await log.append(session, store, [NewEvent(type="task.created")])
+            alone.hub.publish([delta(store, "heard")])
+            assert await next_event(seen.queue) == after[0]
+            assert (await next_event(seen.queue)).payload == {"delta": "heard"}
+        assert (joined.carried_events, joined.log_reads) == (1, 0)
+    finally:
+        for notifier in (joined, alone):
+            await notifier.stop()
+            await notifier.db.dispose()

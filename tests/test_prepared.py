@@ -46,7 +46,7 @@ async def db(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Da
     if request.param == "sqlite":
         url = f"sqlite:///{tmp_path / 'app.db'}"
     else:
-        url = request.getfixturevalue("pg_url")
+        url = request.getfixturevalue("quiet_pg_url")  # no server audits its events
     await asyncio.to_thread(upgrade, url)
     db = Database(url)
     yield db

@@ -151,13 +151,14 @@ async def core_later(
     session: AsyncSession,
     statement: Prepared,
     params: Mapping[str, Any],
-    then: Callable[[Fetched | CursorResult[Any]], None],
+    then: Callable[[Fetched | CursorResult[Any]], None] | None = None,
 ) -> None:
     """Run a prepared statement whose result the transaction needs only later (an event
-    append's seq): on PostgreSQL it goes with the unit's next statement, or its ``COMMIT``, in
-    the same round trip, and ``then`` takes its result when it comes (an error raises there,
-    so the unit fails as it would have); elsewhere at once. Nothing the unit runs in between
-    can tell: the statement reaches the database before anything after it."""
+    append's seq) or not at all (an insert of rows whose keys the caller made): on PostgreSQL
+    it goes with the unit's next statement, or its ``COMMIT``, in the same round trip, and
+    ``then`` takes its result when it comes (its error raises there, so the unit fails as it
+    would have, a unique key's ``IntegrityError`` too); elsewhere at once. Nothing the unit
+    runs in between can tell: the statement reaches the database before anything after it."""
     if isinstance(session, PgSession):
         try:
             held = prepared.hold_pg(session.driver, statement, params, then)
@@ -168,7 +169,9 @@ async def core_later(
         if held is not None:
             session.hold(held)
             return
-    then(await core(session, statement, params))
+    result = await core(session, statement, params)
+    if then is not None:
+        then(result)
 
 
 async def send_held(session: AsyncSession) -> None:

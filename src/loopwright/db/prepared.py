@@ -345,7 +345,7 @@ def hold_pg(
     driver: psycopg.AsyncConnection[Any],
     prepared: Prepared,
     params: Mapping[str, Any],
-    then: Callable[[Fetched], None],
+    then: Callable[[Fetched], None] | None,
 ) -> pg_simple.Held | None:
     """``prepared`` bound as literals, to go with the unit's next statement (or its
     ``COMMIT``), ``then`` taking its result; None when SQLAlchemy must run it."""
@@ -353,9 +353,12 @@ def hold_pg(
     if compiled is None:
         return None
     statement = pg_simple.bind(driver, compiled.sql, _values(compiled, params))
+    if then is None:
+        return pg_simple.Held(statement, 1)
+    take = then
 
     def fetched(results: list[PGresult]) -> None:
-        then(_fetched(driver, compiled, results[-1]))
+        take(_fetched(driver, compiled, results[-1]))
 
     return pg_simple.Held(statement, 1, fetched)
 

@@ -15,10 +15,17 @@ so (``q`` or ``Q``): a worker admits it at once, not at its next sweep (an API-o
 admits nothing).
 
 Processes that already exchange events through the relay (this machine's peers) ignore each
-other's notifications: the relay carried them. A lost ``LISTEN`` connection is opened again,
-and the readers' stores are read from the log from where this process stood (the
-notifications sent in between are lost); a lost notification is caught by the readers' slow
-safety poll (``event_poll_s``)."""
+other's notifications: the relay carried them. A process sends no notification while no
+other process listens but its relay peers (a single server on PostgreSQL: its own listener
+would receive everything it sends, to drop it): each ``LISTEN`` connection names its process
+(``application_name``), and a process looks at the others every ``OTHERS_CHECK_S``; one that
+starts listening says so at once (``h <origin>`` on both channels), and those listening
+notify from then on. Events committed before they heard it reach its readers by the safety
+poll; token deltas sent meanwhile are lost, as a dropped delta is.
+
+A lost ``LISTEN`` connection is opened again, and the readers' stores are read from the log
+from where this process stood (the notifications sent in between are lost); a lost
+notification is caught by the readers' slow safety poll (``event_poll_s``)."""
 
 from __future__ import annotations
 
@@ -33,10 +40,11 @@ from typing import Literal
 import psycopg
 from psycopg.pq import Escaping
 from pydantic_core import from_json, to_json
-from sqlalchemy import make_url
+from sqlalchemy import String, make_url, text
 
 from loopwright.db import pg_simple
-from loopwright.db.database import Database
+from loopwright.db.database import Database, core
+from loopwright.db.prepared import prepare
 from loopwright.db.row_security import ALL_STORES
 from loopwright.domain.events import Event, EventFilter
 from loopwright.events import log
@@ -51,6 +59,17 @@ _PAGE = 1000
 RECONNECT_S = (0.1, 0.5, 1.0, 2.0)
 LINGER_S = 5.0
 """How long a process goes on listening to events after its last reader left."""
+OTHERS_CHECK_S = 2.0
+"""How often a process looks whether another one listens (one that starts says so at once:
+this catches one that left, or whose word was lost)."""
+LISTENER = "loopwright-listen"
+"""A ``LISTEN`` connection's ``application_name``, followed by its process's name."""
+_LISTENERS = prepare(
+    text(
+        "SELECT application_name FROM pg_stat_activity"
+        " WHERE datname = current_database() AND application_name LIKE :like"
+    ).columns(application_name=String)
+)
 
 
 def _notify_all(conn: psycopg.AsyncConnection[tuple[object, ...]], payloads: list[str]) -> bytes:
@@ -108,6 +127,13 @@ class PgNotifier:
         the log (``_catch_up``), after it starts listening to events again (tests wait for
         it: the catch-up reads what the hub knew when it ran)."""
         self.caught_up.set()
+        self.others = asyncio.Event()
+        """Set while another process listens (not a relay peer): only then does this one
+        notify. Set at first, until a look at the listeners finds none."""
+        self.others.set()
+        self.others_checked = asyncio.Event()
+        """Set once the listeners were looked at (tests wait for it)."""
+        self.hellos = 0  # notifications from processes that started listening
         self.channels: set[str] = set()
         self._target: set[str] | None = None  # the channels being listened to, once connected
         self.events = events
@@ -128,6 +154,7 @@ class PgNotifier:
             asyncio.create_task(self._listen(), name="pg-notify-listen"),
             asyncio.create_task(self._deliver(), name="pg-notify-deliver"),
             asyncio.create_task(self._send(), name="pg-notify-send"),
+            asyncio.create_task(self._watch_others(), name="pg-notify-others"),
         ]
 
     async def stop(self) -> None:
@@ -144,6 +171,8 @@ class PgNotifier:
     def send(self, events: Sequence[Event]) -> None:
         """Queue this process's token deltas for other processes (committed events were
         notified by their transaction), batched per loop iteration; never blocks."""
+        if not self.others.is_set():
+            return  # nobody else would take them
         deltas = [event for event in events if event.seq is None]
         if not deltas:
             return
@@ -239,7 +268,7 @@ class PgNotifier:
         while True:
             try:
                 conn = await psycopg.AsyncConnection.connect(
-                    self.conninfo, autocommit=True, application_name="loopwright-listen"
+                    self.conninfo, autocommit=True, application_name=f"{LISTENER} {self.name}"
                 )
             except (psycopg.Error, OSError) as exc:
                 wait = RECONNECT_S[min(attempt, len(RECONNECT_S) - 1)]
@@ -254,6 +283,7 @@ class PgNotifier:
                 async with conn:
                     if not first:
                         self.reconnects += 1
+                    await self._say_hello(conn)
                     await self._follow_interest(conn, caught_up=first)
             except (psycopg.Error, OSError) as exc:
                 logger.warning("notify: the LISTEN connection was lost (%s)", exc)
@@ -263,6 +293,44 @@ class PgNotifier:
                 self._target = None
             first = False
             attempt = 0
+
+    async def _say_hello(self, conn: psycopg.AsyncConnection[tuple[object, ...]]) -> None:
+        """Tell the processes listening that this one listens now (on both channels: a worker
+        nobody reads from listens only to queued runs; an empty store wakes no worker)."""
+        await conn.execute(
+            "SELECT pg_notify(%s, %s), pg_notify(%s, %s)",
+            (log.NOTIFY_CHANNEL, f"h {self.name}", log.QUEUED_CHANNEL, f"{self.name} "),
+        )
+
+    async def _watch_others(self) -> None:
+        """Look at the other processes' ``LISTEN`` connections every ``OTHERS_CHECK_S``: with
+        none (but relay peers'), send nothing."""
+        while True:
+            try:
+                hellos = self.hellos
+                async with self.db.read(ALL_STORES) as session:
+                    names = (await core(session, _LISTENERS, {"like": f"{LISTENER} %"})).all()
+                others = any(
+                    not self._carried(row.application_name[len(LISTENER) + 1 :]) for row in names
+                )
+                if others or self.hellos == hellos:  # not one heard of since it looked
+                    self._set_others(others)
+                self.others_checked.set()
+            except Exception:  # the notifications go on as they were; look again later
+                logger.exception("notify: looking at the listeners failed")
+            await asyncio.sleep(OTHERS_CHECK_S)
+
+    def _heard(self) -> None:
+        """Another process listens now."""
+        self.hellos += 1
+        self._set_others(True)
+
+    def _set_others(self, others: bool) -> None:
+        if others:
+            self.others.set()
+        else:
+            self.others.clear()
+        self.db.notify_origin = self.name if others else None
 
     async def _follow_interest(
         self, conn: psycopg.AsyncConnection[tuple[object, ...]], caught_up: bool
@@ -330,17 +398,26 @@ class PgNotifier:
         if channel == log.QUEUED_CHANNEL:
             self._queued(payload)
             return
-        origin = payload.partition(" ")[2].partition(" ")[0]
+        kind, _, rest = payload.partition(" ")
+        origin = rest.partition(" ")[0]
         if origin and self._carried(origin):
+            return
+        if kind == "h":
+            self._heard()
             return
         self._inbox.append(payload)
         self._inbox_ready.set()
 
     def _queued(self, payload: str) -> None:
-        """``<origin> <store>``: another process queued a run of the store."""
+        """``<origin> <store>``: another process queued a run of the store; with no store,
+        it listens now."""
         origin, _, store = payload.partition(" ")
-        if origin != self.name and store:  # the relay carries no wake-ups
+        if origin == self.name:
+            return
+        if store:  # the relay carries no wake-ups
             self.hub.queued_elsewhere(store)
+        elif not self._carried(origin):
+            self._heard()
 
     async def _deliver(self) -> None:
         while True:

@@ -21,7 +21,7 @@ from sqlalchemy import bindparam, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from loopwright.db.database import core
+from loopwright.db.database import core, core_later
 from loopwright.db.prepared import prepare
 from loopwright.db.repos import conversations
 from loopwright.db.tables import RunStepRow, ToolCallRow
@@ -198,7 +198,7 @@ class DbStepStore:
         memories = None
         if index == 0 and self._memory is not None:
             memories = await self._memory.record(session, utcnow())
-        await core(
+        await core_later(  # its unique key's error comes with a later statement: the same unit
             session,
             _INSERT_STEP,
             {
@@ -343,7 +343,7 @@ class DbStepStore:
         plan = self.plan
         ok = outcome.status == "ok"
         duration_ms = (time.perf_counter() - started) * 1000
-        await core(
+        await core_later(
             session,
             _INSERT_CALL,
             {

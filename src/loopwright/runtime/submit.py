@@ -15,7 +15,7 @@ from typing import Any, Protocol
 from sqlalchemy import and_, bindparam, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from loopwright.db.database import Database, core
+from loopwright.db.database import Database, core, core_later
 from loopwright.db.prepared import prepare
 from loopwright.db.repos import conversations
 from loopwright.db.tables import AgentRow, MessageRow, RunRow, SessionRow, StoreRow
@@ -200,7 +200,7 @@ async def accept(
         "not_before": None,
     }
     # Core inserts: the rows are returned to the caller, not tracked by the session.
-    await core(session, _INSERT_RUN, run)
+    await core_later(session, _INSERT_RUN, run)
     await log.append(
         session,
         store_id,

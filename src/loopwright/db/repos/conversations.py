@@ -7,7 +7,7 @@ from typing import Any
 from sqlalchemy import bindparam, delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from loopwright.db.database import core
+from loopwright.db.database import core, core_later
 from loopwright.db.prepared import prepare
 from loopwright.db.repos.paging import Page, newest_first, oldest_first
 from loopwright.db.tables import MessageRow, RunRow, RunStepRow, SessionRow
@@ -87,9 +87,10 @@ async def delete_session(session: AsyncSession, store_id: str, session_id: str) 
 
 
 async def insert_message(session: AsyncSession, store_id: str, **fields: Any) -> str:
-    """``add_message`` for the run loop: a Core insert, no ORM object; returns the id."""
+    """``add_message`` for the run loop: a Core insert, no ORM object (on PostgreSQL it goes
+    with the transaction's next statement: ``core_later``); returns the id."""
     message_id = new_id("msg")
-    await core(session, _INSERT_MESSAGE, {"id": message_id, "store_id": store_id, **fields})
+    await core_later(session, _INSERT_MESSAGE, {"id": message_id, "store_id": store_id, **fields})
     return message_id
 
 
@@ -158,8 +159,9 @@ async def count_step(
     input_tokens: int,
     output_tokens: int,
 ) -> None:
-    """Record a finished model step on its run: the step count and the tokens it used."""
-    await core(
+    """Record a finished model step on its run: the step count and the tokens it used (with
+    the transaction's next statement: ``core_later``)."""
+    await core_later(
         session,
         _COUNT_STEP,
         {
