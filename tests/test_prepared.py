@@ -10,15 +10,18 @@ import asyncio
 import re
 import uuid
 from collections.abc import AsyncIterator
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import pytest
+from psycopg.types.json import Json, Jsonb
 from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from loopwright.db import database
+from loopwright.db import database, pg_simple
 from loopwright.db.database import Database, core
 from loopwright.db.migrate import upgrade
 from loopwright.db.prepared import Fetched, prepare
@@ -272,3 +275,38 @@ async def test_a_write_units_begin_and_append_ride_with_its_statements(
     assert sent[0][1].startswith('"BEGIN; SELECT set_config(') and "UPDATE stores" in sent[0][1]
     assert "WITH bumped" in sent[1][1] and sent[1][1].endswith('; COMMIT"')
     assert [e.seq for e in appended] == [1] and published == appended
+
+
+@pytest.mark.parametrize("db", ["postgresql"], indirect=True)
+async def test_values_bound_as_literals_read_back_as_psycopgs_own(db: Database) -> None:
+    """``pg_simple.bind`` quotes the types the hot statements bind itself (libpq escapes the
+    strings), and leaves the rest to psycopg's ``mogrify``: both read back alike."""
+    values: list[Any] = [
+        None,
+        "o'hare \\ back\nslash ünï ☃",
+        "",
+        0,
+        -5,
+        2**40,
+        True,
+        False,
+        1.5,
+        -0.25,
+        datetime(2026, 1, 2, 3, 4, 5, 6, tzinfo=UTC),
+        datetime(2026, 1, 2, 3, 4, 5),
+        Json({"a": [1, "x'y"], "n": None, "f": 0.5}),
+        Jsonb(["é", 2]),
+    ]
+    async with db.read(ALL_STORES) as session:
+        driver = await database._driver(session)
+        for some in (values, [*values, Decimal("1.50")]):  # a type left to psycopg
+            sql = "SELECT " + ", ".join(["%s"] * len(some))
+            ours = pg_simple.bind(driver, sql, some)
+            theirs = psycopg.AsyncClientCursor(driver).mogrify(sql, some).encode()
+            assert (ours == theirs) is (len(some) > len(values))  # quoted here, or by psycopg
+            read = [
+                pg_simple.rows(driver, (await pg_simple.simple_query(driver, query))[-1])
+                for query in (ours, theirs)
+            ]
+            assert read[0] == read[1]
+            assert read[0][0][1] == values[1] and read[0][0][12] == values[12].obj
