@@ -226,17 +226,7 @@ def py_spy(pid: int, seconds: float, path: str) -> subprocess.Popen[bytes]:
     """A sampling profile of the server (py-spy, a dev dependency) as collapsed stacks."""
     executable = str(Path(sys.executable).with_name("py-spy"))  # the venv's, not on PATH
     command = [executable, "record", "--pid", str(pid), "--duration", str(int(seconds))]
-    command += [
-        "--format",
-        "raw",
-        "--output",
-        path,
-        "--threads",
-        "--gil",
-        "--rate",
-        "250",
-        *os.environ.get("PYSPY_EXTRA", "").split(),
-    ]
+    command += ["--format", "raw", "--output", path, "--threads", "--gil", "--rate", "250"]
     return subprocess.Popen(["taskset", "-c", CLIENT_CORE, *command], stdout=subprocess.DEVNULL)
 
 
