@@ -40,7 +40,7 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
-from loopwright.db.database import Database, core, has_row_locks
+from loopwright.db.database import Database, core, core_later, has_row_locks
 from loopwright.db.prepared import prepare
 from loopwright.db.row_security import ALL_STORES
 from loopwright.db.tables import RunRow, StoreRow
@@ -132,8 +132,8 @@ async def admit_in(session: AsyncSession, store_id: str, budget: Budget) -> list
     now = utcnow()
     params = {"store": store_id, "limit": budget.limit, "room": budget.room, "now": now}
     ids = list((await core(session, _WAITING_HEADS, params)).scalars())
-    if len(ids) == 1:
-        await core(session, _ADMIT_ONE, {"store": store_id, "run": ids[0], "now": now})
+    if len(ids) == 1:  # with the commit, on PostgreSQL: one round trip less under the lock
+        await core_later(session, _ADMIT_ONE, {"store": store_id, "run": ids[0], "now": now})
     elif ids:
         await core(session, _ADMIT, {"store": store_id, "ids": ids, "now": now})
     return ids
