@@ -473,3 +473,45 @@ async def test_a_process_alone_notifies_nothing_until_another_says_it_listens(
         for notifier in (joined, alone):
             await notifier.stop()
             await notifier.db.dispose()
+
+
+async def test_who_listens_is_whom_the_relay_does_not_reach_or_an_earlier_release(
+    own_pg_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A relay peer's listener makes a process notify only if it is API-only (the relay
+    carries no wake-ups of queued runs); a listener of an earlier release (named
+    ``loopwright-listen`` alone, it says no hello) counts as another process."""
+    monkeypatch.setattr(pg_notify, "OTHERS_CHECK_S", 3600.0)  # each looks once, at its start
+    await asyncio.to_thread(upgrade, own_pg_url)
+    db = Database(own_pg_url)
+    peer = PgNotifier(Database(own_pg_url), EventHub(), own_pg_url, name="peer")
+    await peer.start()
+
+    async def looked(name: str) -> PgNotifier:
+        notifier = PgNotifier(
+            db, EventHub(), own_pg_url, name=name, carried=lambda o: o in (name, "peer")
+        )
+        await notifier.start()
+        await asyncio.wait_for(notifier.others_checked.wait(), 10)
+        return notifier
+
+    try:
+        await asyncio.wait_for(peer.listening.wait(), 10)
+        lone = await looked("lone")
+        assert not lone.others.is_set() and db.notify_origin is None
+        await lone.stop()
+        db.wake_workers = True
+        api = await looked("api")
+        assert not api.others.is_set() and db.notify_origin == "api"
+        await api.stop()
+        db.wake_workers = False
+        async with await psycopg.AsyncConnection.connect(
+            pg_notify.conninfo(own_pg_url), application_name="loopwright-listen"
+        ):
+            newer = await looked("newer")
+            assert newer.others.is_set() and db.notify_origin == "newer"
+            await newer.stop()
+    finally:
+        await peer.stop()
+        await peer.db.dispose()
+        await db.dispose()

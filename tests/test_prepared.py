@@ -7,6 +7,7 @@ take runs through SQLAlchemy. Every test runs on both databases."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
 import uuid
 from collections.abc import AsyncIterator
@@ -19,12 +20,13 @@ import psycopg
 import pytest
 from psycopg.types.json import Json, Jsonb
 from sqlalchemy import bindparam, insert, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from loopwright.db import database, pg_simple
 from loopwright.db.database import Database, core
 from loopwright.db.migrate import upgrade
 from loopwright.db.prepared import Fetched, prepare
+from loopwright.db.repos import deliveries
 from loopwright.db.row_security import ALL_STORES
 from loopwright.db.tables import StoreRow
 from loopwright.domain.events import Event, NewEvent
@@ -310,3 +312,64 @@ async def test_values_bound_as_literals_read_back_as_psycopgs_own(db: Database) 
             ]
             assert read[0] == read[1]
             assert read[0][0][1] == values[1] and read[0][0][12] == values[12].obj
+        with pytest.raises(psycopg.DataError):  # libpq would cut it at the NUL
+            pg_simple.bind(driver, "SELECT %s", ["cut\x00here"])
+
+
+@pytest.mark.parametrize("db", ["postgresql"], indirect=True)
+async def test_a_held_statements_error_is_the_units_not_a_savepoints(db: Database) -> None:
+    """A held insert that fails surfaces before a savepoint that catches its own errors (the
+    signing secret's: taken by another request), not inside it: the unit fails, as the
+    insert would have failed it at once."""
+    (store_id,) = new_ids(1)
+    async with db.write(ALL_STORES) as session:
+        await core(session, prepare(_INSERT), {"id": store_id, "name": "a"})
+
+    async def unit() -> None:
+        async with db.write(store_id) as session:
+            await database.core_later(session, prepare(_INSERT), {"id": store_id, "name": "b"})
+            await deliveries.add_signing_secret(session, store_id, "secret")
+
+    with pytest.raises(IntegrityError):
+        await unit()
+    async with db.read(store_id) as session:
+        assert await deliveries.signing_secret(session, store_id) is None
+
+
+@pytest.mark.parametrize("db", ["postgresql"], indirect=True)
+async def test_a_unit_an_error_aborted_does_not_end_as_if_it_committed(db: Database) -> None:
+    """PostgreSQL answers the ``COMMIT`` of an aborted transaction with a ``ROLLBACK`` and
+    psycopg raises nothing: a unit whose code caught the error must still fail."""
+    first, second = new_ids(2)
+    async with db.write(ALL_STORES) as session:
+        await core(session, prepare(_INSERT), {"id": first, "name": "a"})
+
+    async def unit() -> None:
+        async with db.write(ALL_STORES) as session:
+            await core(session, prepare(_INSERT), {"id": second, "name": "b"})
+            with contextlib.suppress(IntegrityError):
+                await core(session, prepare(_INSERT), {"id": first, "name": "again"})
+
+    with pytest.raises(DBAPIError, match="aborted"):
+        await unit()
+    async with db.read(ALL_STORES) as session:
+        assert (await core(session, prepare(_READ), {"store": second})).first() is None
+
+
+@pytest.mark.parametrize("db", ["postgresql"], indirect=True)
+async def test_an_append_to_a_store_that_is_gone_fails_its_unit(db: Database) -> None:
+    """The append goes with the ``COMMIT``: with no store row it fails in the database, so the
+    unit's other writes are not committed without it."""
+    first, gone = new_ids(2)
+    async with db.write(ALL_STORES) as session:
+        await core(session, prepare(_INSERT), {"id": first, "name": "a"})
+
+    async def unit() -> None:
+        async with db.write(ALL_STORES) as session:
+            await core(session, prepare(_NAME), {"store": first, "new_name": "renamed"})
+            await log.append(session, gone, [NewEvent("task.created", {})])
+
+    with pytest.raises(DBAPIError, match="append_to_a_store_that_is_gone"):
+        await unit()
+    async with db.read(ALL_STORES) as session:
+        assert (await core(session, prepare(_READ), {"store": first})).one().name == "a"

@@ -33,7 +33,7 @@ import psycopg
 from psycopg.pq import TransactionStatus
 from sqlalchemy import Engine, event
 from sqlalchemy.engine import Connection
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, StatementError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from sqlalchemy.pool import PoolProxiedConnection
 from sqlalchemy.util import await_only, greenlet_spawn
@@ -80,7 +80,10 @@ class PgSession(AsyncSession):
         """Send what waits, alone (what comes next cannot carry it)."""
         held = self.take_held()
         if held:
-            await pg_simple.send_held(self.driver, held)
+            try:
+                await pg_simple.send_held(self.driver, held)
+            except psycopg.Error as error:
+                raise _wrapped(error) from error
 
     def orm_took_part(self) -> bool:
         """Whether the ORM began its transaction (on the same connection): then it commits."""
@@ -92,14 +95,17 @@ class PgSession(AsyncSession):
         try:
             if self.orm_took_part():
                 await self.send_held()  # before the ORM flushes what it holds, and commits
+                _refuse_aborted(self.driver)
                 await self.commit()
             held = self.take_held()
             if not all(h.begins for h in held):  # the last statements and the COMMIT
+                _refuse_aborted(self.driver)
                 await pg_simple.send_held(self.driver, held, b"COMMIT")
             elif self.driver.pgconn.transaction_status != IDLE:
+                _refuse_aborted(self.driver)
                 await self.driver.commit()
         except psycopg.Error as error:
-            raise DBAPIError.instance("COMMIT", None, error, psycopg.Error) from error
+            raise _wrapped(error) from error
 
     async def release(self) -> None:
         """End the unit: roll back what it left open, give the connection back idle (or
@@ -128,15 +134,35 @@ class PgSession(AsyncSession):
         self.pooled.close()
 
 
+def _refuse_aborted(driver: psycopg.AsyncConnection[Any]) -> None:
+    """A unit whose transaction an error aborted (one its code caught: a held statement's,
+    raised at a statement it went before) must not end as if it committed: PostgreSQL would
+    answer its ``COMMIT`` with a ``ROLLBACK``, and psycopg raises nothing."""
+    if driver.pgconn.transaction_status == TransactionStatus.INERROR:
+        raise psycopg.errors.InFailedSqlTransaction(
+            "the transaction was aborted by an earlier error: nothing was committed"
+        )
+
+
+def _wrapped(error: psycopg.Error) -> StatementError:
+    return DBAPIError.instance("COMMIT", None, error, psycopg.Error)
+
+
 def send_held_first(engine: Engine) -> None:
     """Before SQLAlchemy's statements (the ORM's, a Core statement's, a savepoint's), send
     what the unit holds (its ``BEGIN``, statements whose results could wait), in order, inside
-    the greenlet its statements run in (SQLAlchemy's ``begin`` sends nothing on psycopg)."""
+    the greenlet its statements run in (SQLAlchemy's ``begin`` sends nothing on psycopg). At a
+    ``ROLLBACK TO SAVEPOINT`` what it holds is dropped: held inside the savepoint, it goes
+    back with it (and a held statement's error must not take the rollback's place)."""
 
     @event.listens_for(engine, "before_cursor_execute")
-    def before(connection: Connection, *_: Any) -> None:
+    def before(connection: Connection, _cursor: Any, statement: str, *_: Any) -> None:
         held: list[pg_simple.Held] | None = connection.connection.info.pop(_HELD, None)
-        if held:
-            driver = connection.connection.driver_connection
-            assert isinstance(driver, psycopg.AsyncConnection)
+        if not held or statement.startswith("ROLLBACK TO SAVEPOINT"):
+            return
+        driver = connection.connection.driver_connection
+        assert isinstance(driver, psycopg.AsyncConnection)
+        try:
             await_only(pg_simple.send_held(driver, held))
+        except psycopg.Error as error:
+            raise DBAPIError.instance(statement, None, error, psycopg.Error) from error

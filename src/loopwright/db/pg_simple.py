@@ -110,6 +110,8 @@ def _literal(value: Any, escape: Callable[[bytes], bytes]) -> bytes | None:
     if value is None:
         return b"NULL"
     if kind is str:
+        if "\x00" in value:
+            return None  # libpq would cut it there: psycopg refuses it (a DataError)
         return escape(value.encode())
     if kind is int:
         return b" %d" % value if value < 0 else b"%d" % value  # no ``--`` comment

@@ -134,6 +134,7 @@ class PgNotifier:
         self.others_checked = asyncio.Event()
         """Set once the listeners were looked at (tests wait for it)."""
         self.hellos = 0  # notifications from processes that started listening
+        self._near = True  # another process listens, a relay peer maybe (until looked at)
         self.channels: set[str] = set()
         self._target: set[str] | None = None  # the channels being listened to, once connected
         self.events = events
@@ -304,33 +305,41 @@ class PgNotifier:
 
     async def _watch_others(self) -> None:
         """Look at the other processes' ``LISTEN`` connections every ``OTHERS_CHECK_S``: with
-        none (but relay peers'), send nothing."""
+        none (but relay peers', unless this API-only process wakes workers), send nothing.
+        A listener named ``loopwright-listen`` alone is an earlier release's process."""
         while True:
             try:
                 hellos = self.hellos
                 async with self.db.read(ALL_STORES) as session:
-                    names = (await core(session, _LISTENERS, {"like": f"{LISTENER} %"})).all()
-                others = any(
-                    not self._carried(row.application_name[len(LISTENER) + 1 :]) for row in names
-                )
-                if others or self.hellos == hellos:  # not one heard of since it looked
-                    self._set_others(others)
+                    rows = (await core(session, _LISTENERS, {"like": f"{LISTENER}%"})).all()
+                names = [row.application_name[len(LISTENER) + 1 :] for row in rows]
+                near = any(name != self.name for name in names)
+                far = any(not self._carried(name) for name in names)
+                if far or self.hellos == hellos:  # not one heard of since it looked
+                    self._set_others(far, near)
                 self.others_checked.set()
             except Exception:  # the notifications go on as they were; look again later
                 logger.exception("notify: looking at the listeners failed")
             await asyncio.sleep(OTHERS_CHECK_S)
 
-    def _heard(self) -> None:
-        """Another process listens now."""
+    def _heard(self, origin: str) -> None:
+        """``origin`` listens now."""
+        if origin == self.name:
+            return
         self.hellos += 1
-        self._set_others(True)
+        self._set_others(self.others.is_set() or not self._carried(origin), True)
 
-    def _set_others(self, others: bool) -> None:
-        if others:
+    def _set_others(self, far: bool, near: bool) -> None:
+        """``far``: a process the relay does not reach listens; ``near``: any other does (the
+        relay carries no wake-ups of queued runs: an API-only process sends them to its relay
+        peers through PostgreSQL too)."""
+        if far:
             self.others.set()
         else:
             self.others.clear()
-        self.db.notify_origin = self.name if others else None
+        self._near = near
+        notify = far or (near and self.db.wake_workers)
+        self.db.notify_origin = self.name if notify else None
 
     async def _follow_interest(
         self, conn: psycopg.AsyncConnection[tuple[object, ...]], caught_up: bool
@@ -400,10 +409,10 @@ class PgNotifier:
             return
         kind, _, rest = payload.partition(" ")
         origin = rest.partition(" ")[0]
-        if origin and self._carried(origin):
-            return
         if kind == "h":
-            self._heard()
+            self._heard(origin)
+            return
+        if origin and self._carried(origin):
             return
         self._inbox.append(payload)
         self._inbox_ready.set()
@@ -416,8 +425,8 @@ class PgNotifier:
             return
         if store:  # the relay carries no wake-ups
             self.hub.queued_elsewhere(store)
-        elif not self._carried(origin):
-            self._heard()
+        else:
+            self._heard(origin)
 
     async def _deliver(self) -> None:
         while True:
