@@ -62,6 +62,14 @@ def new_ids(n: int) -> list[str]:
     return [f"pp{uuid.uuid4().hex[:8]}" for _ in range(n)]
 
 
+async def new_store(db: Database) -> str:
+    """A store row named ``a``, committed."""
+    (store_id,) = new_ids(1)
+    async with db.write(ALL_STORES) as session:
+        await core(session, prepare(_INSERT), {"id": store_id, "name": "a"})
+    return store_id
+
+
 async def test_the_same_rows_as_sqlalchemy(db: Database) -> None:
     fast_id, slow_id = new_ids(2)
     fast_insert, fast_rename, fast_read = prepare(_INSERT), prepare(_RENAME), prepare(_READ)
@@ -231,9 +239,7 @@ async def test_a_read_units_statements_each_take_one_round_trip(
     """A read unit's prepared statements run each in a transaction of its own (the simple
     protocol's implicit one), the store's scope in the same query: no ``BEGIN``, no
     ``COMMIT``, one round trip a statement."""
-    (store_id,) = new_ids(1)
-    async with db.write(ALL_STORES) as session:
-        await core(session, prepare(_INSERT), {"id": store_id, "name": "a"})
+    store_id = await new_store(db)
     trace = tmp_path / "trace"
     with trace.open("w") as out:
         async with db.read(store_id) as session:
@@ -256,9 +262,7 @@ async def test_a_write_units_begin_and_append_ride_with_its_statements(
     """A write unit's ``BEGIN`` goes with its first statement, and an event append with its
     ``COMMIT`` (one round trip each, the simple protocol): its events get their seqs then;
     a unit that runs no statement sends nothing."""
-    (store_id,) = new_ids(1)
-    async with db.write(ALL_STORES) as session:
-        await core(session, prepare(_INSERT), {"id": store_id, "name": "a"})
+    store_id = await new_store(db)
     published: list[Event] = []
     db.on_commit(published.extend)
     trace = tmp_path / "trace"
@@ -321,9 +325,7 @@ async def test_a_held_statements_error_is_the_units_not_a_savepoints(db: Databas
     """A held insert that fails surfaces before a savepoint that catches its own errors (the
     signing secret's: taken by another request), not inside it: the unit fails, as the
     insert would have failed it at once."""
-    (store_id,) = new_ids(1)
-    async with db.write(ALL_STORES) as session:
-        await core(session, prepare(_INSERT), {"id": store_id, "name": "a"})
+    store_id = await new_store(db)
 
     async def unit() -> None:
         async with db.write(store_id) as session:
@@ -340,9 +342,7 @@ async def test_a_held_statements_error_is_the_units_not_a_savepoints(db: Databas
 async def test_a_unit_an_error_aborted_does_not_end_as_if_it_committed(db: Database) -> None:
     """PostgreSQL answers the ``COMMIT`` of an aborted transaction with a ``ROLLBACK`` and
     psycopg raises nothing: a unit whose code caught the error must still fail."""
-    first, second = new_ids(2)
-    async with db.write(ALL_STORES) as session:
-        await core(session, prepare(_INSERT), {"id": first, "name": "a"})
+    first, (second,) = await new_store(db), new_ids(1)
 
     async def unit() -> None:
         async with db.write(ALL_STORES) as session:
@@ -360,9 +360,7 @@ async def test_a_unit_an_error_aborted_does_not_end_as_if_it_committed(db: Datab
 async def test_an_append_to_a_store_that_is_gone_fails_its_unit(db: Database) -> None:
     """The append goes with the ``COMMIT``: with no store row it fails in the database, so the
     unit's other writes are not committed without it."""
-    first, gone = new_ids(2)
-    async with db.write(ALL_STORES) as session:
-        await core(session, prepare(_INSERT), {"id": first, "name": "a"})
+    first, (gone,) = await new_store(db), new_ids(1)
 
     async def unit() -> None:
         async with db.write(ALL_STORES) as session:

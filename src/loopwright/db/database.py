@@ -27,7 +27,7 @@ import psycopg
 from psycopg.pq import Escaping, TransactionStatus
 from sqlalchemy import Engine, Executable, event, make_url
 from sqlalchemy.engine import CursorResult
-from sqlalchemy.exc import DBAPIError, DisconnectionError
+from sqlalchemy.exc import DBAPIError, DisconnectionError, StatementError
 from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
 from sqlalchemy.pool import ConnectionPoolEntry
 
@@ -107,9 +107,7 @@ async def core(
         try:
             found = await _execute_pg(session, driver, statement, params)
         except psycopg.Error as error:
-            raise DBAPIError.instance(
-                statement.sql_of(params, pg=True), params, error, psycopg.Error
-            ) from error
+            raise _statement_error(statement, params, error) from error
         if found is not None:
             return found
         statement = statement.statement
@@ -143,6 +141,11 @@ async def _execute_pg(
     return await prepared.execute_pg(driver, statement, params)
 
 
+def _statement_error(statement: Prepared, params: Params, error: psycopg.Error) -> StatementError:
+    """psycopg's error as SQLAlchemy raises it (``IntegrityError`` for a unique key's)."""
+    return DBAPIError.instance(statement.sql_of(params, pg=True), params, error, psycopg.Error)
+
+
 def _idle(driver: psycopg.AsyncConnection[Any]) -> bool:
     return driver.pgconn.transaction_status == TransactionStatus.IDLE
 
@@ -163,9 +166,7 @@ async def core_later(
         try:
             held = prepared.hold_pg(session.driver, statement, params, then)
         except psycopg.Error as error:
-            raise DBAPIError.instance(
-                statement.sql_of(params, pg=True), params, error, psycopg.Error
-            ) from error
+            raise _statement_error(statement, params, error) from error
         if held is not None:
             session.hold(held)
             return

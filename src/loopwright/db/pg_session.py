@@ -13,7 +13,7 @@ the same transaction, and the ORM commits it when it took part.
 A unit holds back what need not go at once (``hold``; ``pg_simple.Held``): its ``BEGIN``
 (with its store's scope) until its first statement, and the statements whose results it needs
 only later (an event append: ``database.core_later``). They go with its next statement: a
-prepared one's in one query (``prepared.execute_pg_after``); before anything that goes through
+prepared one's in one query (``prepared.execute_pg_simple``); before anything that goes through
 SQLAlchemy (the ORM, a Core statement, a savepoint), alone, from SQLAlchemy's
 ``before_cursor_execute`` event (``send_held_first``); else with its ``COMMIT``. A unit that
 runs no statement sends nothing. An append is a unit's last statement more often than not:
