@@ -118,12 +118,20 @@ class Load:
     firsts: list[float] = field(default_factory=list)
 
 
-async def load(base_url: str, bench: Bench, workers: int, seconds: float, pid: int) -> Load:
+async def load(
+    base_url: str,
+    bench: Bench,
+    workers: int,
+    seconds: float,
+    pid: int,
+    profile: str | None = None,
+) -> Load:
     """``workers`` conversations at once: ``seconds`` to ramp up (every worker's first turns;
     at c=200 a turn takes seconds), then a window of ``seconds`` in which the turns that end
-    are counted and the server's CPU is read at its two ends; latencies are those of the
-    turns that started and ended inside it. Then every worker finishes its turn, so the next
-    measurement starts on an idle server."""
+    are counted and the server's CPU is read at its two ends (and, given ``profile``, py-spy
+    samples the server into that file); latencies are those of the turns that started and
+    ended inside it. Then every worker finishes its turn, so the next measurement starts on an
+    idle server."""
     limits = httpx2.Limits(max_connections=workers * 3, max_keepalive_connections=workers * 3)
     headers = {"Authorization": f"Bearer {bench.key}"}
     async with httpx2.AsyncClient(
@@ -150,8 +158,12 @@ async def load(base_url: str, bench: Bench, workers: int, seconds: float, pid: i
         async def window() -> float:
             await asyncio.sleep(opens - time.perf_counter())
             before = cpu_seconds(pid)
+            spy = py_spy(pid, seconds, profile) if profile else None
             await asyncio.sleep(closes - time.perf_counter())
-            return cpu_seconds(pid) - before
+            used = cpu_seconds(pid) - before
+            if spy is not None:
+                await asyncio.to_thread(spy.wait)
+            return used
 
         measured = asyncio.ensure_future(window())
         await asyncio.gather(measured, *(worker() for _ in range(workers)))
@@ -208,12 +220,8 @@ async def measure(
         found["c1 overhead p99 ms"] = percentile(overhead, 0.99)
         found["c1 CPU/turn ms"] = cpu
         for workers in args.concurrency:
-            spy = None
-            if args.py_spy and workers == args.concurrency[0]:
-                spy = py_spy(server.pid, args.seconds, args.py_spy)
-            got = await load(server.base_url, bench, workers, args.seconds, server.pid)
-            if spy is not None:
-                spy.wait()
+            profile = args.py_spy if workers == args.concurrency[0] else None
+            got = await load(server.base_url, bench, workers, args.seconds, server.pid, profile)
             found[f"c{workers} turns/s"] = got.rate
             found[f"c{workers} CPU/turn ms"] = got.cpu_ms
             if workers == max(args.concurrency):
@@ -304,7 +312,9 @@ if __name__ == "__main__":
         help="settings for the servers (LOOPWRIGHT_WORKER_CONCURRENCY=20)",
     )
     parser.add_argument(
-        "--py-spy", metavar="FILE", help="profile the server at the first concurrency to FILE"
+        "--py-spy",
+        metavar="FILE",
+        help="profile the server in the first concurrency's window to FILE",
     )
     parser.add_argument(
         "--database-url",

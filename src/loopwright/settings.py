@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -273,8 +274,9 @@ class Settings(BaseSettings):
         app = self.app_database_url
         if app.startswith("sqlite"):
             return f"sqlite:///{self.data_dir / 'dbos.sqlite'}"
-        base, _, name = app.replace("postgresql+psycopg://", "postgresql://").rpartition("/")
-        return f"{base}/{name.split('?')[0]}_dbos"
+        # the same server, user and options (``sslmode``, a socket ``host``), another database
+        parts = urlsplit(app.replace("postgresql+psycopg://", "postgresql://", 1))
+        return urlunsplit(parts._replace(path=f"{parts.path}_dbos"))
 
     def provider_base_url(self, kind: str) -> str | None:
         return {
