@@ -371,3 +371,103 @@ async def test_an_append_to_a_store_that_is_gone_fails_its_unit(db: Database) ->
         await unit()
     async with db.read(ALL_STORES) as session:
         assert (await core(session, prepare(_READ), {"store": first})).one().name == "a"
+
+
+def _round_trips(sent: list[list[str]]) -> list[str]:
+    """Each round trip's statements: a simple query's text, or an extended one's (its
+    ``Parse``), one entry per ``Query`` or ``Sync``."""
+    trips: list[str] = []
+    parsed = ""
+    for kind, content in sent:
+        if kind == "Query":
+            trips.append(content)
+        elif kind == "Parse":
+            parsed = content
+        elif kind == "Sync":
+            trips.append(parsed)
+    return trips
+
+
+@pytest.mark.parametrize("db", ["postgresql"], indirect=True)
+async def test_a_savepoint_goes_with_the_units_next_statement(db: Database, tmp_path: Path) -> None:
+    """A built-in tool's shape: an append, a savepoint with an ORM read inside, an insert.
+    The ``SAVEPOINT`` goes with the append before the read, the ``RELEASE`` with the insert
+    and the ``COMMIT``: three round trips, where each statement alone took five."""
+    store_id, (other,) = await new_store(db), new_ids(1)
+    trace = tmp_path / "trace"
+    with trace.open("w") as out:
+        async with db.write(store_id) as session:
+            driver = await database._driver(session)
+            driver.pgconn.trace(out.fileno())
+            await log.append(session, store_id, [NewEvent("tool.executing", {})])
+            async with log.savepoint(session):
+                found = await session.execute(select(StoreRow.name).where(StoreRow.id == store_id))
+                assert found.scalar_one() == "a"
+            await database.core_later(session, prepare(_INSERT), {"id": other, "name": "b"})
+        driver.pgconn.untrace()
+    trips = _round_trips(_sent(trace))
+    assert len(trips) == 3, trips
+    assert "WITH bumped" in trips[0] and trips[0].endswith('; SAVEPOINT sa_savepoint_1"')
+    assert "SELECT stores.name" in trips[1]
+    assert trips[2].startswith('"RELEASE SAVEPOINT sa_savepoint_1; INSERT INTO stores')
+    assert trips[2].endswith('; COMMIT"')
+    async with db.read(ALL_STORES) as session:
+        assert (await core(session, prepare(_READ), {"store": other})).one().name == "b"
+        assert await log.high_water(session, store_id) == 1
+
+
+@pytest.mark.parametrize("db", ["postgresql"], indirect=True)
+async def test_a_savepoint_nothing_reached_is_never_sent(db: Database, tmp_path: Path) -> None:
+    """Rolled back, a savepoint that is still held takes back what was held inside it (and
+    nothing is sent for it); released, it is dropped. What came before it stays (an insert,
+    which could fail, goes before the savepoint: its error is not the savepoint's)."""
+    store_id, (kept, taken_back, kept_too) = await new_store(db), new_ids(3)
+    trace = tmp_path / "trace"
+    with trace.open("w") as out:
+        async with db.write(ALL_STORES) as session:
+            driver = await database._driver(session)
+            driver.pgconn.trace(out.fileno())
+            await database.core_later(session, prepare(_INSERT), {"id": kept, "name": "k"})
+            with contextlib.suppress(LookupError):
+                async with log.savepoint(session):
+                    params = {"id": taken_back, "name": "t"}
+                    await database.core_later(session, prepare(_INSERT), params)
+                    raise LookupError("the tool failed")
+            async with log.savepoint(session):
+                pass
+            await database.core_later(session, prepare(_INSERT), {"id": kept_too, "name": "k"})
+        driver.pgconn.untrace()
+    trips = _round_trips(_sent(trace))
+    assert len(trips) == 2, trips
+    assert kept in trips[0] and kept_too in trips[1] and trips[1].endswith('; COMMIT"')
+    assert not any("SAVEPOINT" in trip or taken_back in trip for trip in trips)
+    async with db.read(ALL_STORES) as session:
+        found = await core(session, prepare(_THESE), {"ids": [kept, taken_back, kept_too]})
+        assert sorted(row.id for row in found) == sorted([kept, kept_too])
+    assert store_id
+
+
+@pytest.mark.parametrize("db", ["postgresql"], indirect=True)
+async def test_a_held_insert_fails_at_its_savepoints_end(db: Database) -> None:
+    """An insert held inside a savepoint is sent at its ``RELEASE`` at the latest (not held
+    past it, as an append may be): its error is raised where the savepoint ends, and the unit
+    then fails whole, as one whose insert had failed at once."""
+    store_id, (other,) = await new_store(db), new_ids(1)
+    raised: list[Exception] = []
+
+    async def unit() -> None:
+        async with db.write(ALL_STORES) as session:
+            await database.core_later(session, prepare(_INSERT), {"id": other, "name": "b"})
+            try:
+                async with log.savepoint(session):
+                    await session.execute(select(StoreRow.name).where(StoreRow.id == store_id))
+                    params = {"id": store_id, "name": "again"}  # its key is taken
+                    await database.core_later(session, prepare(_INSERT), params)
+            except IntegrityError as error:
+                raised.append(error)
+
+    with pytest.raises(DBAPIError, match="aborted"):
+        await unit()
+    assert len(raised) == 1  # where the savepoint ended
+    async with db.read(ALL_STORES) as session:
+        assert (await core(session, prepare(_READ), {"store": other})).first() is None

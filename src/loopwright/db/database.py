@@ -32,7 +32,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
 from sqlalchemy.pool import ConnectionPoolEntry
 
 from loopwright.db import json_codec, pg_simple, prepared
-from loopwright.db.pg_session import PgSession, send_held_first
+from loopwright.db.pg_session import PgSession, hold_savepoints, send_held_first
 from loopwright.db.prepared import Fetched, Params, Prepared
 from loopwright.db.row_security import (
     ALL_STORES,
@@ -155,16 +155,22 @@ async def core_later(
     statement: Prepared,
     params: Mapping[str, Any],
     then: Callable[[Fetched | CursorResult[Any]], None] | None = None,
+    *,
+    savepoint_safe: bool = False,
 ) -> None:
     """Run a prepared statement whose result the transaction needs only later (an event
     append's seq) or not at all (an insert of rows whose keys the caller made): on PostgreSQL
     it goes with the unit's next statement, or its ``COMMIT``, in the same round trip, and
     ``then`` takes its result when it comes (its error raises there, so the unit fails as it
     would have, a unique key's ``IntegrityError`` too); elsewhere at once. Nothing the unit
-    runs in between can tell: the statement reaches the database before anything after it."""
+    runs in between can tell: the statement reaches the database before anything after it.
+    ``savepoint_safe``: it may go past a savepoint's start or end, as it fails only when the
+    unit would fail anyway (``pg_simple.Held``)."""
     if isinstance(session, PgSession):
         try:
-            held = prepared.hold_pg(session.driver, statement, params, then)
+            held = prepared.hold_pg(
+                session.driver, statement, params, then, savepoint_safe=savepoint_safe
+            )
         except psycopg.Error as error:
             raise _statement_error(statement, params, error) from error
         if held is not None:
@@ -175,10 +181,11 @@ async def core_later(
         then(result)
 
 
-async def send_held(session: AsyncSession) -> None:
-    """Send what the unit holds (``core_later``) now: before bookkeeping that must see its
-    results (a savepoint's)."""
-    if isinstance(session, PgSession):
+async def send_held_before_savepoint(session: AsyncSession) -> None:
+    """Before a savepoint that catches its own errors: send what the unit holds now unless
+    all of it may go past the savepoint (``savepoint_safe``), so that no error of a statement
+    from before it lands in the savepoint's handler."""
+    if isinstance(session, PgSession) and not session.holds_only_savepoint_safe():
         await session.send_held()
 
 
@@ -290,6 +297,7 @@ class Database:
             )
             _ping_when_idle(self._engine.sync_engine)
             send_held_first(self._engine.sync_engine)
+            hold_savepoints(self._engine.sync_engine)
         self._write_lock = asyncio.Lock() if self.is_sqlite else None
         self._commit_hooks: list[CommitHook] = []
         self.notify_origin: str | None = None

@@ -71,6 +71,11 @@ class PgSession(AsyncSession):
         """Whether something waits to go with the next statement."""
         return _HELD in self.pooled.info
 
+    def holds_only_savepoint_safe(self) -> bool:
+        """Whether all that waits may go past a savepoint (``pg_simple.Held``)."""
+        held: list[pg_simple.Held] = self.pooled.info.get(_HELD, [])
+        return all(h.begins or h.savepoint_safe for h in held)
+
     def take_held(self) -> list[pg_simple.Held]:
         """What waits, now to be sent by the caller."""
         found: list[pg_simple.Held] = self.pooled.info.pop(_HELD, [])
@@ -90,13 +95,13 @@ class PgSession(AsyncSession):
         return self.sync_session.in_transaction()
 
     async def commit_unit(self) -> None:
-        """Commit the unit's transaction: what it holds first; through the ORM when it took
-        part (it flushes first), else on the driver (with what it holds, in one round trip)."""
+        """Commit the unit's transaction: what it holds with the ``COMMIT``, in one round trip
+        (on the driver; when the ORM took part it flushes first, and then only ends its own
+        transaction: psycopg sends no ``COMMIT`` on a connection already idle)."""
         try:
-            if self.orm_took_part():
-                await self.send_held()  # before the ORM flushes what it holds, and commits
-                _refuse_aborted(self.driver)
-                await self.commit()
+            orm = self.orm_took_part()
+            if orm:
+                await self.flush()  # its statements go after what is held (``send_held_first``)
             held = self.take_held()
             if not all(h.begins for h in held):  # the last statements and the COMMIT
                 _refuse_aborted(self.driver)
@@ -104,6 +109,9 @@ class PgSession(AsyncSession):
             elif self.driver.pgconn.transaction_status != IDLE:
                 _refuse_aborted(self.driver)
                 await self.driver.commit()
+            if orm:
+                await self.commit()
+                self.take_held()  # releases of savepoints the commit ended (it released them)
         except psycopg.Error as error:
             raise _wrapped(error) from error
 
@@ -166,3 +174,67 @@ def send_held_first(engine: Engine) -> None:
             await_only(pg_simple.send_held(driver, held))
         except psycopg.Error as error:
             raise DBAPIError.instance(statement, None, error, psycopg.Error) from error
+
+
+def hold_savepoints(engine: Engine) -> None:
+    """A savepoint's statements go with the unit's next one, like what ``core_later`` holds:
+    ``SAVEPOINT`` has no result to wait for, and neither has ``RELEASE`` when nothing held
+    inside could fail there (``savepoint_safe``). A savepoint inside which nothing was sent
+    is never sent: released, it is dropped; rolled back, so is what was held inside it. A
+    built-in tool's call runs in one: its two statements took two round trips of the unit,
+    which holds its store's row lock from its first event append on.
+
+    Set on this engine's dialect alone (SQLAlchemy asks it for a savepoint's statements)."""
+    dialect = engine.dialect
+    sent_rollback_to = dialect.do_rollback_to_savepoint
+
+    def savepoint(connection: Connection, name: str) -> None:
+        statement = f"SAVEPOINT {name}".encode()
+        held = pg_simple.Held(statement, 1, savepoint_safe=True, savepoint=name)
+        connection.connection.info.setdefault(_HELD, []).append(held)
+
+    def release(connection: Connection, name: str) -> None:
+        info = connection.connection.info
+        held: list[pg_simple.Held] = info.get(_HELD, [])
+        begun = _held_savepoint(held, name)
+        if begun is not None and begun == len(held) - 1:
+            del held[begun]  # nothing ran inside it
+            if not held:
+                del info[_HELD]
+            return
+        statement = f"RELEASE SAVEPOINT {name}".encode()
+        inside = held[begun + 1 :] if begun is not None else held
+        if all(h.savepoint_safe for h in inside):
+            info.setdefault(_HELD, []).append(pg_simple.Held(statement, 1, savepoint_safe=True))
+            return
+        # what ran inside fails here, inside the savepoint, as it would have at once
+        del info[_HELD]
+        driver = connection.connection.driver_connection
+        assert isinstance(driver, psycopg.AsyncConnection)
+        try:
+            await_only(pg_simple.send_held(driver, held, statement))
+        except psycopg.Error as error:
+            raise DBAPIError.instance(statement.decode(), None, error, psycopg.Error) from error
+
+    def rollback_to(connection: Connection, name: str) -> None:
+        info = connection.connection.info
+        held: list[pg_simple.Held] = info.get(_HELD, [])
+        begun = _held_savepoint(held, name)
+        if begun is None:  # it was sent: what is held came after it (``send_held_first``)
+            sent_rollback_to(connection, name)
+            return
+        del held[begun:]  # none of it was sent
+        if not held:
+            del info[_HELD]
+
+    dialect.do_savepoint = savepoint  # type: ignore[method-assign]
+    dialect.do_release_savepoint = release  # type: ignore[method-assign]
+    dialect.do_rollback_to_savepoint = rollback_to  # type: ignore[method-assign]
+
+
+def _held_savepoint(held: list[pg_simple.Held], name: str) -> int | None:
+    """Where the ``SAVEPOINT`` named ``name`` waits in ``held``, if it was not sent."""
+    for at in range(len(held) - 1, -1, -1):
+        if held[at].savepoint == name:
+            return at
+    return None

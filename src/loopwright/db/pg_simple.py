@@ -44,12 +44,17 @@ async def simple_query(driver: psycopg.AsyncConnection[Any], query: bytes) -> li
 class Held:
     """Statements a unit sends with its next one (or its ``COMMIT``): ``results``, how many
     results they give back; ``then``, what takes those results (not called if any failed);
-    ``begins``, whether this is the unit's ``BEGIN`` (which alone need not be sent at all)."""
+    ``begins``, whether this is the unit's ``BEGIN`` (which alone need not be sent at all);
+    ``savepoint_safe``, whether it may go past a savepoint's start or end: its error, if any,
+    fails the unit whatever handler sees it (an event append fails only if its store is gone;
+    a savepoint's own statements); ``savepoint``, the name of the savepoint it begins."""
 
     query: bytes
     results: int
     then: Callable[[list[PGresult]], None] | None = None
     begins: bool = False
+    savepoint_safe: bool = False
+    savepoint: str | None = None
 
 
 async def send_held(

@@ -346,6 +346,8 @@ def hold_pg(
     prepared: Prepared,
     params: Mapping[str, Any],
     then: Callable[[Fetched], None] | None,
+    *,
+    savepoint_safe: bool = False,
 ) -> pg_simple.Held | None:
     """``prepared`` bound as literals, to go with the unit's next statement (or its
     ``COMMIT``), ``then`` taking its result; None when SQLAlchemy must run it."""
@@ -354,13 +356,13 @@ def hold_pg(
         return None
     statement = pg_simple.bind(driver, compiled.sql, _values(compiled, params))
     if then is None:
-        return pg_simple.Held(statement, 1)
+        return pg_simple.Held(statement, 1, savepoint_safe=savepoint_safe)
     take = then
 
     def fetched(results: list[PGresult]) -> None:
         take(_fetched(driver, compiled, results[-1]))
 
-    return pg_simple.Held(statement, 1, fetched)
+    return pg_simple.Held(statement, 1, fetched, savepoint_safe=savepoint_safe)
 
 
 def _fetched(

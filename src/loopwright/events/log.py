@@ -27,7 +27,7 @@ from loopwright.db.database import (
     core_later,
     has_row_locks,
     savepoint_now,
-    send_held,
+    send_held_before_savepoint,
 )
 from loopwright.db.prepared import Prepared, prepare
 from loopwright.db.tables import EventRow, RunRow, StoreRow
@@ -200,7 +200,13 @@ async def _bump_and_insert(
         if queued:
             params["wake"] = f"{origin} {store_id}"
             statement = _BUMP_AND_INSERT_NOTIFY_QUEUED
-    await core_later(session, statement, params, lambda result: then(result.scalar_one_or_none()))
+    await core_later(
+        session,
+        statement,
+        params,
+        lambda result: then(result.scalar_one_or_none()),
+        savepoint_safe=True,  # it fails only if its store is gone
+    )
 
 
 async def _bump_then_insert(
@@ -243,7 +249,7 @@ def holds_store_row(session: AsyncSession, store_id: str) -> bool:
 async def savepoint(session: AsyncSession) -> AsyncIterator[None]:
     """A savepoint whose rollback also takes back the events appended inside it: their rows
     and seqs are gone, so they must not be published when the outer transaction commits."""
-    await send_held(session)  # appends held back belong before the savepoint
+    await send_held_before_savepoint(session)
     pending: list[Event] = session.info.setdefault(PENDING_EVENTS, [])
     kept = len(pending)
     locked: set[str] = session.info.setdefault(_STORES_LOCKED, set())

@@ -9,7 +9,7 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from loopwright.db.database import send_held
+from loopwright.db.database import send_held_before_savepoint
 from loopwright.db.repos.paging import Page, newest_first
 from loopwright.db.tables import DeliveryRow, RunRow, SigningKeyRow
 from loopwright.domain.vocabulary import TERMINAL_RUN_STATUSES
@@ -114,7 +114,7 @@ async def signing_secret(session: AsyncSession, store_id: str) -> str | None:
 
 async def add_signing_secret(session: AsyncSession, store_id: str, secret_enc: str) -> bool:
     """False when the store has one already (made by another request meanwhile)."""
-    await send_held(session)  # what came before goes first: its errors are not ours
+    await send_held_before_savepoint(session)  # what came before: its errors are not ours
     try:
         async with session.begin_nested():
             session.add(SigningKeyRow(store_id=store_id, secret_enc=secret_enc))

@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 from sqlalchemy.orm.attributes import set_committed_value
 
-from loopwright.db.database import send_held
+from loopwright.db.database import send_held_before_savepoint
 from loopwright.db.fulltext import TextMatch, plain_words
 from loopwright.db.repos.paging import Page, newest_first
 from loopwright.db.tables import DocumentRow, ProjectRow, TaskRow
@@ -110,7 +110,7 @@ async def find_project(session: AsyncSession, store_id: str, ref: str) -> Projec
 async def _flush_unique_name(session: AsyncSession, row: ProjectRow) -> None:
     """Flush in a savepoint so a lost race on the unique name leaves the caller's transaction
     usable (a tool's caller records the error and carries on)."""
-    await send_held(session)  # what came before goes first: its errors are not ours
+    await send_held_before_savepoint(session)  # what came before: its errors are not ours
     try:
         async with session.begin_nested():
             session.add(row)
