@@ -143,7 +143,8 @@ async def test_a_callback_outlives_a_killed_server(tmp_path: Path) -> None:
 
 async def test_a_run_ending_and_a_retry_falling_due_wake_the_sender(tmp_path: Path) -> None:
     """With the poll an hour apart, the callback still goes at once when the run ends (its
-    final event wakes the sender), and its retry when the backoff has passed."""
+    final event, which says ``callback``, wakes the sender), and its retry when the backoff
+    has passed. A run without a callback says nothing of one."""
     receiver = Receiver(failures=1)
     server = ServerProcess(
         tmp_path,
@@ -157,9 +158,17 @@ async def test_a_run_ending_and_a_retry_falling_due_wake_the_sender(tmp_path: Pa
     async with receiving(receiver) as url:
         tenant = await _tenant(server.base_url)
         try:
-            await _send_with_callback(tenant, url)
+            run_id = await _send_with_callback(tenant, url)
             await asyncio.wait_for(receiver.delivered.wait(), 30)
             assert len(receiver.got) == 2  # refused once, then delivered
+            chat = (await tenant.post("/sessions", json={"agent_id": tenant.agent_id})).json()
+            sent = {"content": "hello", "wait": True}
+            r = await tenant.post(f"/sessions/{chat['id']}/messages", json=sent)
+            plain_run_id = r.json()["run"]["id"]
+            for run, expected in ((run_id, {"callback": True}), (plain_run_id, {})):
+                r = await tenant.get("/events", params={"run_id": run, "types": "run.completed"})
+                (final,) = r.json()["items"]
+                assert {k: v for k, v in final["payload"].items() if k == "callback"} == expected
         finally:
             await tenant.aclose()
             await server.stop()

@@ -74,11 +74,15 @@ class RunResumedPayload(EventPayload):
     waited_on: Literal["child_runs", "approval"]
 
 
+_CALLBACK = "the run has a completion callback, due now (absent: it has none)"
+
+
 class RunCompletedPayload(EventPayload):
     status: Literal["completed", "max_steps"]
     stop_reason: Literal["final_answer", "max_steps"]
     usage: TokenUsage
     error: str | None = Field(None, description="set when the step limit stopped the run")
+    callback: bool = Field(False, description=_CALLBACK)
 
 
 class RunFailedPayload(EventPayload):
@@ -86,12 +90,14 @@ class RunFailedPayload(EventPayload):
     stop_reason: Literal["model_error", "timeout", "internal_error", "invalid_plan", "budget"]
     usage: TokenUsage
     error: str
+    callback: bool = Field(False, description=_CALLBACK)
 
 
 class RunCancelledPayload(EventPayload):
     status: Literal["cancelled"]
     stop_reason: Literal["cancelled", "parent_cancelled"]
     usage: TokenUsage
+    callback: bool = Field(False, description=_CALLBACK)
 
 
 # -- the model ----------------------------------------------------------------------------------

@@ -93,9 +93,10 @@ class Dispatcher:
         self._retries: list[float] = []  # when this process's failed attempts fall due
 
     def notice(self, event: Event) -> None:
-        """A hub watcher: a run ended (here, or in a process whose events reach this one), so
-        its callback is due now; the loop looks at once instead of at its next poll."""
-        if event.type in FINAL_EVENT_TYPES:
+        """A hub watcher: a run with a callback ended (here, or in a process whose events
+        reach this one: its final event says ``callback``), so the callback is due now; the
+        loop looks at once instead of at its next poll. Other runs' ends wake nothing."""
+        if event.type in FINAL_EVENT_TYPES and event.payload.get("callback") is True:
             self._wake.set()
 
     async def run(self) -> None:

@@ -14,7 +14,7 @@ from sqlalchemy.orm import aliased
 from loopwright.db.database import Database, after_commit, core
 from loopwright.db.prepared import prepare
 from loopwright.db.repos import conversations
-from loopwright.db.tables import AgentRow, ApprovalRow, PlanStepRow, RunRow, StoreRow
+from loopwright.db.tables import AgentRow, ApprovalRow, DeliveryRow, PlanStepRow, RunRow, StoreRow
 from loopwright.db.tables.base import utcnow
 from loopwright.domain.events import EventFilter, EventType, NewEvent
 from loopwright.domain.vocabulary import TERMINAL_RUN_STATUSES, RunStatus
@@ -224,6 +224,11 @@ _FINISH = prepare(
         RunRow.output_tokens,
         RunRow.agent_id,
         RunRow.started_at,
+        # whether a completion callback waits for it (its final event says so, and wakes the
+        # senders: runs without one cost them nothing)
+        exists()
+        .where(DeliveryRow.store_id == bindparam("store"), DeliveryRow.run_id == bindparam("run"))
+        .label("callback"),
     )
 )
 _executor = aliased(RunRow)
@@ -316,6 +321,8 @@ async def end(
     }
     if error:
         payload["error"] = error
+    if row.callback:
+        payload["callback"] = True
     await log.append(
         session,
         store_id,
