@@ -26,8 +26,8 @@ from loopwright.db.repos import tenancy, workspace
 from loopwright.db.row_security import ALL_STORES
 from loopwright.db.sqlite_checkpoint import checkpoint
 from loopwright.db.tables import EventRow, ProjectRow
-from loopwright.domain.events import Event, NewEvent
-from loopwright.errors import Conflict
+from loopwright.domain.events import Event, EventFilter, NewEvent
+from loopwright.errors import Conflict, NotFound
 from loopwright.events import log
 
 
@@ -347,3 +347,28 @@ async def test_a_unit_cancelled_midway_leaves_no_transaction_behind(quiet_pg_url
                 assert setting.scalar_one() == store_id
     finally:
         await db.dispose()
+
+
+async def test_a_page_of_the_log_comes_with_its_high_water_in_one_statement(db: Database) -> None:
+    """``read_to_high_water``: the filter's events after the cursor, up to the store's
+    high-water, which comes with them (with no event at all too); a store that is gone is
+    ``NotFound``."""
+    store_id = await new_store(db)
+    async with db.write(ALL_STORES) as session:
+        await log.append(
+            session,
+            store_id,
+            [NewEvent("note.added", {"n": n}, session_id=s) for n, s in enumerate("aba")],
+        )
+    mine = EventFilter(session_id="a", types=frozenset({"note.added"}))
+    async with db.read(store_id) as session:
+        events, upto = await log.read_to_high_water(session, store_id, 0, mine, 10)
+        assert [(e.seq, e.payload) for e in events] == [(1, {"n": 0}), (3, {"n": 2})]
+        assert upto == 3
+        assert await log.read_to_high_water(session, store_id, 0, mine, 1) == (events[:1], 3)
+        assert await log.read_to_high_water(session, store_id, 3, EventFilter(), 10) == ([], 3)
+        others = EventFilter(session_id="c")
+        assert await log.read_to_high_water(session, store_id, 0, others, 10) == ([], 3)
+    async with db.read(ALL_STORES) as session:
+        with pytest.raises(NotFound):
+            await log.read_to_high_water(session, f"gone-{uuid.uuid4().hex[:6]}", 0, mine, 10)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import uuid
 
 import httpx
@@ -149,3 +150,12 @@ async def test_websocket_refuses_bad_keys_and_readonly_senders(live: Live, store
             assert reply["type"] == "error" and reply["error"]["code"] == "forbidden"
             await ws.send_json({"type": "chat.message_sent"})
             assert (await ws.receive_json())["error"]["code"] == "validation_error"
+
+
+async def test_a_stream_on_an_unknown_store_is_404_before_it_starts(store: Store) -> None:
+    """The operator's key names any store: one that does not exist is a 404, not a stream
+    (a store's own key names its store, which exists while the key does)."""
+    missing = f"/v1/stores/gone-{uuid.uuid4().hex[:8]}/events"
+    async with store.live.http.stream("GET", missing, headers=SSE) as r:
+        assert r.status_code == 404
+        assert json.loads(await r.aread())["error"]["code"] == "not_found"

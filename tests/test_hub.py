@@ -155,14 +155,7 @@ async def test_a_quiet_reader_reads_the_log_only_for_what_the_hub_did_not_pass(
     databases: tuple[Database, Database, NotingHub], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     ours, theirs, hub = databases
-    log_reads: list[int] = []
-    read_range = log.read_range
-
-    async def counted(*args: object, **kwargs: object) -> list[Event]:
-        log_reads.append(1)
-        return await read_range(*args, **kwargs)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(log, "read_range", counted)
+    log_reads = count_log_reads(monkeypatch)
     received: asyncio.Queue[int] = asyncio.Queue()
 
     async def reader() -> None:
@@ -176,7 +169,7 @@ async def test_a_quiet_reader_reads_the_log_only_for_what_the_hub_did_not_pass(
             await append(ours, "other", n)
         while await asyncio.wait_for(hub.noted.get(), 5) < 5:
             pass  # quiet waits until one saw the high-water at 5
-        assert log_reads == []  # the hub vouched for 1..5: no range read
+        assert log_reads == []  # the hub vouched for 1..5: no read of the log
 
         await append(theirs, "mine", 42)  # another process: the hub never saw it
         assert await asyncio.wait_for(received.get(), 5) == 42
@@ -210,14 +203,18 @@ async def test_events_queued_as_a_quiet_wait_times_out_are_not_passed_over(
 
 
 def count_log_reads(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The reader's reads of the log after its backlog (its first)."""
     reads: list[int] = []
-    read_range = log.read_range
+    calls: list[int] = []
+    read_to_high_water = log.read_to_high_water
 
-    async def counted(*args: object, **kwargs: object) -> list[Event]:
-        reads.append(1)
-        return await read_range(*args, **kwargs)  # type: ignore[arg-type]
+    async def counted(*args: object, **kwargs: object) -> tuple[list[Event], int]:
+        if calls:
+            reads.append(1)
+        calls.append(1)
+        return await read_to_high_water(*args, **kwargs)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(log, "read_range", counted)
+    monkeypatch.setattr(log, "read_to_high_water", counted)
     return reads
 
 

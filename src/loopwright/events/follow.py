@@ -143,11 +143,9 @@ async def _page(
     db: Database, hub: EventHub, store_id: str, after: int, where: EventFilter
 ) -> tuple[list[Event], int]:
     async with db.read(store_id) as session:
-        upto = await log.high_water(session, store_id)
-        hub.note_high_water(store_id, upto)
-        if upto <= after:
-            return [], upto
-        return await log.read_range(session, store_id, after, upto, where, PAGE), upto
+        events, upto = await log.read_to_high_water(session, store_id, after, where, PAGE)
+    hub.note_high_water(store_id, upto)
+    return events, upto
 
 
 async def _caught_up(

@@ -14,7 +14,17 @@ from contextlib import asynccontextmanager
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, DateTime, Select, bindparam, insert, select, text, update
+from sqlalchemy import (
+    BigInteger,
+    DateTime,
+    Select,
+    and_,
+    bindparam,
+    insert,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from loopwright.db import json_codec
@@ -284,79 +294,113 @@ async def read_range(
     where: EventFilter,
     limit: int,
 ) -> list[Event]:
-    types = sorted(where.types) if where.types is not None else None
-    statement = _range(
-        where.session_id is not None,
-        where.run_id is not None,
-        None if types is None else len(types),
-        where.parent_run_id is not None,
-    )
-    params: dict[str, object] = {"store_id": store_id, "after": after, "upto": upto, "limit": limit}
+    params = _range_params(store_id, after, where, limit)
+    params["upto"] = upto
+    rows: Iterable[Sequence[Any]] = await core(session, _range(_shape(where), False), params)
+    return [_event(row) for row in rows]
+
+
+async def read_to_high_water(
+    session: AsyncSession, store_id: str, after: int, where: EventFilter, limit: int
+) -> tuple[list[Event], int]:
+    """``read_range`` up to the store's high-water, and that high-water, in one statement
+    (one round trip: a stream's backlog, a page of the log); ``NotFound`` if the store is
+    gone."""
+    params = _range_params(store_id, after, where, limit)
+    rows = list(await core(session, _range(_shape(where), True), params))
+    if not rows:
+        raise NotFound.of("store", store_id)
+    upto: int = rows[0][0]
+    return [_event(row[1:]) for row in rows if row[2] is not None], upto
+
+
+def _range_params(store_id: str, after: int, where: EventFilter, limit: int) -> dict[str, object]:
+    params: dict[str, object] = {"store_id": store_id, "after": after, "limit": limit}
     if where.session_id is not None:
         params["session_id"] = where.session_id
     if where.run_id is not None:
         params["run_id"] = where.run_id
     if where.parent_run_id is not None:
         params["parent_run_id"] = where.parent_run_id
-    for index, name in enumerate(types or ()):
+    for index, name in enumerate(sorted(where.types) if where.types is not None else ()):
         params[f"type_{index}"] = name
-    rows: Iterable[Sequence[Any]] = await core(session, statement, params)
-    return [
-        Event(
-            store_id=row[0],
-            seq=row[1],
-            type=row[2],
-            session_id=row[3],
-            run_id=row[4],
-            created_at=row[5],
-            payload=row[6],
-        )
-        for row in rows
-    ]
+    return params
+
+
+def _event(row: Sequence[Any]) -> Event:
+    return Event(
+        store_id=row[0],
+        seq=row[1],
+        type=row[2],
+        session_id=row[3],
+        run_id=row[4],
+        created_at=row[5],
+        payload=row[6],
+    )
 
 
 _RangeShape = tuple[bool, bool, int | None, bool]
-_ranges: dict[_RangeShape, Prepared] = {}
+_ranges: dict[tuple[_RangeShape, bool], Prepared] = {}
 
 
-def _range(session: bool, run: bool, types: int | None, parent: bool) -> Prepared:
-    """The read of a range of the log for a filter of this shape (which fields it sets, how
-    many types it lists), prepared once: a stream's backlog and every page a reader follows."""
-    shape = (session, run, types, parent)
-    found = _ranges.get(shape)
+def _shape(where: EventFilter) -> _RangeShape:
+    """Which fields a filter sets, and how many types it lists."""
+    return (
+        where.session_id is not None,
+        where.run_id is not None,
+        None if where.types is None else len(where.types),
+        where.parent_run_id is not None,
+    )
+
+
+def _range(shape: _RangeShape, to_high_water: bool) -> Prepared:
+    """The read of a range of the log for a filter of this shape, prepared once: a stream's
+    backlog and every page a reader follows. ``to_high_water``: up to the store's committed
+    seq, read in the same statement and returned first (the store's row joined to its
+    events: one row of nulls when no event matches)."""
+    found = _ranges.get((shape, to_high_water))
     if found is not None:
         return found
-    query = (
-        select(
-            EventRow.store_id,
-            EventRow.seq,
-            EventRow.type,
-            EventRow.session_id,
-            EventRow.run_id,
-            EventRow.created_at,
-            EventRow.payload,
-        )
-        .where(
-            EventRow.store_id == bindparam("store_id"),
-            EventRow.seq > bindparam("after"),
-            EventRow.seq <= bindparam("upto"),
-        )
-        .order_by(EventRow.seq)
-        .limit(bindparam("limit"))
-    )
+    session, run, types, parent = shape
+    upto = StoreRow.event_seq if to_high_water else bindparam("upto")
+    conditions = [
+        EventRow.store_id == bindparam("store_id"),
+        EventRow.seq > bindparam("after"),
+        EventRow.seq <= upto,
+    ]
     if session:
-        query = query.where(EventRow.session_id == bindparam("session_id"))
+        conditions.append(EventRow.session_id == bindparam("session_id"))
     if run:
-        query = query.where(EventRow.run_id == bindparam("run_id"))
+        conditions.append(EventRow.run_id == bindparam("run_id"))
     if types is not None:
-        query = query.where(EventRow.type.in_([bindparam(f"type_{i}") for i in range(types)]))
+        conditions.append(EventRow.type.in_([bindparam(f"type_{i}") for i in range(types)]))
     if parent:
         children = select(RunRow.id).where(
             RunRow.store_id == bindparam("store_id"),
             RunRow.parent_run_id == bindparam("parent_run_id"),
         )
-        query = query.where(EventRow.run_id.in_(children))
-    found = _ranges[shape] = prepare(query)
+        conditions.append(EventRow.run_id.in_(children))
+    columns = (
+        EventRow.store_id,
+        EventRow.seq,
+        EventRow.type,
+        EventRow.session_id,
+        EventRow.run_id,
+        EventRow.created_at,
+        EventRow.payload,
+    )
+    if to_high_water:
+        query = (
+            select(StoreRow.event_seq, *columns)
+            .select_from(StoreRow)
+            .outerjoin(EventRow, and_(*conditions))
+            .where(StoreRow.id == bindparam("store_id"))
+        )
+    else:
+        query = select(*columns).where(*conditions)
+    found = _ranges[(shape, to_high_water)] = prepare(
+        query.order_by(EventRow.seq).limit(bindparam("limit"))
+    )
     return found
 
 

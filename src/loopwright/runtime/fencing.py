@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from sqlalchemy import bindparam, exists, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from loopwright.db.database import WRITE_GUARD, core
+from loopwright.db.database import WRITE_GUARD, core, core_later
 from loopwright.db.prepared import prepare
 from loopwright.db.tables import RunRow, WorkerRow
 from loopwright.errors import NotFound
@@ -72,10 +72,13 @@ _OWNER = prepare(
 )
 
 
-async def claim(session: AsyncSession, store_id: str, run_id: str, owner: Owner) -> bool:
-    """Make ``owner`` the run's writer; False if the run is missing or the owner's worker was
-    fenced (then the execution must stop)."""
-    result = await core(
+async def claim(session: AsyncSession, store_id: str, run_id: str, owner: Owner) -> list[bool]:
+    """Make ``owner`` the run's writer: answered (in the list returned) once the unit's next
+    statement ran, which the claim goes with on PostgreSQL (``core_later``), and which sees
+    what the claim waited for; False if the run is missing or the owner's worker was fenced
+    (then the execution must stop)."""
+    answer: list[bool] = []
+    await core_later(
         session,
         _CLAIM,
         {
@@ -85,8 +88,9 @@ async def claim(session: AsyncSession, store_id: str, run_id: str, owner: Owner)
             "incarnation": owner.incarnation,
             "owner": owner.token,
         },
+        lambda result: answer.append(bool(result.rowcount)),
     )
-    return bool(result.rowcount)
+    return answer
 
 
 def guard_writes(store_id: str, run_id: str, owner: Owner) -> None:

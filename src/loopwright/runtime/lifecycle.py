@@ -11,7 +11,7 @@ from sqlalchemy import and_, bindparam, exists, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
-from loopwright.db.database import Database, after_commit, core
+from loopwright.db.database import Database, after_commit, core, core_later
 from loopwright.db.prepared import prepare
 from loopwright.db.repos import conversations
 from loopwright.db.tables import AgentRow, ApprovalRow, DeliveryRow, PlanStepRow, RunRow, StoreRow
@@ -97,15 +97,14 @@ async def start(
     A replay finds the plan stored on the run and runs with it, so editing the agent while
     a run is down does not change the run halfway."""
     async with db.write(store_id) as session:
-        claimed = owner is None or await fencing.claim(session, store_id, run_id, owner)
-        if (
-            not claimed
-            and (await core(session, select(RunRow.id).where(RunRow.id == run_id))).first()
-        ):
-            raise fencing.Fenced(run_id)
+        claimed = [True] if owner is None else await fencing.claim(session, store_id, run_id, owner)
+        # the claim goes with this read (and a claim that waited for the run's row sees, as
+        # the read does, what the execution it waited for committed)
         run = (await core(session, _RUN_AND_AGENT, {"store": store_id, "run": run_id})).first()
         if run is None:
             raise NotFound.of("run", run_id)
+        if not claimed[0]:
+            raise fencing.Fenced(run_id)
         if run.status in TERMINAL_RUN_STATUSES:
             return None
         if run.plan is not None:
@@ -125,7 +124,7 @@ async def start(
             if run.team_step
             else _agent_plan(store_id, run_id, run, started)
         )
-        await core(
+        await core_later(  # with the append and the COMMIT
             session,
             _START,
             {"store": store_id, "run": run_id, "started": started, "new_plan": plan.to_json()},

@@ -13,7 +13,7 @@ from fastapi.responses import JSONResponse, Response
 from sse_starlette import EventSourceResponse
 
 from loopwright.domain.events import Event, EventFilter
-from loopwright.errors import ValidationFailed
+from loopwright.errors import NotFound, ValidationFailed
 from loopwright.events import log
 from loopwright.events.follow import follow
 from loopwright.server.auth import Reader, ServicesDep, bearer_token
@@ -103,13 +103,19 @@ async def events(
 ) -> Response:
     where = parse_filter(session_id, run_id, types, parent_run_id)
     cursor = parse_cursor(after, last_event_id)
-    async with svc.db.read(access.store_id) as session:
-        upto = await log.high_water(session, access.store_id)  # NotFound: no such store
-        if "text/event-stream" not in request.headers.get("accept", ""):
-            items = await log.read_range(session, access.store_id, cursor, upto, where, limit)
-            next_after = items[-1].seq if len(items) == limit and items[-1].seq else upto
-            next_after = max(next_after, cursor)
-            return JSONResponse({"items": [e.to_public() for e in items], "next_after": next_after})
+    if "text/event-stream" not in request.headers.get("accept", ""):
+        async with svc.db.read(access.store_id) as session:  # NotFound: no such store
+            items, upto = await log.read_to_high_water(
+                session, access.store_id, cursor, where, limit
+            )
+        next_after = items[-1].seq if len(items) == limit and items[-1].seq else upto
+        next_after = max(next_after, cursor)
+        return JSONResponse({"items": [e.to_public() for e in items], "next_after": next_after})
+    if access.principal.is_operator:  # any store id: 404 before a stream starts
+        async with svc.db.read(access.store_id) as session:
+            await log.high_water(session, access.store_id)
+    # A store key's store exists: deleting a store deletes its keys. One deleted as the
+    # stream opens ends it with ``stream.closed`` (below), as its key's deletion would.
 
     token = bearer_token(request)
 
@@ -125,8 +131,13 @@ async def events(
                     where,
                     poll_s=svc.settings.event_poll_s,
                 )
-                async for event in cut_short(events, revoked):
-                    yield sse_frame(event)
+                try:
+                    async for event in cut_short(events, revoked):
+                        yield sse_frame(event)
+                except NotFound as gone:
+                    body = error_body("not_found", gone.message, gone.details)
+                    yield {"event": "stream.closed", "data": json.dumps(body)}
+                    return
             revoked.result()  # the key is gone (a watch that failed raises here)
         finally:
             revoked.cancel()
