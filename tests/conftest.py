@@ -21,6 +21,8 @@ import psycopg
 import pytest
 import uvicorn
 
+from loopwright.db.database import Database
+from loopwright.db.migrate import upgrade
 from loopwright.server.app import create_app
 from loopwright.settings import Settings
 from tests.llm.fakes import openai_app, serve
@@ -123,6 +125,21 @@ def quiet_pg_url() -> Iterator[str]:
     would admit, recover or notify behind their back."""
     with new_pg_database() as url:
         yield url
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def db(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Database]:
+    """A migrated app database the test drives itself: SQLite in ``tmp_path``, then
+    PostgreSQL (``quiet_pg_url``: no server process admits, recovers or notifies behind its
+    back). A test narrows it with ``@pytest.mark.parametrize("db", [...], indirect=True)``."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'app.db'}"
+    else:
+        url = request.getfixturevalue("quiet_pg_url")
+    await asyncio.to_thread(upgrade, url)
+    database = Database(url)
+    yield database
+    await database.dispose()
 
 
 @pytest.fixture

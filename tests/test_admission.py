@@ -7,15 +7,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import uuid
-from collections.abc import AsyncIterator
-from pathlib import Path
 
-import pytest
 from sqlalchemy import event, func, make_url, select
 from sqlalchemy.engine import Connection, Engine
 
 from loopwright.db.database import Database
-from loopwright.db.migrate import upgrade
 from loopwright.db.repos import agents, conversations, tenancy
 from loopwright.db.row_security import ALL_STORES
 from loopwright.db.tables import RunRow, StoreRow, UsageCounterRow
@@ -25,16 +21,6 @@ from loopwright.events import log
 from loopwright.runtime import lifecycle
 from loopwright.runtime.admission import Budget, admit_in
 from loopwright.runtime.submit import Submission, submit_message
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-async def db(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Database]:
-    url = f"sqlite:///{tmp_path / 'app.db'}" if request.param == "sqlite" else None
-    url = url or request.getfixturevalue("quiet_pg_url")
-    await asyncio.to_thread(upgrade, url)
-    database = Database(url)
-    yield database
-    await database.dispose()
 
 
 class Store:

@@ -11,7 +11,7 @@ import gc
 import sqlite3
 import uuid
 import weakref
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -29,18 +29,6 @@ from loopwright.db.tables import EventRow, ProjectRow
 from loopwright.domain.events import Event, EventFilter, NewEvent
 from loopwright.errors import Conflict, NotFound
 from loopwright.events import log
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-async def db(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Database]:
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'app.db'}"
-    else:
-        url = request.getfixturevalue("quiet_pg_url")
-    await asyncio.to_thread(upgrade, url)
-    database = Database(url)
-    yield database
-    await database.dispose()
 
 
 async def new_store(db: Database) -> str:

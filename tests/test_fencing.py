@@ -9,7 +9,6 @@ import asyncio
 import os
 import socket
 import uuid
-from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
 
@@ -27,16 +26,6 @@ from loopwright.runtime import fencing, lifecycle
 from loopwright.runtime.workers import ExecutorIdInUse, Workers
 from loopwright.settings import Settings
 from tests.test_admission import Store
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-async def db(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Database]:
-    url = f"sqlite:///{tmp_path / 'app.db'}" if request.param == "sqlite" else None
-    url = url or request.getfixturevalue("quiet_pg_url")
-    await asyncio.to_thread(upgrade, url)
-    database = Database(url)
-    yield database
-    await database.dispose()
 
 
 def workers(db: Database, tmp_path: Path, executor_id: str) -> Workers:

@@ -10,7 +10,6 @@ import asyncio
 import contextlib
 import re
 import uuid
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -44,18 +43,6 @@ _READ = select(StoreRow.name, StoreRow.settings, StoreRow.created_at).where(
 )
 _NAME = update(StoreRow).where(StoreRow.id == bindparam("store")).values(name=bindparam("new_name"))
 _THESE = select(StoreRow.id).where(StoreRow.id.in_(bindparam("ids", expanding=True)))
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-async def db(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Database]:
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'app.db'}"
-    else:
-        url = request.getfixturevalue("quiet_pg_url")  # no server audits its events
-    await asyncio.to_thread(upgrade, url)
-    db = Database(url)
-    yield db
-    await db.dispose()
 
 
 def new_ids(n: int) -> list[str]:

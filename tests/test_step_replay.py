@@ -5,37 +5,21 @@ comes from there, and must still be caught where the step store catches it."""
 
 from __future__ import annotations
 
-import asyncio
 import time
 import uuid
-from collections.abc import AsyncIterator
-from typing import Any, cast
+from typing import cast
 
-import pytest
 from pydantic_ai.messages import ModelResponse, TextPart, ToolCallPart
 from pydantic_ai.usage import RequestUsage
 
 from loopwright.bootstrap import DEMO_AGENT
 from loopwright.db.database import Database
-from loopwright.db.migrate import upgrade
 from loopwright.db.repos import agents, conversations, tenancy
 from loopwright.db.tables import RunRow
 from loopwright.engine.types import ModelStep, ToolCall
 from loopwright.runtime.plan import RunPlan
 from loopwright.runtime.services import RunServices
 from loopwright.runtime.step_store import DbStepStore
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-async def db(request: pytest.FixtureRequest, tmp_path: Any) -> AsyncIterator[Database]:
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'app.db'}"
-    else:
-        url = request.getfixturevalue("quiet_pg_url")  # no server audits its events
-    await asyncio.to_thread(upgrade, url)
-    database = Database(url)
-    yield database
-    await database.dispose()
 
 
 async def a_run(db: Database) -> RunPlan:
