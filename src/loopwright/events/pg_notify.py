@@ -134,7 +134,6 @@ class PgNotifier:
         self.others_checked = asyncio.Event()
         """Set once the listeners were looked at (tests wait for it)."""
         self.hellos = 0  # notifications from processes that started listening
-        self._near = True  # another process listens, a relay peer maybe (until looked at)
         self.channels: set[str] = set()
         self._target: set[str] | None = None  # the channels being listened to, once connected
         self.events = events
@@ -337,7 +336,6 @@ class PgNotifier:
             self.others.set()
         else:
             self.others.clear()
-        self._near = near
         notify = far or (near and self.db.wake_workers)
         self.db.notify_origin = self.name if notify else None
 
